@@ -1,0 +1,1 @@
+"""Public warning: alert tiers, issuing, and push to subscribers."""

@@ -1,0 +1,69 @@
+"""Push issued alerts to WebSocket subscribers whose location lies inside the alert area."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from datetime import datetime
+
+from fastapi import WebSocket
+
+from alerts.tiers import rank
+from emergency.cop.features import to_feature
+from emergency.cop.layers import ALERTS, expires_at
+from emergency.events import Envelope, Kind, utcnow
+from emergency.geometry import contains_point
+from emergency.hub import Hub
+from emergency.metrics import Registry
+from emergency.store.base import EventQuery, Store
+
+Location = tuple[float, float]  # (lat, lon), WGS 84 degrees
+
+
+def alert_message(event: Envelope) -> str:
+    """The JSON text a subscriber receives for one alert."""
+    return json.dumps({"type": "alert", "alert": to_feature(event)})
+
+
+def is_active(event: Envelope, now: datetime) -> bool:
+    end = expires_at(event)
+    return end is None or end > now
+
+
+class AlertPush:
+    """Subscribers by location, and delivery of each alert version once to those inside its area."""
+
+    def __init__(self, metrics: Registry, remember: int = 100_000) -> None:
+        self.hub: Hub[Location] = Hub()
+        self.metrics = metrics
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._remember = remember
+
+    async def subscribe(self, ws: WebSocket, lat: float, lon: float, store: Store) -> None:
+        """Register a subscriber and send the active alerts that cover it, highest priority first."""
+        now = utcnow()
+        active = await store.query_events(EventQuery(bbox=(lon, lat, lon, lat), layers=(ALERTS,), active_at=now))
+        covering = sorted((e for e in active if contains_point(e.geometry, lat, lon)),
+                          key=lambda e: rank(e.category or ""))
+        for event in covering:
+            await ws.send_text(alert_message(event))
+        self.hub.add(ws, (lat, lon))
+        self.metrics.ws_clients.set(len(self.hub), endpoint="alerts")
+
+    def unsubscribe(self, ws: WebSocket) -> None:
+        self.hub.remove(ws)
+        self.metrics.ws_clients.set(len(self.hub), endpoint="alerts")
+
+    async def on_event(self, topic: str, event: Envelope) -> None:
+        """Deliver a newly issued alert (each id + version once) to the subscribers inside it."""
+        if event.kind is not Kind.alert or event.geometry is None or not is_active(event, utcnow()):
+            return
+        key = (event.id, event.received_at.isoformat())
+        if key in self._seen:
+            return
+        self._seen[key] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        targets = [ws for ws, (lat, lon) in list(self.hub.clients.items()) if contains_point(event.geometry, lat, lon)]
+        sent = await self.hub.send(targets, alert_message(event))
+        self.metrics.alerts_pushed.inc(sent, tier=event.category or "")

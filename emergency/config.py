@@ -1,0 +1,64 @@
+"""The one settings object. Every value comes from an ``EMERGENCY_``-prefixed environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; defaults run everything embedded on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="EMERGENCY_", extra="ignore")
+
+    # stream
+    kafka_bootstrap: str = Field("", description="host:port list; empty starts the embedded Tansu broker")
+    topic_prefix: str = Field("", description="prepended to every topic name")
+    topic_partitions: int = Field(3, ge=1, le=256)
+    session_timeout_ms: int = Field(
+        2000, ge=1000, description="consumer-group session timeout; group joins take half of it on Tansu"
+    )
+    broker_timeout_s: float = Field(10.0, gt=0, description="upper bound on any single broker call")
+    republish_after_s: float = Field(
+        30.0, gt=0, description="an outbox row published but not applied after this long is published again"
+    )
+    broker_check_interval_s: float = Field(2.0, gt=0, description="how often the broker-restart watchdog looks")
+
+    # store
+    data_dir: Path = Field(Path("./data"), description="where the embedded SQLite file lives")
+    store_url: str = Field("", description="sqlite:///path or postgresql://...; empty = SQLite file in data_dir")
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    admin_token: str = Field("", description="initial admin bearer token; empty = none is created")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="request bodies larger than this get 413")
+
+    # map
+    region_dir: Path = Field(PROJECT_ROOT / "sample_data" / "regions" / "portland")
+    tile_url: str = Field("", description="XYZ tile URL template; empty = offline street layer only")
+    tile_attribution: str = ""
+
+    # workers
+    run_workers: bool = Field(True, description="run stream processors in the API process")
+
+    def resolved_store_url(self) -> str:
+        """The store URL, defaulting to a SQLite file under ``data_dir``."""
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.data_dir / 'emergency.sqlite3').resolve()}"
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical name such as ``raw.citizen``."""
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once from the environment."""
+    return Settings()

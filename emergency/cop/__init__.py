@@ -1,0 +1,1 @@
+"""The common operating picture: layers, public features, processors and read API."""

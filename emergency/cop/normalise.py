@@ -1,0 +1,69 @@
+"""The normaliser: raw.* topics -> cop.reports.
+
+Checks that each raw event is usable in the picture (right kind for its topic, a known
+category, a geometry where one is required), tidies its text, and republishes it under the
+same id. Anything it cannot use is rejected to the dead-letter topic with the reason.
+The transformation is deterministic, so a replay yields the same picture.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiokafka import AIOKafkaProducer
+
+from emergency.categories import AGENCY_CATEGORIES, REPORT_CATEGORIES
+from emergency.config import Settings
+from emergency.events import Envelope, Kind
+from emergency.metrics import Registry
+from emergency.stream.consumer import Incoming, Rejected
+from emergency.stream.producer import publish_all
+from emergency.stream.topics import COP_REPORTS, RAW_AGENCY, RAW_CITIZEN, RAW_FEEDS, RAW_SOCIAL
+
+EXPECTED_KIND = {
+    RAW_CITIZEN: Kind.citizen_report,
+    RAW_AGENCY: Kind.agency_report,
+    RAW_SOCIAL: Kind.social_post,
+    RAW_FEEDS: Kind.feed_item,
+}
+LINE_TYPES = ("LineString", "MultiLineString")
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(topic: str, event: Envelope) -> Envelope:
+    """The COP version of a raw event; raises ValueError saying why it cannot be used."""
+    expected = EXPECTED_KIND.get(topic)
+    if expected is not None and event.kind is not expected:
+        raise ValueError(f"kind {event.kind.value!r} does not belong on {topic} (expected {expected.value!r})")
+    if event.kind is Kind.citizen_report:
+        if event.category not in REPORT_CATEGORIES:
+            raise ValueError(f"category {event.category!r} is not a citizen report category")
+        if event.geometry is None or event.geometry["type"] != "Point":
+            raise ValueError("a citizen report needs a Point geometry")
+    if event.kind is Kind.agency_report:
+        if event.category not in AGENCY_CATEGORIES:
+            raise ValueError(f"category {event.category!r} is not an agency category")
+        if event.category == "road_closure" and (event.geometry is None or event.geometry["type"] not in LINE_TYPES):
+            raise ValueError("a road closure needs a LineString or MultiLineString geometry")
+    text = _SPACE.sub(" ", event.text).strip() if event.text else event.text
+    return event.model_copy(update={"text": text})
+
+
+def make_normaliser(settings: Settings, metrics: Registry):
+    """A batch processor for ``GroupWorker``: normalise and publish to cop.reports, reject the rest."""
+
+    async def process(batch: list[Incoming], producer: AIOKafkaProducer) -> list[Rejected]:
+        out: list[tuple[str, bytes, bytes, None]] = []
+        rejected: list[Rejected] = []
+        for inc in batch:
+            try:
+                event = normalise(inc.topic, inc.event)
+            except ValueError as exc:
+                rejected.append(Rejected(inc, str(exc)))
+                continue
+            out.append((settings.topic(COP_REPORTS), event.id.encode(), event.to_json(), None))
+        await publish_all(producer, out, settings.broker_timeout_s)
+        metrics.events_out.inc(len(out), topic=COP_REPORTS)
+        return rejected
+
+    return process

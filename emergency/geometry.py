@@ -1,0 +1,87 @@
+"""GeoJSON helpers shared by the core: validation, bounds, point-in-area.
+
+All coordinates are WGS 84 (EPSG:4326) longitude/latitude in degrees, RFC 7946 order.
+Metric work (circle radii) is done by local azimuthal-equidistant projection.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+
+
+def validate_geojson(geom: dict[str, Any]) -> dict[str, Any]:
+    """Check a GeoJSON geometry: known type, finite lon in [-180, 180], lat in [-90, 90].
+
+    Raises ``ValueError`` naming what is wrong. Returns the geometry unchanged.
+    """
+    gtype = geom.get("type")
+    if gtype not in GEOMETRY_TYPES:
+        raise ValueError(f"geometry type must be one of {sorted(GEOMETRY_TYPES)}, got {gtype!r}")
+    try:
+        g = shape(geom)
+    except Exception as exc:  # shapely raises several types for bad coordinates
+        raise ValueError(f"geometry coordinates are malformed: {exc}") from None
+    if g.is_empty:
+        raise ValueError("geometry is empty")
+    minx, miny, maxx, maxy = g.bounds
+    if not (-180 <= minx <= maxx <= 180):
+        raise ValueError("longitude must be between -180 and 180")
+    if not (-90 <= miny <= maxy <= 90):
+        raise ValueError("latitude must be between -90 and 90")
+    if gtype in ("Polygon", "MultiPolygon") and not g.is_valid:
+        raise ValueError(f"polygon is invalid: {shapely.is_valid_reason(g)}")
+    return geom
+
+
+def bounds(geom: dict[str, Any]) -> tuple[float, float, float, float]:
+    """(min lon, min lat, max lon, max lat) of a GeoJSON geometry, degrees WGS 84."""
+    return shape(geom).bounds
+
+
+def to_shape(geom: dict[str, Any]) -> BaseGeometry:
+    """Shapely geometry for a GeoJSON dict (WGS 84 degrees)."""
+    return shape(geom)
+
+
+@lru_cache(maxsize=256)
+def _aeqd(lat: float, lon: float):
+    from pyproj import CRS, Transformer
+
+    crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
+def circle_polygon(lat: float, lon: float, radius_km: float, segments: int = 64) -> dict[str, Any]:
+    """A GeoJSON Polygon (WGS 84) approximating a circle of ``radius_km`` kilometres.
+
+    Built in a local azimuthal-equidistant projection (metres) centred on the point,
+    so the radius is true in every direction.
+    """
+    import math
+
+    to_wgs = _aeqd(round(lat, 6), round(lon, 6))
+    r = radius_km * 1000.0
+    ring = []
+    for i in range(segments):
+        a = 2 * math.pi * i / segments
+        x, y = to_wgs.transform(r * math.cos(a), r * math.sin(a))
+        ring.append([round(x, 7), round(y, 7)])
+    ring.append(ring[0])
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def contains_point(area: dict[str, Any], lat: float, lon: float) -> bool:
+    """True when the WGS 84 point lies inside or on the boundary of a GeoJSON area."""
+    return bool(shapely.intersects_xy(shape(area), lon, lat))
+
+
+def as_geojson(g: BaseGeometry) -> dict[str, Any]:
+    """GeoJSON dict for a shapely geometry."""
+    return dict(mapping(g))

@@ -1,0 +1,63 @@
+"""In-process metrics rendered in the Prometheus text exposition format (version 0.0.4)."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Metric:
+    """A counter or gauge with labels. ``inc`` for counters, ``set`` for gauges."""
+
+    def __init__(self, name: str, help_text: str, kind: str) -> None:
+        self.name, self.help, self.kind = name, help_text, kind
+        self._values: dict[Labels, float] = defaultdict(float)
+        self._lock = threading.Lock()
+
+    def inc(self, amount: float = 1.0, **labels: str) -> None:
+        with self._lock:
+            self._values[tuple(sorted(labels.items()))] += amount
+
+    def set(self, value: float, **labels: str) -> None:
+        with self._lock:
+            self._values[tuple(sorted(labels.items()))] = value
+
+    def value(self, **labels: str) -> float:
+        return self._values.get(tuple(sorted(labels.items())), 0.0)
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+        with self._lock:
+            items = sorted(self._values.items())
+        for labels, v in items:
+            lab = ",".join(f'{k}="{_escape(val)}"' for k, val in labels)
+            lines.append(f"{self.name}{{{lab}}} {v:g}" if lab else f"{self.name} {v:g}")
+        return lines
+
+
+def _escape(v: str) -> str:
+    return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class Registry:
+    """The process's metrics."""
+
+    def __init__(self) -> None:
+        self.events_in = Metric("emergency_events_consumed_total", "Messages consumed, by topic and group.", "counter")
+        self.events_out = Metric("emergency_events_produced_total", "Messages produced, by topic.", "counter")
+        self.dead_letters = Metric("emergency_dead_letters_total", "Messages sent to the dead-letter topic, by source topic.", "counter")
+        self.consumer_lag = Metric("emergency_consumer_lag", "Messages behind the end of the topic, by group and topic.", "gauge")
+        self.http_responses = Metric("emergency_http_responses_total", "HTTP responses, by method, route and status.", "counter")
+        self.accepted = Metric("emergency_intake_accepted_total", "Submissions journaled at intake, by kind.", "counter")
+        self.broker_restarts = Metric("emergency_broker_restarts_total", "Times the broker was found to have forgotten its topics.", "counter")
+        self.outbox_pending = Metric("emergency_outbox_unapplied", "Journal rows not yet applied to the projection.", "gauge")
+        self.ws_clients = Metric("emergency_websocket_clients", "Connected WebSocket clients, by endpoint.", "gauge")
+        self.alerts_pushed = Metric("emergency_alerts_pushed_total", "Alert messages pushed to WebSocket subscribers.", "counter")
+
+    def all(self) -> list[Metric]:
+        return [m for m in vars(self).values() if isinstance(m, Metric)]
+
+    def render(self) -> str:
+        return "\n".join(line for m in self.all() for line in m.render()) + "\n"

@@ -1,0 +1,163 @@
+"""The running system in one process: store, broker (embedded or external), relay, processors, gateways.
+
+``Runtime`` is the composition root used by ``emergency serve``, ``emergency rebuild``, the
+benchmarks and the tests. Components:
+
+- outbox relay: journal -> raw.* / alerts.issued
+- normaliser (group ``normaliser``): raw.* -> cop.reports
+- projector (group ``projector``): cop.reports, alerts.issued -> store
+- gateway tail (no group): cop.reports, alerts.issued -> live map clients and alert subscribers
+- watchdog: topics exist as configured; re-queue the journal after a broker restart
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from alerts.push import AlertPush
+from emergency.config import Settings
+from emergency.cop.live import CopLive
+from emergency.cop.normalise import make_normaliser
+from emergency.cop.project import make_projector
+from emergency.events import Envelope
+from emergency.metrics import Registry
+from emergency.store import open_store
+from emergency.store.base import Accepted, OnConflict, Store
+from emergency.stream.broker import EmbeddedBroker
+from emergency.stream.consumer import GroupWorker
+from emergency.stream.relay import OutboxRelay
+from emergency.stream.tail import Tail
+from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS, RAW_TOPICS
+from emergency.stream.watchdog import BrokerWatchdog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    metrics: Registry = field(default_factory=Registry)
+    store: Store | None = None
+    broker: EmbeddedBroker | None = None
+    bootstrap: str = ""
+    relay: OutboxRelay | None = None
+    watchdog: BrokerWatchdog | None = None
+    workers: list[GroupWorker] = field(default_factory=list)
+    tail: Tail | None = None
+    cop_live: CopLive | None = None
+    alert_push: AlertPush | None = None
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def start(self, *, workers: bool | None = None, gateways: bool = True) -> "Runtime":
+        """Open the store, start or reach the broker, and start the background tasks."""
+        s = self.settings
+        self.store = await open_store(s.resolved_store_url())
+        try:
+            if s.kafka_bootstrap:
+                self.bootstrap = s.kafka_bootstrap
+            else:
+                self.broker = EmbeddedBroker()
+                self.bootstrap = await self.broker.start()
+                log.info("embedded broker listening on %s", self.bootstrap)
+            self.relay = OutboxRelay(settings=s, bootstrap=self.bootstrap, store=self.store, metrics=self.metrics)
+            self.watchdog = BrokerWatchdog(settings=s, bootstrap=self.bootstrap, store=self.store,
+                                           metrics=self.metrics, on_recovered=self.relay.wake)
+            try:
+                await self.watchdog.check()
+            except Exception as exc:  # an external cluster may come later; the watchdog keeps trying
+                log.warning("broker %s not reachable at start: %s", self.bootstrap, exc or type(exc).__name__)
+            self._spawn(self.watchdog.run(), "watchdog")
+            self._spawn(self._relay_when_topics_ready(), "relay")
+            if s.run_workers if workers is None else workers:
+                self.workers = [
+                    GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
+                                process=make_normaliser(s, self.metrics), metrics=self.metrics),
+                    GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
+                                topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(self.store),
+                                metrics=self.metrics),
+                ]
+                for w in self.workers:
+                    self._spawn(w.run(), f"worker-{w.group}")
+            if gateways:
+                self.cop_live = CopLive(self.metrics)
+                self.alert_push = AlertPush(self.metrics)
+                self.tail = Tail(settings=s, bootstrap=self.bootstrap, topics=[COP_REPORTS, ALERTS_ISSUED],
+                                 handler=self._to_gateways)
+                self._spawn(self.tail.run(), "gateway-tail")
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _relay_when_topics_ready(self) -> None:
+        assert self.watchdog and self.relay
+        await self.watchdog.topics_ready.wait()  # never let a send auto-create a topic with the wrong shape
+        await self.relay.run()
+
+    async def _to_gateways(self, topic: str, event: Envelope) -> None:
+        assert self.cop_live and self.alert_push
+        await self.cop_live.on_event(topic, event)
+        if topic == ALERTS_ISSUED:
+            await self.alert_push.on_event(topic, event)
+
+    def _spawn(self, coro, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
+    async def submit(self, event: Envelope, topic: str, *, on_conflict: OnConflict = "keep") -> Accepted:
+        """Journal an input (event + outbox row in one transaction) and wake the relay.
+
+        Returns once the input is durable in the store; publication happens in the background.
+        """
+        assert self.store is not None
+        accepted = await self.store.accept(event, topic, event.id, on_conflict)
+        if accepted.created:
+            self.metrics.accepted.inc(kind=event.kind.value)
+            if self.relay:
+                self.relay.wake()
+        return accepted
+
+    async def wait_applied(self, timeout_s: float = 60.0, poll_s: float = 0.05) -> bool:
+        """Wait until every journal row is applied to the projection; False on timeout."""
+        assert self.store is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            counts = await self.store.journal_counts()
+            self.metrics.outbox_pending.set(counts.total - counts.applied)
+            if counts.applied == counts.total:
+                return True
+            await asyncio.sleep(poll_s)
+        return False
+
+    async def ready(self) -> dict[str, bool]:
+        """Whether the store and the broker answer (for /readyz)."""
+        store_ok = False
+        if self.store is not None:
+            try:
+                await asyncio.wait_for(self.store.ping(), 2)
+                store_ok = True
+            except Exception:
+                store_ok = False
+        return {"store": store_ok, "broker": bool(self.watchdog and self.watchdog.reachable)}
+
+    async def stop(self) -> None:
+        """Cancel tasks, stop the embedded broker, close the store. Safe to call twice."""
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())

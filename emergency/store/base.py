@@ -1,0 +1,128 @@
+"""The repository interface every store backend implements, and the shapes it exchanges.
+
+The store holds three things:
+- the **journal/outbox**: every accepted input, in arrival order, kept for ever; a relay
+  publishes rows to Kafka and a row is finished (``applied_at``) only when the projection
+  holds its effect;
+- the **projection**: the latest state of each event by id (the common operating picture),
+  spatially indexed, queried by bbox (WGS 84 degrees), time window, category, kind and layer;
+- **API tokens**, stored as SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, Protocol
+
+from emergency.events import Envelope
+
+OnConflict = Literal["keep", "append"]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One journaled input waiting for (or past) publication to ``topic``."""
+
+    seq: int
+    event_id: str
+    topic: str
+    key: str | None
+    payload: bytes
+    published_at: datetime | None = None
+    applied_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Result of journaling: the event id and whether a new journal row was written."""
+
+    event_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Filters for the projection. ``bbox`` is (min lon, min lat, max lon, max lat), WGS 84."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    categories: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    active_at: datetime | None = None
+    limit: int = 10_000
+
+
+@dataclass
+class TokenRecord:
+    """An API token's holder, roles and (for agencies) jurisdiction polygon (GeoJSON, WGS 84)."""
+
+    token_hash: str
+    name: str
+    roles: list[str]
+    agency: str | None = None
+    jurisdiction: dict[str, Any] | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JournalCounts:
+    total: int
+    published: int
+    applied: int
+
+
+class Store(Protocol):
+    """What the rest of the system needs from a store backend."""
+
+    url: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+
+    # journal / outbox
+    async def accept(self, event: Envelope, topic: str, key: str | None, on_conflict: OnConflict = "keep") -> Accepted: ...
+    async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]: ...
+    async def mark_published(self, seqs: list[int], at: datetime) -> None: ...
+    async def reset_unapplied(self) -> int: ...
+    async def journal_counts(self) -> JournalCounts: ...
+
+    # projection
+    async def upsert_events(self, events: list[Envelope]) -> int: ...
+    async def query_events(self, query: EventQuery) -> list[Envelope]: ...
+    async def get_event(self, event_id: str) -> Envelope | None: ...
+    async def count_events(self) -> int: ...
+    async def clear_projection(self) -> None: ...
+
+    # tokens
+    async def put_token(self, record: TokenRecord) -> None: ...
+    async def get_token(self, token_hash: str) -> TokenRecord | None: ...
+    async def revoke_token(self, token_hash: str, at: datetime) -> bool: ...
+
+
+def ts(dt: datetime | None) -> str | None:
+    """Fixed-width UTC text for a datetime, so text comparison orders like time."""
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    """Inverse of ``ts``."""
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def latest_per_id(events: list[Envelope]) -> list[Envelope]:
+    """Collapse a batch to one event per id, keeping the latest ``received_at`` (ties: last seen)."""
+    best: dict[str, Envelope] = {}
+    for e in events:
+        cur = best.get(e.id)
+        if cur is None or e.received_at >= cur.received_at:
+            best[e.id] = e
+    return list(best.values())

@@ -1,0 +1,231 @@
+"""PostgreSQL + PostGIS backend (``postgresql://...``): GIST-indexed geometry, same interface as SQLite.
+
+Geometries are stored as ``geometry(Geometry, 4326)`` (WGS 84 degrees); bbox queries use
+``&&`` against the GIST index and ``ST_Intersects`` for the exact test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import asyncpg
+
+from emergency.cop.layers import expires_at, layer_of
+from emergency.errors import StoreError
+from emergency.events import Envelope, utcnow
+from emergency.store.base import (
+    Accepted,
+    EventQuery,
+    JournalCounts,
+    OnConflict,
+    OutboxRow,
+    TokenRecord,
+    latest_per_id,
+)
+
+SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE TABLE IF NOT EXISTS outbox (
+    seq BIGSERIAL PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    key TEXT,
+    payload BYTEA NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    published_at TIMESTAMPTZ,
+    applied_at TIMESTAMPTZ
+);
+CREATE INDEX IF NOT EXISTS outbox_event ON outbox(event_id);
+CREATE INDEX IF NOT EXISTS outbox_unapplied ON outbox(seq) WHERE applied_at IS NULL;
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    category TEXT,
+    layer TEXT NOT NULL,
+    observed_at TIMESTAMPTZ NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ,
+    geom geometry(Geometry, 4326),
+    envelope JSONB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_geom ON events USING GIST (geom);
+CREATE INDEX IF NOT EXISTS events_observed ON events(observed_at);
+CREATE INDEX IF NOT EXISTS events_layer ON events(layer, observed_at);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    roles JSONB NOT NULL,
+    agency TEXT,
+    jurisdiction JSONB,
+    created_at TIMESTAMPTZ NOT NULL,
+    revoked_at TIMESTAMPTZ
+);
+"""
+
+UPSERT = """
+INSERT INTO events(id, kind, category, layer, observed_at, received_at, expires_at, geom, envelope)
+VALUES ($1, $2, $3, $4, $5, $6, $7, ST_SetSRID(ST_GeomFromGeoJSON($8), 4326), $9::jsonb)
+ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, category = EXCLUDED.category, layer = EXCLUDED.layer,
+    observed_at = EXCLUDED.observed_at, received_at = EXCLUDED.received_at, expires_at = EXCLUDED.expires_at,
+    geom = EXCLUDED.geom, envelope = EXCLUDED.envelope
+WHERE events.received_at <= EXCLUDED.received_at
+"""
+
+
+class PostGISStore:
+    """Store backend on PostgreSQL with the PostGIS extension."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("store is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=8, timeout=10)
+            async with self._pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock(727001)")  # several processes may start at once
+                try:
+                    await conn.execute(SCHEMA)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(727001)")
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"cannot open PostGIS store: {exc}") from None
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    # -- journal / outbox -------------------------------------------------------------------
+
+    async def accept(self, event: Envelope, topic: str, key: str | None, on_conflict: OnConflict = "keep") -> Accepted:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if on_conflict == "keep":
+                # serialise concurrent submissions of the same id
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", event.id)
+                if await conn.fetchval("SELECT 1 FROM outbox WHERE event_id = $1 LIMIT 1", event.id):
+                    return Accepted(event.id, False)
+            await conn.execute(
+                "INSERT INTO outbox(event_id, topic, key, payload, received_at, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+                event.id, topic, key, event.to_json(), event.received_at, utcnow(),
+            )
+        return Accepted(event.id, True)
+
+    async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:
+        rows = await self.pool.fetch(
+            "SELECT seq, event_id, topic, key, payload, published_at FROM outbox "
+            "WHERE applied_at IS NULL AND (published_at IS NULL OR published_at < $1) ORDER BY seq LIMIT $2",
+            republish_before, limit,
+        )
+        return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
+
+    async def mark_published(self, seqs: list[int], at: datetime) -> None:
+        if seqs:
+            await self.pool.execute("UPDATE outbox SET published_at = $1 WHERE seq = ANY($2::bigint[])", at, seqs)
+
+    async def reset_unapplied(self) -> int:
+        status = await self.pool.execute(
+            "UPDATE outbox SET published_at = NULL WHERE applied_at IS NULL AND published_at IS NOT NULL"
+        )
+        return int(status.split()[-1])
+
+    async def journal_counts(self) -> JournalCounts:
+        r = await self.pool.fetchrow("SELECT count(*), count(published_at), count(applied_at) FROM outbox")
+        return JournalCounts(r[0], r[1], r[2])
+
+    # -- projection -------------------------------------------------------------------------
+
+    async def upsert_events(self, events: list[Envelope]) -> int:
+        """Insert or replace by id (newer ``received_at`` wins) and mark journal rows applied, in one transaction."""
+        batch = latest_per_id(events)
+        if not batch:
+            return 0
+        now = utcnow()
+        written = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for e in sorted(batch, key=lambda x: x.id):  # fixed lock order between concurrent writers
+                status = await conn.execute(
+                    UPSERT, e.id, e.kind.value, e.category, layer_of(e), e.observed_at, e.received_at,
+                    expires_at(e), json.dumps(e.geometry) if e.geometry is not None else None,
+                    e.model_dump_json(by_alias=True),
+                )
+                written += int(status.split()[-1])
+            await conn.executemany(
+                "UPDATE outbox SET applied_at = $1 WHERE event_id = $2 AND applied_at IS NULL AND received_at <= $3",
+                [(now, e.id, e.received_at) for e in batch],
+            )
+        return written
+
+    async def query_events(self, query: EventQuery) -> list[Envelope]:
+        where: list[str] = []
+        params: list[object] = []
+
+        def arg(value: object) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        if query.bbox is not None:
+            env = f"ST_MakeEnvelope({arg(query.bbox[0])}, {arg(query.bbox[1])}, {arg(query.bbox[2])}, {arg(query.bbox[3])}, 4326)"
+            where.append(f"geom && {env} AND ST_Intersects(geom, {env})")
+        if query.since is not None:
+            where.append(f"observed_at >= {arg(query.since)}")
+        if query.until is not None:
+            where.append(f"observed_at <= {arg(query.until)}")
+        if query.active_at is not None:
+            where.append(f"(expires_at IS NULL OR expires_at > {arg(query.active_at)})")
+        for column, values in (("category", query.categories), ("kind", query.kinds), ("layer", query.layers)):
+            if values:
+                where.append(f"{column} = ANY({arg(list(values))}::text[])")
+        sql = "SELECT envelope::text FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY observed_at, id LIMIT {arg(query.limit)}"
+        rows = await self.pool.fetch(sql, *params)
+        return [Envelope.model_validate_json(r[0]) for r in rows]
+
+    async def get_event(self, event_id: str) -> Envelope | None:
+        doc = await self.pool.fetchval("SELECT envelope::text FROM events WHERE id = $1", event_id)
+        return Envelope.model_validate_json(doc) if doc else None
+
+    async def count_events(self) -> int:
+        return await self.pool.fetchval("SELECT count(*) FROM events")
+
+    async def clear_projection(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("TRUNCATE events")
+            await conn.execute("UPDATE outbox SET published_at = NULL, applied_at = NULL")
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    async def put_token(self, record: TokenRecord) -> None:
+        await self.pool.execute(
+            "INSERT INTO tokens VALUES ($1,$2,$3::jsonb,$4,$5::jsonb,$6,$7) ON CONFLICT (token_hash) DO UPDATE SET "
+            "name = EXCLUDED.name, roles = EXCLUDED.roles, agency = EXCLUDED.agency, "
+            "jurisdiction = EXCLUDED.jurisdiction, revoked_at = EXCLUDED.revoked_at",
+            record.token_hash, record.name, json.dumps(record.roles), record.agency,
+            json.dumps(record.jurisdiction) if record.jurisdiction else None, record.created_at, record.revoked_at,
+        )
+
+    async def get_token(self, token_hash: str) -> TokenRecord | None:
+        r = await self.pool.fetchrow(
+            "SELECT token_hash, name, roles::text, agency, jurisdiction::text, created_at, revoked_at "
+            "FROM tokens WHERE token_hash = $1", token_hash)
+        if r is None:
+            return None
+        return TokenRecord(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4]) if r[4] else None, r[5], r[6])
+
+    async def revoke_token(self, token_hash: str, at: datetime) -> bool:
+        status = await self.pool.execute(
+            "UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL", at, token_hash)
+        return status.split()[-1] != "0"

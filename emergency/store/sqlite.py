@@ -1,0 +1,287 @@
+"""SQLite backend: one file, WAL journal, R*Tree spatial index.
+
+Why R*Tree rather than SpatiaLite: the standard-library ``sqlite3`` of the Pythons we run on
+cannot load extensions, while the R*Tree module is built in. The R*Tree answers the bbox
+pre-filter (degrees, WGS 84); shapely refines non-point geometries exactly. Nothing extra
+to install, and the file opens with any SQLite tool.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Callable
+from shapely.geometry import box
+
+from emergency.cop.layers import expires_at, layer_of
+from emergency.errors import StoreError
+from emergency.events import Envelope, utcnow
+from emergency.geometry import bounds, to_shape
+from emergency.store.base import (
+    Accepted,
+    EventQuery,
+    JournalCounts,
+    OnConflict,
+    OutboxRow,
+    TokenRecord,
+    latest_per_id,
+    parse_ts,
+    ts,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    key TEXT,
+    payload BLOB NOT NULL,
+    received_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    published_at TEXT,
+    applied_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_event ON outbox(event_id);
+CREATE INDEX IF NOT EXISTS outbox_unapplied ON outbox(applied_at, published_at);
+CREATE TABLE IF NOT EXISTS events (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    category TEXT,
+    layer TEXT NOT NULL,
+    observed_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    expires_at TEXT,
+    envelope TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_observed ON events(observed_at);
+CREATE INDEX IF NOT EXISTS events_layer ON events(layer, observed_at);
+CREATE VIRTUAL TABLE IF NOT EXISTS events_rtree USING rtree(rid, minx, maxx, miny, maxy);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    agency TEXT,
+    jurisdiction TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+
+class SQLiteStore:
+    """Store backend on a SQLite file (``sqlite:///path``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+        self._conn: sqlite3.Connection | None = None
+        # one thread owns the connection: calls are serialised, transactions never interleave
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._conn is None:
+            raise StoreError("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self._conn, *args)
+
+    async def open(self) -> None:
+        def _open() -> sqlite3.Connection:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.executescript(SCHEMA)
+            return conn
+
+        try:
+            self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, _open)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite store at {self.path}: {exc}") from None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+
+    async def ping(self) -> None:
+        await self._run(lambda c: c.execute("SELECT 1").fetchone())
+
+    # -- journal / outbox -------------------------------------------------------------------
+
+    async def accept(self, event: Envelope, topic: str, key: str | None, on_conflict: OnConflict = "keep") -> Accepted:
+        payload, received, now = event.to_json(), ts(event.received_at), ts(utcnow())
+
+        def _accept(c: sqlite3.Connection) -> bool:
+            with _transaction(c):
+                if on_conflict == "keep" and c.execute(
+                    "SELECT 1 FROM outbox WHERE event_id = ? LIMIT 1", (event.id,)
+                ).fetchone():
+                    return False
+                c.execute(
+                    "INSERT INTO outbox(event_id, topic, key, payload, received_at, created_at) VALUES (?,?,?,?,?,?)",
+                    (event.id, topic, key, payload, received, now),
+                )
+                return True
+
+        return Accepted(event.id, await self._run(_accept))
+
+    async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:
+        def _due(c: sqlite3.Connection) -> list[OutboxRow]:
+            rows = c.execute(
+                "SELECT seq, event_id, topic, key, payload, published_at FROM outbox "
+                "WHERE applied_at IS NULL AND (published_at IS NULL OR published_at < ?) ORDER BY seq LIMIT ?",
+                (ts(republish_before), limit),
+            ).fetchall()
+            return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), parse_ts(r[5])) for r in rows]
+
+        return await self._run(_due)
+
+    async def mark_published(self, seqs: list[int], at: datetime) -> None:
+        if seqs:
+            marks = ",".join("?" * len(seqs))
+            await self._run(lambda c: c.execute(
+                f"UPDATE outbox SET published_at = ? WHERE seq IN ({marks})", (ts(at), *seqs)))
+
+    async def reset_unapplied(self) -> int:
+        return await self._run(lambda c: c.execute(
+            "UPDATE outbox SET published_at = NULL WHERE applied_at IS NULL AND published_at IS NOT NULL"
+        ).rowcount)
+
+    async def journal_counts(self) -> JournalCounts:
+        row = await self._run(lambda c: c.execute(
+            "SELECT count(*), count(published_at), count(applied_at) FROM outbox").fetchone())
+        return JournalCounts(*row)
+
+    # -- projection -------------------------------------------------------------------------
+
+    async def upsert_events(self, events: list[Envelope]) -> int:
+        """Insert or replace by id; an older ``received_at`` never overwrites a newer one.
+
+        In the same transaction, journal rows of these ids up to that ``received_at`` are
+        marked applied. Returns the number of events written.
+        """
+        rows = [
+            (e.id, e.kind.value, e.category, layer_of(e), ts(e.observed_at), ts(e.received_at),
+             ts(expires_at(e)), e.model_dump_json(by_alias=True),
+             bounds(e.geometry) if e.geometry is not None else None)
+            for e in latest_per_id(events)
+        ]
+        if not rows:
+            return 0
+        now = ts(utcnow())
+
+        def _upsert(c: sqlite3.Connection) -> int:
+            written = 0
+            with _transaction(c):
+                for eid, kind, category, layer, observed, received, expires, doc, bb in rows:
+                    old = c.execute("SELECT rid, received_at FROM events WHERE id = ?", (eid,)).fetchone()
+                    if old is None or old[1] <= received:
+                        written += 1
+                        params = (kind, category, layer, observed, received, expires, doc)
+                        if old is None:
+                            rid = c.execute(
+                                "INSERT INTO events(kind, category, layer, observed_at, received_at, expires_at,"
+                                " envelope, id) VALUES (?,?,?,?,?,?,?,?)", (*params, eid)).lastrowid
+                        else:
+                            rid = old[0]
+                            c.execute(
+                                "UPDATE events SET kind=?, category=?, layer=?, observed_at=?, received_at=?,"
+                                " expires_at=?, envelope=? WHERE rid=?", (*params, rid))
+                            c.execute("DELETE FROM events_rtree WHERE rid = ?", (rid,))
+                        if bb is not None:
+                            c.execute("INSERT INTO events_rtree VALUES (?,?,?,?,?)", (rid, bb[0], bb[2], bb[1], bb[3]))
+                    c.execute(
+                        "UPDATE outbox SET applied_at = ? WHERE event_id = ? AND applied_at IS NULL"
+                        " AND received_at <= ?", (now, eid, received))
+            return written
+
+        return await self._run(_upsert)
+
+    async def query_events(self, query: EventQuery) -> list[Envelope]:
+        where: list[str] = []
+        params: list[object] = []
+        if query.bbox is not None:
+            minx, miny, maxx, maxy = query.bbox
+            where.append("rid IN (SELECT rid FROM events_rtree WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
+            params += [maxx, minx, maxy, miny]
+        if query.since is not None:
+            where.append("observed_at >= ?")
+            params.append(ts(query.since))
+        if query.until is not None:
+            where.append("observed_at <= ?")
+            params.append(ts(query.until))
+        if query.active_at is not None:
+            where.append("(expires_at IS NULL OR expires_at > ?)")
+            params.append(ts(query.active_at))
+        for column, values in (("category", query.categories), ("kind", query.kinds), ("layer", query.layers)):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params += list(values)
+        sql = "SELECT envelope FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY observed_at, id LIMIT ?"
+        params.append(query.limit)
+        docs = await self._run(lambda c: c.execute(sql, params).fetchall())
+        events = [Envelope.model_validate_json(r[0]) for r in docs]
+        if query.bbox is not None:  # exact test for lines and polygons whose bbox only touches
+            area = box(*query.bbox)
+            events = [e for e in events if e.geometry is not None and
+                      (e.geometry["type"] == "Point" or to_shape(e.geometry).intersects(area))]
+        return events
+
+    async def get_event(self, event_id: str) -> Envelope | None:
+        row = await self._run(lambda c: c.execute("SELECT envelope FROM events WHERE id = ?", (event_id,)).fetchone())
+        return Envelope.model_validate_json(row[0]) if row else None
+
+    async def count_events(self) -> int:
+        return (await self._run(lambda c: c.execute("SELECT count(*) FROM events").fetchone()))[0]
+
+    async def clear_projection(self) -> None:
+        def _clear(c: sqlite3.Connection) -> None:
+            with _transaction(c):
+                c.execute("DELETE FROM events")
+                c.execute("DELETE FROM events_rtree")
+                c.execute("UPDATE outbox SET published_at = NULL, applied_at = NULL")
+
+        await self._run(_clear)
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    async def put_token(self, record: TokenRecord) -> None:
+        params = (record.token_hash, record.name, json.dumps(record.roles), record.agency,
+                  json.dumps(record.jurisdiction) if record.jurisdiction else None,
+                  ts(record.created_at), ts(record.revoked_at))
+        await self._run(lambda c: c.execute("INSERT OR REPLACE INTO tokens VALUES (?,?,?,?,?,?,?)", params))
+
+    async def get_token(self, token_hash: str) -> TokenRecord | None:
+        r = await self._run(lambda c: c.execute("SELECT * FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone())
+        if r is None:
+            return None
+        return TokenRecord(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4]) if r[4] else None,
+                           parse_ts(r[5]), parse_ts(r[6]))
+
+    async def revoke_token(self, token_hash: str, at: datetime) -> bool:
+        return await self._run(lambda c: c.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", (ts(at), token_hash)
+        ).rowcount > 0)
+
+
+@contextmanager
+def _transaction(c: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        c.execute("ROLLBACK")
+        raise
+    c.execute("COMMIT")

@@ -1,0 +1,1 @@
+"""The Kafka stream layer: embedded broker, topics, producer, consumers, outbox relay."""

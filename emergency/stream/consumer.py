@@ -1,0 +1,184 @@
+"""Consumer helpers: a supervised group consumer with manual commits and a dead-letter topic.
+
+Offsets are committed only after the batch's effect is durable (``process`` returned, and
+every rejected message was acknowledged by the dead-letter topic). Any other failure closes
+the consumer and starts a new one from the last committed offset after a back-off, so a
+broker restart or a store outage delays work but never skips it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+
+from emergency.config import Settings
+from emergency.events import Envelope, utcnow
+from emergency.metrics import Registry
+from emergency.stream.producer import publish_all, start_producer, stop_producer
+from emergency.stream.topics import DEAD_LETTER
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A decoded message with where it came from."""
+
+    topic: str
+    event: Envelope
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A message the processor refuses for good, with the reason sent to the dead-letter topic."""
+
+    incoming: Incoming
+    reason: str
+
+
+Process = Callable[[list[Incoming], AIOKafkaProducer], Awaitable[list[Rejected]]]
+"""A batch processor: gets valid envelopes and the worker's producer, returns what it rejects for good."""
+
+
+def decode(record: ConsumerRecord) -> Envelope:
+    """Envelope from a record's value; raises ValueError with a readable reason."""
+    if record.value is None:
+        raise ValueError("empty message value")
+    try:
+        text = record.value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"value is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    try:
+        return Envelope.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "envelope"
+        raise ValueError(f"invalid envelope: {field}: {first['msg']} ({exc.error_count()} error(s))") from None
+
+
+def dead_letter_value(*, topic: str, partition: int, offset: int, group: str, reason: str, value: bytes | None) -> bytes:
+    """The JSON document written to the dead-letter topic for one failed message."""
+    doc: dict[str, object] = {
+        "reason": reason, "topic": topic, "partition": partition, "offset": offset,
+        "group": group, "failed_at": utcnow().isoformat(),
+    }
+    if value is not None:
+        try:
+            doc["value"] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            doc["value_base64"] = base64.b64encode(value).decode("ascii")
+    return json.dumps(doc).encode("utf-8")
+
+
+class GroupWorker:
+    """Consume ``topics`` in consumer group ``group`` and hand valid envelopes to ``process``."""
+
+    def __init__(self, *, settings: Settings, bootstrap: str, group: str, topics: list[str],
+                 process: Process, metrics: Registry, max_records: int = 500) -> None:
+        self.settings, self.bootstrap, self.group = settings, bootstrap, group
+        self.topics = [settings.topic(t) for t in topics]
+        self._logical = {settings.topic(t): t for t in topics}
+        self.process, self.metrics, self.max_records = process, metrics, max_records
+        self.dead_letter_topic = settings.topic(DEAD_LETTER)
+        self.healthy = False
+
+    async def run(self) -> None:
+        """Run until cancelled, re-creating the consumer after any failure."""
+        backoff = 0.2
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.healthy = False
+                log.warning("consumer group %s: %s; restarting in %.1f s", self.group, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            else:
+                backoff = 0.2
+
+    async def _run_once(self) -> None:
+        s = self.settings
+        timeout = s.broker_timeout_s
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=max(100, s.session_timeout_ms // 3),
+            request_timeout_ms=int(timeout * 1000) + 1000,
+            metadata_max_age_ms=5000,
+        )
+        producer = None
+        try:
+            await asyncio.wait_for(consumer.start(), timeout)
+            producer = await start_producer(s, self.bootstrap)
+            while True:
+                batches = await asyncio.wait_for(
+                    consumer.getmany(timeout_ms=500, max_records=self.max_records), timeout + 5
+                )
+                self.healthy = True
+                if not batches:
+                    continue
+                await self._handle(consumer, producer, batches)
+                await asyncio.wait_for(
+                    consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()}), timeout
+                )
+                for tp in batches:
+                    high = consumer.highwater(tp)
+                    pos = await consumer.position(tp)
+                    if high is not None:
+                        self.metrics.consumer_lag.set(max(0, high - pos), group=self.group,
+                                                      topic=self._logical.get(tp.topic, tp.topic))
+        finally:
+            self.healthy = False
+            if producer is not None:
+                await stop_producer(producer)
+            try:
+                await asyncio.wait_for(consumer.stop(), 5)
+            except Exception:
+                pass
+
+    async def _handle(self, consumer: AIOKafkaConsumer, producer, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        good: list[Incoming] = []
+        records: dict[int, ConsumerRecord] = {}
+        dead: list[tuple[ConsumerRecord, str]] = []
+        for recs in batches.values():
+            for rec in recs:
+                logical = self._logical.get(rec.topic, rec.topic)
+                self.metrics.events_in.inc(topic=logical, group=self.group)
+                try:
+                    inc = Incoming(logical, decode(rec))
+                except ValueError as exc:
+                    dead.append((rec, str(exc)))
+                    continue
+                records[id(inc)] = rec
+                good.append(inc)
+        if good:
+            for rej in await self.process(good, producer):
+                dead.append((records[id(rej.incoming)], rej.reason))
+        if dead:
+            await publish_all(producer, [
+                (self.dead_letter_topic, rec.key,
+                 dead_letter_value(topic=self._logical.get(rec.topic, rec.topic), partition=rec.partition,
+                                   offset=rec.offset, group=self.group, reason=reason, value=rec.value),
+                 [("reason", reason.encode("utf-8")[:1000])])
+                for rec, reason in dead
+            ], self.settings.broker_timeout_s)
+            for rec, reason in dead:
+                self.metrics.dead_letters.inc(topic=self._logical.get(rec.topic, rec.topic))
+                log.warning("dead-lettered %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, reason)

@@ -1,0 +1,64 @@
+"""Producer factory and publishing helpers.
+
+``acks="all"``, idempotence off: the embedded broker rejects the InitProducerId version that
+idempotent/transactional aiokafka producers send, so delivery is at-least-once and every
+consumer deduplicates by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+
+from emergency.config import Settings
+
+
+def make_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
+    """An unstarted producer with acks=all and bounded request time."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=2,
+        request_timeout_ms=int(settings.broker_timeout_s * 1000),
+        max_batch_size=256 * 1024,
+        max_request_size=2 * 1024 * 1024,
+    )
+
+
+async def start_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
+    """A started producer; the start is bounded by the broker timeout."""
+    producer = make_producer(settings, bootstrap)
+    try:
+        await asyncio.wait_for(producer.start(), settings.broker_timeout_s)
+    except BaseException:
+        await _quiet_stop(producer)
+        raise
+    return producer
+
+
+async def publish_all(
+    producer: AIOKafkaProducer,
+    messages: Iterable[tuple[str, bytes | None, bytes, list[tuple[str, bytes]] | None]],
+    timeout_s: float,
+) -> int:
+    """Send (topic, key, value, headers) messages and wait until the broker acknowledged all of them."""
+    futures = [
+        await producer.send(topic, value=value, key=key, headers=headers)
+        for topic, key, value, headers in messages
+    ]
+    if futures:
+        await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
+    return len(futures)
+
+
+async def _quiet_stop(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), 5)
+    except Exception:
+        pass
+
+
+stop_producer = _quiet_stop

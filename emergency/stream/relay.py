@@ -1,0 +1,82 @@
+"""The outbox relay: publish journaled inputs to their topics.
+
+A journal row is finished only when its effect is in the projection (``applied_at``), not when
+the broker acknowledged it. Rows published but not applied within ``republish_after_s`` are
+published again, and the broker-restart watchdog re-queues every unapplied row at once, so an
+accepted submission is never lost (consumers deduplicate by event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from emergency.config import Settings
+from emergency.events import utcnow
+from emergency.metrics import Registry
+from emergency.store.base import Store
+from emergency.stream.producer import publish_all, start_producer, stop_producer
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    """Moves due outbox rows to Kafka in sequence order, in batches."""
+
+    def __init__(self, *, settings: Settings, bootstrap: str, store: Store, metrics: Registry, batch: int = 1000) -> None:
+        self.settings, self.bootstrap, self.store, self.metrics, self.batch = settings, bootstrap, store, metrics, batch
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        """Ask the relay to look at the outbox now (called after each intake)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        producer = None
+        try:
+            while True:
+                try:
+                    if producer is None:
+                        producer = await start_producer(self.settings, self.bootstrap)
+                    sent = await self.publish_due(producer)
+                    backoff = 0.2
+                    if sent < self.batch:
+                        self._wake.clear()
+                        try:
+                            await asyncio.wait_for(self._wake.wait(), 0.25)
+                        except asyncio.TimeoutError:
+                            pass
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("outbox relay: %s; retrying in %.1f s", exc or type(exc).__name__, backoff)
+                    if producer is not None:
+                        await stop_producer(producer)
+                        producer = None
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            if producer is not None:
+                await stop_producer(producer)
+
+    async def publish_due(self, producer) -> int:
+        """Publish one batch of due rows; returns how many were published."""
+        now = utcnow()
+        rows = await self.store.due_for_publication(
+            self.batch, republish_before=now - timedelta(seconds=self.settings.republish_after_s)
+        )
+        if not rows:
+            return 0
+        await publish_all(
+            producer,
+            [(self.settings.topic(r.topic), r.key.encode() if r.key else None, r.payload, None) for r in rows],
+            self.settings.broker_timeout_s,
+        )
+        await self.store.mark_published([r.seq for r in rows], now)
+        for r in rows:
+            self.metrics.events_out.inc(topic=r.topic)
+        self.published += len(rows)
+        return len(rows)

@@ -1,0 +1,87 @@
+"""Topic names and their creation.
+
+Logical names are fixed here; the full name on the broker is ``settings.topic_prefix + name``.
+A sentinel topic (``control.epoch``) that nothing writes to tells whether the broker forgot
+everything since we last looked (the embedded broker keeps topics only in memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from emergency.config import Settings
+
+log = logging.getLogger(__name__)
+
+RAW_SOCIAL = "raw.social"
+RAW_CITIZEN = "raw.citizen"
+RAW_AGENCY = "raw.agency"
+RAW_FEEDS = "raw.feeds"
+COP_REPORTS = "cop.reports"
+COP_INCIDENTS = "cop.incidents"
+ALERTS_ISSUED = "alerts.issued"
+ALERTS_RECEIPTS = "alerts.receipts"
+DEAD_LETTER = "deadletter"
+EPOCH = "control.epoch"
+
+RAW_TOPICS = (RAW_SOCIAL, RAW_CITIZEN, RAW_AGENCY, RAW_FEEDS)
+ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, ALERTS_ISSUED, ALERTS_RECEIPTS, DEAD_LETTER, EPOCH)
+
+
+def admin_client(settings: Settings, bootstrap: str) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(settings.broker_timeout_s * 1000)
+    )
+
+
+async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, str]:
+    """Create missing topics with ``settings.topic_partitions`` partitions.
+
+    A topic that exists with a different partition count (the embedded broker re-creates
+    topics with 4 partitions when a producer writes to a forgotten topic) is deleted and
+    created again as configured; what it held is re-published from the outbox.
+    Returns {topic: "created" | "recreated" | "ok"}. Every call is bounded by the broker timeout.
+    """
+    timeout = settings.broker_timeout_s
+    admin = admin_client(settings, bootstrap)
+    result: dict[str, str] = {}
+    await asyncio.wait_for(admin.start(), timeout)
+    try:
+        wanted = {settings.topic(t): (1 if t == EPOCH else settings.topic_partitions) for t in ALL_TOPICS}
+        existing = set(await asyncio.wait_for(admin.list_topics(), timeout))
+        present = [t for t in wanted if t in existing]
+        wrong: list[str] = []
+        if present:
+            described = await asyncio.wait_for(admin.describe_topics(present), timeout)
+            for d in described:
+                name = d.get("topic")
+                if name in wanted and len(d.get("partitions", [])) != wanted[name]:
+                    wrong.append(name)
+        if wrong:
+            log.warning("re-creating topics with wrong partition counts: %s", wrong)
+            await asyncio.wait_for(admin.delete_topics(wrong), timeout)
+            await asyncio.sleep(0.2)
+        missing = [t for t in wanted if t not in existing or t in wrong]
+        if missing:
+            await asyncio.wait_for(
+                admin.create_topics([NewTopic(t, wanted[t], 1) for t in missing]), timeout
+            )
+        for t in wanted:
+            result[t] = "recreated" if t in wrong else "created" if t in missing else "ok"
+        return result
+    finally:
+        await asyncio.wait_for(admin.close(), timeout)
+
+
+async def epoch_present(settings: Settings, bootstrap: str) -> bool:
+    """True while the broker still knows the sentinel topic created by ``ensure_topics``."""
+    timeout = settings.broker_timeout_s
+    admin = admin_client(settings, bootstrap)
+    await asyncio.wait_for(admin.start(), timeout)
+    try:
+        return settings.topic(EPOCH) in set(await asyncio.wait_for(admin.list_topics(), timeout))
+    finally:
+        await asyncio.wait_for(admin.close(), timeout)
