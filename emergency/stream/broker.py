@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class EmbeddedBroker:
             stdout=subprocess.DEVNULL,
             stderr=self._errlog,
             start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the broker ourselves
+            preexec_fn=_die_with_parent,
         )
         try:
             await self._wait_ready()
@@ -130,6 +132,8 @@ class EmbeddedBroker:
         """Stop the broker process (SIGTERM, then SIGKILL after 5 s). Safe to call twice."""
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
+            if self._errlog is not None:
+                self._errlog.close()
             return
         proc.send_signal(signal.SIGTERM)
         for _ in range(100):
@@ -144,6 +148,15 @@ class EmbeddedBroker:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when the parent dies, so no broker is orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def which_broker() -> str | None:

@@ -1,0 +1,75 @@
+"""The FastAPI application: intake, picture, alerts, live map, operations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from alerts.views import router as alerts_router
+from emergency import __version__
+from emergency.auth.tokens import Role, create_token, hash_token
+from emergency.auth.views import router as admin_router
+from emergency.config import Settings, get_settings
+from emergency.cop.views import router as cop_router
+from emergency.http import BodyLimit, StatusMetrics, install_error_handlers
+from emergency.ops import router as ops_router
+from emergency.runtime import Runtime
+from feeds.agency.views import router as agency_router
+from feeds.citizen.views import router as citizen_router
+from mapping.live_map import views as live_map
+
+log = logging.getLogger(__name__)
+
+
+async def seed_admin(runtime: Runtime) -> None:
+    """Store the configured initial admin token (idempotent)."""
+    token = runtime.settings.admin_token
+    assert runtime.store is not None
+    if token and await runtime.store.get_token(hash_token(token)) is None:
+        await create_token(runtime.store, name="initial admin", roles=[Role.admin], token=token)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, *,
+               stop_runtime: bool | None = None,
+               on_startup: Callable[[Runtime], Awaitable[None]] | None = None) -> FastAPI:
+    """The app.
+
+    Without ``runtime`` the app starts and stops its own. With a started ``runtime`` the caller
+    owns it, unless ``stop_runtime`` is true (the server then stops it at shutdown, which also
+    happens when uvicorn re-raises Ctrl-C after shutting down). ``on_startup`` runs as a
+    background task once the app has started, and is cancelled at shutdown.
+    """
+    settings = settings or (runtime.settings if runtime else get_settings())
+    start = runtime is None
+    stop = start if stop_runtime is None else stop_runtime
+    rt = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start:
+            await rt.start()
+        await seed_admin(rt)
+        extra = asyncio.create_task(on_startup(rt)) if on_startup else None
+        try:
+            yield
+        finally:
+            if extra is not None:
+                extra.cancel()
+                await asyncio.gather(extra, return_exceptions=True)
+            if stop:
+                await rt.stop()
+
+    app = FastAPI(title="Emergency common operating picture", version=__version__, lifespan=lifespan)
+    app.state.runtime = rt
+    install_error_handlers(app)
+    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, ops_router):
+        app.include_router(router)
+    live_map.mount(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(StatusMetrics, metrics=rt.metrics)
+    return app

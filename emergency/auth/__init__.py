@@ -1,0 +1,1 @@
+"""API tokens with roles: random, stored hashed, revocable."""

@@ -1,0 +1,37 @@
+"""FastAPI dependencies that check the bearer token and its roles."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from emergency.auth.tokens import Role, hash_token
+from emergency.store.base import TokenRecord
+
+bearer = HTTPBearer(auto_error=False, description="API token")
+
+
+async def current_principal(request: Request,
+                            creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> TokenRecord:
+    """The token's record; 401 when the Authorization header is missing, unknown or revoked."""
+    if creds is None or not creds.credentials:
+        raise HTTPException(401, "Authorization: a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    record = await request.app.state.runtime.store.get_token(hash_token(creds.credentials))
+    if record is None or record.revoked_at is not None:
+        raise HTTPException(401, "Authorization: the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
+    return record
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[TokenRecord]]:
+    """Dependency: the principal must hold at least one of ``roles`` (403 otherwise)."""
+    wanted = {r.value for r in roles}
+
+    async def check(principal: TokenRecord = Depends(current_principal)) -> TokenRecord:
+        if not wanted & set(principal.roles):
+            raise HTTPException(403, f"Authorization: this needs role {' or '.join(sorted(wanted))}; "
+                                     f"the token has {', '.join(principal.roles) or 'no roles'}")
+        return principal
+
+    return check

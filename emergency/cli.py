@@ -1,0 +1,258 @@
+"""The ``emergency`` command line: serve, demo, ingest-posts, rebuild, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from emergency.config import PROJECT_ROOT, Settings, get_settings
+from emergency.errors import EmergencyError
+
+DEFAULT_SCENARIO = PROJECT_ROOT / "sample_data" / "scenarios" / "portland_demo.jsonl"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="emergency", description="Emergency common operating picture: "
+                                "intake -> Kafka -> live map -> public alerts. Settings come from EMERGENCY_* "
+                                "environment variables (see README).")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the API, the embedded broker (unless EMERGENCY_KAFKA_BOOTSTRAP is set) "
+                       "and the workers in one process; Ctrl-C stops everything")
+    s.add_argument("--host", help="listen address (default EMERGENCY_HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, help="listen port (default EMERGENCY_PORT or 8000)")
+
+    d = sub.add_parser("demo", help="serve, and replay the bundled Portland scenario so the live map fills "
+                       "over about a minute and a half")
+    d.add_argument("--host")
+    d.add_argument("--port", type=int)
+    d.add_argument("--speed", type=float, default=1.0, help="replay speed factor (default 1.0)")
+    d.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario JSONL file")
+    d.add_argument("--keep", action="store_true", help="keep the previous demo picture instead of starting empty")
+
+    i = sub.add_parser("ingest-posts", help="journal posts from a JSONL file through the keyword filter; "
+                       "a running server publishes them to raw.social")
+    i.add_argument("file", type=Path, help="one post per line: id, text, created_at, lat, lon, author, lang")
+    i.add_argument("--source", default="jsonl", help="source name used in event ids (default: jsonl)")
+
+    r = sub.add_parser("rebuild", help="drop the projection and replay the journal through the topics and "
+                       "processors (stop the server first)")
+    r.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+
+    t = sub.add_parser("token", help="create an API token (printed once)")
+    t.add_argument("--name", required=True)
+    t.add_argument("--role", action="append", required=True,
+                   help="agency | coordinator | alert_originator | amber | national_authority | admin (repeatable)")
+    t.add_argument("--agency", help="agency name (agency tokens)")
+    t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    try:
+        if args.command == "serve":
+            asyncio.run(_serve(_with_listen(settings, args)))
+        elif args.command == "demo":
+            asyncio.run(_demo(_with_listen(settings, args), args))
+        elif args.command == "ingest-posts":
+            asyncio.run(_ingest_posts(settings, args.file, args.source))
+        elif args.command == "rebuild":
+            return asyncio.run(_rebuild(settings, args.timeout))
+        elif args.command == "token":
+            asyncio.run(_token(settings, args))
+    except KeyboardInterrupt:
+        return 130
+    except (EmergencyError, OSError, ValueError) as exc:
+        print(f"emergency: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _with_listen(settings: Settings, args: argparse.Namespace) -> Settings:
+    update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return settings.model_copy(update=update) if update else settings
+
+
+async def _run_server(runtime, on_started=None) -> None:
+    """Serve the app on a started runtime until Ctrl-C; the server's shutdown stops the runtime."""
+    import uvicorn
+
+    from emergency.app import create_app
+    from emergency.stream.broker import port_is_taken
+
+    s = runtime.settings
+    if port_is_taken(s.host, s.port):
+        raise EmergencyError(f"cannot listen on {s.host}:{s.port}: the port is in use (set --port or EMERGENCY_PORT)")
+    app = create_app(runtime=runtime, stop_runtime=True, on_startup=on_started)
+    server = uvicorn.Server(uvicorn.Config(app, host=s.host, port=s.port, log_level="warning", lifespan="on"))
+    await server.serve()
+
+
+async def _serve(settings: Settings) -> None:
+    from emergency.runtime import Runtime
+
+    runtime = await Runtime(settings).start()
+    try:
+        _banner(runtime)
+        await _run_server(runtime)
+    finally:
+        await runtime.stop()
+
+
+def _banner(runtime) -> None:
+    s = runtime.settings
+    base = f"http://{s.host}:{s.port}"
+    broker = f"embedded broker on {runtime.bootstrap}" if runtime.broker else f"Kafka at {runtime.bootstrap}"
+    print(f"emergency: serving {base}  (live map {base}/map, API docs {base}/docs)", file=sys.stderr)
+    print(f"emergency: {broker}; store {s.resolved_store_url().split('@')[-1]}", file=sys.stderr)
+    print("emergency: press Ctrl-C to stop", file=sys.stderr)
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from emergency.auth.tokens import Role, create_token
+    from emergency.progress import Progress
+    from emergency.runtime import Runtime
+    from feeds.scenario import load_scenario, replay
+    from mapping.live_map.views import region_info
+
+    items = load_scenario(args.scenario)
+    if not settings.store_url:
+        demo_db = (settings.data_dir / "demo.sqlite3").resolve()
+        if not args.keep:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{demo_db}{suffix}").unlink(missing_ok=True)
+        settings = settings.model_copy(update={"store_url": f"sqlite:///{demo_db}"})
+    region = region_info(settings.region_dir)
+    agency = region.get("jurisdiction_agency", "Demo agency")
+    runtime = await Runtime(settings).start()
+    try:
+        assert runtime.store is not None
+        agency_token, _ = await create_token(runtime.store, name=agency, roles=[Role.agency], agency=agency,
+                                             jurisdiction=region.get("jurisdiction"))
+        alert_token, _ = await create_token(runtime.store, name="Demo emergency management", roles=[
+            Role.alert_originator, Role.amber], agency="Demo emergency management")
+        _banner(runtime)
+        print(f"emergency: demo tokens (valid for this demo store): agency={agency_token}  "
+              f"alert_originator={alert_token}", file=sys.stderr)
+
+        async def play(_runtime) -> None:
+            with Progress(f"replaying {args.scenario.name}", len(items)) as bar:
+                n = await replay(runtime, items, speed=args.speed, agency=agency, sender="Demo emergency management",
+                                 on_item=bar.update)
+            print(f"emergency: scenario replayed ({n} inputs); the server keeps running, Ctrl-C stops it",
+                  file=sys.stderr)
+
+        await _run_server(runtime, on_started=play)
+    finally:
+        await runtime.stop()
+
+
+async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
+    from emergency.events import utcnow
+    from emergency.progress import Progress
+    from emergency.store import open_store
+    from emergency.stream.topics import RAW_SOCIAL
+    from feeds.social.posts import post_event, read_posts
+
+    if not path.is_file():
+        raise EmergencyError(f"{path}: no such file")
+    total = sum(1 for line in path.open(encoding="utf-8", errors="replace") if line.strip())
+    store = await open_store(settings.resolved_store_url())
+    stats = {"read": 0, "invalid": 0, "no keyword": 0, "journaled": 0, "with location": 0, "duplicates": 0}
+    problems: list[str] = []
+    try:
+        with Progress(f"ingesting {path.name}", total) as bar:
+            for lineno, post in read_posts(path):
+                stats["read"] += 1
+                bar.advance()
+                if isinstance(post, str):
+                    stats["invalid"] += 1
+                    problems.append(f"line {lineno}: {post}")
+                    continue
+                post = post.model_copy(update={"source": source})
+                event = post_event(post, now=utcnow())
+                if event is None:
+                    stats["no keyword"] += 1
+                    continue
+                accepted = await store.accept(event, RAW_SOCIAL, event.id)
+                stats["journaled" if accepted.created else "duplicates"] += 1
+                if accepted.created and event.geometry is not None:
+                    stats["with location"] += 1
+    finally:
+        await store.close()
+    for line in problems[:20]:
+        print(f"emergency: skipped {line}", file=sys.stderr)
+    print("emergency: " + ", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)
+    print("emergency: journaled posts are published to raw.social by the running server "
+          "(emergency serve); those with a location appear on the map", file=sys.stderr)
+
+
+async def _rebuild(settings: Settings, timeout: float) -> int:
+    from emergency.progress import Progress
+    from emergency.runtime import Runtime
+
+    runtime = Runtime(settings)
+    await runtime.start(workers=False, gateways=False)
+    try:
+        assert runtime.store is not None
+        before = await runtime.store.count_events()
+        await runtime.store.clear_projection()
+        total = (await runtime.store.journal_counts()).total
+        print(f"emergency: projection dropped ({before} events); replaying {total} journal rows", file=sys.stderr)
+        await runtime.stop()
+        runtime = await Runtime(settings).start(workers=True, gateways=False)
+        assert runtime.store is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with Progress("replaying journal", total) as bar:
+            while loop.time() < deadline:
+                counts = await runtime.store.journal_counts()
+                bar.update(counts.applied)
+                if counts.applied == counts.total:
+                    break
+                await asyncio.sleep(0.2)
+        counts = await runtime.store.journal_counts()
+        if counts.applied < counts.total:
+            print(f"emergency: error: only {counts.applied} of {counts.total} journal rows applied "
+                  f"after {timeout:.0f} s", file=sys.stderr)
+            return 1
+        print(f"emergency: rebuilt: {await runtime.store.count_events()} events in the picture", file=sys.stderr)
+        return 0
+    finally:
+        await runtime.stop()
+
+
+async def _token(settings: Settings, args: argparse.Namespace) -> None:
+    from emergency.auth.tokens import Role, create_token, token_id
+    from emergency.store import open_store
+
+    try:
+        roles = [Role(r) for r in args.role]
+    except ValueError as exc:
+        raise ValueError(f"--role: {exc}") from None
+    jurisdiction = None
+    if args.jurisdiction:
+        doc = json.loads(args.jurisdiction.read_text(encoding="utf-8"))
+        jurisdiction = doc.get("geometry", doc) if doc.get("type") == "Feature" else doc
+    store = await open_store(settings.resolved_store_url())
+    try:
+        token, rec = await create_token(store, name=args.name, roles=roles, agency=args.agency,
+                                        jurisdiction=jurisdiction)
+    finally:
+        await store.close()
+    print(token)
+    print(f"emergency: token {token_id(rec.token_hash)} for {rec.name} with roles {', '.join(rec.roles)}; "
+          "it is shown only this once", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

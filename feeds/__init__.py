@@ -1,0 +1,1 @@
+"""Intake: citizen reports, agency inputs, social posts and external feeds."""

@@ -1,0 +1,1 @@
+"""Agency inputs (local governments): road closures first."""

@@ -1,0 +1,33 @@
+"""``POST /api/v1/agency/road-closures``: agency operators, inside their jurisdiction only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from emergency.auth.deps import require
+from emergency.auth.tokens import Role
+from emergency.events import new_id, utcnow
+from emergency.store.base import TokenRecord
+from emergency.stream.topics import RAW_AGENCY
+from feeds.agency.models import RoadClosureIn
+from feeds.agency.service import agency_slug, closure_event, within_jurisdiction
+from feeds.intake import AcceptedOut
+
+router = APIRouter(prefix="/api/v1/agency", tags=["agency inputs"])
+
+
+@router.post("/road-closures", status_code=202, response_model=AcceptedOut)
+async def submit_road_closure(closure: RoadClosureIn, request: Request,
+                              principal: TokenRecord = Depends(require(Role.agency))) -> AcceptedOut:
+    """Accept a road closure; resubmitting the same ``reference`` updates it."""
+    agency = principal.agency or principal.name
+    if not within_jurisdiction(closure.geometry, principal.jurisdiction):
+        raise HTTPException(403, f"geometry: lies outside the jurisdiction of {agency}")
+    if closure.reference:
+        event_id = f"agency:{agency_slug(agency)}:{closure.reference}"
+    else:
+        event_id = new_id("agency")
+    event = closure_event(closure, event_id=event_id, agency=agency, now=utcnow())
+    accepted = await request.app.state.runtime.submit(
+        event, RAW_AGENCY, on_conflict="append" if closure.reference else "keep")
+    return AcceptedOut(id=accepted.event_id, duplicate=not accepted.created)

@@ -1,0 +1,1 @@
+"""Citizen crowd reports."""

@@ -1,0 +1,28 @@
+"""Shared intake helpers: idempotency keys and the 202 answer."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from fastapi import HTTPException
+from pydantic import BaseModel
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class AcceptedOut(BaseModel):
+    """Answer to an accepted submission: it is journaled and will reach the picture."""
+
+    id: str
+    status: str = "accepted"
+    duplicate: bool = False
+
+
+def idempotent_id(prefix: str, key: str | None) -> str | None:
+    """Stable event id for a client's Idempotency-Key (None when no key); 400 for a bad key."""
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise HTTPException(400, "Idempotency-Key: 1-128 characters of letters, digits and . _ : -")
+    return f"{prefix}:key:{hashlib.sha256(key.encode()).hexdigest()[:32]}"

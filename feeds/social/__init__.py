@@ -1,0 +1,1 @@
+"""Social-media posts: keyword filter and replay of post files."""

@@ -1,0 +1,1 @@
+"""Mapping components of the incident-mapping system (live coordinator map, map assets)."""

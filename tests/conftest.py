@@ -1,0 +1,187 @@
+"""Shared fixtures: a real Tansu broker, real SQLite and PostGIS stores, a real HTTP server.
+
+PostGIS comes from the environment that ``pg_virtualenv`` sets up (PGHOST, PGPORT, PGUSER,
+PGPASSWORD); ``bash .ci/run`` runs the suite inside it. Without it, the PostGIS tests fail
+with a message saying so: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from emergency.app import create_app
+from emergency.auth.tokens import Role, create_token
+from emergency.config import PROJECT_ROOT, Settings
+from emergency.runtime import Runtime
+from emergency.stream.broker import EmbeddedBroker, free_port
+
+REGION = json.loads((PROJECT_ROOT / "sample_data" / "regions" / "portland" / "region.json").read_text())
+ADMIN_TOKEN = "test-admin-token"
+
+
+def pg_base_url() -> str:
+    """URL of the PostgreSQL server of the surrounding pg_virtualenv (without database)."""
+    if "PGHOST" not in os.environ and "PGPORT" not in os.environ:
+        pytest.fail("PostGIS tests need a PostgreSQL server: run the suite with `bash .ci/run` "
+                    "(it wraps pytest in pg_virtualenv), or set PGHOST/PGPORT/PGUSER/PGPASSWORD")
+    user = os.environ.get("PGUSER", "postgres")
+    password = os.environ.get("PGPASSWORD", "")
+    host = os.environ.get("PGHOST", "localhost")
+    port = os.environ.get("PGPORT", "5432")
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    if host.startswith("/"):
+        return f"postgresql://{auth}/%s?host={host}&port={port}"
+    return f"postgresql://{auth}{host}:{port}/%s"
+
+
+@pytest.fixture(scope="session")
+def postgis_database() -> str:
+    """A fresh database with PostGIS for this test session; returns its URL."""
+    import asyncpg
+
+    base = pg_base_url()
+    name = f"emergency_test_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base % os.environ.get("PGDATABASE", "postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    # may be requested from inside a running event loop: create the database on another thread
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result()
+    return base % name
+
+
+async def _truncate(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DO $$ BEGIN IF to_regclass('events') IS NOT NULL THEN "
+                           "TRUNCATE events, outbox, tokens RESTART IDENTITY; END IF; END $$")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+async def store_url(request, tmp_path: Path) -> str:
+    """Each backend in turn: a new SQLite file, or the session's PostGIS database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    url = request.getfixturevalue("postgis_database")
+    await _truncate(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[EmbeddedBroker]:
+    """A real embedded Tansu broker on a free loopback port, stopped afterwards."""
+    b = EmbeddedBroker()
+    await b.start()
+    yield b
+    await b.stop()
+
+
+def make_settings(broker: EmbeddedBroker, store_url: str, tmp_path: Path, **extra) -> Settings:
+    values = dict(
+        kafka_bootstrap=broker.bootstrap, store_url=store_url, data_dir=tmp_path,
+        topic_prefix=f"t{uuid.uuid4().hex[:6]}.", admin_token=ADMIN_TOKEN,
+        broker_check_interval_s=0.3, broker_timeout_s=5.0, session_timeout_ms=2000, republish_after_s=30.0,
+    )
+    values.update(extra)
+    return Settings(**values)
+
+
+@dataclass
+class System:
+    """The whole system running against real parts, served over real HTTP on loopback."""
+
+    settings: Settings
+    runtime: Runtime
+    broker: EmbeddedBroker
+    base_url: str
+    http: httpx.AsyncClient
+    tokens: dict[str, str]
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://")
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+async def start_system(settings: Settings, broker: EmbeddedBroker) -> tuple[System, asyncio.Task, uvicorn.Server]:
+    runtime = await Runtime(settings).start()
+    app = create_app(runtime=runtime)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    assert runtime.store is not None
+    tokens = {"admin": ADMIN_TOKEN}
+    tokens["agency"], _ = await create_token(runtime.store, name="City of Portland", roles=[Role.agency],
+                                             agency="City of Portland", jurisdiction=REGION["jurisdiction"])
+    tokens["alert_originator"], _ = await create_token(runtime.store, name="County EM",
+                                                       roles=[Role.alert_originator], agency="County EM")
+    tokens["coordinator"], _ = await create_token(runtime.store, name="ECC", roles=[Role.coordinator])
+    base = f"http://127.0.0.1:{port}"
+    http = httpx.AsyncClient(base_url=base, timeout=20)
+    return System(settings, runtime, broker, base, http, tokens), task, server
+
+
+@pytest.fixture
+async def system(broker: EmbeddedBroker, sqlite_url: str, tmp_path: Path) -> AsyncIterator[System]:
+    """The system on SQLite (the embedded default) with an external test broker."""
+    sys_, task, server = await start_system(make_settings(broker, sqlite_url, tmp_path), broker)
+    yield sys_
+    await sys_.http.aclose()
+    server.should_exit = True
+    await task
+    await sys_.runtime.stop()
+
+
+async def eventually(check, timeout: float = 20.0, interval: float = 0.05):
+    """Poll ``check()`` (sync or async) until it returns a truthy value; fail after ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = None
+    while loop.time() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last value {last!r})")
+
+
+PORTLAND_POINT = {"lat": 45.5122, "lon": -122.6587}  # SE Hawthorne Blvd near the river
+
+
+def report_body(**over) -> dict:
+    body = {"category": "smoke", "text": "Smoke rising behind the school", **PORTLAND_POINT}
+    body.update(over)
+    return body

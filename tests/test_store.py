@@ -1,0 +1,150 @@
+"""The repository contract, run against both backends (SQLite file and PostGIS)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from emergency.events import Envelope, GeoPrecision, Kind, Source
+from emergency.store import EventQuery, open_store
+from emergency.store.base import TokenRecord
+
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def ev(eid: str, *, lon: float = -122.66, lat: float = 45.51, minutes: int = 0, category: str = "smoke",
+       kind: Kind = Kind.citizen_report, received: datetime | None = None, geometry=None, text: str = "t",
+       attributes: dict | None = None) -> Envelope:
+    at = T0 + timedelta(minutes=minutes)
+    return Envelope(id=eid, kind=kind, source=Source(type="test"), observed_at=at, received_at=received or at,
+                    category=category, text=text, geometry=geometry or {"type": "Point", "coordinates": [lon, lat]},
+                    geo_precision=GeoPrecision.exact, attributes=attributes or {})
+
+
+@pytest.fixture
+async def store(store_url):
+    s = await open_store(store_url)
+    yield s
+    await s.close()
+
+
+async def test_upsert_is_idempotent_by_id(store):
+    e = ev("a")
+    assert await store.upsert_events([e]) == 1
+    await store.upsert_events([e])
+    await store.upsert_events([e, e])
+    assert await store.count_events() == 1
+    assert await store.get_event("a") == e
+
+
+async def test_newer_version_replaces_older_but_not_the_reverse(store):
+    old = ev("a", text="old")
+    new = ev("a", text="new", received=T0 + timedelta(minutes=5))
+    await store.upsert_events([new])
+    await store.upsert_events([old])
+    assert (await store.get_event("a")).text == "new"
+    await store.upsert_events([ev("b", text="first"), ev("b", text="second", received=T0 + timedelta(seconds=1))])
+    assert (await store.get_event("b")).text == "second"
+
+
+async def test_bbox_query_uses_geometry(store):
+    inside = ev("in", lon=-122.66, lat=45.51)
+    outside = ev("out", lon=-122.30, lat=45.51)
+    # a diagonal line whose bounding box overlaps the query box but whose line does not
+    diagonal = ev("diag", geometry={"type": "LineString", "coordinates": [[-122.70, 45.60], [-122.60, 45.70]]},
+                  kind=Kind.agency_report, category="road_closure")
+    crossing = ev("cross", geometry={"type": "LineString", "coordinates": [[-122.70, 45.50], [-122.60, 45.52]]},
+                  kind=Kind.agency_report, category="road_closure")
+    await store.upsert_events([inside, outside, diagonal, crossing])
+    got = await store.query_events(EventQuery(bbox=(-122.68, 45.50, -122.64, 45.53)))
+    assert {e.id for e in got} == {"in", "cross"}
+    corner = await store.query_events(EventQuery(bbox=(-122.695, 45.55, -122.60, 45.60)))
+    assert "diag" not in {e.id for e in corner}
+
+
+async def test_time_category_kind_and_layer_filters(store):
+    await store.upsert_events([
+        ev("r1", minutes=0, category="smoke"),
+        ev("r2", minutes=30, category="flooding"),
+        ev("r3", minutes=60, category="smoke", kind=Kind.social_post),
+        ev("c1", minutes=10, kind=Kind.agency_report, category="road_closure",
+           geometry={"type": "LineString", "coordinates": [[-122.66, 45.51], [-122.65, 45.51]]}),
+    ])
+    since = await store.query_events(EventQuery(since=T0 + timedelta(minutes=20)))
+    assert [e.id for e in since] == ["r2", "r3"]
+    window = await store.query_events(EventQuery(since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=40)))
+    assert [e.id for e in window] == ["c1", "r2"]
+    assert {e.id for e in await store.query_events(EventQuery(categories=("smoke",)))} == {"r1", "r3"}
+    assert {e.id for e in await store.query_events(EventQuery(kinds=("social_post",)))} == {"r3"}
+    assert {e.id for e in await store.query_events(EventQuery(layers=("road_closures",)))} == {"c1"}
+    assert {e.id for e in await store.query_events(EventQuery(layers=("reports",)))} == {"r1", "r2", "r3"}
+
+
+async def test_active_filter_uses_end_or_expiry(store):
+    line = {"type": "LineString", "coordinates": [[-122.66, 45.51], [-122.65, 45.51]]}
+    await store.upsert_events([
+        ev("ended", kind=Kind.agency_report, category="road_closure", geometry=line,
+           attributes={"end": (T0 + timedelta(hours=1)).isoformat()}),
+        ev("open", kind=Kind.agency_report, category="road_closure", geometry=line, attributes={"end": None}),
+        ev("later", kind=Kind.agency_report, category="road_closure", geometry=line,
+           attributes={"end": (T0 + timedelta(hours=5)).isoformat()}),
+    ])
+    active = await store.query_events(EventQuery(active_at=T0 + timedelta(hours=2)))
+    assert {e.id for e in active} == {"open", "later"}
+
+
+async def test_journal_accept_publish_apply_cycle(store):
+    e = ev("j1")
+    first = await store.accept(e, "raw.citizen", "j1")
+    again = await store.accept(e, "raw.citizen", "j1")
+    assert first.created and not again.created
+    due = await store.due_for_publication(10, republish_before=LONG_AGO)
+    assert [r.event_id for r in due] == ["j1"] and due[0].topic == "raw.citizen"
+    assert Envelope.from_json(due[0].payload) == e
+    await store.mark_published([due[0].seq], datetime.now(timezone.utc))
+    assert await store.due_for_publication(10, republish_before=LONG_AGO) == []
+    # published long ago and still not applied -> due again
+    assert len(await store.due_for_publication(10, republish_before=datetime.now(timezone.utc) + timedelta(hours=1))) == 1
+    assert await store.reset_unapplied() == 1
+    assert len(await store.due_for_publication(10, republish_before=LONG_AGO)) == 1
+    await store.upsert_events([e])
+    counts = await store.journal_counts()
+    assert (counts.total, counts.applied) == (1, 1)
+    assert await store.due_for_publication(10, republish_before=datetime.now(timezone.utc) + timedelta(hours=1)) == []
+
+
+async def test_append_keeps_every_version_and_applies_up_to_the_one_stored(store):
+    v1 = ev("closure", received=T0)
+    v2 = ev("closure", received=T0 + timedelta(minutes=1), text="updated")
+    assert (await store.accept(v1, "raw.agency", "closure", "append")).created
+    assert (await store.accept(v2, "raw.agency", "closure", "append")).created
+    await store.upsert_events([v1])
+    counts = await store.journal_counts()
+    assert (counts.total, counts.applied) == (2, 1)
+    await store.upsert_events([v2])
+    assert (await store.journal_counts()).applied == 2
+
+
+async def test_clear_projection_keeps_the_journal(store):
+    e = ev("k")
+    await store.accept(e, "raw.citizen", "k")
+    await store.upsert_events([e])
+    await store.clear_projection()
+    assert await store.count_events() == 0
+    assert await store.query_events(EventQuery(bbox=(-180, -90, 180, 90))) == []
+    counts = await store.journal_counts()
+    assert (counts.total, counts.published, counts.applied) == (1, 0, 0)
+
+
+async def test_tokens_store_hash_and_revoke(store):
+    rec = TokenRecord(token_hash="ab" * 32, name="City", roles=["agency"], agency="City",
+                      jurisdiction={"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]})
+    await store.put_token(rec)
+    got = await store.get_token("ab" * 32)
+    assert got.roles == ["agency"] and got.jurisdiction == rec.jurisdiction and got.revoked_at is None
+    assert await store.revoke_token("ab" * 32, datetime.now(timezone.utc))
+    assert not await store.revoke_token("ab" * 32, datetime.now(timezone.utc))
+    assert (await store.get_token("ab" * 32)).revoked_at is not None
+    assert await store.get_token("cd" * 32) is None
