@@ -37,7 +37,7 @@ class AlertArea(BaseModel):
         return validate_geojson(v)
 
     @model_validator(mode="after")
-    def _one(self) -> "AlertArea":
+    def _one(self) -> AlertArea:
         if (self.polygon is None) == (self.circle is None):
             raise ValueError("give exactly one of polygon or circle")
         return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -72,7 +72,7 @@ class Envelope(BaseModel):
     @field_validator("observed_at", "received_at")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
-        return v.astimezone(timezone.utc)
+        return v.astimezone(UTC)
 
     @field_validator("geometry")
     @classmethod
@@ -88,14 +88,14 @@ class Envelope(BaseModel):
         return self.model_dump_json(by_alias=True).encode("utf-8")
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> "Envelope":
+    def from_json(cls, raw: bytes | str) -> Envelope:
         """Parse and validate; raises ``pydantic.ValidationError`` or ``ValueError``."""
         return cls.model_validate(json.loads(raw))
 
 
 def utcnow() -> datetime:
     """Now, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id(prefix: str) -> str:

@@ -16,7 +16,7 @@ class Progress:
         self._last = 0.0
         self._start = time.monotonic()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._draw(force=True)
         return self
 

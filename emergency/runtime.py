@@ -50,7 +50,7 @@ class Runtime:
     alert_push: AlertPush | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
-    async def start(self, *, workers: bool | None = None, gateways: bool = True) -> "Runtime":
+    async def start(self, *, workers: bool | None = None, gateways: bool = True) -> Runtime:
         """Open the store, start or reach the broker, and start the background tasks."""
         s = self.settings
         self.store = await open_store(s.resolved_store_url())
@@ -71,15 +71,7 @@ class Runtime:
             self._spawn(self.watchdog.run(), "watchdog")
             self._spawn(self._relay_when_topics_ready(), "relay")
             if s.run_workers if workers is None else workers:
-                self.workers = [
-                    GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
-                                process=make_normaliser(s, self.metrics), metrics=self.metrics),
-                    GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
-                                topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(self.store),
-                                metrics=self.metrics),
-                ]
-                for w in self.workers:
-                    self._spawn(w.run(), f"worker-{w.group}")
+                self.start_workers()
             if gateways:
                 self.cop_live = CopLive(self.metrics)
                 self.alert_push = AlertPush(self.metrics)
@@ -90,6 +82,19 @@ class Runtime:
             await self.stop()
             raise
         return self
+
+    def start_workers(self) -> None:
+        """Start the stream processors (normaliser, projector) as tasks of this process."""
+        s, store = self.settings, self.store
+        assert store is not None and not self.workers
+        self.workers = [
+            GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
+                        process=make_normaliser(s, self.metrics), metrics=self.metrics),
+            GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
+                        topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store), metrics=self.metrics),
+        ]
+        for w in self.workers:
+            self._spawn(w.run(), f"worker-{w.group}")
 
     async def _relay_when_topics_ready(self) -> None:
         assert self.watchdog and self.relay

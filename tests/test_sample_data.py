@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ CATEGORIES = {"blocked_road", "spot_fire", "smoke", "flooding", "damage", "needs
 TIERS = {"imminent_threat_extreme", "imminent_threat_severe", "public_safety", "test"}
 CRISIS_KEYWORDS = ("fire", "smoke", "flood", "tree", "closed", "evacuat", "power", "wires",
                    "help", "wind", "storm", "outage", "emergency", "sparks", "mudslide", "911")
-SCENARIO_EPOCH = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
+SCENARIO_EPOCH = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
 
 _fwd = Transformer.from_crs("EPSG:4326", "EPSG:32610", always_xy=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,8 +10,8 @@ from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.store import EventQuery, open_store
 from emergency.store.base import TokenRecord
 
-T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
-LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def ev(eid: str, *, lon: float = -122.66, lat: float = 45.51, minutes: int = 0, category: str = "smoke",
@@ -103,16 +103,16 @@ async def test_journal_accept_publish_apply_cycle(store):
     due = await store.due_for_publication(10, republish_before=LONG_AGO)
     assert [r.event_id for r in due] == ["j1"] and due[0].topic == "raw.citizen"
     assert Envelope.from_json(due[0].payload) == e
-    await store.mark_published([due[0].seq], datetime.now(timezone.utc))
+    await store.mark_published([due[0].seq], datetime.now(UTC))
     assert await store.due_for_publication(10, republish_before=LONG_AGO) == []
     # published long ago and still not applied -> due again
-    assert len(await store.due_for_publication(10, republish_before=datetime.now(timezone.utc) + timedelta(hours=1))) == 1
+    assert len(await store.due_for_publication(10, republish_before=datetime.now(UTC) + timedelta(hours=1))) == 1
     assert await store.reset_unapplied() == 1
     assert len(await store.due_for_publication(10, republish_before=LONG_AGO)) == 1
     await store.upsert_events([e])
     counts = await store.journal_counts()
     assert (counts.total, counts.applied) == (1, 1)
-    assert await store.due_for_publication(10, republish_before=datetime.now(timezone.utc) + timedelta(hours=1)) == []
+    assert await store.due_for_publication(10, republish_before=datetime.now(UTC) + timedelta(hours=1)) == []
 
 
 async def test_append_keeps_every_version_and_applies_up_to_the_one_stored(store):
@@ -144,7 +144,7 @@ async def test_tokens_store_hash_and_revoke(store):
     await store.put_token(rec)
     got = await store.get_token("ab" * 32)
     assert got.roles == ["agency"] and got.jurisdiction == rec.jurisdiction and got.revoked_at is None
-    assert await store.revoke_token("ab" * 32, datetime.now(timezone.utc))
-    assert not await store.revoke_token("ab" * 32, datetime.now(timezone.utc))
+    assert await store.revoke_token("ab" * 32, datetime.now(UTC))
+    assert not await store.revoke_token("ab" * 32, datetime.now(UTC))
     assert (await store.get_token("ab" * 32)).revoked_at is not None
     assert await store.get_token("cd" * 32) is None

@@ -12,7 +12,7 @@ The store holds three things:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from emergency.events import Envelope
@@ -64,7 +64,7 @@ class TokenRecord:
     roles: list[str]
     agency: str | None = None
     jurisdiction: dict[str, Any] | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     revoked_at: datetime | None = None
 
 
@@ -108,14 +108,14 @@ def ts(dt: datetime | None) -> str | None:
     """Fixed-width UTC text for a datetime, so text comparison orders like time."""
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_ts(value: str | None) -> datetime | None:
     """Inverse of ``ts``."""
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def latest_per_id(events: list[Envelope]) -> list[Envelope]:

@@ -8,16 +8,16 @@ to install, and the file opens with any SQLite tool.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import asyncio
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Callable
 from shapely.geometry import box
 
 from emergency.cop.layers import expires_at, layer_of

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from emergency.errors import BrokerError
+from emergency.stream.bounded import bounded
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -60,14 +61,14 @@ async def wait_until_answering(bootstrap: str, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
         try:
-            await asyncio.wait_for(admin.start(), timeout=3)
-            await asyncio.wait_for(admin.list_topics(), timeout=3)
+            await bounded(admin.start(), 3, "admin start")
+            await bounded(admin.list_topics(), 3, "metadata request")
             return
         except Exception as exc:  # not up yet
             last = exc
         finally:
             try:
-                await asyncio.wait_for(admin.close(), timeout=3)
+                await bounded(admin.close(), 3, "admin close")
             except Exception:
                 pass
         await asyncio.sleep(0.1)

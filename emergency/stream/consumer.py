@@ -8,7 +8,6 @@ broker restart or a store outage delays work but never skips it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 from emergency.config import Settings
 from emergency.events import Envelope, utcnow
 from emergency.metrics import Registry
+from emergency.stream.bounded import bounded, keep_running
 from emergency.stream.producer import publish_all, start_producer, stop_producer
 from emergency.stream.topics import DEAD_LETTER
 
@@ -95,19 +95,11 @@ class GroupWorker:
 
     async def run(self) -> None:
         """Run until cancelled, re-creating the consumer after any failure."""
-        backoff = 0.2
-        while True:
-            try:
-                await self._run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.healthy = False
-                log.warning("consumer group %s: %s; restarting in %.1f s", self.group, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            else:
-                backoff = 0.2
+
+        def unhealthy() -> None:
+            self.healthy = False
+
+        await keep_running(self._run_once, name=f"consumer group {self.group}", log=log, on_failure=unhealthy)
 
     async def _run_once(self) -> None:
         s = self.settings
@@ -125,22 +117,20 @@ class GroupWorker:
         )
         producer = None
         try:
-            await asyncio.wait_for(consumer.start(), timeout)
+            await bounded(consumer.start(), timeout, "consumer start")
             producer = await start_producer(s, self.bootstrap)
             while True:
-                batches = await asyncio.wait_for(
-                    consumer.getmany(timeout_ms=500, max_records=self.max_records), timeout + 5
-                )
+                batches = await bounded(consumer.getmany(timeout_ms=500, max_records=self.max_records),
+                                        timeout + 5, "fetch")
                 self.healthy = True
                 if not batches:
                     continue
                 await self._handle(consumer, producer, batches)
-                await asyncio.wait_for(
-                    consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()}), timeout
-                )
+                await bounded(consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()}),
+                              timeout, "offset commit")
                 for tp in batches:
                     high = consumer.highwater(tp)
-                    pos = await consumer.position(tp)
+                    pos = await bounded(consumer.position(tp), timeout, "position")
                     if high is not None:
                         self.metrics.consumer_lag.set(max(0, high - pos), group=self.group,
                                                       topic=self._logical.get(tp.topic, tp.topic))
@@ -149,7 +139,7 @@ class GroupWorker:
             if producer is not None:
                 await stop_producer(producer)
             try:
-                await asyncio.wait_for(consumer.stop(), 5)
+                await bounded(consumer.stop(), 5, "consumer stop")
             except Exception:
                 pass
 

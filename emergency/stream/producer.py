@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 
 from emergency.config import Settings
+from emergency.stream.bounded import bounded
 
 
 def make_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
@@ -32,7 +33,7 @@ async def start_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer
     """A started producer; the start is bounded by the broker timeout."""
     producer = make_producer(settings, bootstrap)
     try:
-        await asyncio.wait_for(producer.start(), settings.broker_timeout_s)
+        await bounded(producer.start(), settings.broker_timeout_s, "start")
     except BaseException:
         await _quiet_stop(producer)
         raise
@@ -50,13 +51,13 @@ async def publish_all(
         for topic, key, value, headers in messages
     ]
     if futures:
-        await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
+        await bounded(asyncio.gather(*futures), timeout_s, "waiting for broker acknowledgements")
     return len(futures)
 
 
 async def _quiet_stop(producer: AIOKafkaProducer) -> None:
     try:
-        await asyncio.wait_for(producer.stop(), 5)
+        await bounded(producer.stop(), 5, "stop")
     except Exception:
         pass
 

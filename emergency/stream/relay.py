@@ -9,13 +9,17 @@ accepted submission is never lost (consumers deduplicate by event id).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
+
+from aiokafka import AIOKafkaProducer
 
 from emergency.config import Settings
 from emergency.events import utcnow
 from emergency.metrics import Registry
 from emergency.store.base import Store
+from emergency.stream.bounded import keep_running
 from emergency.stream.producer import publish_all, start_producer, stop_producer
 
 log = logging.getLogger(__name__)
@@ -34,35 +38,28 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.2
-        producer = None
-        try:
-            while True:
-                try:
-                    if producer is None:
-                        producer = await start_producer(self.settings, self.bootstrap)
-                    sent = await self.publish_due(producer)
-                    backoff = 0.2
-                    if sent < self.batch:
-                        self._wake.clear()
-                        try:
-                            await asyncio.wait_for(self._wake.wait(), 0.25)
-                        except asyncio.TimeoutError:
-                            pass
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("outbox relay: %s; retrying in %.1f s", exc or type(exc).__name__, backoff)
-                    if producer is not None:
-                        await stop_producer(producer)
-                        producer = None
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-        finally:
+        """Publish due rows until cancelled; a broker failure drops the producer and backs off."""
+        state: dict[str, AIOKafkaProducer | None] = {"producer": None}
+
+        async def step() -> None:
+            if state["producer"] is None:
+                state["producer"] = await start_producer(self.settings, self.bootstrap)
+            if await self.publish_due(state["producer"]) < self.batch:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.25)
+
+        async def drop_producer() -> None:
+            producer, state["producer"] = state["producer"], None
             if producer is not None:
                 await stop_producer(producer)
 
-    async def publish_due(self, producer) -> int:
+        try:
+            await keep_running(step, name="outbox relay", log=log, on_failure=drop_producer)
+        finally:
+            await drop_producer()
+
+    async def publish_due(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch of due rows; returns how many were published."""
         now = utcnow()
         rows = await self.store.due_for_publication(

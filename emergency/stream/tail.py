@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from emergency.config import Settings
-from emergency.stream.consumer import decode
 from emergency.events import Envelope
+from emergency.stream.bounded import bounded, keep_running
+from emergency.stream.consumer import decode
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +32,14 @@ class Tail:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        backoff = 0.2
-        first = True
-        while True:
-            try:
-                await self._run_once(seek_end=first)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("tail %s: %s; restarting in %.1f s", list(self._logical.values()), exc, backoff)
-                first = False  # after an outage, read what was published meanwhile
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        """Run until cancelled; after an outage, read from the beginning what was published meanwhile."""
+        state = {"seek_end": True}
+
+        def after_failure() -> None:
+            state["seek_end"] = False
+
+        await keep_running(lambda: self._run_once(state["seek_end"]), name=f"tail {list(self._logical.values())}",
+                           log=log, on_failure=after_failure)
 
     async def _run_once(self, seek_end: bool) -> None:
         timeout = self.settings.broker_timeout_s
@@ -52,19 +49,19 @@ class Tail:
             metadata_max_age_ms=5000,
         )
         try:
-            await asyncio.wait_for(consumer.start(), timeout)
-            await asyncio.wait_for(consumer.topics(), timeout)
+            await bounded(consumer.start(), timeout, "start")
+            await bounded(consumer.topics(), timeout, "topics")
             tps = [TopicPartition(t, p) for t in self._logical for p in sorted(consumer.partitions_for_topic(t) or ())]
             if not tps:
                 raise RuntimeError("topics do not exist yet")
             consumer.assign(tps)
             if seek_end:
-                await asyncio.wait_for(consumer.seek_to_end(*tps), timeout)
+                await bounded(consumer.seek_to_end(*tps), timeout, "seek_to_end")
             else:
-                await asyncio.wait_for(consumer.seek_to_beginning(*tps), timeout)
+                await bounded(consumer.seek_to_beginning(*tps), timeout, "seek_to_beginning")
             self.ready.set()
             while True:
-                batches = await asyncio.wait_for(consumer.getmany(timeout_ms=500, max_records=1000), timeout + 5)
+                batches = await bounded(consumer.getmany(timeout_ms=500, max_records=1000), timeout + 5, "getmany")
                 for recs in batches.values():
                     for rec in recs:
                         try:
@@ -77,6 +74,6 @@ class Tail:
                             log.exception("tail handler failed for %s", event.id)
         finally:
             try:
-                await asyncio.wait_for(consumer.stop(), 5)
+                await bounded(consumer.stop(), 5, "stop")
             except Exception:
                 pass

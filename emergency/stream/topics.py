@@ -13,6 +13,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from emergency.config import Settings
+from emergency.stream.bounded import bounded
 
 log = logging.getLogger(__name__)
 
@@ -48,40 +49,39 @@ async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, str]:
     timeout = settings.broker_timeout_s
     admin = admin_client(settings, bootstrap)
     result: dict[str, str] = {}
-    await asyncio.wait_for(admin.start(), timeout)
+    await bounded(admin.start(), timeout, "start")
     try:
         wanted = {settings.topic(t): (1 if t == EPOCH else settings.topic_partitions) for t in ALL_TOPICS}
-        existing = set(await asyncio.wait_for(admin.list_topics(), timeout))
+        existing = set(await bounded(admin.list_topics(), timeout, "list_topics"))
         present = [t for t in wanted if t in existing]
         wrong: list[str] = []
         if present:
-            described = await asyncio.wait_for(admin.describe_topics(present), timeout)
+            described = await bounded(admin.describe_topics(present), timeout, "describe_topics")
             for d in described:
                 name = d.get("topic")
                 if name in wanted and len(d.get("partitions", [])) != wanted[name]:
                     wrong.append(name)
         if wrong:
             log.warning("re-creating topics with wrong partition counts: %s", wrong)
-            await asyncio.wait_for(admin.delete_topics(wrong), timeout)
+            await bounded(admin.delete_topics(wrong), timeout, "delete_topics")
             await asyncio.sleep(0.2)
         missing = [t for t in wanted if t not in existing or t in wrong]
         if missing:
-            await asyncio.wait_for(
-                admin.create_topics([NewTopic(t, wanted[t], 1) for t in missing]), timeout
-            )
+            await bounded(admin.create_topics([NewTopic(t, wanted[t], 1) for t in missing]), timeout,
+                          "create_topics")
         for t in wanted:
             result[t] = "recreated" if t in wrong else "created" if t in missing else "ok"
         return result
     finally:
-        await asyncio.wait_for(admin.close(), timeout)
+        await bounded(admin.close(), timeout, "close")
 
 
 async def epoch_present(settings: Settings, bootstrap: str) -> bool:
     """True while the broker still knows the sentinel topic created by ``ensure_topics``."""
     timeout = settings.broker_timeout_s
     admin = admin_client(settings, bootstrap)
-    await asyncio.wait_for(admin.start(), timeout)
+    await bounded(admin.start(), timeout, "start")
     try:
-        return settings.topic(EPOCH) in set(await asyncio.wait_for(admin.list_topics(), timeout))
+        return settings.topic(EPOCH) in set(await bounded(admin.list_topics(), timeout, "list_topics"))
     finally:
-        await asyncio.wait_for(admin.close(), timeout)
+        await bounded(admin.close(), timeout, "close")

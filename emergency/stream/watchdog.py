@@ -14,6 +14,7 @@ from collections.abc import Callable
 from emergency.config import Settings
 from emergency.metrics import Registry
 from emergency.store.base import Store
+from emergency.stream.bounded import keep_running
 from emergency.stream.topics import ensure_topics, epoch_present
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,10 @@ class BrokerWatchdog:
         self.on_recovered()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("broker %s not reachable: %s", self.bootstrap, exc or type(exc).__name__)
+        async def step() -> None:
+            await self.check()
             await asyncio.sleep(self.settings.broker_check_interval_s)
+
+        await keep_running(step, name=f"broker {self.bootstrap}", log=log,
+                           min_backoff_s=self.settings.broker_check_interval_s,
+                           max_backoff_s=self.settings.broker_check_interval_s)

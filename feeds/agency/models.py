@@ -29,7 +29,7 @@ class RoadClosureIn(BaseModel):
         return validate_geojson(v)
 
     @model_validator(mode="after")
-    def _times(self) -> "RoadClosureIn":
+    def _times(self) -> RoadClosureIn:
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
         return self

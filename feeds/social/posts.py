@@ -28,7 +28,7 @@ class Post(BaseModel):
     source: str = Field("jsonl", max_length=64)
 
     @model_validator(mode="after")
-    def _both(self) -> "Post":
+    def _both(self) -> Post:
         if (self.lat is None) != (self.lon is None):
             raise ValueError("lat and lon must be given together")
         return self
