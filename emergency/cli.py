@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help="listen address (default EMERGENCY_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (default EMERGENCY_PORT or 8000)")
 
+    sub.add_parser("worker", help="run only the outbox relay and the stream processors (no HTTP): scale out "
+                   "by starting more of these against a Kafka cluster and PostGIS")
+
     d = sub.add_parser("demo", help="serve, and replay the bundled Portland scenario so the live map fills "
                        "over about a minute and a half")
     d.add_argument("--host")
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             asyncio.run(_serve(_with_listen(settings, args)))
+        elif args.command == "worker":
+            asyncio.run(_worker(settings))
         elif args.command == "demo":
             asyncio.run(_demo(_with_listen(settings, args), args))
         elif args.command == "ingest-posts":
@@ -104,6 +109,23 @@ async def _serve(settings: Settings) -> None:
     try:
         _banner(runtime)
         await _run_server(runtime)
+    finally:
+        await runtime.stop()
+
+
+async def _worker(settings: Settings) -> None:
+    import signal
+
+    from emergency.runtime import Runtime
+
+    runtime = await Runtime(settings.model_copy(update={"run_workers": True})).start(gateways=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"emergency: worker running against {runtime.bootstrap}; Ctrl-C stops it", file=sys.stderr)
+    try:
+        await stop.wait()
     finally:
         await runtime.stop()
 

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     tile_attribution: str = ""
 
     # workers
-    run_workers: bool = Field(True, description="run stream processors in the API process")
+    run_workers: bool = Field(True, description="run the stream processors in this process")
+    run_relay: bool = Field(True, description="run the outbox relay in this process")
 
     def resolved_store_url(self) -> str:
         """The store URL, defaulting to a SQLite file under ``data_dir``."""

@@ -69,7 +69,8 @@ class Runtime:
             except Exception as exc:  # an external cluster may come later; the watchdog keeps trying
                 log.warning("broker %s not reachable at start: %s", self.bootstrap, exc or type(exc).__name__)
             self._spawn(self.watchdog.run(), "watchdog")
-            self._spawn(self._relay_when_topics_ready(), "relay")
+            if s.run_relay:
+                self._spawn(self._relay_when_topics_ready(), "relay")
             if s.run_workers if workers is None else workers:
                 self.start_workers()
             if gateways:

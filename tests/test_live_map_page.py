@@ -2,8 +2,8 @@
 
 Unit tests check the rendered HTML (no external URLs, config blob, vendored files).
 The browser test serves the page with stub API endpoints and a WebSocket on a free
-127.0.0.1 port and drives Debian's Chromium with Playwright; it is skipped when
-``/usr/bin/chromium`` or Playwright is missing. Set ``LIVE_MAP_SCREENSHOT=/path.png``
+127.0.0.1 port and drives Debian's Chromium with Playwright (``bash .ci/run`` installs
+Debian's ``chromium`` and ``nodejs``; the tests fail, never skip, without them). Set ``LIVE_MAP_SCREENSHOT=/path.png``
 to keep a screenshot of the rendered map.
 """
 
@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -184,7 +183,6 @@ def test_every_referenced_static_file_exists(static_url: str) -> None:
         assert (STATIC_DIR / rel).is_file(), rel
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
 def test_live_js_is_valid_javascript() -> None:
     out = subprocess.run(
         ["node", "--check", str(STATIC_DIR / "live.js")], capture_output=True, text=True, timeout=30
@@ -463,7 +461,7 @@ def _make_app(server_ref: dict[str, LiveServer]) -> Any:
 
 @pytest.fixture()
 def live_server() -> Iterator[LiveServer]:
-    uvicorn = pytest.importorskip("uvicorn")
+    import uvicorn
     ref: dict[str, LiveServer] = {}
     app = _make_app(ref)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -508,9 +506,8 @@ def _wait_counts(page: Any, reports: int, closures: int, alerts: int) -> None:
     )
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
 def test_live_map_in_browser(live_server: LiveServer, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
     offsite: list[str] = []
     errors: list[str] = []
     bad_responses: list[str] = []
