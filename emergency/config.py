@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     republish_after_s: float = Field(
         30.0, gt=0, description="an outbox row published but not applied after this long is published again"
     )
+    fetch_max_wait_ms: int = Field(
+        25, ge=1, le=5000, description="longest a consumer fetch waits at the broker; Tansu answers a waiting "
+        "fetch only at this deadline, so it bounds per-hop latency"
+    )
     broker_check_interval_s: float = Field(2.0, gt=0, description="how often the broker-restart watchdog looks")
 
     # store
@@ -56,6 +60,10 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``raw.citizen``."""
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, name: str) -> str:
+        """Full consumer-group id for a logical name such as ``normaliser`` (same prefix as topics)."""
         return f"{self.topic_prefix}{name}"
 
 

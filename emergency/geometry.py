@@ -6,6 +6,7 @@ Metric work (circle radii) is done by local azimuthal-equidistant projection.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,9 @@ def validate_geojson(geom: dict[str, Any]) -> dict[str, Any]:
     gtype = geom.get("type")
     if gtype not in GEOMETRY_TYPES:
         raise ValueError(f"geometry type must be one of {sorted(GEOMETRY_TYPES)}, got {gtype!r}")
+    if gtype == "Point":  # the common case, without building a shapely object
+        _check_position(geom.get("coordinates"))
+        return geom
     try:
         g = shape(geom)
     except Exception as exc:  # shapely raises several types for bad coordinates
@@ -40,8 +44,23 @@ def validate_geojson(geom: dict[str, Any]) -> dict[str, Any]:
     return geom
 
 
+def _check_position(pos: Any) -> None:
+    if not isinstance(pos, list | tuple) or len(pos) not in (2, 3):
+        raise ValueError("geometry coordinates are malformed: a position is [lon, lat] or [lon, lat, alt]")
+    lon, lat = pos[0], pos[1]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in pos):
+        raise ValueError("geometry coordinates are malformed: positions must be finite numbers")
+    if not -180 <= lon <= 180:
+        raise ValueError("longitude must be between -180 and 180")
+    if not -90 <= lat <= 90:
+        raise ValueError("latitude must be between -90 and 90")
+
+
 def bounds(geom: dict[str, Any]) -> tuple[float, float, float, float]:
     """(min lon, min lat, max lon, max lat) of a GeoJSON geometry, degrees WGS 84."""
+    if geom["type"] == "Point":
+        lon, lat = geom["coordinates"][0], geom["coordinates"][1]
+        return (lon, lat, lon, lat)
     return shape(geom).bounds
 
 
@@ -64,8 +83,6 @@ def circle_polygon(lat: float, lon: float, radius_km: float, segments: int = 64)
     Built in a local azimuthal-equidistant projection (metres) centred on the point,
     so the radius is true in every direction.
     """
-    import math
-
     to_wgs = _aeqd(round(lat, 6), round(lon, 6))
     r = radius_km * 1000.0
     ring = []

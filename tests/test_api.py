@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -63,9 +63,9 @@ async def test_report_filters_bbox_since_category(system):
     assert len(in_box) == 2
     smoke = (await get("/api/v1/reports", params={"category": "smoke"})).json()["features"]
     assert sorted(f["id"] for f in smoke) == sorted(ids["smoke"])
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert (await get("/api/v1/reports", params={"since": future})).json()["features"] == []
-    past = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     assert len((await get("/api/v1/reports", params={"since": past})).json()["features"]) == 3
 
 

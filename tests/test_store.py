@@ -148,3 +148,13 @@ async def test_tokens_store_hash_and_revoke(store):
     assert not await store.revoke_token("ab" * 32, datetime.now(UTC))
     assert (await store.get_token("ab" * 32)).revoked_at is not None
     assert await store.get_token("cd" * 32) is None
+
+
+async def test_concurrent_accepts_journal_each_input_once(store):
+    import asyncio
+
+    events = [ev(f"c{i % 50}", minutes=i % 50) for i in range(200)]  # each id submitted four times at once
+    results = await asyncio.gather(*(store.accept(e, "raw.citizen", e.id) for e in events))
+    assert sum(r.created for r in results) == 50
+    assert (await store.journal_counts()).total == 50
+    assert len(await store.due_for_publication(1000, republish_before=LONG_AGO)) == 50

@@ -28,4 +28,6 @@ class CopLive:
         self.metrics.ws_clients.set(len(self.hub), endpoint="cop")
 
     async def on_event(self, topic: str, event: Envelope) -> None:
+        if not self.hub.clients:
+            return
         await self.hub.send(list(self.hub.clients), json.dumps(delta(event)))

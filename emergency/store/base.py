@@ -108,14 +108,14 @@ def ts(dt: datetime | None) -> str | None:
     """Fixed-width UTC text for a datetime, so text comparison orders like time."""
     if dt is None:
         return None
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_ts(value: str | None) -> datetime | None:
     """Inverse of ``ts``."""
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(value)
 
 
 def latest_per_id(events: list[Envelope]) -> list[Envelope]:

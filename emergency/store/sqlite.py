@@ -83,6 +83,8 @@ class SQLiteStore:
         self.url = url
         self.path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
         self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[tuple, OnConflict, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task | None = None
         # one thread owns the connection: calls are serialised, transactions never interleave
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
 
@@ -117,21 +119,30 @@ class SQLiteStore:
     # -- journal / outbox -------------------------------------------------------------------
 
     async def accept(self, event: Envelope, topic: str, key: str | None, on_conflict: OnConflict = "keep") -> Accepted:
-        payload, received, now = event.to_json(), ts(event.received_at), ts(utcnow())
+        """Journal one input. Concurrent calls are group-committed: one transaction for all that
+        arrived while the previous one was being written; each call returns after its commit."""
+        row = (event.id, topic, key, event.to_json(), ts(event.received_at), ts(utcnow()))
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, on_conflict, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_pending())
+        return Accepted(event.id, await done)
 
-        def _accept(c: sqlite3.Connection) -> bool:
-            with _transaction(c):
-                if on_conflict == "keep" and c.execute(
-                    "SELECT 1 FROM outbox WHERE event_id = ? LIMIT 1", (event.id,)
-                ).fetchone():
-                    return False
-                c.execute(
-                    "INSERT INTO outbox(event_id, topic, key, payload, received_at, created_at) VALUES (?,?,?,?,?,?)",
-                    (event.id, topic, key, payload, received, now),
-                )
-                return True
-
-        return Accepted(event.id, await self._run(_accept))
+    async def _flush_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                created = await self._run(_journal, [(row, on_conflict) for row, on_conflict, _ in batch])
+            except BaseException as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, _, done), was_created in zip(batch, created, strict=True):
+                if not done.done():
+                    done.set_result(was_created)
 
     async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:
         def _due(c: sqlite3.Connection) -> list[OutboxRow]:
@@ -273,6 +284,23 @@ class SQLiteStore:
         return await self._run(lambda c: c.execute(
             "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", (ts(at), token_hash)
         ).rowcount > 0)
+
+
+def _journal(c: sqlite3.Connection, items: list[tuple[tuple, OnConflict]]) -> list[bool]:
+    """Insert journal rows in one transaction; with "keep", an id already journaled is not added again."""
+    created = []
+    with _transaction(c):
+        for row, on_conflict in items:
+            if on_conflict == "keep" and c.execute(
+                "SELECT 1 FROM outbox WHERE event_id = ? LIMIT 1", (row[0],)
+            ).fetchone():
+                created.append(False)
+                continue
+            c.execute(
+                "INSERT INTO outbox(event_id, topic, key, payload, received_at, created_at) VALUES (?,?,?,?,?,?)", row
+            )
+            created.append(True)
+    return created
 
 
 @contextmanager

@@ -51,6 +51,10 @@ def decode(record: ConsumerRecord) -> Envelope:
     """Envelope from a record's value; raises ValueError with a readable reason."""
     if record.value is None:
         raise ValueError("empty message value")
+    try:  # fast path: pydantic parses and validates the JSON in one go
+        return Envelope.model_validate_json(record.value)
+    except ValidationError:
+        pass  # diagnose below, to give the dead-letter topic a readable reason
     try:
         text = record.value.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -107,7 +111,8 @@ class GroupWorker:
         consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.bootstrap,
-            group_id=self.group,
+            group_id=s.group(self.group),
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=s.session_timeout_ms,
@@ -147,12 +152,11 @@ class GroupWorker:
         good: list[Incoming] = []
         records: dict[int, ConsumerRecord] = {}
         dead: list[tuple[ConsumerRecord, str]] = []
-        for recs in batches.values():
+        for tp, recs in batches.items():
+            self.metrics.events_in.inc(len(recs), topic=self._logical.get(tp.topic, tp.topic), group=self.group)
             for rec in recs:
-                logical = self._logical.get(rec.topic, rec.topic)
-                self.metrics.events_in.inc(topic=logical, group=self.group)
                 try:
-                    inc = Incoming(logical, decode(rec))
+                    inc = Incoming(self._logical.get(rec.topic, rec.topic), decode(rec))
                 except ValueError as exc:
                     dead.append((rec, str(exc)))
                     continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
@@ -44,8 +45,8 @@ class OutboxRelay:
         async def step() -> None:
             if state["producer"] is None:
                 state["producer"] = await start_producer(self.settings, self.bootstrap)
+            self._wake.clear()  # before looking, so a wake() during the publish is not lost
             if await self.publish_due(state["producer"]) < self.batch:
-                self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), 0.25)
 
@@ -73,7 +74,7 @@ class OutboxRelay:
             self.settings.broker_timeout_s,
         )
         await self.store.mark_published([r.seq for r in rows], now)
-        for r in rows:
-            self.metrics.events_out.inc(topic=r.topic)
+        for topic, n in Counter(r.topic for r in rows).items():
+            self.metrics.events_out.inc(n, topic=topic)
         self.published += len(rows)
         return len(rows)

@@ -45,7 +45,8 @@ class Tail:
         timeout = self.settings.broker_timeout_s
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-            auto_offset_reset="earliest", request_timeout_ms=int(timeout * 1000) + 1000,
+            auto_offset_reset="earliest", fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            request_timeout_ms=int(timeout * 1000) + 1000,
             metadata_max_age_ms=5000,
         )
         try:
