@@ -65,5 +65,5 @@ class AlertPush:
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
         targets = [ws for ws, (lat, lon) in list(self.hub.clients.items()) if contains_point(event.geometry, lat, lon)]
-        sent = await self.hub.send(targets, alert_message(event))
+        sent = self.hub.send(targets, alert_message(event))
         self.metrics.alerts_pushed.inc(sent, tier=event.category or "")

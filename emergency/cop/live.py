@@ -30,4 +30,4 @@ class CopLive:
     async def on_event(self, topic: str, event: Envelope) -> None:
         if not self.hub.clients:
             return
-        await self.hub.send(list(self.hub.clients), json.dumps(delta(event)))
+        self.hub.send(list(self.hub.clients), json.dumps(delta(event)))
