@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import json
 import logging
 import sys
@@ -13,6 +15,11 @@ from emergency.config import PROJECT_ROOT, Settings, get_settings
 from emergency.errors import EmergencyError
 
 DEFAULT_SCENARIO = PROJECT_ROOT / "sample_data" / "scenarios" / "portland_demo.jsonl"
+
+# Command groups that live with their package. Each module has
+#   register(sub: argparse._SubParsersAction) -> None
+# which adds one sub-command whose parser sets ``run=callable(settings, args) -> int``.
+COMMAND_GROUPS = ("mapping.cli", "alerts.cli", "feeds.social.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="agency | coordinator | alert_originator | amber | national_authority | admin (repeatable)")
     t.add_argument("--agency", help="agency name (agency tokens)")
     t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon")
+
+    for module in COMMAND_GROUPS:
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).register(sub)
     return p
 
 
@@ -62,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     try:
+        if hasattr(args, "run"):
+            return args.run(settings, args)
         if args.command == "serve":
             asyncio.run(_serve(_with_listen(settings, args)))
         elif args.command == "worker":
