@@ -16,6 +16,7 @@ from emergency.geometry import contains_point
 from emergency.hub import Hub
 from emergency.metrics import Registry
 from emergency.store.base import EventQuery, Store
+from mapping.targeting import TargetIndex, parse_area
 
 Location = tuple[float, float]  # (lat, lon), WGS 84 degrees
 
@@ -35,6 +36,7 @@ class AlertPush:
 
     def __init__(self, metrics: Registry, remember: int = 100_000) -> None:
         self.hub: Hub[Location] = Hub()
+        self.targets = TargetIndex()  # the same subscribers, indexed by location for alert targeting
         self.metrics = metrics
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._remember = remember
@@ -48,10 +50,12 @@ class AlertPush:
         for event in covering:
             await ws.send_text(alert_message(event))
         self.hub.add(ws, (lat, lon))
+        self.targets.add_point(ws, lat, lon)
         self.metrics.ws_clients.set(len(self.hub), endpoint="alerts")
 
     def unsubscribe(self, ws: WebSocket) -> None:
         self.hub.remove(ws)
+        self.targets.remove(ws)
         self.metrics.ws_clients.set(len(self.hub), endpoint="alerts")
 
     async def on_event(self, topic: str, event: Envelope) -> None:
@@ -64,6 +68,14 @@ class AlertPush:
         self._seen[key] = None
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
-        targets = [ws for ws, (lat, lon) in list(self.hub.clients.items()) if contains_point(event.geometry, lat, lon)]
+        targets = [ws for ws in self._inside(event.geometry) if ws in self.hub.clients]
         sent = self.hub.send(targets, alert_message(event))
         self.metrics.alerts_pushed.inc(sent, tier=event.category or "")
+
+    def _inside(self, geometry: dict) -> list[WebSocket]:
+        """Subscribers whose location lies inside or on the boundary of the area (WGS 84)."""
+        try:
+            area = parse_area(geometry)
+        except ValueError:  # not a polygon: test each subscriber against the geometry as it is
+            return [ws for ws, (lat, lon) in list(self.hub.clients.items()) if contains_point(geometry, lat, lon)]
+        return self.targets.query(area)

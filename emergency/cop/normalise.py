@@ -2,19 +2,27 @@
 
 Checks that each raw event is usable in the picture (right kind for its topic, a known
 category, a geometry where one is required), tidies its text, and republishes it under the
-same id. Anything it cannot use is rejected to the dead-letter topic with the reason.
-The transformation is deterministic, so a replay yields the same picture.
+same id. An event with no geometry but with ``location_text`` or ``text`` is geocoded
+offline against the configured region (``EMERGENCY_REGION_DIR``, loaded once): the best
+match sets geometry, geo_precision, confidence and location_text; no match keeps
+geo_precision "none". Anything it cannot use is rejected to the dead-letter topic with the
+reason. The transformation is deterministic, so a replay yields the same picture.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
 from emergency.categories import AGENCY_CATEGORIES, REPORT_CATEGORIES
 from emergency.config import Settings
-from emergency.events import Envelope, Kind
+from emergency.errors import ConfigError
+from emergency.events import Envelope, GeoPrecision, Kind
 from emergency.metrics import Registry
 from emergency.stream.consumer import Incoming, Rejected
 from emergency.stream.producer import publish_all
@@ -28,10 +36,18 @@ EXPECTED_KIND = {
 }
 LINE_TYPES = ("LineString", "MultiLineString")
 _SPACE = re.compile(r"\s+")
+PRECISION = {"intersection": GeoPrecision.street, "street": GeoPrecision.street, "place": GeoPrecision.place,
+             "region": GeoPrecision.region}
+log = logging.getLogger(__name__)
 
 
-def normalise(topic: str, event: Envelope) -> Envelope:
-    """The COP version of a raw event; raises ValueError saying why it cannot be used."""
+def normalise(topic: str, event: Envelope, region=None) -> Envelope:
+    """The COP version of a raw event; raises ValueError saying why it cannot be used.
+
+    ``region`` (a ``mapping.regions.Region``) enables geocoding of events without geometry.
+    """
+    if region is not None and event.geometry is None and (event.location_text or event.text):
+        event = geocoded(event, region)
     expected = EXPECTED_KIND.get(topic)
     if expected is not None and event.kind is not expected:
         raise ValueError(f"kind {event.kind.value!r} does not belong on {topic} (expected {expected.value!r})")
@@ -49,15 +65,49 @@ def normalise(topic: str, event: Envelope) -> Envelope:
     return event.model_copy(update={"text": text})
 
 
+def geocoded(event: Envelope, region) -> Envelope:
+    """The event with geometry from its location text (whole string) or else its text (best mention)."""
+    from mapping.geocode import extract_places, geocode
+
+    match = geocode(event.location_text, region) if event.location_text else None
+    if match is None and event.text:
+        found = extract_places(event.text, region)
+        match = found[0] if found else None
+    if match is None:
+        return event
+    return event.model_copy(update={
+        "geometry": match.geometry, "geo_precision": PRECISION[match.precision],
+        "confidence": match.confidence, "location_text": match.label or " & ".join(match.names)})
+
+
+@lru_cache(maxsize=4)
+def _region(region_dir: Path):
+    """The configured region, loaded once; ``None`` (and a warning) when it cannot be loaded."""
+    from mapping.regions import load_region
+
+    try:
+        region = load_region(region_dir)
+        _ = region.gazetteer  # build the name indexes now, not on the first event
+        return region
+    except (ConfigError, OSError, ValueError) as exc:
+        log.warning("geocoding disabled: %s", exc)
+        return None
+
+
 def make_normaliser(settings: Settings, metrics: Registry):
     """A batch processor for ``GroupWorker``: normalise and publish to cop.reports, reject the rest."""
 
+    loaded: dict[str, object] = {}
+
     async def process(batch: list[Incoming], producer: AIOKafkaProducer) -> list[Rejected]:
+        if "region" not in loaded:  # the first batch loads the region off the event loop (about 0.5 s)
+            loaded["region"] = await asyncio.to_thread(_region, settings.region_dir)
+        region = loaded["region"]
         out: list[tuple[str, bytes, bytes, None]] = []
         rejected: list[Rejected] = []
         for inc in batch:
             try:
-                event = normalise(inc.topic, inc.event)
+                event = normalise(inc.topic, inc.event, region)
             except ValueError as exc:
                 rejected.append(Rejected(inc, str(exc)))
                 continue

@@ -1,0 +1,116 @@
+"""``POST /api/v1/agency/road-closures`` with a road and two cross streets, or a rough line to snap:
+stored on the real road, refused with a reason naming the part that failed, jurisdiction on the
+snapped geometry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import shapely
+from shapely.geometry import shape
+
+from emergency.auth.tokens import Role, create_token
+from mapping.regions import load_region
+
+URL = "/api/v1/agency/road-closures"
+
+
+def body(ref: str, **where) -> dict:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    return {"reference": ref, "reason": "Tree and power lines down", "start": start.isoformat(),
+            "end": (start + timedelta(hours=4)).isoformat(), **where}
+
+
+def max_distance_to_road_m(geometry: dict, road_name: str) -> float:
+    region = load_region("portland")
+    pts = shapely.points(shapely.get_coordinates(region.project(shape(geometry))))
+    return float(shapely.distance(region.roads[road_name].line_m, pts).max())
+
+
+async def stored_closure(system, event_id: str) -> dict:
+    assert await system.runtime.wait_applied(timeout_s=30)
+    found = [f for f in (await system.http.get("/api/v1/road-closures")).json()["features"] if f["id"] == event_id]
+    assert len(found) == 1
+    return found[0]
+
+
+async def test_road_between_cross_streets_is_stored_on_the_road(system):
+    r = await system.http.post(URL, json=body("PBOT-G1", road="SE Hawthorne Blvd", **{"from": "SE 12th Ave"},
+                                              to="SE 20th Ave"), headers=system.auth("agency"))
+    assert r.status_code == 202, r.text
+    closure = await stored_closure(system, r.json()["id"])
+    assert closure["geometry"]["type"] == "LineString"
+    assert max_distance_to_road_m(closure["geometry"], "Southeast Hawthorne Boulevard") <= 1.0
+    assert closure["properties"]["road_name"] == "SE Hawthorne Blvd"
+    length = load_region("portland").project(shape(closure["geometry"])).length
+    assert 600 < length < 720  # eight short blocks
+
+
+async def test_a_rough_line_is_snapped_when_asked(system):
+    rough = {"type": "LineString", "coordinates": [[-122.6532, 45.51232], [-122.6500, 45.51208],
+                                                   [-122.6470, 45.51230], [-122.6455, 45.51205]]}
+    r = await system.http.post(URL, json=body("PBOT-G2", geometry=rough, snap=True), headers=system.auth("agency"))
+    assert r.status_code == 202, r.text
+    closure = await stored_closure(system, r.json()["id"])
+    assert max_distance_to_road_m(closure["geometry"], "Southeast Hawthorne Boulevard") <= 1.0
+    assert closure["properties"]["road_name"] == "SE Hawthorne Blvd"
+    # without "snap" the line is kept as drawn
+    r = await system.http.post(URL, json=body("PBOT-G3", geometry=rough), headers=system.auth("agency"))
+    closure = await stored_closure(system, r.json()["id"])
+    assert closure["geometry"]["coordinates"] == rough["coordinates"]
+
+
+async def test_unknown_road_is_422_with_close_matches(system):
+    r = await system.http.post(URL, json=body("PBOT-G4", road="SE Foster Rd", **{"from": "SE 82nd Ave"},
+                                              to="SE 92nd Ave"), headers=system.auth("agency"))
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail.startswith("road: no road named 'SE Foster Rd' in Portland, Oregon (close matches: ")
+
+
+async def test_cross_street_that_does_not_cross_is_422_naming_it(system):
+    r = await system.http.post(URL, json=body("PBOT-G5", road="SE Hawthorne Blvd", **{"from": "SE Division St"},
+                                              to="SE 20th Ave"), headers=system.auth("agency"))
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("from: 'SE Division St' does not cross 'SE Hawthorne Blvd'")
+    r = await system.http.post(URL, json=body("PBOT-G6", road="SE Hawthorne Blvd", **{"from": "SE 12th Ave"},
+                                              to="SE Nowhere Ave"), headers=system.auth("agency"))
+    assert r.status_code == 422 and r.json()["detail"].startswith("to: no road named 'SE Nowhere Ave'")
+
+
+async def test_a_line_that_follows_no_road_is_422(system):
+    river = {"type": "LineString", "coordinates": [[-122.6690, 45.5080], [-122.6700, 45.5000]]}
+    r = await system.http.post(URL, json=body("PBOT-G7", geometry=river, snap=True), headers=system.auth("agency"))
+    assert r.status_code == 422 and r.json()["detail"].startswith("geometry: only ")
+
+
+async def test_exactly_one_of_geometry_or_road(system):
+    line = {"type": "LineString", "coordinates": [[-122.6530, 45.5121], [-122.6460, 45.5121]]}
+    cases = [
+        (body("PBOT-G8", geometry=line, road="SE Hawthorne Blvd", **{"from": "SE 12th Ave"}, to="SE 20th Ave"),
+         "geometry: give exactly one of geometry or road"),
+        (body("PBOT-G9"), "geometry: give exactly one of geometry or road"),
+        (body("PBOT-G10", road="SE Hawthorne Blvd", **{"from": "SE 12th Ave"}), "to: is required with road"),
+        (body("PBOT-G11", road="SE Hawthorne Blvd", **{"from": "SE 12th Ave"}, to="SE 20th Ave", snap=True),
+         "snap: applies to a geometry only"),
+    ]
+    for payload, reason in cases:
+        r = await system.http.post(URL, json=payload, headers=system.auth("agency"))
+        assert r.status_code == 422 and reason in r.json()["detail"], (payload, r.text)
+    assert (await system.runtime.store.journal_counts()).total == 0
+
+
+async def test_jurisdiction_is_checked_on_the_snapped_geometry(system):
+    # an agency whose area is the west bank only: a closure named on the east side is refused
+    west = {"type": "Polygon", "coordinates": [[[-122.75, 45.48], [-122.668, 45.48], [-122.668, 45.56],
+                                                [-122.75, 45.56], [-122.75, 45.48]]]}
+    token, _ = await create_token(system.runtime.store, name="West Side Works", roles=[Role.agency],
+                                  agency="West Side Works", jurisdiction=west)
+    headers = {"Authorization": f"Bearer {token}"}
+    r = await system.http.post(URL, json=body("WSW-1", road="SE Hawthorne Blvd", **{"from": "SE 12th Ave"},
+                                              to="SE 20th Ave"), headers=headers)
+    assert r.status_code == 403
+    assert r.json()["detail"] == "geometry: lies outside the jurisdiction of West Side Works"
+    r = await system.http.post(URL, json=body("WSW-2", road="SW Jefferson St", **{"from": "SW 4th Ave"},
+                                              to="SW 6th Ave"), headers=headers)
+    assert r.status_code == 202, r.text
