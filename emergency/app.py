@@ -20,6 +20,7 @@ from emergency.ops import router as ops_router
 from emergency.runtime import Runtime
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
+from feeds.social.views import router as social_router
 from mapping.live_map import views as live_map
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app = FastAPI(title="Emergency common operating picture", version=__version__, lifespan=lifespan)
     app.state.runtime = rt
     install_error_handlers(app)
-    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, ops_router):
+    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, ops_router, social_router):
         app.include_router(router)
     live_map.mount(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario JSONL file")
     d.add_argument("--keep", action="store_true", help="keep the previous demo picture instead of starting empty")
 
-    i = sub.add_parser("ingest-posts", help="journal posts from a JSONL file through the keyword filter; "
-                       "a running server publishes them to raw.social")
+    i = sub.add_parser("ingest-posts", help="journal posts from a JSONL file through the social pipeline (rules, "
+                       "relevance, places, near-duplicate collapse); a running server publishes them to raw.social")
     i.add_argument("file", type=Path, help="one post per line: id, text, created_at, lat, lon, author, lang")
     i.add_argument("--source", default="jsonl", help="source name used in event ids (default: jsonl)")
 
@@ -192,41 +192,39 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
-    from emergency.events import utcnow
     from emergency.progress import Progress
     from emergency.store import open_store
-    from emergency.stream.topics import RAW_SOCIAL
-    from feeds.social.posts import post_event, read_posts
+    from feeds.social.pipeline import ClusterPublisher, SocialPipeline
+    from feeds.social.posts import read_posts
+    from feeds.social.service import RulesWatcher, store_sink
 
     if not path.is_file():
         raise EmergencyError(f"{path}: no such file")
     total = sum(1 for line in path.open(encoding="utf-8", errors="replace") if line.strip())
     store = await open_store(settings.resolved_store_url())
-    stats = {"read": 0, "invalid": 0, "no keyword": 0, "journaled": 0, "with location": 0, "duplicates": 0}
+    stats = {"read": 0, "invalid": 0, "no keyword": 0}
     problems: list[str] = []
+    pipeline = SocialPipeline()  # coordinates only: the normaliser geocodes place mentions downstream
+    publisher = ClusterPublisher(pipeline, store_sink(store))
     try:
+        await RulesWatcher(store, pipeline.rules).refresh()  # the rules set through the API, if any
         with Progress(f"ingesting {path.name}", total) as bar:
-            for lineno, post in read_posts(path):
+            for lineno, post in read_posts(path, source=source):
                 stats["read"] += 1
                 bar.advance()
                 if isinstance(post, str):
                     stats["invalid"] += 1
                     problems.append(f"line {lineno}: {post}")
-                    continue
-                post = post.model_copy(update={"source": source})
-                event = post_event(post, now=utcnow())
-                if event is None:
+                elif pipeline.process(post.model_copy(update={"source": source})).dropped:
                     stats["no keyword"] += 1
-                    continue
-                accepted = await store.accept(event, RAW_SOCIAL, event.id)
-                stats["journaled" if accepted.created else "duplicates"] += 1
-                if accepted.created and event.geometry is not None:
-                    stats["with location"] += 1
+        await publisher.flush()
     finally:
         await store.close()
     for line in problems[:20]:
         print(f"emergency: skipped {line}", file=sys.stderr)
-    print("emergency: " + ", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)
+    stats.update(publisher.stats)
+    stats["folded"] = pipeline.counts.get("kept", 0) - stats["journaled"] - stats["duplicates"]
+    print("emergency: " + ", ".join(f"{k} {v}" for k, v in stats.items() if k != "updated"), file=sys.stderr)
     print("emergency: journaled posts are published to raw.social by the running server "
           "(emergency serve); those with a location appear on the map", file=sys.stderr)
 

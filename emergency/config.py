@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     run_workers: bool = Field(True, description="run the stream processors in this process")
     run_relay: bool = Field(True, description="run the outbox relay in this process")
 
+    # social signal (feeds/social)
+    social_rules_poll_s: float = Field(1.0, gt=0, description="how often a stream runner re-reads the stored "
+                                       "social filter rules")
+    social_flush_s: float = Field(1.0, gt=0, description="how often a stream runner journals changed clusters")
+    twitter_bearer_token: str = Field("", description="bearer token for `emergency social stream twitter`")
+
     def resolved_store_url(self) -> str:
         """The store URL, defaulting to a SQLite file under ``data_dir``."""
         if self.store_url:

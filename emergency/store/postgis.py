@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -61,6 +62,13 @@ CREATE TABLE IF NOT EXISTS tokens (
     jurisdiction JSONB,
     created_at TIMESTAMPTZ NOT NULL,
     revoked_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS social_rules (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    rules JSONB NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
 );
 """
 
@@ -229,3 +237,16 @@ class PostGISStore:
         status = await self.pool.execute(
             "UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL", at, token_hash)
         return status.split()[-1] != "0"
+
+    # -- social filter rules ----------------------------------------------------------------
+
+    async def get_social_rules(self) -> tuple[dict[str, Any], int] | None:
+        r = await self.pool.fetchrow("SELECT rules::text, version FROM social_rules WHERE id = 1")
+        return (json.loads(r[0]), r[1]) if r else None
+
+    async def put_social_rules(self, rules: dict[str, Any], updated_by: str) -> int:
+        """Replace the rules; returns the new version (1, 2, ...)."""
+        return await self.pool.fetchval(
+            "INSERT INTO social_rules VALUES (1, 1, $1::jsonb, $2, $3) ON CONFLICT (id) DO UPDATE SET "
+            "version = social_rules.version + 1, rules = EXCLUDED.rules, updated_by = EXCLUDED.updated_by, "
+            "updated_at = EXCLUDED.updated_at RETURNING version", json.dumps(rules), updated_by, utcnow())

@@ -73,6 +73,13 @@ CREATE TABLE IF NOT EXISTS tokens (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS social_rules (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    rules TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 """
 
 
@@ -284,6 +291,25 @@ class SQLiteStore:
         return await self._run(lambda c: c.execute(
             "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", (ts(at), token_hash)
         ).rowcount > 0)
+
+    # -- social filter rules ----------------------------------------------------------------
+
+    async def get_social_rules(self) -> tuple[dict[str, Any], int] | None:
+        r = await self._run(lambda c: c.execute("SELECT rules, version FROM social_rules WHERE id = 1").fetchone())
+        return (json.loads(r[0]), r[1]) if r else None
+
+    async def put_social_rules(self, rules: dict[str, Any], updated_by: str) -> int:
+        """Replace the rules; returns the new version (1, 2, ...)."""
+        doc, now = json.dumps(rules), ts(utcnow())
+
+        def _put(c: sqlite3.Connection) -> int:
+            with _transaction(c):
+                return c.execute(
+                    "INSERT INTO social_rules VALUES (1, 1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "version = version + 1, rules = excluded.rules, updated_by = excluded.updated_by, "
+                    "updated_at = excluded.updated_at RETURNING version", (doc, updated_by, now)).fetchone()[0]
+
+        return await self._run(_put)
 
 
 def _journal(c: sqlite3.Connection, items: list[tuple[tuple, OnConflict]]) -> list[bool]:

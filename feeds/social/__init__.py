@@ -1,1 +1,1 @@
-"""Social-media posts: keyword filter and replay of post files."""
+"""Social signal: stream adapters, filter rules, relevance, places, near-duplicate collapse -> raw.social."""

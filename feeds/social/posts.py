@@ -1,7 +1,8 @@
-"""Read posts from a JSON-lines file and turn matching ones into raw.social events.
+"""Read posts from a JSON-lines file, and the single-post path used by the demo scenario.
 
-One post per line: ``{"id", "text", "created_at" (ISO 8601 with zone), "lat", "lon", "author", "lang"}``;
-``lat``/``lon`` (WGS 84 degrees) are optional. The author handle is kept private.
+One post per line, the fields of ``feeds.social.models.Post`` (at least ``id`` and ``text``;
+``created_at`` ISO 8601 with zone, ``lat``/``lon`` WGS 84 degrees, ``author``, ``lang``...).
+A bad line yields a reason naming the field instead of a post.
 """
 
 from __future__ import annotations
@@ -11,57 +12,44 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from emergency.events import Envelope, GeoPrecision, Kind, Source
-from feeds.social.filter import categorise, matched_keywords
+from emergency.events import Envelope
+from feeds.social.models import Post
 
-
-class Post(BaseModel):
-    id: str = Field(min_length=1, max_length=200)
-    text: str = Field(max_length=20_000)
-    created_at: AwareDatetime
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    author: str | None = Field(None, max_length=200)
-    lang: str | None = Field(None, max_length=16)
-    source: str = Field("jsonl", max_length=64)
-
-    @model_validator(mode="after")
-    def _both(self) -> Post:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon must be given together")
-        return self
+__all__ = ["Post", "parse_post", "read_posts", "post_event"]
 
 
-def read_posts(path: Path) -> Iterator[tuple[int, Post | str]]:
+def parse_post(line: str | bytes, **defaults: object) -> Post | str:
+    """A Post from one JSON line, or the reason it is unusable ("field: reason")."""
+    try:
+        doc = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return f"not JSON: {getattr(exc, 'msg', exc)}"
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    try:
+        return Post.model_validate({**defaults, **doc})
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        return f"{'.'.join(map(str, e['loc'])) or 'post'}: {e['msg']}"
+
+
+def read_posts(path: Path, **defaults: object) -> Iterator[tuple[int, Post | str]]:
     """(line number, Post) for each good line, (line number, reason) for each bad one."""
     with path.open(encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield n, Post.model_validate(json.loads(line))
-            except json.JSONDecodeError as exc:
-                yield n, f"not JSON: {exc.msg}"
-            except ValidationError as exc:
-                e = exc.errors()[0]
-                yield n, f"{'.'.join(map(str, e['loc'])) or 'post'}: {e['msg']}"
+            if line.strip():
+                yield n, parse_post(line, **defaults)
 
 
 def post_event(post: Post, *, now: datetime) -> Envelope | None:
-    """The raw.social event for a post that passes the keyword filter, else None."""
-    keywords = matched_keywords(post.text)
-    if not keywords:
+    """The raw.social event for one post on its own (default rules, no clustering), or None when
+    the post is not kept. The demo scenario uses this; streams go through ``SocialPipeline``."""
+    from feeds.social.pipeline import SocialPipeline, cluster_event
+
+    pipeline = SocialPipeline(now=lambda: now)
+    if pipeline.process(post).dropped:
         return None
-    located = post.lat is not None
-    attributes: dict = {"keywords": keywords, "lang": post.lang}
-    if post.author:
-        attributes["private"] = {"author": post.author}
-    return Envelope(
-        id=f"social:{post.source}:{post.id}", kind=Kind.social_post, source=Source(type=post.source, ref=post.id),
-        observed_at=post.created_at, received_at=now, category=categorise(keywords), text=post.text,
-        geometry={"type": "Point", "coordinates": [post.lon, post.lat]} if located else None,
-        geo_precision=GeoPrecision.exact if located else GeoPrecision.none,
-        confidence=0.3, attributes=attributes,
-    )
+    (cluster,) = pipeline.take_dirty()
+    return cluster_event(cluster, now=now)
