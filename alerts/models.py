@@ -54,3 +54,15 @@ class AlertIn(BaseModel):
     event: str | None = Field(None, max_length=100)
     area: AlertArea
     expires: AwareDatetime
+    # Wireless Emergency Alert text. When ``wea_text`` is left out the headline is used, so it must
+    # then fit WEA's 90 characters; the CAP validator (alerts.cap.validate, WEA profile) enforces
+    # both limits (90 and 360 characters) and names the field it refuses.
+    wea_text: str | None = Field(None, min_length=1, max_length=1000)
+    wea_long_text: str | None = Field(None, min_length=1, max_length=4000)
+
+
+class AlertCancelIn(BaseModel):
+    """Cancelling an issued alert: an optional note for the public (replaces the description)."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, min_length=1, max_length=2000)

@@ -62,3 +62,49 @@ def rank(tier: str) -> int:
         return POLICY[Tier(tier)].rank
     except ValueError:
         return len(POLICY)
+
+
+# --- CAP / IPAWS codes per tier ------------------------------------------------------------------
+
+# SAME event code and the IPAWS ``WEAHandling`` parameter each tier is issued with.
+SAME_CODE: dict[Tier, str] = {
+    Tier.presidential: "EAN",
+    Tier.imminent_threat_extreme: "CEM",
+    Tier.imminent_threat_severe: "CEM",
+    Tier.child_abduction: "CAE",
+    Tier.public_safety: "LAE",
+    Tier.test: "RMT",
+}
+WEA_HANDLING: dict[Tier, str] = {
+    Tier.presidential: "Presidential",
+    Tier.imminent_threat_extreme: "Imminent Threat",
+    Tier.imminent_threat_severe: "Imminent Threat",
+    Tier.child_abduction: "Child Abduction",
+    Tier.public_safety: "Public Safety",
+    Tier.test: "Imminent Threat",
+}
+_HANDLING_TIER = {"presidential": Tier.presidential, "child abduction": Tier.child_abduction,
+                  "public safety": Tier.public_safety}
+
+
+def classify(status: str, same_codes: list[str], wea_handling: str | None,
+             urgency: str, severity: str, certainty: str) -> Tier:
+    """The tier of an incoming CAP info block: test status or test codes first, then the presidential
+    and AMBER codes, then WEAHandling, then the CMAS imminent-threat criteria on urgency, severity
+    and certainty; anything else is a public safety message."""
+    codes = set(same_codes)
+    if status in ("Test", "Exercise") or codes & {"RMT", "RWT", "DMO", "NPT"}:
+        return Tier.test
+    if "EAN" in codes:
+        return Tier.presidential
+    if "CAE" in codes:
+        return Tier.child_abduction
+    handling = (wea_handling or "").strip().lower()
+    if handling in _HANDLING_TIER:
+        return _HANDLING_TIER[handling]
+    if urgency in ("Immediate", "Expected") and certainty in ("Observed", "Likely"):
+        if severity == "Extreme" and urgency == "Immediate":
+            return Tier.imminent_threat_extreme
+        if severity in ("Extreme", "Severe"):
+            return Tier.imminent_threat_severe
+    return Tier.public_safety
