@@ -12,6 +12,9 @@ from alerts.tiers import POLICY
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.geometry import as_geojson, circle_polygon, to_shape
 
+# Profiles every alert this system issues must pass (the IPAWS profile too: the CAP we write declares it).
+ISSUE_PROFILES = ("schema", "core", "wea")
+
 
 def alert_event(alert: AlertIn, *, event_id: str, sender: str, now: datetime) -> Envelope:
     """The alert envelope: geometry is the area as a WGS 84 polygon (circles expanded, 64 sides)."""

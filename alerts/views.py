@@ -14,7 +14,7 @@ from alerts.cap.validate import Finding, validate_alert
 from alerts.cap.xml import write_alert
 from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertCancelIn, AlertIn
-from alerts.service import alert_event, cancel_event, update_event
+from alerts.service import ISSUE_PROFILES, alert_event, cancel_event, update_event
 from alerts.tiers import Tier, may_issue
 from emergency.auth.deps import require
 from emergency.auth.tokens import Role
@@ -24,7 +24,6 @@ from emergency.store.base import EventQuery, TokenRecord
 from emergency.stream.topics import ALERTS_ISSUED
 from feeds.intake import AcceptedOut, idempotent_id
 
-ISSUE_PROFILES = ("schema", "core", "wea")  # the IPAWS profile too: the CAP we write declares it
 CAP_XML = "application/cap+xml"
 # Which request field a finding about the CAP we would write comes from.
 _FIELD_OF = (("CMAMlongtext", "wea_long_text"), ("CMAMtext", "wea_text"), ("/headline", "headline"),

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alerts.cap.build import envelope_to_cap
+from alerts.cap.validate import validate_alert
 from alerts.models import AlertIn
-from alerts.service import alert_event
+from alerts.service import ISSUE_PROFILES, alert_event
 from emergency.events import Envelope, utcnow
 from emergency.runtime import Runtime
 from emergency.stream.topics import ALERTS_ISSUED, RAW_AGENCY, RAW_CITIZEN, RAW_SOCIAL
@@ -55,7 +57,11 @@ def scenario_event(item: dict[str, Any], *, n: int, run: str, start: datetime, a
         area = body.pop("area")
         area = {"circle": area["circle"]} if "circle" in area else {"polygon": area}
         alert = AlertIn.model_validate({**body, "area": area, "expires": now + timedelta(minutes=minutes)})
-        return alert_event(alert, event_id=f"alert:demo-{run}-{n}", sender=sender, now=now), ALERTS_ISSUED
+        event = alert_event(alert, event_id=f"alert:demo-{run}-{n}", sender=sender, now=now)
+        errors = [f for f in validate_alert(envelope_to_cap(event), ISSUE_PROFILES) if f.level == "error"]
+        if errors:  # the same check POST /api/v1/alerts makes
+            raise ValueError(f"scenario alert {n}: {errors[0]}")
+        return event, ALERTS_ISSUED
     if kind == "social_post":
         offset = float(body.pop("created_at_offset_s", item["at"])) / speed
         post = Post.model_validate({**body, "id": f"{body['id']}-{run}", "created_at": start + timedelta(seconds=offset),

@@ -158,8 +158,9 @@ def test_road_closure_bodies(events):
 def test_alert_bodies(events):
     alerts = of_type(events, "alert")
     for b in alerts:
-        assert set(b) == {"tier", "headline", "description", "instruction", "event", "area",
-                          "expires_in_minutes"}, b
+        required = {"tier", "headline", "description", "instruction", "event", "area", "expires_in_minutes"}
+        assert required <= set(b) <= required | {"wea_text", "wea_long_text"}, b
+        assert len(b.get("wea_text", b["headline"])) <= 90  # WEA CMAMtext
         assert b["tier"] in TIERS
         for k in ("headline", "description", "instruction", "event"):
             assert isinstance(b[k], str) and b[k]
@@ -368,3 +369,17 @@ def test_social_file_matches_scenario_posts(events, social_rows):
         assert (r["lat"], r["lon"], r["author"]) == (p["lat"], p["lon"], p["author"])
         expected = SCENARIO_EPOCH + timedelta(seconds=p["created_at_offset_s"])
         assert _parse_iso(r["created_at"]) == expected
+
+
+def test_every_scenario_item_passes_intake_validation_including_cap():
+    """The demo goes through the same checks as the API: models, and for alerts the CAP validator."""
+    from datetime import UTC, datetime
+
+    from feeds.scenario import load_scenario, scenario_event
+
+    items = load_scenario(SCENARIO)
+    start = datetime.now(UTC)
+    made = [scenario_event(item, n=n, run="t", start=start, agency="City of Portland", sender="Demo EM")
+            for n, item in enumerate(items)]
+    kinds = {m[0].kind.value for m in made if m is not None}
+    assert kinds == {"citizen_report", "agency_report", "alert", "social_post"}
