@@ -68,6 +68,7 @@ def main() -> None:
     p.add_argument("profile", type=Path)
     p.add_argument("--within", help="keep only stacks with a frame containing this text")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--lines", action="store_true", help="also list the source lines with the most self samples")
     args = p.parse_args()
     stacks = parse(args.profile, args.within)
     total = sum(c for _, c in stacks)
@@ -76,6 +77,7 @@ def main() -> None:
     stages: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     self_: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
     for frames, count in stacks:
         for label, needle in STAGES:
             if any(needle in f for f in reversed(frames)):
@@ -84,6 +86,7 @@ def main() -> None:
         for name in {func_name(f) for f in frames}:
             inclusive[name] += count
         self_[func_name(frames[-1])] += count
+        lines[frames[-1]] += count
     print(f"{total} samples" + (f" within {args.within!r}" if args.within else ""))
     print("\nby stage:")
     for label, c in stages.most_common():
@@ -94,6 +97,10 @@ def main() -> None:
     print(f"\ntop {args.top} self:")
     for name, c in self_.most_common(args.top):
         print(f"  {c / total:6.1%}  {name}")
+    if args.lines:
+        print(f"\ntop {args.top} self, by line:")
+        for name, c in lines.most_common(args.top):
+            print(f"  {c / total:6.1%}  {name}")
 
 
 if __name__ == "__main__":

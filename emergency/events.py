@@ -7,12 +7,15 @@ timezone-aware UTC.
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
+import time
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from emergency.geometry import validate_geojson
 
 SCHEMA_VERSION = 1
 
@@ -77,11 +80,7 @@ class Envelope(BaseModel):
     @field_validator("geometry")
     @classmethod
     def _geojson(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is None:
-            return None
-        from emergency.geometry import validate_geojson
-
-        return validate_geojson(v)
+        return None if v is None else validate_geojson(v)
 
     def to_json(self) -> bytes:
         """UTF-8 JSON with the public field names (``schema``, not ``schema_version``)."""
@@ -99,5 +98,9 @@ def utcnow() -> datetime:
 
 
 def new_id(prefix: str) -> str:
-    """A fresh event id for intake without a source reference: ``prefix:uuid4``."""
-    return f"{prefix}:{uuid.uuid4()}"
+    """A fresh event id for intake without a source reference: ``prefix:<ms since epoch, hex>-<random>``.
+
+    Time-ordered, so new rows land at the end of the stores' id indexes instead of at random
+    places (which made per-row insert cost grow with the store's size).
+    """
+    return f"{prefix}:{time.time_ns() // 1_000_000:012x}-{secrets.token_hex(8)}"

@@ -30,6 +30,7 @@ class Hub(Generic[T]):
         self._queues: dict[WebSocket, asyncio.Queue[str]] = {}
         self._writers: dict[WebSocket, asyncio.Task] = {}
         self._queue_size = queue_size
+        self._closing: set[asyncio.Task] = set()
 
     def add(self, ws: WebSocket, value: T) -> None:
         self.clients[ws] = value
@@ -60,7 +61,9 @@ class Hub(Generic[T]):
             except asyncio.QueueFull:
                 log.info("dropping WebSocket client: %d messages unread", queue.qsize())
                 self.remove(ws)
-                asyncio.create_task(_close(ws, CLOSE_TRY_AGAIN_LATER, "too slow: messages were not read"))
+                closing = asyncio.create_task(_close(ws, CLOSE_TRY_AGAIN_LATER, "too slow: messages were not read"))
+                self._closing.add(closing)  # keep a reference until it ran
+                closing.add_done_callback(self._closing.discard)
         return queued
 
     async def _write(self, ws: WebSocket, queue: asyncio.Queue[str]) -> None:

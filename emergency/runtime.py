@@ -76,8 +76,10 @@ class Runtime:
             if gateways:
                 self.cop_live = CopLive(self.metrics)
                 self.alert_push = AlertPush(self.metrics)
+                cop_live, alert_push = self.cop_live, self.alert_push
                 self.tail = Tail(settings=s, bootstrap=self.bootstrap, topics=[COP_REPORTS, ALERTS_ISSUED],
-                                 handler=self._to_gateways)
+                                 handler=self._to_gateways,
+                                 listening=lambda: bool(len(cop_live.hub) or len(alert_push.hub)))
                 self._spawn(self.tail.run(), "gateway-tail")
         except BaseException:
             await self.stop()

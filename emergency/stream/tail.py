@@ -26,8 +26,10 @@ Handler = Callable[[str, Envelope], Awaitable[None]]
 class Tail:
     """Read ``topics`` (logical names) from their current end and call ``handler(topic, event)``."""
 
-    def __init__(self, *, settings: Settings, bootstrap: str, topics: list[str], handler: Handler) -> None:
-        self.settings, self.bootstrap, self.handler = settings, bootstrap, handler
+    def __init__(self, *, settings: Settings, bootstrap: str, topics: list[str], handler: Handler,
+                 listening: Callable[[], bool] = lambda: True) -> None:
+        """``listening()`` false means nobody would receive anything: records are then skipped undecoded."""
+        self.settings, self.bootstrap, self.handler, self.listening = settings, bootstrap, handler, listening
         self._logical = {settings.topic(t): t for t in topics}
         self.ready = asyncio.Event()
 
@@ -64,6 +66,8 @@ class Tail:
             while True:
                 batches = await bounded(consumer.getmany(timeout_ms=500, max_records=1000), timeout + 5, "getmany")
                 for recs in batches.values():
+                    if not self.listening():
+                        continue
                     for rec in recs:
                         try:
                             event = decode(rec)
