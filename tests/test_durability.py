@@ -149,3 +149,20 @@ async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
         server.should_exit = True
         await task
         await system.runtime.stop()
+
+
+async def test_an_accepted_submission_survives_a_process_restart(broker, sqlite_url, tmp_path):
+    """202 given, then the process stops before anything was published: the next process delivers it."""
+    first = await Runtime(make_settings(broker, sqlite_url, tmp_path, run_relay=False)).start(gateways=False)
+    try:
+        accepted = await first.submit(sample_event("citizen:before-crash"), RAW_CITIZEN)
+        assert (await first.store.journal_counts()).published == 0
+    finally:
+        await first.stop()
+    second = await Runtime(make_settings(broker, sqlite_url, tmp_path)).start(gateways=False)
+    try:
+        assert await second.wait_applied(timeout_s=30)
+        assert (await second.store.get_event(accepted.event_id)).text == "Water over the road ☔"
+        assert await second.store.count_events() == 1
+    finally:
+        await second.stop()
