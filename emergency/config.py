@@ -57,6 +57,9 @@ class Settings(BaseSettings):
                                        "social filter rules")
     social_flush_s: float = Field(1.0, gt=0, description="how often a stream runner journals changed clusters")
     twitter_bearer_token: str = Field("", description="bearer token for `emergency social stream twitter`")
+    social_streams: str = Field("", description="streams the system runs itself, comma-separated NETWORK=URL "
+                                "(jetstream=wss://host/subscribe, mastodon=https://host/api/v1/streaming/public, "
+                                "twitter=https://host/2/tweets/search/stream); empty = none")
 
     def resolved_store_url(self) -> str:
         """The store URL, defaulting to a SQLite file under ``data_dir``."""

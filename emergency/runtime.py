@@ -8,6 +8,7 @@ benchmarks and the tests. Components:
 - projector (group ``projector``): cop.reports, alerts.issued -> store
 - gateway tail (no group): cop.reports, alerts.issued -> live map clients and alert subscribers
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
+- social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from alerts.push import AlertPush
 from emergency.config import Settings
@@ -48,11 +50,14 @@ class Runtime:
     tail: Tail | None = None
     cop_live: CopLive | None = None
     alert_push: AlertPush | None = None
+    social_rules: Any = None  # feeds.social RulesHolder shared by the social API and the stream runners
+    social_runners: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self, *, workers: bool | None = None, gateways: bool = True) -> Runtime:
         """Open the store, start or reach the broker, and start the background tasks."""
         s = self.settings
+        streams = _social_streams(s)  # a bad EMERGENCY_SOCIAL_STREAMS fails before anything starts
         self.store = await open_store(s.resolved_store_url())
         try:
             if s.kafka_bootstrap:
@@ -73,6 +78,11 @@ class Runtime:
                 self._spawn(self._relay_when_topics_ready(), "relay")
             if s.run_workers if workers is None else workers:
                 self.start_workers()
+            if streams and gateways:  # only an API process (serve, demo): not rebuild, not scaled-out workers
+                from feeds.social.streams import stream_tasks
+
+                for name, coro in stream_tasks(self, streams):
+                    self._spawn(coro, name)
             if gateways:
                 self.cop_live = CopLive(self.metrics)
                 self.alert_push = AlertPush(self.metrics)
@@ -164,6 +174,15 @@ class Runtime:
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+
+def _social_streams(settings: Settings) -> list[Any]:
+    """The parsed ``EMERGENCY_SOCIAL_STREAMS`` (feeds.social is imported only when it is set)."""
+    if not settings.social_streams.strip():
+        return []
+    from feeds.social.streams import parse_streams
+
+    return parse_streams(settings.social_streams)
 
 
 def _log_crash(task: asyncio.Task) -> None:

@@ -71,8 +71,10 @@ async def _truncate(url: str) -> None:
 
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("DO $$ BEGIN IF to_regclass('events') IS NOT NULL THEN "
-                           "TRUNCATE events, outbox, tokens RESTART IDENTITY; END IF; END $$")
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                  "AND tablename <> 'spatial_ref_sys'")
+        if tables:  # every table of the store, whatever later features added
+            await conn.execute("TRUNCATE " + ", ".join(f'"{t[0]}"' for t in tables) + " RESTART IDENTITY")
     finally:
         await conn.close()
 

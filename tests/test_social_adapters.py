@@ -63,29 +63,47 @@ def test_jetstream_events_parse_into_posts_and_reposts():
     assert first.created_at is not None and first.created_at.tzinfo is not None
 
 
-async def test_jetstream_resumes_from_its_cursor_after_a_drop_without_loss_or_duplicates():
-    connections: list[dict] = []
-    drop_after = 12
+def jetstream_handler(connections: list[dict], state: dict | None = None, *, drop_after: int | None = None):
+    """A Jetstream server over the capture: honours ``cursor`` (time_us, inclusive) and
+    ``wantedCollections``, sends the capture's lines up to ``state["upto"]`` as they become
+    available (all by default), then one malformed line; the first connection dies after
+    ``drop_after`` sends when given. Each connection's query goes to ``connections``."""
+    state = state if state is not None else {"upto": len(CAPTURE)}
 
     async def handler(ws):
         query = parse_qs(urlsplit(ws.request.path).query)
         connections.append(query)
         cursor = int(query["cursor"][0]) if "cursor" in query else None
         wanted = set(query.get("wantedCollections", []))
-        sent = 0
-        for line in CAPTURE:
-            event = json.loads(line)
-            if cursor is not None and event["time_us"] < cursor:
-                continue
-            if wanted and event.get("kind") == "commit" and event["commit"]["collection"] not in wanted:
-                continue
-            if len(connections) == 1 and sent == drop_after:
-                ws.transport.abort()  # the connection dies mid-stream, no close frame
+        first, sent, i, ended = len(connections) == 1, 0, 0, False
+        while True:
+            while i < min(state["upto"], len(CAPTURE)):
+                line, i = CAPTURE[i], i + 1
+                event = json.loads(line)
+                if cursor is not None and event["time_us"] < cursor:
+                    continue
+                if wanted and event.get("kind") == "commit" and event["commit"]["collection"] not in wanted:
+                    continue
+                if first and sent == drop_after:
+                    ws.transport.abort()  # the connection dies mid-stream, no close frame
+                    return
+                await ws.send(line)
+                sent += 1
+            if i == len(CAPTURE) and not ended:
+                await ws.send("{not json")
+                ended = True
+            try:  # like a live stream: stay open, look for more lines now and then
+                await asyncio.wait_for(ws.wait_closed(), 0.02)
                 return
-            await ws.send(line)
-            sent += 1
-        await ws.send("{not json")
-        await ws.wait_closed()  # keep the connection open, like a live stream
+            except TimeoutError:
+                pass
+
+    return handler
+
+
+async def test_jetstream_resumes_from_its_cursor_after_a_drop_without_loss_or_duplicates():
+    connections: list[dict] = []
+    handler = jetstream_handler(connections, drop_after=12)
 
     port = free_port()
     async with serve(handler, "127.0.0.1", port):

@@ -6,7 +6,8 @@ The store holds three things:
   holds its effect;
 - the **projection**: the latest state of each event by id (the common operating picture),
   spatially indexed, queried by bbox (WGS 84 degrees), time window, category, kind and layer;
-- **API tokens**, stored as SHA-256 hashes.
+- **API tokens**, stored as SHA-256 hashes;
+- small named **cursors** (text values by name), e.g. where a social stream runner resumes.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class Store(Protocol):
     # social filter rules (feeds/social): one JSON document, versioned
     async def get_social_rules(self) -> tuple[dict[str, Any], int] | None: ...
     async def put_social_rules(self, rules: dict[str, Any], updated_by: str) -> int: ...
+
+    # named cursors: a text value per name, replaced whole (stream resume points)
+    async def get_cursor(self, name: str) -> str | None: ...
+    async def put_cursor(self, name: str, value: str) -> None: ...
 
 
 def ts(dt: datetime | None) -> str | None:

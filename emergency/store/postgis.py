@@ -70,6 +70,11 @@ CREATE TABLE IF NOT EXISTS social_rules (
     updated_by TEXT NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cursors (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
 """
 
 UPSERT = """
@@ -250,3 +255,13 @@ class PostGISStore:
             "INSERT INTO social_rules VALUES (1, 1, $1::jsonb, $2, $3) ON CONFLICT (id) DO UPDATE SET "
             "version = social_rules.version + 1, rules = EXCLUDED.rules, updated_by = EXCLUDED.updated_by, "
             "updated_at = EXCLUDED.updated_at RETURNING version", json.dumps(rules), updated_by, utcnow())
+
+    # -- named cursors ----------------------------------------------------------------------
+
+    async def get_cursor(self, name: str) -> str | None:
+        return await self.pool.fetchval("SELECT value FROM cursors WHERE name = $1", name)
+
+    async def put_cursor(self, name: str, value: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO cursors VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, "
+            "updated_at = EXCLUDED.updated_at", name, value, utcnow())

@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS social_rules (
     updated_by TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cursors (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 """
 
 
@@ -312,6 +317,18 @@ class SQLiteStore:
                     "updated_at = excluded.updated_at RETURNING version", (doc, updated_by, now)).fetchone()[0]
 
         return await self._run(_put)
+
+    # -- named cursors ----------------------------------------------------------------------
+
+    async def get_cursor(self, name: str) -> str | None:
+        r = await self._run(lambda c: c.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone())
+        return r[0] if r else None
+
+    async def put_cursor(self, name: str, value: str) -> None:
+        now = ts(utcnow())
+        await self._run(lambda c: c.execute(
+            "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at", (name, value, now)))
 
 
 def _journal(c: sqlite3.Connection, items: list[tuple[tuple, OnConflict]]) -> list[bool]:

@@ -29,12 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.set_defaults(run=_filter)
 
     st = ssub.add_parser("stream", help="run a live adapter: decide posts with the stored rules (re-read every "
-                         "EMERGENCY_SOCIAL_RULES_POLL_S) and journal clusters to raw.social")
+                         "EMERGENCY_SOCIAL_RULES_POLL_S), journal clusters to raw.social and store the resume "
+                         "cursor after them (to run streams inside `emergency serve`, see EMERGENCY_SOCIAL_STREAMS)")
     st.add_argument("network", choices=["jetstream", "mastodon", "twitter"], help="which protocol")
-    st.add_argument("url", help="jetstream: ws(s)://host/subscribe; mastodon: the instance https://host; "
+    st.add_argument("url", help="jetstream: ws(s)://host/subscribe; mastodon: https://host or its streaming URL "
+                    "(https://host/api/v1/streaming/public); "
                     "twitter: the filtered-stream URL (token from EMERGENCY_TWITTER_BEARER_TOKEN)")
-    st.add_argument("--transport", choices=["sse", "websocket"], default="sse", help="mastodon transport")
-    st.add_argument("--cursor", help="resume point: jetstream time_us, mastodon status id")
+    st.add_argument("--transport", choices=["sse", "websocket"], help="mastodon transport (default: websocket for "
+                    "a ws(s):// URL, else sse)")
+    st.add_argument("--cursor", help="start here (jetstream time_us, mastodon status id) instead of the cursor "
+                    "stored by the last run of this stream")
     st.add_argument("--region", help="geocoder region for place mentions, so the region rule and near-duplicate "
                     "distance use them (default: coordinates only; the normaliser geocodes mentions downstream)")
     st.add_argument("--limit", type=int, help="stop after this many posts (default: run until Ctrl-C)")
@@ -101,62 +105,30 @@ def _stream(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _run_stream(settings: Settings, args: argparse.Namespace) -> int:
     from emergency.store import open_store
-    from feeds.social.pipeline import ClusterPublisher
     from feeds.social.service import RulesWatcher, store_sink
+    from feeds.social.streams import StreamRunner, StreamSpec, parse_streams
 
+    parse_streams(f"{args.network}={args.url}", field="url")  # a clear error for a bad URL
     store = await open_store(settings.resolved_store_url())
     holder = RulesHolder()
     watcher = RulesWatcher(store, holder)
-    await watcher.refresh()
-    pipeline = SocialPipeline(holder, region=_region(args.region))
-    publisher = ClusterPublisher(pipeline, store_sink(store))
-    poll = asyncio.create_task(watcher.run(settings.social_rules_poll_s))
-    flusher = asyncio.create_task(_flush_every(publisher, settings.social_flush_s))
+    runner = StreamRunner(StreamSpec(args.network, args.url), store=store, holder=holder, sink=store_sink(store),
+                          settings=settings, region=_region(args.region), cursor=args.cursor,
+                          transport=args.transport)
+    poll = None
     n = 0
-    adapter = _adapter(settings, args)
-    posts = adapter.posts()
     try:
-        async for post in posts:
-            pipeline.process(post)
-            n += 1
-            if args.limit and n >= args.limit:
-                break
+        await watcher.refresh()
+        poll = asyncio.create_task(watcher.run(settings.social_rules_poll_s))
+        n = await runner.run(args.limit)
     finally:
-        await posts.aclose()
-        for task in (poll, flusher):
-            task.cancel()
-        await asyncio.gather(poll, flusher, return_exceptions=True)
-        await publisher.flush()
+        if poll is not None:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
         await store.close()
+    adapter, pipeline, publisher = runner.adapter, runner.pipeline, runner.publisher
     print("emergency: posts " + str(n) + ", " + ", ".join(f"{k} {v}" for k, v in
           {**pipeline.counts, **publisher.stats, "reconnects": adapter.stats.reconnects}.items())
           + ("; skipped " + ", ".join(f"{k} {v}" for k, v in adapter.stats.skipped.items())
              if adapter.stats.skipped else ""), file=sys.stderr)
     return 0
-
-
-async def _flush_every(publisher, interval_s: float) -> None:
-    """Journal changed clusters every ``interval_s`` seconds, even when the stream is quiet."""
-    import logging
-
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await publisher.flush()
-        except Exception as exc:  # noqa: BLE001 - the store may be briefly away; clusters stay dirty
-            logging.getLogger(__name__).warning("social flush failed: %s", exc)
-
-
-def _adapter(settings: Settings, args: argparse.Namespace):
-    """The adapter for ``args.network`` (it has ``posts()`` and ``stats``)."""
-    if args.network == "twitter":
-        from feeds.social.adapters.twitter import TwitterStreamAdapter
-
-        return TwitterStreamAdapter(args.url, settings.twitter_bearer_token)
-    if args.network == "jetstream":
-        from feeds.social.adapters.jetstream import JetstreamAdapter
-
-        return JetstreamAdapter(args.url, cursor=int(args.cursor) if args.cursor else None)
-    from feeds.social.adapters.mastodon import MastodonAdapter
-
-    return MastodonAdapter(args.url, transport=args.transport, cursor=args.cursor)

@@ -3,13 +3,15 @@
 Rules live in the store (one versioned JSON document, ``Store.get_social_rules`` /
 ``put_social_rules``), so they survive restarts and every process sees the same set. A process
 applies a new version as soon as it learns of it: the API process at once (the PUT handler
-swaps its own holder), stream runners by polling the version (``RulesWatcher``).
+swaps the process's holder, which the stream runners of ``EMERGENCY_SOCIAL_STREAMS`` share),
+other processes by polling the version (``RulesWatcher``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from emergency.events import Envelope
 from emergency.store.base import OnConflict, Store
@@ -41,9 +43,10 @@ class RulesWatcher:
         self.store, self.holder = store, holder
 
     async def refresh(self) -> bool:
-        """Load the stored rules if their version changed; True when they did."""
+        """Load the stored rules if their version is newer than the holder's; True when it was
+        (never older: a PUT in this process may swap the holder while the read is in flight)."""
         stored = await self.store.get_social_rules()
-        if stored is None or stored[1] == self.holder.current.version:
+        if stored is None or stored[1] <= self.holder.current.version:
             return False
         self.holder.set(Rules.model_validate(stored[0]), stored[1])
         log.info("social rules version %d applied", stored[1])
@@ -77,12 +80,20 @@ def runtime_sink(runtime):
     return sink
 
 
+def shared_rules(runtime: Any) -> RulesHolder:
+    """The process's one rules holder (``runtime.social_rules``): the API's PUT swaps it and the
+    in-process stream runners read it, so an edit applies to their next post."""
+    if runtime.social_rules is None:
+        runtime.social_rules = RulesHolder()
+    return runtime.social_rules
+
+
 class LiveSocial:
     """The API process's pipeline: rules holder, pipeline and publisher (webhook intake)."""
 
     def __init__(self, runtime) -> None:
         self.runtime = runtime
-        self.holder = RulesHolder()
+        self.holder = shared_rules(runtime)
         self.pipeline = SocialPipeline(self.holder)
         self.publisher = ClusterPublisher(self.pipeline, runtime_sink(runtime))
         self.lock = asyncio.Lock()

@@ -5,12 +5,17 @@ roughly, not strictly, in ``time_us`` order, so on reconnect we rewind the curso
 ``rewind_us`` below the highest ``time_us`` seen and skip the ids already yielded: nothing is
 lost and nothing is yielded twice. Bluesky events carry the account DID, not the handle; the
 DID is used as ``author`` (private).
+
+``checkpoint()`` is the durable form of that state: the highest ``time_us`` and the (time_us,
+id) of the posts yielded inside the rewind window; ``restore()`` in a new process rewinds the
+same way and skips exactly those ids.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -83,6 +88,7 @@ class JetstreamAdapter:
         self.seen = SeenIds()
         self.stats = StreamStats()
         self._max_time_us: int | None = cursor
+        self._recent: deque[tuple[int, str]] = deque()  # (time_us, id) of posts yielded, roughly in order
 
     def _resume_cursor(self) -> int | None:
         return None if self._max_time_us is None else max(0, self._max_time_us - self.rewind_us)
@@ -93,7 +99,9 @@ class JetstreamAdapter:
         while True:
             url = with_cursor(self.url, self.cursor if first else self._resume_cursor())
             try:
-                async with connect(url, max_size=2**22, open_timeout=10) as ws:
+                # close_timeout: a consumer leaving with frames still queued cannot read the peer's close
+                # frame, so the handshake only ends at the timeout; do not hold shutdown for long
+                async with connect(url, max_size=2**22, open_timeout=10, close_timeout=1) as ws:
                     self.backoff.reset()
                     async for message in ws:
                         post = self._handle(message)
@@ -118,5 +126,27 @@ class JetstreamAdapter:
         if isinstance(time_us, int):
             self._max_time_us = time_us if self._max_time_us is None else max(self._max_time_us, time_us)
             self.cursor = self._max_time_us
-        return admit(lambda: parse_event(event), seen=self.seen, stats=self.stats, nothing="not a post",
+        post = admit(lambda: parse_event(event), seen=self.seen, stats=self.stats, nothing="not a post",
                      malformed="malformed post")
+        if post is not None and isinstance(time_us, int):
+            self._recent.append((time_us, post.id))
+            floor = (self._max_time_us or 0) - self.rewind_us
+            while self._recent and self._recent[0][0] < floor:
+                self._recent.popleft()
+        return post
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The resume state as JSON-able data: highest time_us seen and the posts yielded within
+        ``rewind_us`` of it (``[time_us, id]`` pairs), which a rewound replay would repeat."""
+        if self._max_time_us is None:
+            return None
+        floor = self._max_time_us - self.rewind_us
+        return {"time_us": self._max_time_us, "recent": [[t, i] for t, i in self._recent if t >= floor]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Resume from a ``checkpoint()`` (before ``posts()``): rewound cursor, its posts skipped."""
+        self._max_time_us = int(state["time_us"])
+        self.cursor = self._resume_cursor()
+        for t, post_id in state.get("recent", []):
+            self.seen.first_time(str(post_id))
+            self._recent.append((int(t), str(post_id)))

@@ -131,6 +131,14 @@ class MastodonAdapter:
                 if not await wait_to_retry(self.stats, self.backoff, self.max_reconnects):
                     return
 
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The resume state as JSON-able data: the highest status id seen."""
+        return None if self.cursor is None else {"id": self.cursor}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Resume from a ``checkpoint()`` (before ``posts()``): back-fill what is newer than its id."""
+        self.cursor = str(state["id"])
+
     def _accept(self, status: Any) -> list[Post]:
         if not isinstance(status, dict) or "id" not in status:
             self.stats.skip("not a status")
@@ -203,7 +211,9 @@ class MastodonAdapter:
         if self.access_token:
             query += f"&access_token={self.access_token}"
         url = urlunsplit((scheme, parts.netloc, "/api/v1/streaming", query, ""))
-        async with connect(url, max_size=2**22, open_timeout=10) as ws:
+        # close_timeout: a consumer leaving with frames still queued cannot read the peer's close
+        # frame, so the handshake only ends at the timeout; do not hold shutdown for long
+        async with connect(url, max_size=2**22, open_timeout=10, close_timeout=1) as ws:
             self.backoff.reset()
             async for message in ws:
                 try:

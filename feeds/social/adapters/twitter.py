@@ -85,6 +85,13 @@ class TwitterStreamAdapter:
                 if not await wait_to_retry(self.stats, self.backoff, self.max_reconnects):
                     return
 
+    def checkpoint(self) -> None:
+        """No durable resume point: the filtered stream has no cursor (a new process starts live)."""
+        return None
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Nothing to restore (see ``checkpoint``)."""
+
     def _handle(self, line: str) -> Post | None:
         if not line.strip():
             return None  # keep-alive

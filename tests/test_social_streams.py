@@ -1,0 +1,204 @@
+"""Stream runners inside the system (``EMERGENCY_SOCIAL_STREAMS``) and their durable cursors:
+a local server speaking the Jetstream protocol feeds the real capture into a running system;
+posts reach the picture through raw.social, rule edits through the API reach the runner at
+once, and a restarted system resumes from the stored cursor without loss or duplicates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from websockets.asyncio.server import serve
+
+from emergency.config import Settings
+from emergency.errors import EmergencyError
+from emergency.events import utcnow
+from emergency.runtime import Runtime
+from emergency.store import EventQuery, open_store
+from emergency.stream.broker import free_port
+from feeds.social.adapters.jetstream import parse_event
+from feeds.social.pipeline import RulesHolder, SocialPipeline, cluster_event
+from feeds.social.rules import Rules
+from feeds.social.service import store_sink
+from feeds.social.streams import StreamRunner, StreamSpec, make_adapter, parse_streams
+from tests.conftest import eventually, make_settings, start_system
+from tests.test_social_adapters import CAPTURE, STATUSES, jetstream_handler, mastodon_app, serve_app
+
+# operator rules that keep six posts of the (non-crisis) capture; the default lexicon keeps none
+RULES = {"keywords": ["show", "government", "election", "mount rushmore", "debunked"], "default_lexicon": False,
+         "require_keyword": True}
+SPLIT = 70  # the first system sees the capture's first 70 lines, the restarted one the rest
+
+
+async def test_cursors_are_durable_on_both_backends(store_url):
+    store = await open_store(store_url)
+    try:
+        assert await store.get_cursor("social:test:a") is None
+        await store.put_cursor("social:test:a", '{"id": "1"}')
+        await store.put_cursor("social:test:a", '{"id": "2"}')  # replaced whole
+        await store.put_cursor("social:test:b", "x")
+    finally:
+        await store.close()
+    reopened = await open_store(store_url)
+    try:
+        assert await reopened.get_cursor("social:test:a") == '{"id": "2"}'
+        assert await reopened.get_cursor("social:test:b") == "x"
+    finally:
+        await reopened.close()
+
+
+def test_stream_settings_parse_and_bad_entries_name_the_setting():
+    specs = parse_streams("jetstream=wss://js.example/subscribe, mastodon=https://m.example/api/v1/streaming/"
+                          "hashtag?tag=a,b,twitter=https://api.example/2/tweets/search/stream")
+    assert [s.network for s in specs] == ["jetstream", "mastodon", "twitter"]
+    assert specs[1].url == "https://m.example/api/v1/streaming/hashtag?tag=a,b"  # a comma inside a URL stays
+    assert parse_streams("") == []
+    mastodon = make_adapter(specs[1], Settings())
+    assert (mastodon.base_url, mastodon.stream, mastodon.tag, mastodon.transport) == (
+        "https://m.example", "hashtag", "a,b", "sse")
+    ws = make_adapter(StreamSpec("mastodon", "wss://m.example/api/v1/streaming?stream=public:local"), Settings())
+    assert (ws.base_url, ws.stream, ws.transport) == ("https://m.example", "public:local", "websocket")
+    for bad, reason in [("bluesky=wss://x/subscribe", "expected NETWORK=URL"), ("jetstream", "expected NETWORK=URL"),
+                        ("jetstream=wss://x/subscribe,foo=wss://y", "'foo=wss://y': expected NETWORK=URL"),
+                        ("jetstream=https://x/subscribe", "is not a ws/wss URL"),
+                        ("jetstream=wss://x/s,jetstream=wss://x/s", "listed twice")]:
+        with pytest.raises(EmergencyError, match=reason) as err:
+            parse_streams(bad)
+        assert str(err.value).startswith("EMERGENCY_SOCIAL_STREAMS: ")
+
+
+async def test_a_bad_stream_setting_stops_the_runtime_before_it_starts(sqlite_url):
+    runtime = Runtime(Settings(store_url=sqlite_url, social_streams="jetstream=ftp://x"))
+    with pytest.raises(EmergencyError, match="EMERGENCY_SOCIAL_STREAMS: jetstream"):
+        await runtime.start()
+    assert runtime.store is None and runtime.broker is None
+
+
+def expected_clusters(upto: int) -> dict[str, int]:
+    """Envelope id -> post count of the clusters one uninterrupted pipeline makes of the capture's
+    first ``upto`` lines under ``RULES``."""
+    pipeline = SocialPipeline(RulesHolder(Rules.model_validate(RULES), 1))
+    for line in CAPTURE[:upto]:
+        post = parse_event(json.loads(line))
+        if post is not None:
+            pipeline.process(post)
+    return {cluster_event(c, now=utcnow()).id: c.count for c in pipeline.take_dirty()}
+
+
+def picture_is(runtime: Runtime, expected: dict[str, int]):
+    """A check for ``eventually``: the social items in the picture are ``expected`` (id -> count)."""
+
+    async def check() -> bool:
+        events = await runtime.store.query_events(EventQuery(kinds=("social_post",)))
+        return {e.id: e.attributes["count"] for e in events} == expected
+
+    return check
+
+
+def cursor_at(store, name: str, time_us: int):
+    """A check for ``eventually``: the stored cursor ``name`` has reached ``time_us``."""
+
+    async def check() -> dict | None:
+        raw = await store.get_cursor(name)
+        return json.loads(raw) if raw and json.loads(raw)["time_us"] == time_us else None
+
+    return check
+
+
+async def test_the_system_runs_a_configured_stream_and_resumes_from_its_stored_cursor(broker, sqlite_url, tmp_path):
+    connections: list[dict] = []
+    state = {"upto": 0}  # the server holds the stream back until the rules are set
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/subscribe"
+    settings = make_settings(broker, sqlite_url, tmp_path, social_streams=f"jetstream={url}",
+                             social_rules_poll_s=3600.0, social_flush_s=0.1)  # no polling: only sharing applies a PUT
+    async with serve(jetstream_handler(connections, state), "127.0.0.1", port):
+        system, task, server = await start_system(settings, broker)
+        try:
+            [runner] = system.runtime.social_runners
+            await eventually(lambda: len(connections) == 1)
+            r = await system.http.put("/api/v1/social/rules", json=RULES, headers=system.auth("coordinator"))
+            assert r.status_code == 200
+            assert runner.holder.current.version == r.json()["version"]  # applied at once, same process
+            state["upto"] = SPLIT
+            first = expected_clusters(SPLIT)
+            assert len(first) == 3
+            await eventually(picture_is(system.runtime, first))
+            max_sent = max(e["time_us"] for e in map(json.loads, CAPTURE[:SPLIT]) if e.get("kind") != "commit"
+                           or e["commit"]["collection"] in ("app.bsky.feed.post", "app.bsky.feed.repost"))
+            saved = await eventually(cursor_at(system.runtime.store, runner.spec.cursor_name, max_sent))
+        finally:
+            await stop(system, task, server)
+        posts_sent = {p.id for p in (parse_event(json.loads(line)) for line in CAPTURE[:SPLIT]) if p}
+        assert {i for _, i in saved["recent"]} == posts_sent  # the whole capture is inside the 5 s rewind
+
+        state["upto"] = len(CAPTURE)
+        system, task, server = await start_system(settings, broker)
+        try:
+            [runner] = system.runtime.social_runners
+            everything = expected_clusters(len(CAPTURE))
+            assert len(everything) == 6
+            await eventually(picture_is(system.runtime, everything))
+            assert connections[1]["cursor"] == [str(max_sent - 5_000_000)]  # rewound from the stored cursor
+            assert runner.adapter.stats.skipped["already yielded"] == len(posts_sent)  # replayed, not repeated
+            assert runner.holder.current.version == 1  # the stored rules, loaded before the first post
+            assert (await system.runtime.store.journal_counts()).total == len(everything)  # each cluster once
+        finally:
+            await stop(system, task, server)
+
+
+async def stop(system, task, server) -> None:
+    await system.http.aclose()
+    server.should_exit = True
+    await task
+    await system.runtime.stop()
+
+
+async def test_the_cursor_is_stored_only_after_the_clusters_are_journaled(sqlite_url, tmp_path):
+    connections: list[dict] = []
+    port = free_port()
+    spec = StreamSpec("jetstream", f"ws://127.0.0.1:{port}/subscribe")
+    store = await open_store(sqlite_url)
+    holder = RulesHolder(Rules.model_validate(RULES), 1)
+    settings = Settings(store_url=sqlite_url, social_flush_s=3600.0)
+
+    async def broken(event, on_conflict):
+        raise OSError("journal unavailable")
+
+    try:
+        async with serve(jetstream_handler(connections), "127.0.0.1", port):
+            runner = StreamRunner(spec, store=store, holder=holder, sink=broken, settings=settings)
+            assert await runner.run(limit=10) == 10
+            assert runner.pipeline.dirty  # the clusters could not be journaled ...
+            assert await store.get_cursor(spec.cursor_name) is None  # ... so the cursor did not move
+
+            runner = StreamRunner(spec, store=store, holder=holder, sink=store_sink(store), settings=settings)
+            assert await runner.run(limit=10) == 10
+            assert not runner.pipeline.dirty and runner.publisher.stats["journaled"] >= 1
+            assert json.loads(await store.get_cursor(spec.cursor_name))["time_us"] > 0
+    finally:
+        await store.close()
+    assert "cursor" not in connections[1]  # nothing was stored by the failed run: it started afresh
+
+
+async def test_a_mastodon_runner_backfills_from_its_stored_status_id(sqlite_url):
+    # a live stream from the first status on; a later connection's stream has nothing new, so all
+    # it gets comes from the REST back-fill after the stored id
+    state = {"stream_connections": 0, "live_from": 0, "drop_at": -1, "resume_at": len(STATUSES), "backfills": []}
+    server, task, port = await serve_app(mastodon_app(state))
+    store = await open_store(sqlite_url)
+    spec = parse_streams(f"mastodon=http://127.0.0.1:{port}/api/v1/streaming/public")[0]
+    runner_args = dict(store=store, holder=RulesHolder(), sink=store_sink(store),
+                       settings=Settings(store_url=sqlite_url, social_flush_s=3600.0))
+    try:
+        assert await StreamRunner(spec, **runner_args).run(limit=4) == 4
+        assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[3]["id"]}
+        state["live_from"] = len(STATUSES)
+        rest = len(STATUSES) - 4 + 1  # the last status is a boost: the boosted status, then the boost
+        assert await StreamRunner(spec, **runner_args).run(limit=rest) == rest
+        assert [b["min_id"] for b in state["backfills"]][:1] == [STATUSES[3]["id"]]
+        assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[-1]["id"]}
+    finally:
+        await store.close()
+        server.should_exit = True
+        await task
