@@ -8,6 +8,7 @@ benchmarks and the tests. Components:
 - projector (group ``projector``): cop.reports, alerts.issued -> store
 - gateway tail (no group): cop.reports, alerts.issued -> live map clients and alert subscribers
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
+- social stream runners (API processes only, when EMERGENCY_SOCIAL_STREAMS is set): posts -> journal
 - social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
 """
 
