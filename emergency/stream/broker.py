@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -158,11 +157,3 @@ def _die_with_parent() -> None:
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def which_broker() -> str | None:
-    """Path of the broker binary if it can be found, else None (for diagnostics)."""
-    try:
-        return str(broker_binary())
-    except BrokerError:
-        return shutil.which("tansu")
