@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         "fetch only at this deadline, so it bounds per-hop latency"
     )
     broker_check_interval_s: float = Field(2.0, gt=0, description="how often the broker-restart watchdog looks")
+    gc_gen0_threshold: int = Field(
+        50_000, ge=0, description="young-generation size before the garbage collector runs (Python's default "
+        "is 700; 0 keeps it); see emergency/collector.py"
+    )
 
     # store
     data_dir: Path = Field(Path("./data"), description="where the embedded SQLite file lives")

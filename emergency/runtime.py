@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.push import AlertPush
+from emergency.collector import tune_collector
 from emergency.config import Settings
 from emergency.cop.live import CopLive
 from emergency.cop.normalise import make_normaliser
@@ -59,6 +60,7 @@ class Runtime:
         """Open the store, start or reach the broker, and start the background tasks."""
         s = self.settings
         streams = _social_streams(s)  # a bad EMERGENCY_SOCIAL_STREAMS fails before anything starts
+        tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         try:
             if s.kafka_bootstrap:

@@ -70,12 +70,14 @@ def _region(name: str | None):
 
 
 def _filter(settings: Settings, args: argparse.Namespace) -> int:
+    from emergency.collector import tune_collector
     from emergency.progress import Progress
     from feeds.social.posts import read_posts
 
     if not args.file.is_file():
         raise EmergencyError(f"{args.file}: no such file")
     pipeline = SocialPipeline(RulesHolder(_rules_file(args.rules)), region=_region(args.region))
+    tune_collector(settings.gc_gen0_threshold)
     skipped: dict[str, int] = {}
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     total = sum(1 for line in args.file.open(encoding="utf-8", errors="replace") if line.strip())

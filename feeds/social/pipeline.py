@@ -23,8 +23,10 @@ from emergency.store.base import OnConflict
 from feeds.social.dedup import Cluster, Deduper
 from feeds.social.models import Post
 from feeds.social.places import Place, locate, representative_point
-from feeds.social.relevance import Assessment, assess
+from feeds.social.relevance import Assessment
 from feeds.social.rules import CompiledRules, Match, Rules, compile_rules
+from feeds.social.text import content_words
+from feeds.social.vocabulary import StreamVocabulary
 
 MAX_ENVELOPE_TEXT = 20_000
 PRIVATE_LIST = 100  # authors / post ids kept per cluster in the envelope
@@ -90,10 +92,11 @@ class SocialPipeline:
     """Decides posts and keeps the clusters; one instance per stream consumer (not thread-safe)."""
 
     def __init__(self, rules: RulesHolder | None = None, *, region: Any = None, deduper: Deduper | None = None,
-                 now: Callable[[], datetime] = utcnow) -> None:
+                 vocabulary: StreamVocabulary | None = None, now: Callable[[], datetime] = utcnow) -> None:
         self.rules = rules or RulesHolder()
         self.region = region
         self.deduper = deduper or Deduper()
+        self.vocabulary = vocabulary or StreamVocabulary()
         self.now = now
         self.dirty: dict[str, Cluster] = {}
         self.counts: dict[str, int] = {}
@@ -124,7 +127,8 @@ class SocialPipeline:
         match = rules.match(post.text, post.tags)
         if match.negative:
             return self._drop(post, rules, "negative term", match)
-        a = assess(match)
+        ws = content_words(match.text)
+        a = self.vocabulary.judge(match, ws)
         if rules.rules.require_keyword and not match.hit:
             return self._drop(post, rules, "no keyword", match, a)
         if not a.related:
@@ -132,7 +136,7 @@ class SocialPipeline:
         # coordinates first; text and profile places are looked up once per new cluster
         places = locate(post, None) if post.located else []
         point = representative_point(places[0].geometry) if places else None
-        sketch = self.deduper.sketch(match.text, folded=True)
+        sketch = self.deduper.sketch_words(ws)
         parent = None if point is not None else self.deduper.find(sketch)
         if parent is None and not places:
             places = locate(post, self.region)

@@ -5,17 +5,22 @@ Geometries are GeoJSON in WGS 84 lon/lat degrees. Place and street mentions go t
 not installed, only coordinates are used (``geocoder_available()`` says which). The geocoder
 costs about half a millisecond a post, so it is only asked about texts that contain a word of
 the region's names (``name_words``): a misspelt name in a post with no other name word is
-therefore not found (the geocoder's fuzzy matching would have found some).
+therefore not found (the geocoder's fuzzy matching would have found some). A text with one
+such word passes only when the word could make a mention the geocoder trusts: written with a
+capital or a digit, or next to a street type or direction anywhere in the text; two name words
+always pass (together they may form an intersection, which needs no capital).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from feeds.social.models import Post
 from feeds.social.text import STOPWORDS, fold, words
+from mapping.names import DIRECTIONS, STREET_TYPES
 
 PROFILE_CONFIDENCE = 0.2  # the most a profile location can be trusted: it says where the author lives
 TAGGED_CONFIDENCE = 0.6  # a place the author tagged (often a whole city)
@@ -25,6 +30,8 @@ GENERIC = frozenset("north south east west northeast northwest southeast southwe
                     "boulevard blvd ave place court way highway hwy parkway pkwy terrace circle loop trail the "
                     "and of".split())
 _GATES: dict[int, tuple[Any, frozenset[str]]] = {}
+_STREETY = frozenset(DIRECTIONS) | frozenset(STREET_TYPES)
+_CAPITALISED = re.compile(r"\b[^\W\d_a-z]\w*")  # words not starting with a lower-case ASCII letter
 
 
 @dataclass(frozen=True)
@@ -82,11 +89,22 @@ def name_words(region: Any) -> frozenset[str]:
     return gate
 
 
+def could_name_a_place(text: str, region: Any) -> bool:
+    """False when ``text`` cannot hold a mention the geocoder would return (see the module text)."""
+    ws = set(words(fold(text)))
+    hits = name_words(region).intersection(ws)
+    if not hits:
+        return False
+    if len(hits) > 1 or not _STREETY.isdisjoint(ws) or not next(iter(hits)).isalpha():
+        return True
+    return not hits.isdisjoint(words(fold(" ".join(_CAPITALISED.findall(text)))))
+
+
 def _mentions(text: str, region: Any, *, origin: str, cap: float) -> list[Place]:
     geocoder = _geocoder()
     if geocoder is None or region is None or not text.strip():
         return []
-    if name_words(region).isdisjoint(words(fold(text))):  # cheap gate: most posts name no place at all
+    if not could_name_a_place(text, region):  # cheap gate: most posts name no place at all
         return []
     out = []
     for m in geocoder[0](text, region):

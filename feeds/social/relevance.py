@@ -16,16 +16,18 @@ One automaton holds every cue; each cue adds its weight to one or more groups:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import ahocorasick
 
 from feeds.social.rules import Match
-from feeds.social.text import fold, is_word_char
+from feeds.social.text import content_words, fold, is_word_char
 
 CATEGORIES = ("caution_advice", "infrastructure_damage", "injured_dead", "missing_trapped", "displaced_evacuating",
               "needs_requests", "donations_volunteering", "sympathy", "other")
+_DIGIT = re.compile(r"\d")
 INFORMATIVE = frozenset(CATEGORIES) - {"sympathy", "other"}
 
 # (terms, related weight, category, map category)
@@ -105,10 +107,39 @@ class Assessment:
     score: float
     category: str
     map_category: str
+    lexical: float = 0.0
+    typicality: float = 0.0
+    substantive: bool = False  # says something factual (a category other than sympathy/other, or a
+    # hazard with a number or a link): informative = related and substantive
+
+
+# The related decision: lexical score (0..1) + TYPICALITY_WEIGHT x stream typicality >= RELATED_AT.
+# Both constants were chosen by bench/social_eval.py (grid over CrisisLexT26 + T6 events; the
+# figures it prints are for each event with the constants chosen on the other events). They are
+# two numbers, not a model: nothing of the labelled text is in the project.
+TYPICALITY_WEIGHT = 1.25
+RELATED_AT = 0.475
+STRONG_AT = 0.5  # lexical evidence alone this strong teaches the stream vocabulary
+
+
+def related_decision(lexical: float, typicality: float, *, weight: float = TYPICALITY_WEIGHT,
+                     at: float = RELATED_AT) -> bool:
+    """Whether a post with this lexical score and stream typicality (both 0..1) is related."""
+    return lexical + weight * typicality >= at
+
+
+def lexically_strong(a: Assessment) -> bool:
+    """Lexical evidence alone is strong enough to learn the event's vocabulary from the post."""
+    return a.lexical >= STRONG_AT
+
+
+Entries = tuple[tuple[float, str | None, str | None], ...]
 
 
 @lru_cache(maxsize=1)
-def _automaton() -> ahocorasick.Automaton:
+def _cues() -> tuple[dict[str, Entries], ahocorasick.Automaton]:
+    """Single-word cues (looked up in a post's set of content words) and an automaton for the
+    rest (phrases, words with punctuation or stop words), each term with its entries."""
     cues: dict[str, list[tuple[float, str | None, str | None]]] = {}
     for terms, weight, category, map_category in _CUES:
         phrases = [p for p in _PHRASES if f" {p} " in f" {terms} "]
@@ -117,38 +148,47 @@ def _automaton() -> ahocorasick.Automaton:
             rest = rest.replace(f" {p} ", " ")
         for term in dict.fromkeys(phrases + rest.split()):
             cues.setdefault(fold(term), []).append((weight, category, map_category))
+    single = {t: tuple(e) for t, e in cues.items() if content_words(t) == [t]}
     a = ahocorasick.Automaton()
     for term, entries in cues.items():
-        a.add_word(term, (len(term), tuple(entries)))
+        if term not in single:
+            a.add_word(term, (len(term), tuple(entries)))
     a.make_automaton()
-    return a
+    return single, a
 
 
-def assess(match: Match, *, threshold: float = 1.0) -> Assessment:
+def assess(match: Match, *, typicality: float = 0.0, words: set[str] | None = None) -> Assessment:
     """Relevance, informativeness, score and category of a post from its rule ``match`` (which
-    carries the folded text, hashtags split).
+    carries the folded text, hashtags split) and its ``typicality`` of the current stream
+    (``vocabulary.StreamVocabulary``; 0 when unknown). ``words``: the distinct content words of
+    ``match.text`` when the caller has them already.
 
-    The related score adds cue weights (each cue counted once), 1.0 per keyword or hashtag the
-    operator listed and 0.4 per default-lexicon term (at most three rule terms count), squashed
-    to 0..1; ``related`` when the raw sum reaches ``threshold``. ``informative`` needs
-    ``related`` and either a category other than sympathy/other, or a hazard named together
-    with a number or a link (a magnitude, a count, a time, a source)."""
+    The lexical evidence adds cue weights (each cue counted once), 1.0 per keyword or hashtag
+    the operator listed and 0.4 per default-lexicon term (at most three rule terms count),
+    squashed to 0..1 as ``lexical = total / (total + 1)``; ``related_decision`` adds the weighted
+    typicality. ``score`` is that sum capped at 1. ``informative`` needs ``related`` and either a
+    category other than sympathy/other, or a hazard named together with a number or a link (a
+    magnitude, a count, a time, a source)."""
     folded = match.text
     n = len(folded)
     operator = min(3, match.operator_hits)
     total = 1.0 * operator + 0.4 * min(3 - operator, len(match.keywords) + len(match.hashtags) - match.operator_hits)
-    seen: set[str] = set()
     hazards = 0
     category_weight: dict[str, float] = {}
     map_weight: dict[str, float] = {}
-    for end, (length, entries) in _automaton().iter(folded):
+    single, phrases = _cues()
+    hits: list[Entries] = [single[w] for w in (set(content_words(folded)) if words is None else words)
+                           if w in single]
+    seen: set[str] = set()
+    for end, (length, entries) in phrases.iter(folded):
         start = end - length + 1
         if (start > 0 and is_word_char(folded[start - 1])) or (end + 1 < n and is_word_char(folded[end + 1])):
             continue
         key = folded[start:end + 1]
-        if key in seen:
-            continue
-        seen.add(key)
+        if key not in seen:
+            seen.add(key)
+            hits.append(entries)
+    for entries in hits:
         for weight, category, map_category in entries:
             total += weight
             hazards += category is None and weight > 0
@@ -156,10 +196,13 @@ def assess(match: Match, *, threshold: float = 1.0) -> Assessment:
                 category_weight[category] = category_weight.get(category, 0.0) + weight
             if map_category:
                 map_weight[map_category] = map_weight.get(map_category, 0.0) + abs(weight)
-    related = total >= threshold
+    lexical = total / (total + 1.0) if total > 0 else 0.0
+    related = related_decision(lexical, typicality)
     category = max(category_weight, key=category_weight.__getitem__) if category_weight else "other"
     map_category = max(map_weight, key=map_weight.__getitem__) if map_weight else "other"
-    score = max(0.0, min(1.0, total / (total + threshold))) if total > 0 else 0.0
-    factual = category in INFORMATIVE or (hazards > 0 and (any(c.isdigit() for c in folded) or "http" in folded))
-    return Assessment(related=related, informative=related and category != "sympathy" and factual,
-                      score=round(score, 3), category=category, map_category=map_category)
+    score = min(1.0, lexical + TYPICALITY_WEIGHT * typicality)
+    factual = category in INFORMATIVE or (hazards > 0 and ("http" in folded or _DIGIT.search(folded) is not None))
+    substantive = category != "sympathy" and factual
+    return Assessment(related=related, informative=related and substantive, score=round(score, 3),
+                      category=category, map_category=map_category, lexical=lexical, typicality=typicality,
+                      substantive=substantive)

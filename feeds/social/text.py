@@ -95,3 +95,13 @@ def vocabulary_of(terms: Iterable[str]) -> frozenset[str]:
 def strip_noise(text: str) -> str:
     """Text without URLs and @mentions (for dedup and scoring)."""
     return MENTION.sub(" ", URL.sub(" ", text))
+
+
+_CONTENT = re.compile(r"https?://\S+|www\.\S+|@[\w.\-]+|(\w+)")  # URLs and mentions match as ''
+_SKIP = STOPWORDS | {""}
+
+
+def content_words(folded: str) -> list[str]:
+    """The words of already-folded text without URLs, @mentions and stop words, in order (one
+    regular-expression pass)."""
+    return [w for w in _CONTENT.findall(folded) if w not in _SKIP]
