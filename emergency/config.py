@@ -61,6 +61,9 @@ class Settings(BaseSettings):
                                        "social filter rules")
     social_flush_s: float = Field(1.0, gt=0, description="how often a stream runner journals changed clusters")
     twitter_bearer_token: str = Field("", description="bearer token for `emergency social stream twitter`")
+    mastodon_access_token: str = Field("", repr=False, description="access token sent as `Authorization: Bearer` "
+                                       "to every Mastodon stream and back-fill (many instances require one); "
+                                       "empty = none")
     social_streams: str = Field("", description="streams the system runs itself, comma-separated NETWORK=URL "
                                 "(jetstream=wss://host/subscribe, mastodon=https://host/api/v1/streaming/public, "
                                 "twitter=https://host/2/tweets/search/stream); empty = none")

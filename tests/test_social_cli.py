@@ -19,7 +19,7 @@ from feeds.social.adapters.jetstream import parse_event
 from feeds.social.rules import Rules
 from feeds.social.service import save_rules
 from tests.test_cli import cli
-from tests.test_social_adapters import CAPTURE
+from tests.test_social_adapters import CAPTURE, STATUSES, TOKEN, mastodon_app, serve_app
 
 
 @pytest.mark.parametrize("command", [["social"], ["social", "filter"], ["social", "stream"]])
@@ -106,3 +106,31 @@ async def test_stream_command_journals_jetstream_posts_to_raw_social(sqlite_url,
     assert kept >= 3 and len(rows) == kept
     assert all(r.topic == "raw.social" and r.event_id.startswith("social:bluesky:at:") for r in rows)
     assert not any(b"did:plc" in r.payload.split(b'"private"')[0] for r in rows)  # the DID only under private
+
+
+async def test_stream_command_sends_the_mastodon_access_token_from_option_or_setting(tmp_path):
+    state = {"stream_connections": 0, "live_from": 0, "drop_at": -1, "resume_at": len(STATUSES), "backfills": [],
+             "token": TOKEN}
+    server, task, port = await serve_app(mastodon_app(state))
+    try:
+        for name, extra, env in [("option", ["--access-token", TOKEN], {}),
+                                 ("setting", [], {"EMERGENCY_MASTODON_ACCESS_TOKEN": TOKEN})]:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "emergency.cli", "social", "stream", "mastodon", f"http://127.0.0.1:{port}",
+                "--limit", "4", *extra, cwd=PROJECT_ROOT,
+                env={**os.environ, "EMERGENCY_STORE_URL": f"sqlite:///{tmp_path / name}.sqlite3", **env},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, err.decode()
+            assert "emergency: posts 4," in err.decode() and TOKEN not in err.decode()
+    finally:
+        server.should_exit = True
+        await task
+    assert state["stream_connections"] == 2 and state.get("refused", 0) == 0  # accepted each time
+
+
+def test_stream_access_token_is_only_for_mastodon():
+    done = cli("social", "stream", "jetstream", "ws://127.0.0.1:9/subscribe", "--access-token", "x")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "emergency: error: --access-token: only for mastodon streams (the jetstream " \
+                                  "stream does not use it)"

@@ -5,29 +5,44 @@ once, and a restarted system resumes from the stored cursor without loss or dupl
 
 from __future__ import annotations
 
+import asyncio
 import json
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
 from websockets.asyncio.server import serve
 
 from emergency.config import Settings
 from emergency.errors import EmergencyError
-from emergency.events import utcnow
+from emergency.events import Envelope, utcnow
 from emergency.runtime import Runtime
 from emergency.store import EventQuery, open_store
 from emergency.stream.broker import free_port
 from feeds.social.adapters.jetstream import parse_event
-from feeds.social.pipeline import RulesHolder, SocialPipeline, cluster_event
+from feeds.social.adapters.mastodon import parse_status
+from feeds.social.pipeline import ClusterPublisher, RulesHolder, SocialPipeline, cluster_event
+from feeds.social.resume import seed_from_journal
 from feeds.social.rules import Rules
 from feeds.social.service import store_sink
 from feeds.social.streams import StreamRunner, StreamSpec, make_adapter, parse_streams
 from tests.conftest import eventually, make_settings, start_system
-from tests.test_social_adapters import CAPTURE, STATUSES, jetstream_handler, mastodon_app, serve_app
+from tests.test_social_adapters import (
+    CAPTURE,
+    STATUSES,
+    TWEET_IDS,
+    jetstream_handler,
+    mastodon_app,
+    serve_app,
+    twitter_app,
+    twitter_timeline,
+)
 
 # operator rules that keep six posts of the (non-crisis) capture; the default lexicon keeps none
 RULES = {"keywords": ["show", "government", "election", "mount rushmore", "debunked"], "default_lexicon": False,
          "require_keyword": True}
 SPLIT = 70  # the first system sees the capture's first 70 lines, the restarted one the rest
+MASTODON = "mastodon=/api/v1/streaming/public"
 
 
 async def test_cursors_are_durable_on_both_backends(store_url):
@@ -154,6 +169,23 @@ async def stop(system, task, server) -> None:
     await system.runtime.stop()
 
 
+@asynccontextmanager
+async def local_stream(app, entry: str, store_url: str):
+    """Serve ``app`` on a local port and open the store: yields (spec of ``entry``, NETWORK=PATH on
+    that server; the store; StreamRunner keyword arguments journaling straight to the store)."""
+    server, task, port = await serve_app(app)
+    store = await open_store(store_url)
+    network, _, path = entry.partition("=")
+    spec = parse_streams(f"{network}=http://127.0.0.1:{port}{path}")[0]
+    try:
+        yield spec, store, dict(store=store, holder=RulesHolder(), sink=store_sink(store),
+                                settings=Settings(store_url=store_url, social_flush_s=3600.0))
+    finally:
+        await store.close()
+        server.should_exit = True
+        await task
+
+
 async def test_the_cursor_is_stored_only_after_the_clusters_are_journaled(sqlite_url, tmp_path):
     connections: list[dict] = []
     port = free_port()
@@ -185,12 +217,7 @@ async def test_a_mastodon_runner_backfills_from_its_stored_status_id(sqlite_url)
     # a live stream from the first status on; a later connection's stream has nothing new, so all
     # it gets comes from the REST back-fill after the stored id
     state = {"stream_connections": 0, "live_from": 0, "drop_at": -1, "resume_at": len(STATUSES), "backfills": []}
-    server, task, port = await serve_app(mastodon_app(state))
-    store = await open_store(sqlite_url)
-    spec = parse_streams(f"mastodon=http://127.0.0.1:{port}/api/v1/streaming/public")[0]
-    runner_args = dict(store=store, holder=RulesHolder(), sink=store_sink(store),
-                       settings=Settings(store_url=sqlite_url, social_flush_s=3600.0))
-    try:
+    async with local_stream(mastodon_app(state), MASTODON, sqlite_url) as (spec, store, runner_args):
         assert await StreamRunner(spec, **runner_args).run(limit=4) == 4
         assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[3]["id"]}
         state["live_from"] = len(STATUSES)
@@ -198,7 +225,103 @@ async def test_a_mastodon_runner_backfills_from_its_stored_status_id(sqlite_url)
         assert await StreamRunner(spec, **runner_args).run(limit=rest) == rest
         assert [b["min_id"] for b in state["backfills"]][:1] == [STATUSES[3]["id"]]
         assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[-1]["id"]}
+
+
+def recent(statuses: list[dict]) -> list[dict]:
+    """``statuses`` re-dated to the last minutes, a second apart in order, so their clusters are
+    inside the deduper's window whatever day the test runs."""
+    start = utcnow() - timedelta(seconds=len(statuses) + 60)
+    return [{**s, "created_at": (start + timedelta(seconds=i)).isoformat()} for i, s in enumerate(statuses)]
+
+
+async def journaled(store) -> dict[str, list[dict]]:
+    """Envelope id -> attributes of each journal row not applied yet, in journal order."""
+    rows = await store.due_for_publication(1000, utcnow() + timedelta(days=1))
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r.event_id, []).append(json.loads(r.payload)["attributes"])
+    return out
+
+
+async def project(store) -> None:
+    """Apply the journal to the projection, as the projector does."""
+    rows = await store.due_for_publication(1000, utcnow() + timedelta(days=1))
+    await store.upsert_events([Envelope.model_validate_json(r.payload) for r in rows])
+
+
+async def test_clusters_survive_a_restart_a_copy_updates_the_same_item(store_url):
+    # statuses: [0] tree down, [1] chatter, [2] flooding, [3] evacuation, ... [6] a near-identical
+    # copy of [0], [7] power outage, [8] a boost of [0]
+    statuses = recent(STATUSES)
+    state = {"stream_connections": 0, "live_from": 0, "drop_at": -1, "resume_at": 4, "backfills": [],
+             "statuses": statuses}
+    tree, power = (f"social:mastodon:{statuses[i]['id']}" for i in (0, 7))
+    async with local_stream(mastodon_app(state), MASTODON, store_url) as (spec, store, runner_args):
+        assert await StreamRunner(spec, **runner_args).run(limit=4) == 4
+        first = await journaled(store)
+        assert len(first) == 3 and first[tree][0]["count"] == 1 and "private" in first[tree][0]
+
+        # a new process: nothing projected yet, the clusters come back from the journal
+        state["live_from"] = 6
+        runner = StreamRunner(spec, **runner_args)
+        assert await runner.run(limit=1) == 1
+        assert len(runner.pipeline.deduper.clusters) == 3
+        after = await journaled(store)
+        assert after.keys() == first.keys()  # no second item for the copy ...
+        assert [a["count"] for a in after[tree]] == [1, 2]  # ... an update of the same one
+        assert after[tree][-1]["private"]["post_ids"] == [statuses[0]["id"], statuses[6]["id"]]
+
+        # the projector catches up; the next process finds the clusters in the projection
+        await project(store)
+        assert await journaled(store) == {}
+        state["live_from"] = 7  # a different post, then a boost of the first (which repeats it)
+        runner = StreamRunner(spec, **runner_args)
+        assert await runner.run(limit=3) == 3
+        last = await journaled(store)
+        assert last.keys() == {power, tree}
+        assert [a["count"] for a in last[power]] == [1]  # a different post: a new cluster
+        assert [a["count"] for a in last[tree]] == [3]  # the boost joins the resumed cluster, the repeat adds nothing
+        await project(store)
+        events = await store.query_events(EventQuery(kinds=("social_post",)))
+        assert {e.id: e.attributes["count"] for e in events} == {tree: 3, power: 1, **{
+            f"social:mastodon:{statuses[i]['id']}": 1 for i in (2, 3)}}
+        assert (await store.journal_counts()).total == 3 + 1 + 2
+
+
+async def test_clusters_of_another_stream_or_outside_the_window_are_not_resumed(sqlite_url):
+    store = await open_store(sqlite_url)
+    pipeline = SocialPipeline()
+    try:
+        sink = store_sink(store)
+        for stream, status, age in [("social:mastodon:a", STATUSES[0], 60), ("social:mastodon:b", STATUSES[2], 60),
+                                    ("social:mastodon:a", STATUSES[3], 7 * 3600)]:
+            one = SocialPipeline()
+            [post] = parse_status({**status, "created_at": (utcnow() - timedelta(seconds=age)).isoformat()})
+            one.process(post)
+            await ClusterPublisher(one, sink, stream=stream).flush()
+        assert len(await journaled(store)) == 3
+        assert await seed_from_journal(pipeline, store, stream="social:mastodon:a") == 1
     finally:
         await store.close()
-        server.should_exit = True
-        await task
+    [cluster] = pipeline.deduper.clusters.values()
+    assert cluster.id == STATUSES[0]["id"] and cluster.info.published_count == 1
+
+
+async def test_a_restarted_twitter_runner_backfills_the_gap_without_loss_or_duplicates(store_url):
+    state = {"connections": [], "timeline": []}
+    async with local_stream(twitter_app(state), "twitter=/2/tweets/search/stream", store_url) as (
+            spec, store, runner_args):
+        run = asyncio.create_task(StreamRunner(spec, **runner_args).run(limit=3))
+        await eventually(lambda: len(state["connections"]) == 1)
+        twitter_timeline(state, 3)
+        assert await run == 3
+        saved = json.loads(await store.get_cursor(spec.cursor_name))
+        assert saved["recent"] == TWEET_IDS[:3]
+
+        twitter_timeline(state, 3)  # posted while no runner is connected
+        runner = StreamRunner(spec, **runner_args)
+        assert await runner.run(limit=3) == 3
+    assert "backfill_minutes" not in state["connections"][0]
+    assert state["connections"][1]["backfill_minutes"] == "1"  # since the stored tweet time, rounded up
+    assert runner.adapter.stats.skipped["already yielded"] == 3  # the first three, replayed and dropped
+    assert runner.adapter.checkpoint()["recent"] == TWEET_IDS  # the last three yielded once each: none lost

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "twitter: the filtered-stream URL (token from EMERGENCY_TWITTER_BEARER_TOKEN)")
     st.add_argument("--transport", choices=["sse", "websocket"], help="mastodon transport (default: websocket for "
                     "a ws(s):// URL, else sse)")
+    st.add_argument("--access-token", help="mastodon access token, sent as Authorization: Bearer (default: "
+                    "EMERGENCY_MASTODON_ACCESS_TOKEN; prefer the variable: a command-line argument is visible to "
+                    "other local users)")
     st.add_argument("--cursor", help="start here (jetstream time_us, mastodon status id) instead of the cursor "
                     "stored by the last run of this stream")
     st.add_argument("--region", help="geocoder region for place mentions, so the region rule and near-duplicate "
@@ -111,6 +114,11 @@ async def _run_stream(settings: Settings, args: argparse.Namespace) -> int:
     from feeds.social.streams import StreamRunner, StreamSpec, parse_streams
 
     parse_streams(f"{args.network}={args.url}", field="url")  # a clear error for a bad URL
+    if args.access_token is not None:
+        if args.network != "mastodon":
+            raise EmergencyError(f"--access-token: only for mastodon streams (the {args.network} stream does not "
+                                 "use it)")
+        settings = settings.model_copy(update={"mastodon_access_token": args.access_token})
     store = await open_store(settings.resolved_store_url())
     holder = RulesHolder()
     watcher = RulesWatcher(store, holder)

@@ -127,6 +127,22 @@ class Deduper:
                     best, best_j = c, j
         return best
 
+    def restore(self, cluster: Cluster) -> None:
+        """Put back a cluster kept elsewhere (``feeds.social.resume``), as the most recently seen one:
+        its LSH keys and post ids find it again. Restore oldest ``last_seen`` first."""
+        self.clusters[cluster.id] = cluster
+        self.clusters.move_to_end(cluster.id)
+        self._index(cluster)
+        for pid in cluster.post_ids:
+            self._by_post[pid] = cluster.id
+
+    def _index(self, cluster: Cluster) -> None:
+        for k in cluster.keys:
+            bucket = self._by_key.setdefault(k, [])
+            bucket.append(cluster.id)
+            if len(bucket) > BUCKET:
+                del bucket[0]
+
     def add(self, post_id: str, text: str, at: datetime, *, author: str | None = None,
             point: tuple[float, float] | None = None, refers_to: str | None = None,
             sketch: Sketch | None = None) -> tuple[Cluster, bool]:
@@ -145,11 +161,7 @@ class Deduper:
             cluster = Cluster(id=post_id, first_post=post_id, shingles=sk.shingles, first_seen=at, last_seen=at,
                               point=point, keys=sk.keys)
             self.clusters[cluster.id] = cluster
-            for k in sk.keys:
-                bucket = self._by_key.setdefault(k, [])
-                bucket.append(cluster.id)
-                if len(bucket) > BUCKET:
-                    del bucket[0]
+            self._index(cluster)
             created = True
         else:
             cluster = target

@@ -1,5 +1,8 @@
 """The social pipeline: rules -> relevance -> places -> near-duplicate collapse -> raw.social envelopes.
 
+Relevance combines the lexicon with what this pipeline's own stream has shown so far
+(``vocabulary.StreamVocabulary``), so each pipeline learns the vocabulary of the posts it sees.
+
 ``SocialPipeline.process(post)`` decides one post against the rules current at that moment
 (``RulesHolder.set`` swaps them; the next post sees the new ones). Kept posts fold into
 clusters; clusters that changed are marked dirty and ``ClusterPublisher.flush`` turns each into
@@ -188,11 +191,14 @@ def public_ref(post_id: str) -> str:
     return post_id
 
 
-def cluster_event(cluster: Cluster, *, now: datetime) -> Envelope:
-    """The raw.social envelope for a cluster (WGS 84 geometry of its best place, if any)."""
+def cluster_event(cluster: Cluster, *, now: datetime, stream: str | None = None) -> Envelope:
+    """The raw.social envelope for a cluster (WGS 84 geometry of its best place, if any); ``stream``
+    (the runner's cursor name, kept private) lets that runner find its clusters after a restart."""
     info: ClusterInfo = cluster.info
     post, a, place = info.post, info.assessment, info.place
     private: dict[str, Any] = {"post_ids": cluster.post_ids[:PRIVATE_LIST]}
+    if stream:
+        private["stream"] = stream
     if post.author:
         private["author"] = post.author
     if cluster.authors:
@@ -226,10 +232,11 @@ Sink = Callable[[Envelope, OnConflict], Awaitable[bool]]
 class ClusterPublisher:
     """Journals dirty clusters through ``sink(event, on_conflict) -> created``: a cluster's first
     publication uses "keep" (re-running the same input adds nothing), later ones "append" (a
-    newer version of the same id, which the projector upserts)."""
+    newer version of the same id, which the projector upserts). ``stream`` goes into each envelope
+    (see ``cluster_event``)."""
 
-    def __init__(self, pipeline: SocialPipeline, sink: Sink) -> None:
-        self.pipeline, self.sink = pipeline, sink
+    def __init__(self, pipeline: SocialPipeline, sink: Sink, *, stream: str | None = None) -> None:
+        self.pipeline, self.sink, self.stream = pipeline, sink, stream
         self.stats = {"journaled": 0, "with location": 0, "duplicates": 0, "updated": 0}
 
     async def flush(self) -> int:
@@ -244,7 +251,7 @@ class ClusterPublisher:
             if info.published_count == count:
                 continue
             first = info.published_count == 0
-            event = cluster_event(cluster, now=now)
+            event = cluster_event(cluster, now=now, stream=self.stream)
             try:
                 created = await self.sink(event, "keep" if first else "append")
             except BaseException:

@@ -5,7 +5,9 @@ A runner takes the adapter's checkpoint (Jetstream ``time_us`` and the posts yie
 its rewind window, Mastodon's highest status id), journals every changed cluster, and only
 then stores the checkpoint under the stream's cursor name (``social:<network>:<url>``). So a
 stored cursor never points past a post whose cluster is not in the journal, and a restarted
-process resumes from it without loss or duplicates.
+process resumes from it without loss or duplicates. A starting runner also puts back the
+clusters it journaled within the deduper's window (``feeds.social.resume``), so a copy of an
+already mapped post updates that item instead of starting a second one.
 
 ``EMERGENCY_SOCIAL_STREAMS`` lists the streams the system runs itself (``Runtime`` starts one
 supervised runner per entry, sharing the API process's rules holder); ``emergency social
@@ -27,6 +29,7 @@ from emergency.config import Settings
 from emergency.errors import EmergencyError
 from emergency.store.base import Store
 from feeds.social.pipeline import ClusterPublisher, RulesHolder, Sink, SocialPipeline
+from feeds.social.resume import seed_from_journal
 from feeds.social.service import RulesWatcher, runtime_sink, shared_rules
 
 log = logging.getLogger(__name__)
@@ -77,10 +80,10 @@ def parse_streams(text: str, *, field: str = SETTING) -> list[StreamSpec]:
     return specs
 
 
-def _mastodon(url: str, cursor: str | None, transport: str | None) -> Adapter:
+def _mastodon(url: str, cursor: str | None, transport: str | None, access_token: str) -> Adapter:
     """A Mastodon adapter from an instance URL or a streaming URL (``/api/v1/streaming/public``,
     ``.../public/local``, ``.../hashtag?tag=x``; ``ws(s)://host/api/v1/streaming?stream=public``
-    selects the WebSocket transport)."""
+    selects the WebSocket transport), sending ``access_token`` when not empty."""
     from feeds.social.adapters.mastodon import MastodonAdapter
 
     parts = urlsplit(url)
@@ -96,12 +99,13 @@ def _mastodon(url: str, cursor: str | None, transport: str | None) -> Adapter:
                                          "/hashtag": "hashtag"}.get(rest, "public")
     base = urlunsplit((scheme, parts.netloc, path, "", ""))
     return MastodonAdapter(base, transport=transport or ("websocket" if websocket else "sse"),  # type: ignore[arg-type]
-                           stream=stream, tag=query.get("tag"), cursor=cursor)
+                           stream=stream, tag=query.get("tag"), cursor=cursor, access_token=access_token or None)
 
 
 def make_adapter(spec: StreamSpec, settings: Settings, *, cursor: str | None = None,
                  transport: str | None = None) -> Adapter:
-    """The adapter for ``spec``, starting at ``cursor`` when given (Jetstream time_us, Mastodon id)."""
+    """The adapter for ``spec``, starting at ``cursor`` when given (Jetstream time_us, Mastodon id), with
+    the network's token from ``settings`` (Twitter bearer token, Mastodon access token)."""
     if spec.network == "twitter":
         from feeds.social.adapters.twitter import TwitterStreamAdapter
 
@@ -112,14 +116,14 @@ def make_adapter(spec: StreamSpec, settings: Settings, *, cursor: str | None = N
         if cursor is not None and not cursor.isdigit():
             raise EmergencyError(f"--cursor: {cursor!r}: a Jetstream cursor is a time_us integer")
         return JetstreamAdapter(spec.url, cursor=int(cursor) if cursor else None)
-    return _mastodon(spec.url, cursor, transport)
+    return _mastodon(spec.url, cursor, transport, settings.mastodon_access_token)
 
 
 class StreamRunner:
     """Runs one stream into raw.social through ``sink``, keeping its cursor in ``store``.
 
-    ``run()`` is one supervised attempt: it starts a fresh adapter and pipeline from the stored
-    cursor (or ``cursor``, which overrides it), processes posts, journals changed clusters and
+    ``run()`` is one supervised attempt: it starts a fresh adapter and pipeline (seeded with the
+    stream's journaled clusters) from the stored cursor (or ``cursor``, which overrides it), processes posts, journals changed clusters and
     stores the cursor every ``flush_s`` seconds and once more when it ends or is cancelled."""
 
     def __init__(self, spec: StreamSpec, *, store: Store, holder: RulesHolder, sink: Sink, settings: Settings,
@@ -127,13 +131,14 @@ class StreamRunner:
         self.spec, self.store, self.holder, self.sink, self.settings = spec, store, holder, sink, settings
         self.region, self.cursor, self.transport = region, cursor, transport
         self.pipeline = SocialPipeline(holder, region=region)
-        self.publisher = ClusterPublisher(self.pipeline, sink)
+        self.publisher = ClusterPublisher(self.pipeline, sink, stream=spec.cursor_name)
         self.adapter: Adapter | None = None
         self._saved: dict[str, Any] | None = None
 
     async def _start(self) -> Adapter:
         self.pipeline = SocialPipeline(self.holder, region=self.region)
-        self.publisher = ClusterPublisher(self.pipeline, self.sink)
+        self.publisher = ClusterPublisher(self.pipeline, self.sink, stream=self.spec.cursor_name)
+        await seed_from_journal(self.pipeline, self.store, stream=self.spec.cursor_name)
         adapter = make_adapter(self.spec, self.settings, cursor=self.cursor, transport=self.transport)
         if self.cursor is None:
             stored = await self.store.get_cursor(self.spec.cursor_name)

@@ -50,11 +50,13 @@ class SeenIds:
 
 @dataclass
 class StreamStats:
-    """Counters an adapter keeps: posts yielded, events skipped by reason, reconnects."""
+    """Counters an adapter keeps: posts yielded, events skipped by reason, reconnects, and why the
+    last connection failed (one line, no secrets)."""
 
     posts: int = 0
     reconnects: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1

@@ -4,6 +4,11 @@ The streaming API has no replay cursor, so the cursor is the highest status id s
 reconnect first back-fills from the REST timeline (``GET /api/v1/timelines/public?min_id=``,
 pages of up to 40, oldest page first) before streaming again; ids already yielded are skipped.
 Status ids are numeric strings that grow with time. HTML content becomes plain text.
+
+``access_token`` (many instances require one) goes as ``Authorization: Bearer`` on every
+request: SSE, the WebSocket upgrade and the REST back-fill; it is never put in a URL, so it
+cannot reach a log line or an error message. A refused token (HTTP 401/403) is reported in
+``stats.last_error`` and the log, and retried with the usual backoff.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
 
 from feeds.social.adapters.base import MALFORMED, Backoff, SeenIds, StreamStats, wait_to_retry
 from feeds.social.models import Post
@@ -50,6 +55,20 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return "\n".join(line.strip() for line in "".join(parser.parts).strip().splitlines())
+
+
+def refusal(exc: Exception, has_token: bool) -> str | None:
+    """A one-line explanation when ``exc`` is the instance refusing us (HTTP 401/403), else None."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+    elif isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+    else:
+        return None
+    if status not in (401, 403):
+        return None
+    why = "refused the access token" if has_token else "requires an access token"
+    return f"HTTP {status}: the instance {why} (EMERGENCY_MASTODON_ACCESS_TOKEN or --access-token)"
 
 
 def _id_key(status_id: str) -> tuple[int, str]:
@@ -127,7 +146,12 @@ class MastodonAdapter:
                     async for post in source:
                         yield post
                 except (TimeoutError, OSError, httpx.HTTPError, WebSocketException) as exc:
-                    log.warning("mastodon %s: connection lost (%s); resuming", self.base_url, exc)
+                    refused = refusal(exc, bool(self.access_token))
+                    self.stats.last_error = refused or f"connection lost: {type(exc).__name__}"
+                    if refused:
+                        log.error("mastodon %s: %s; retrying with backoff", self.base_url, refused)
+                    else:
+                        log.warning("mastodon %s: connection lost (%s); resuming", self.base_url, exc)
                 if not await wait_to_retry(self.stats, self.backoff, self.max_reconnects):
                     return
 
@@ -208,12 +232,11 @@ class MastodonAdapter:
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         query = "&".join(f"{k}={v}" for k, v in self._stream_query().items())
-        if self.access_token:
-            query += f"&access_token={self.access_token}"
         url = urlunsplit((scheme, parts.netloc, "/api/v1/streaming", query, ""))
         # close_timeout: a consumer leaving with frames still queued cannot read the peer's close
         # frame, so the handshake only ends at the timeout; do not hold shutdown for long
-        async with connect(url, max_size=2**22, open_timeout=10, close_timeout=1) as ws:
+        async with connect(url, additional_headers=self._headers, max_size=2**22, open_timeout=10,
+                           close_timeout=1) as ws:
             self.backoff.reset()
             async for message in ws:
                 try:
