@@ -63,6 +63,7 @@ if str(ROOT) not in sys.path:  # the project is normally installed editable; thi
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
+from emergency.collector import tune_collector  # noqa: E402
 from emergency.config import Settings  # noqa: E402
 from emergency.events import Envelope, new_id, utcnow  # noqa: E402
 from emergency.runtime import Runtime  # noqa: E402
@@ -472,6 +473,9 @@ async def measure_throughput(args, bootstrap: str, broker_pid: int | None, tmp_r
     # baseline by up to a third. Freezing them keeps the benchmark's own fixtures out of the figures.
     gc.collect()
     gc.freeze()
+    # the system's Runtime.start sets the collector thresholds (emergency/collector.py): set them
+    # before the first round so every baseline and system run has the same ones
+    tune_collector(Settings().gc_gen0_threshold)
     try:
         for r in range(args.rounds):
             runs.append(await run_baseline(bootstrap, messages, partitions, broker_pid, f"baseline #{r + 1}",

@@ -65,11 +65,6 @@ class Event:
     typicality: list[float]
     substantive: list[bool]
 
-    @property
-    def identity(self) -> str:
-        """The same real event across T26 and T6 ("2013_Alberta_floods" == "2013_Alberta_Floods")."""
-        return self.name.lower().replace("floods", "flood").replace("bombings", "bombing")
-
 
 def _sorted_rows(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     return sorted(rows, key=lambda r: int(r[0]) if r[0].isdigit() else 0)
@@ -90,34 +85,60 @@ def replay(name: str, dataset: str, rows: list[tuple[str, str, str]], keywords: 
     return ev
 
 
-def read_events(data: Path, with_keywords: bool) -> list[Event]:
+def labelled_events(data: Path) -> list[tuple[str, str, list[tuple[str, str, str]], list[str]]]:
+    """(name, "t26" or "t6", [(tweet id, text, label)], collection keywords) per labelled event."""
     events = []
     for f in sorted((data / "crisislex_t26").glob("*-tweets_labeled.csv")):
         name = f.name.removesuffix("-tweets_labeled.csv")
         with f.open(encoding="utf-8", errors="replace", newline="") as fh:
             rows = [(r[0].strip("'\" "), r[1], r[4].strip()) for r in list(csv.reader(fh))[1:] if len(r) >= 5]
         desc = f.with_name(f"{name}-event_description.json")
-        keywords = json.loads(desc.read_text(encoding="utf-8")).get("keywords", []) if with_keywords and \
-            desc.exists() else []
-        events.append(replay(name, "t26", rows, keywords))
+        keywords = json.loads(desc.read_text(encoding="utf-8")).get("keywords", []) if desc.exists() else []
+        events.append((name, "t26", rows, keywords))
     for f in sorted((data / "crisislex_t6").glob("*-ontopic_offtopic.csv")):
         with f.open(encoding="utf-8", errors="replace", newline="") as fh:
             rows = [(r[0].strip("'\" "), r[1], r[2].strip()) for r in list(csv.reader(fh))[1:] if len(r) >= 3]
-        events.append(replay(f.name.removesuffix("-ontopic_offtopic.csv"), "t6", rows, []))
+        events.append((f.name.removesuffix("-ontopic_offtopic.csv"), "t6", rows, []))
     return events
+
+
+def same_event(a: str, b: str) -> bool:
+    """The same real event across T26 and T6 ("2013_Alberta_floods" and "2013_Alberta_Floods")."""
+    def key(name: str) -> str:
+        return name.lower().replace("floods", "flood").replace("bombings", "bombing")
+    return key(a) == key(b)
+
+
+def figures(dataset: str, labels: list[str], related: list[bool], informative: list[bool]) -> dict[str, float]:
+    """The macro-F1 figures of one event: (a) and (b) for T26, (c) for T6."""
+    if dataset == "t6":
+        return {"c_on_topic": macro_f1([lab == "on-topic" for lab in labels], related)}
+    keep = [i for i, lab in enumerate(labels) if lab != "Not applicable"]
+    return {
+        "a_related": macro_f1([labels[i].startswith("Related") for i in keep], [related[i] for i in keep]),
+        "b_informative": macro_f1([lab == "Related and informative" for lab in labels], informative),
+    }
+
+
+def missing_data(data: Path, tool: str) -> bool:
+    """True (after saying so on stderr) when the labelled sets are not under ``data``."""
+    if (data / "crisislex_t26").is_dir() and (data / "crisislex_t6").is_dir():
+        return False
+    print(f"{tool}: labelled data not found under {data} (needs crisislex_t26/ and crisislex_t6/); "
+          "it is research-only data that the project does not ship, so this evaluation cannot run here.",
+          file=sys.stderr)
+    return True
+
+
+def read_events(data: Path, with_keywords: bool) -> list[Event]:
+    return [replay(name, dataset, rows, keywords if with_keywords else [])
+            for name, dataset, rows, keywords in labelled_events(data)]
 
 
 def scores(ev: Event, weight: float, at: float) -> dict[str, float]:
     """The event's macro-F1 figures with the related decision (weight, at)."""
     related = [related_decision(lx, ty, weight=weight, at=at) for lx, ty in zip(ev.lexical, ev.typicality)]
-    if ev.dataset == "t6":
-        return {"c_on_topic": macro_f1([lab == "on-topic" for lab in ev.labels], related)}
-    keep = [i for i, lab in enumerate(ev.labels) if lab != "Not applicable"]
-    return {
-        "a_related": macro_f1([ev.labels[i].startswith("Related") for i in keep], [related[i] for i in keep]),
-        "b_informative": macro_f1([lab == "Related and informative" for lab in ev.labels],
-                                  [r and s for r, s in zip(related, ev.substantive)]),
-    }
+    return figures(ev.dataset, ev.labels, related, [r and s for r, s in zip(related, ev.substantive)])
 
 
 def objective(table: dict[tuple[float, float], dict[str, dict[str, float]]], grid_point: tuple[float, float],
@@ -137,7 +158,7 @@ def evaluate(events: list[Event]) -> dict:
     held_out: dict[str, dict[str, float]] = {}
     chosen: dict[str, tuple[float, float]] = {}
     for ev in events:
-        others = {o.name for o in events if o.identity != ev.identity}
+        others = {o.name for o in events if not same_event(o.name, ev.name)}
         g = max(grid, key=lambda g: objective(table, g, others))
         chosen[ev.name] = g
         for key, value in table[g][ev.name].items():
@@ -149,27 +170,36 @@ def evaluate(events: list[Event]) -> dict:
                              for k in TARGETS}}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def print_figures(held_out: dict[str, dict[str, float]], lexicon_only: dict[str, dict[str, float]] | None = None
+                  ) -> None:
+    """One line per figure: mean macro-F1 over the held-out events, the target, the worst event."""
+    for key, per_event in held_out.items():
+        mean = sum(per_event.values()) / len(per_event)
+        low = min(per_event, key=per_event.get)
+        base = f"lexicon alone {sum(lexicon_only[key].values()) / len(lexicon_only[key]):.3f}; " if lexicon_only else ""
+        print(f"  {key:14s} macro-F1 {mean:.3f} over {len(per_event)} held-out events (target {TARGETS[key]:.2f}; "
+              f"{base}worst {low} {per_event[low]:.3f})")
+
+
+def arguments(doc: str, tool: str) -> argparse.Namespace | None:
+    """--data and --json of the evaluation scripts; None (after saying why) when the data is absent."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with crisislex_t26/ and crisislex_t6/")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
-    if not (args.data / "crisislex_t26").is_dir() or not (args.data / "crisislex_t6").is_dir():
-        print(f"social_eval: labelled data not found under {args.data} (needs crisislex_t26/ and crisislex_t6/); "
-              "it is research-only data that the project does not ship, so this evaluation cannot run here.",
-              file=sys.stderr)
+    return None if missing_data(args.data, tool) else args
+
+
+def main() -> int:
+    args = arguments(__doc__, "social_eval")
+    if args is None:
         return 2
     out = {}
     for config, with_keywords in (("default rules", False), ("default rules + the event's collection keywords", True)):
         r = evaluate(read_events(args.data, with_keywords))
         out[config] = r
         print(f"== {config}")
-        for key, per_event in r["held_out"].items():
-            mean = sum(per_event.values()) / len(per_event)
-            base = r["lexicon_only"][key]
-            low = min(per_event, key=per_event.get)
-            print(f"  {key:14s} macro-F1 {mean:.3f} over {len(per_event)} held-out events (target {TARGETS[key]:.2f}; "
-                  f"lexicon alone {sum(base.values()) / len(base):.3f}; worst {low} {per_event[low]:.3f})")
+        print_figures(r["held_out"], r["lexicon_only"])
         print(f"  constants chosen on all events: weight {r['chosen_on_all'][0]}, threshold {r['chosen_on_all'][1]} "
               f"(shipped: {TYPICALITY_WEIGHT}, {RELATED_AT})")
     if args.json:

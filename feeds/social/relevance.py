@@ -1,12 +1,16 @@
-"""Relevance and category of a post beyond its keyword match: a hand-written weighted lexicon.
+"""Relevance and category of a post beyond its keyword match: a hand-written weighted lexicon,
+plus how typical the post is of the current stream (``vocabulary.StreamVocabulary``).
 
 Decision (see README "Social signal"): we ship a rule scorer whose terms and weights were
 written for this project, not a model fitted on labelled tweets. The labelled sets available
 (CrisisLex, HumAID) come with research-only or non-commercial terms and the X/Twitter terms;
-a fitted model's vocabulary and weights are derived from that text, so it is not shipped.
-``bench/social_eval.py`` measures this scorer per held-out event.
+a fitted model's vocabulary and weights are derived from that text, so it is not shipped
+(``bench/social_learned_baseline.py`` measures what such a model would reach). Only the two
+constants of ``related_decision`` were chosen with labels; ``bench/social_eval.py`` measures
+the scorer per held-out event.
 
-One automaton holds every cue; each cue adds its weight to one or more groups:
+Single-word cues are looked up in the post's set of content words, phrases and words with
+punctuation through one small automaton; each cue adds its weight to one or more groups:
 - ``related``: evidence the post is about a crisis (hazards, damage, casualties, aid);
 - the issue's categories (caution_advice, infrastructure_damage, injured_dead, missing_trapped,
   displaced_evacuating, needs_requests, donations_volunteering, sympathy), the strongest wins,
