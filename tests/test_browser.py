@@ -1,5 +1,6 @@
 """The coordinator's view end to end: real Chromium opens /map on the real system; a report posted
-through the API appears as a marker without a reload, and nothing is fetched from off the machine."""
+through the API appears as a marker without a reload, a social cluster's popup says how many people
+posted it, and nothing is fetched from off the machine."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from playwright.async_api import async_playwright
 from tests.conftest import report_body
 from tests.test_durability import closure_body
 from tests.test_live_map_page import CHROMIUM, CHROMIUM_ARGS
+from tests.test_social_api import post
 
 
 async def test_report_marker_appears_live_on_the_map(system, tmp_path):
@@ -44,6 +46,24 @@ async def test_report_marker_appears_live_on_the_map(system, tmp_path):
                                        headers=system.auth("agency"))
             await page.wait_for_function("(id) => window.copLayers.road_closures.has(id)", arg=c.json()["id"],
                                          timeout=20_000)
+
+            # three people post the same smoke report: one item on the map that says so
+            text = "Thick smoke pouring from the warehouse on SE Water Ave"
+            r = await system.http.post("/api/v1/social/posts", headers=system.auth("coordinator"), json={"posts": [
+                post("p1", text, author="ann", lat=45.5171, lon=-122.6655),
+                post("p2", text + " http://t.co/x", author="ben", lat=45.5172, lon=-122.6656),
+                post("p3", "RT " + text, author="cat", lat=45.5170, lon=-122.6654),
+            ]})
+            assert {d["cluster"] for d in r.json()["decisions"]} == {"p1"}, r.text
+            await page.wait_for_function(
+                "() => { const m = window.copLayers.reports.get('social:jsonl:p1');"
+                " return m && m.feature && m.feature.properties.count === 3; }", timeout=20_000)
+            await page.evaluate("() => { window.copLayers.reports.get('social:jsonl:p1').openPopup(); }")
+            popup = page.locator(".cop-popup")
+            await popup.wait_for(timeout=5_000)
+            rows = await popup.locator(".cop-popup-rows").first.inner_text()
+            assert "3 posts from 3 people" in rows and "First seen" in rows and "Last seen" in rows
+            assert "ann" not in await popup.inner_text()  # authors stay private
             await page.screenshot(path=str(tmp_path / "map.png"))
             assert await page.evaluate("performance.navigation.type") == 0  # never reloaded
         finally:

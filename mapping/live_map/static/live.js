@@ -192,6 +192,7 @@
     var heading = CATEGORY_STYLES[p.category] ? style.label : humanize(p.category || "report");
     var box = popupShell(heading, style.hex, KIND_LABELS[p.kind] || (p.kind ? humanize(p.kind) : null));
     addText(box, p.text);
+    if (p.kind === "social_post") addRows(box, socialRows(p));
     addRows(box, [
       timeRow("Observed", p.observed_at),
       ["Location", p.geo_precision ? humanize(p.geo_precision) : null],
@@ -200,6 +201,21 @@
       ["ID", featureId(feature)],
     ]);
     return box;
+  }
+
+  /* a near-duplicate cluster of social posts: how many said it, how many people, since when */
+  function socialRows(p) {
+    var count = Number(p.count) || 1;
+    var people = Number(p.distinct_authors) || 0;
+    var said = count === 1 ? "1 post" : count + " posts";
+    if (people > 0) said += " from " + (people === 1 ? "1 person" : people + " people");
+    return [
+      ["Reported by", said],
+      ["Social category", p.social_category ? humanize(p.social_category) : null],
+      ["Informative", p.informative === undefined ? null : (p.informative ? "yes" : "no")],
+      timeRow("First seen", p.first_seen),
+      timeRow("Last seen", count > 1 ? p.last_seen : null),
+    ];
   }
 
   function closurePopup(feature) {
