@@ -55,6 +55,13 @@ class Registry:
         self.outbox_pending = Metric("emergency_outbox_unapplied", "Journal rows not yet applied to the projection.", "gauge")
         self.ws_clients = Metric("emergency_websocket_clients", "Connected WebSocket clients, by endpoint.", "gauge")
         self.alerts_pushed = Metric("emergency_alerts_pushed_total", "Alert messages pushed to WebSocket subscribers.", "counter")
+        self.social_posts = Metric("emergency_social_posts_total", "Posts received from a social stream, by stream.", "counter")
+        self.social_skipped = Metric("emergency_social_skipped_total", "Stream events skipped before the pipeline, by stream and reason.", "counter")
+        self.social_decisions = Metric("emergency_social_decisions_total", "Pipeline outcomes (kept, or the drop reason), by stream.", "counter")
+        self.social_journaled = Metric("emergency_social_clusters_journaled_total", "Cluster envelopes journaled (first and updated), by stream.", "counter")
+        self.social_reconnects = Metric("emergency_social_reconnects_total", "Stream reconnections, by stream.", "counter")
+        self.social_attempts = Metric("emergency_social_stream_attempts_total", "Supervised starts of a stream runner, by stream.", "counter")
+        self.social_clusters = Metric("emergency_social_live_clusters", "Near-duplicate clusters held in memory, by stream.", "gauge")
 
     def all(self) -> list[Metric]:
         return [m for m in vars(self).values() if isinstance(m, Metric)]

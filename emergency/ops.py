@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+
+from emergency.metrics import Registry
 
 router = APIRouter(tags=["operations"])
 
@@ -28,4 +32,20 @@ async def metrics(request: Request) -> PlainTextResponse:
     runtime = request.app.state.runtime
     counts = await runtime.store.journal_counts()
     runtime.metrics.outbox_pending.set(counts.total - counts.applied)
+    _social_streams(runtime.metrics, [runner.status() for runner in runtime.social_runners])
     return PlainTextResponse(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _social_streams(m: Registry, statuses: list[dict[str, Any]]) -> None:
+    """Copy the stream runners' own counts (``StreamRunner.status``) into the registry."""
+    for st in statuses:
+        stream = f"{st['network']} {st['url']}"
+        m.social_posts.set(st["posts"], stream=stream)
+        m.social_reconnects.set(st["reconnects"], stream=stream)
+        m.social_attempts.set(st["attempts"], stream=stream)
+        m.social_clusters.set(st["live_clusters"], stream=stream)
+        m.social_journaled.set(st["journal"].get("journaled", 0) + st["journal"].get("updated", 0), stream=stream)
+        for reason, n in st["skipped"].items():
+            m.social_skipped.set(n, stream=stream, reason=reason)
+        for outcome, n in st["outcomes"].items():
+            m.social_decisions.set(n, stream=stream, outcome=outcome)

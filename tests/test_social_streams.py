@@ -25,7 +25,7 @@ from feeds.social.pipeline import ClusterPublisher, RulesHolder, SocialPipeline,
 from feeds.social.resume import seed_from_journal
 from feeds.social.rules import Rules
 from feeds.social.service import store_sink
-from feeds.social.streams import StreamRunner, StreamSpec, make_adapter, parse_streams
+from feeds.social.streams import StreamRunner, StreamSpec, make_adapter, parse_streams, public_url
 from tests.conftest import eventually, make_settings, start_system
 from tests.test_social_adapters import (
     CAPTURE,
@@ -60,6 +60,13 @@ async def test_cursors_are_durable_on_both_backends(store_url):
         assert await reopened.get_cursor("social:test:b") == "x"
     finally:
         await reopened.close()
+
+
+def test_stream_urls_shown_to_operators_hold_no_credentials():
+    assert public_url("https://user:pw@host.example:8443/api/v1/streaming/hashtag?tag=fire&access_token=abc") == \
+        "https://host.example:8443/api/v1/streaming/hashtag?tag=fire&access_token=…"
+    assert public_url("wss://jetstream.example/subscribe?wantedCollections=app.bsky.feed.post") == \
+        "wss://jetstream.example/subscribe?wantedCollections=app.bsky.feed.post"
 
 
 def test_stream_settings_parse_and_bad_entries_name_the_setting():
@@ -142,9 +149,20 @@ async def test_the_system_runs_a_configured_stream_and_resumes_from_its_stored_c
             max_sent = max(e["time_us"] for e in map(json.loads, CAPTURE[:SPLIT]) if e.get("kind") != "commit"
                            or e["commit"]["collection"] in ("app.bsky.feed.post", "app.bsky.feed.repost"))
             saved = await eventually(cursor_at(system.runtime.store, runner.spec.cursor_name, max_sent))
+            posts_sent = {p.id for p in (parse_event(json.loads(line)) for line in CAPTURE[:SPLIT]) if p}
+            # operators see how the stream is doing: the API (coordinator) and /metrics
+            assert (await system.http.get("/api/v1/social/streams")).status_code == 401
+            r = await system.http.get("/api/v1/social/streams", headers=system.auth("coordinator"))
+            [status] = r.json()["streams"]
+            assert status["network"] == "jetstream" and status["url"] == url and status["attempts"] == 1
+            assert status["posts"] == len(posts_sent) and status["cursor_saved"] and status["last_error"] is None
+            assert sum(status["outcomes"].values()) == len(posts_sent) and status["live_clusters"] == len(first)
+            assert status["journal"]["journaled"] == len(first)
+            metrics = (await system.http.get("/metrics")).text
+            assert f'emergency_social_posts_total{{stream="jetstream {url}"}} {len(posts_sent)}' in metrics
+            assert f'emergency_social_live_clusters{{stream="jetstream {url}"}} {len(first)}' in metrics
         finally:
             await stop(system, task, server)
-        posts_sent = {p.id for p in (parse_event(json.loads(line)) for line in CAPTURE[:SPLIT]) if p}
         assert {i for _, i in saved["recent"]} == posts_sent  # the whole capture is inside the 5 s rewind
 
         state["upto"] = len(CAPTURE)
@@ -218,11 +236,15 @@ async def test_a_mastodon_runner_backfills_from_its_stored_status_id(sqlite_url)
     # it gets comes from the REST back-fill after the stored id
     state = {"stream_connections": 0, "live_from": 0, "drop_at": -1, "resume_at": len(STATUSES), "backfills": []}
     async with local_stream(mastodon_app(state), MASTODON, sqlite_url) as (spec, store, runner_args):
-        assert await StreamRunner(spec, **runner_args).run(limit=4) == 4
+        runner = StreamRunner(spec, **runner_args)
+        assert await runner.run(limit=4) == 4
         assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[3]["id"]}
         state["live_from"] = len(STATUSES)
         rest = len(STATUSES) - 4 + 1  # the last status is a boost: the boosted status, then the boost
-        assert await StreamRunner(spec, **runner_args).run(limit=rest) == rest
+        assert await runner.run(limit=rest) == rest  # a second attempt of the same runner (as after a crash)
+        status = runner.status()  # counted over both attempts, each with its own adapter and pipeline
+        assert status["attempts"] == 2 and status["posts"] == 4 + rest
+        assert sum(status["outcomes"].values()) == 4 + rest
         assert [b["min_id"] for b in state["backfills"]][:1] == [STATUSES[3]["id"]]
         assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[-1]["id"]}
 

@@ -102,6 +102,16 @@ def _mastodon(url: str, cursor: str | None, transport: str | None, access_token:
                            stream=stream, tag=query.get("tag"), cursor=cursor, access_token=access_token or None)
 
 
+def public_url(url: str) -> str:
+    """``url`` without user info or query values that could hold a secret (tokens, keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    query = "&".join(f"{k}=…" if re.search(r"token|key|secret|auth|pass", k, re.I) else f"{k}={v[0]}"
+                     for k, v in parse_qs(parts.query).items())
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
 def make_adapter(spec: StreamSpec, settings: Settings, *, cursor: str | None = None,
                  transport: str | None = None) -> Adapter:
     """The adapter for ``spec``, starting at ``cursor`` when given (Jetstream time_us, Mastodon id), with
@@ -134,8 +144,39 @@ class StreamRunner:
         self.publisher = ClusterPublisher(self.pipeline, sink, stream=spec.cursor_name)
         self.adapter: Adapter | None = None
         self._saved: dict[str, Any] | None = None
+        self.attempts = 0
+        self._past: dict[str, Any] = {}  # counts of earlier attempts (each attempt has a fresh adapter)
+
+    def status(self) -> dict[str, Any]:
+        """What an operator needs to know about this stream, counted over every attempt since the
+        process started: posts received and skipped (by reason), reconnects, pipeline outcomes
+        (kept, or the drop reason), clusters journaled, live clusters, the last connection error."""
+        current = self._counts()
+        out: dict[str, Any] = {"network": self.spec.network, "url": public_url(self.spec.url),
+                               "attempts": self.attempts, "live_clusters": len(self.pipeline.deduper.clusters),
+                               "last_error": self.adapter.stats.last_error if self.adapter is not None else None,
+                               "cursor_saved": self._saved is not None}
+        for key in ("posts", "reconnects"):
+            out[key] = self._past.get(key, 0) + current[key]
+        for key in ("skipped", "outcomes", "journal"):
+            merged = dict(self._past.get(key, {}))
+            for k, v in current[key].items():
+                merged[k] = merged.get(k, 0) + v
+            out[key] = merged
+        return out
+
+    def _counts(self) -> dict[str, Any]:
+        stats = self.adapter.stats if self.adapter is not None else None
+        return {"posts": stats.posts if stats else 0, "reconnects": stats.reconnects if stats else 0,
+                "skipped": dict(stats.skipped) if stats else {}, "outcomes": dict(self.pipeline.counts),
+                "journal": dict(self.publisher.stats)}
 
     async def _start(self) -> Adapter:
+        if self.adapter is not None:  # keep what the previous attempt counted
+            status = self.status()
+            self._past = {k: status[k] for k in ("posts", "reconnects", "skipped", "outcomes", "journal")}
+            self.adapter = None
+        self.attempts += 1
         self.pipeline = SocialPipeline(self.holder, region=self.region)
         self.publisher = ClusterPublisher(self.pipeline, self.sink, stream=self.spec.cursor_name)
         await seed_from_journal(self.pipeline, self.store, stream=self.spec.cursor_name)

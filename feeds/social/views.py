@@ -2,6 +2,7 @@
 
 ``GET /api/v1/social/rules`` -> ``{"version", "rules", "terms"}``;
 ``PUT /api/v1/social/rules`` with a ``Rules`` body -> the same, applied to the next post;
+``GET /api/v1/social/streams``: the in-process stream runners and their counts.
 ``POST /api/v1/social/posts`` with ``{"posts": [Post, ...]}`` -> one decision per post; kept
 posts are journaled to raw.social as clusters.
 """
@@ -60,6 +61,14 @@ async def put_rules(rules: Rules, request: Request, who: TokenRecord = Depends(o
     async with live.lock:
         live.holder.set(rules, version)
     return _out(request)
+
+
+@router.get("/streams")
+async def get_streams(request: Request, _: TokenRecord = Depends(operator)) -> dict[str, Any]:
+    """The streams this process runs (``EMERGENCY_SOCIAL_STREAMS``) and how they are doing: posts
+    received and skipped by reason, pipeline outcomes, clusters journaled and held, reconnects,
+    supervised restarts, the last connection error. URLs without credentials."""
+    return {"streams": [runner.status() for runner in request.app.state.runtime.social_runners]}
 
 
 @router.post("/posts", response_model=DecisionsOut)
