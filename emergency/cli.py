@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("token", help="create an API token (printed once)")
     t.add_argument("--name", required=True)
     t.add_argument("--role", action="append", required=True,
-                   help="agency | coordinator | alert_originator | amber | national_authority | admin (repeatable)")
+                   help="agency | coordinator | alert_originator | amber | national_authority | admin | "
+                   "collector (repeatable)")
     t.add_argument("--agency", help="agency name (agency tokens)")
     t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon")
 

@@ -149,6 +149,7 @@ async def start_system(settings: Settings, broker: EmbeddedBroker) -> tuple[Syst
     tokens["alert_originator"], _ = await create_token(runtime.store, name="County EM",
                                                        roles=[Role.alert_originator], agency="County EM")
     tokens["coordinator"], _ = await create_token(runtime.store, name="ECC", roles=[Role.coordinator])
+    tokens["collector"], _ = await create_token(runtime.store, name="Collector", roles=[Role.collector])
     base = f"http://127.0.0.1:{port}"
     http = httpx.AsyncClient(base_url=base, timeout=20)
     return System(settings, runtime, broker, base, http, tokens), task, server

@@ -94,6 +94,18 @@ async def test_a_rule_edit_applies_to_the_next_post_and_clusters_reach_the_map(s
     assert {e.id for e in social} <= {"social:jsonl:s1", "social:jsonl:n2"}
 
 
+async def test_a_collector_token_may_post_to_the_webhook_and_nothing_else(system):
+    collector = system.auth("collector")
+    r = await system.http.post("/api/v1/social/posts", headers=collector,
+                               json={"posts": [post("c1", "Flooding on SE Water Ave, cars stuck", lat=45.51, lon=-122.66)]})
+    assert r.status_code == 200 and r.json()["decisions"][0]["related"]
+    assert (await system.http.get("/api/v1/social/rules", headers=collector)).status_code == 403
+    assert (await system.http.put("/api/v1/social/rules", json={"keywords": ["x"]}, headers=collector)).status_code == 403
+    assert (await system.http.get("/api/v1/social/streams", headers=collector)).status_code == 403
+    assert (await system.http.post("/api/v1/social/posts", headers=system.auth("agency"),
+                                   json={"posts": [post("c2", "flood")]})).status_code == 403
+
+
 async def test_webhook_refuses_bad_posts_with_the_field(system):
     r = await system.http.post("/api/v1/social/posts", headers=system.auth("coordinator"),
                                json={"posts": [{"id": "x", "text": "t", "lat": 95, "lon": 0}]})

@@ -18,6 +18,7 @@ class Role(str, Enum):
     amber = "amber"  # with alert_originator: may issue child-abduction (AMBER) alerts
     national_authority = "national_authority"
     admin = "admin"
+    collector = "collector"  # an external social collector: may only post to the social webhook
 
 
 def hash_token(token: str) -> str:

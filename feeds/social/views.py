@@ -1,4 +1,5 @@
-"""Social API: the filter rules (coordinator or admin) and a webhook for external collectors.
+"""Social API: the filter rules (coordinator or admin) and a webhook for external collectors
+(role ``collector``, which may do nothing else, or coordinator or admin).
 
 ``GET /api/v1/social/rules`` -> ``{"version", "rules", "terms"}``;
 ``PUT /api/v1/social/rules`` with a ``Rules`` body -> the same, applied to the next post;
@@ -23,6 +24,7 @@ from feeds.social.service import live_social, save_rules
 
 router = APIRouter(prefix="/api/v1/social", tags=["social"])
 operator = require(Role.coordinator, Role.admin)
+collector = require(Role.collector, Role.coordinator, Role.admin)  # the webhook: least privilege for collectors
 
 
 class RulesOut(BaseModel):
@@ -72,7 +74,7 @@ async def get_streams(request: Request, _: TokenRecord = Depends(operator)) -> d
 
 
 @router.post("/posts", response_model=DecisionsOut)
-async def post_posts(body: PostsIn, request: Request, _: TokenRecord = Depends(operator)) -> DecisionsOut:
+async def post_posts(body: PostsIn, request: Request, _: TokenRecord = Depends(collector)) -> DecisionsOut:
     """Webhook for external collectors: decide each post, journal the clusters that changed."""
     live = live_social(request.app)
     await live.ensure_loaded()
