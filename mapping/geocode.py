@@ -217,25 +217,12 @@ def _dedupe(found: list[PlaceMatch]) -> list[PlaceMatch]:
 
 
 def _tokens(text: str) -> list[_Token]:
-    out = []
-    for m in _TOKEN.finditer(text):
-        raw = m.group()  # an ASCII token has no '&' and nothing to decompose: lower() is its fold
-        out.append(_Token(raw, raw.lower() if raw.isascii() else fold(raw).strip(), m.start(), m.end()))
-    return out
+    return [_Token(m.group(), fold(m.group()).strip(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
 @lru_cache(maxsize=65536)
 def _key(words: tuple[str, ...]) -> str:
-    if len(words) == 1:
-        return _word_key(words[0])
     return " ".join(canonical_tokens(list(words)))
-
-
-@lru_cache(maxsize=1 << 17)
-def _word_key(word: str) -> str:
-    """``_key`` of one word: every token position asks for it, so it has its own, larger cache
-    (multi-word windows are only tried after a word that starts a name)."""
-    return " ".join(canonical_tokens([word]))
 
 
 def _scan(gaz: Gazetteer, tokens: list[_Token]) -> list[_Mention]:
@@ -246,7 +233,7 @@ def _scan(gaz: Gazetteer, tokens: list[_Token]) -> list[_Mention]:
     while i < n:
         best: _Mention | None = None
         for j in range(i + 1, min(n, i + gaz.max_tokens + 1) + 1):
-            key = _word_key(words[i]) if j == i + 1 else _key(tuple(words[i:j]))
+            key = _key(tuple(words[i:j]))
             if tuple(key.split()) not in gaz.prefixes:
                 if len(key.split()) >= j - i:  # canonicalisation never shortens except via "mlk"
                     break

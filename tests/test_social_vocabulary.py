@@ -10,7 +10,7 @@ from feeds.social.pipeline import RulesHolder, SocialPipeline
 from feeds.social.relevance import RELATED_AT, assess, related_decision
 from feeds.social.rules import Rules, compile_rules
 from feeds.social.text import content_words
-from feeds.social.vocabulary import MIN_POSTS, StreamVocabulary, words_of
+from feeds.social.vocabulary import MIN_POSTS, StreamVocabulary
 
 RULES = compile_rules(Rules())
 WEAK = "Chelyabinsk residents filmed the flash over the lake"  # no crisis cue word at all
@@ -50,13 +50,13 @@ def test_only_posts_with_strong_lexical_evidence_teach_the_vocabulary():
 
 def test_typicality_waits_for_enough_posts_and_is_a_fraction():
     vocabulary = StreamVocabulary()
-    ws = words_of(["flood", "river", "bridge"])
+    ws = {"flood", "river", "bridge"}
     for _ in range(MIN_POSTS - 1):
         vocabulary.observe(ws)
     assert vocabulary.typicality(ws) == 0.0
     vocabulary.observe(ws)
     assert vocabulary.typicality(ws) == 1.0
-    assert vocabulary.typicality(words_of(["flood", "coffee", "friends", "morning"])) == 1 / 3  # top 3 of 4
+    assert vocabulary.typicality({"flood", "coffee", "friends", "morning"}) == 1 / 3  # top 3 of 4
     assert vocabulary.typicality(set()) == 0.0
 
 

@@ -92,11 +92,6 @@ def vocabulary_of(terms: Iterable[str]) -> frozenset[str]:
     return frozenset(w for t in terms for w in words(t) if len(w) > 1)
 
 
-def strip_noise(text: str) -> str:
-    """Text without URLs and @mentions (for dedup and scoring)."""
-    return MENTION.sub(" ", URL.sub(" ", text))
-
-
 _CONTENT = re.compile(r"https?://\S+|www\.\S+|@[\w.\-]+|(\w+)")  # URLs and mentions match as ''
 _SKIP = STOPWORDS | {""}
 

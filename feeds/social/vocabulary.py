@@ -35,7 +35,7 @@ class StreamVocabulary:
 
     def typicality(self, distinct: set[str]) -> float:
         """0..1: mean of the ``TOP`` largest document fractions of the words in ``distinct`` (a
-        post's ``words_of``); 0 until ``MIN_POSTS`` posts were observed."""
+        post's content words); 0 until ``MIN_POSTS`` posts were observed."""
         if self.posts < MIN_POSTS or not distinct:
             return 0.0
         top = sorted(map(self.df.get, distinct, repeat(0.0)))[-TOP:]
@@ -59,13 +59,8 @@ class StreamVocabulary:
     def judge(self, match: Match, ws: list[str]) -> Assessment:
         """Assess a post (``ws``: its content words) with the stream's typicality, then learn from
         it when its lexical evidence alone is strong."""
-        distinct = words_of(ws)
+        distinct = set(ws)
         a = assess(match, typicality=self.typicality(distinct), words=distinct)
         if lexically_strong(a):
             self.observe(distinct)
         return a
-
-
-def words_of(ws: list[str]) -> set[str]:
-    """The distinct words the vocabulary counts."""
-    return set(ws)
