@@ -10,7 +10,7 @@ from fastapi import WebSocket
 
 from alerts.tiers import rank
 from emergency.cop.features import to_feature
-from emergency.cop.layers import ALERTS, expires_at
+from emergency.layers import ALERTS, expires_at
 from emergency.events import Envelope, Kind, utcnow
 from emergency.geometry import contains_point
 from emergency.hub import Hub

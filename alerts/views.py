@@ -18,7 +18,7 @@ from alerts.service import ISSUE_PROFILES, alert_event, cancel_event, update_eve
 from alerts.tiers import Tier, may_issue
 from emergency.auth.deps import require
 from emergency.auth.tokens import Role
-from emergency.cop.layers import ALERTS
+from emergency.layers import ALERTS
 from emergency.events import Envelope, Kind, new_id, utcnow
 from emergency.store.base import EventQuery, TokenRecord
 from emergency.stream.topics import ALERTS_ISSUED

@@ -66,7 +66,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from emergency.collector import tune_collector  # noqa: E402
 from emergency.config import Settings  # noqa: E402
 from emergency.events import Envelope, new_id, utcnow  # noqa: E402
-from emergency.runtime import Runtime  # noqa: E402
+from emergency.assembly.runtime import Runtime  # noqa: E402
 from emergency.stream.broker import EmbeddedBroker, free_port  # noqa: E402
 from emergency.stream.topics import COP_REPORTS, RAW_CITIZEN  # noqa: E402
 from feeds.citizen.models import CitizenReportIn  # noqa: E402
@@ -364,7 +364,7 @@ async def run_system(bootstrap: str, events: list[Envelope], tmp_root: Path, sub
                    "EMERGENCY_DATA_DIR": str(workdir), "EMERGENCY_TOPIC_PREFIX": prefix,
                    "EMERGENCY_FETCH_MAX_WAIT_MS": str(fetch_max_wait_ms)}
             with (workdir / "worker.log").open("wb") as out:
-                worker = subprocess.Popen([sys.executable, "-m", "emergency.cli", "worker"], cwd=ROOT, env=env,
+                worker = subprocess.Popen([sys.executable, "-m", "emergency.assembly.cli", "worker"], cwd=ROOT, env=env,
                                           stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                           preexec_fn=_pdeathsig)
         store = runtime.store
@@ -523,7 +523,7 @@ class Server:
             "EMERGENCY_KAFKA_BOOTSTRAP": bootstrap, "EMERGENCY_TOPIC_PREFIX": self.topic_prefix,
             "EMERGENCY_FETCH_MAX_WAIT_MS": str(fetch_max_wait_ms), "PYTHONUNBUFFERED": "1",
         }
-        self.command = [sys.executable, "-m", "emergency.cli", "serve"]
+        self.command = [sys.executable, "-m", "emergency.assembly.cli", "serve"]
         self.logfile = workdir / "server.log"
         self.proc: subprocess.Popen | None = None
 

@@ -20,7 +20,7 @@ from alerts.cap.validate import validate_alert
 from alerts.models import AlertIn
 from alerts.service import ISSUE_PROFILES, alert_event
 from emergency.events import Envelope, utcnow
-from emergency.runtime import Runtime
+from emergency.assembly.runtime import Runtime
 from emergency.stream.topics import ALERTS_ISSUED, RAW_AGENCY, RAW_CITIZEN, RAW_SOCIAL
 from feeds.agency.models import RoadClosureIn
 from feeds.agency.service import agency_slug, closure_event

@@ -12,17 +12,24 @@ the region's projected CRS. Everything is deterministic: the same input gives th
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import shapely
 from shapely.geometry import Point, mapping
 
+from emergency.errors import ConfigError
+from emergency.events import GeoPrecision
+from emergency.geocoding import Located
 from mapping.coords import check_lat_lon
 from mapping.gazetteer import Gazetteer, RoadHit
 from mapping.names import CONNECTORS, DIRECTIONS, STREET_TYPES, canonical_tokens, fold, normalise, short_name
-from mapping.regions import Place, Region, Road, Zone
+from mapping.regions import Place, Region, Road, Zone, load_region
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 300        # longer "place strings" are treated as free text
 STREET_CONTEXT = {"on", "at", "along", "near", "off", "down", "up", "onto", "of", "and", "crossing", "by",
@@ -405,3 +412,37 @@ def _nearest_place(region: Region, lat: float, lon: float) -> str | None:
     # a large place's centre point stands for a wider area: scale the distance by its size
     best = min(zip(cands, dist), key=lambda t: (t[1] / max(1.0, (t[0].population / 5000) ** 0.5), t[0].name))
     return best[0].name if best[1] < 30_000 else None
+
+
+_PRECISION = {"intersection": GeoPrecision.street, "street": GeoPrecision.street, "place": GeoPrecision.place,
+              "region": GeoPrecision.region}
+
+
+class RegionGeocoder:
+    """The kernel's ``Geocoder`` on one offline region pack (geometries GeoJSON, WGS 84)."""
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+        self.name = f"region {region.name}"
+
+    def locate(self, *, location_text: str | None, text: str | None) -> Located | None:
+        """The whole ``location_text`` geocoded, or else the first place mentioned in ``text``; None if neither."""
+        match = geocode(location_text, self.region) if location_text else None
+        if match is None and text:
+            found = extract_places(text, self.region)
+            match = found[0] if found else None
+        if match is None:
+            return None
+        return Located(geometry=match.geometry, geo_precision=_PRECISION[match.precision],
+                       confidence=match.confidence, label=match.label or " & ".join(match.names))
+
+
+def region_geocoder(region_dir: Path | str) -> RegionGeocoder | None:
+    """The geocoder of the configured region, loaded once per process; None (and a warning) if it cannot load."""
+    try:
+        region = load_region(region_dir)
+        _ = region.gazetteer  # build the name indexes now, not on the first event
+    except (ConfigError, OSError, ValueError) as exc:
+        log.warning("geocoding disabled: %s", exc)
+        return None
+    return RegionGeocoder(region)

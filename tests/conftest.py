@@ -20,10 +20,10 @@ import httpx
 import pytest
 import uvicorn
 
-from emergency.app import create_app
+from emergency.assembly.app import create_app
 from emergency.auth.tokens import Role, create_token
 from emergency.config import PROJECT_ROOT, Settings
-from emergency.runtime import Runtime
+from emergency.assembly.runtime import Runtime
 from emergency.stream.broker import EmbeddedBroker, free_port
 
 REGION = json.loads((PROJECT_ROOT / "sample_data" / "regions" / "portland" / "region.json").read_text())

@@ -78,7 +78,7 @@ def test_a_signed_message_verifies_and_each_tampering_names_the_failed_check(key
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emergency.cli", "cap", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "emergency.assembly.cli", "cap", *args], capture_output=True, text=True,
                           timeout=120)
 
 

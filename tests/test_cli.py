@@ -15,7 +15,7 @@ import pytest
 
 from emergency.config import PROJECT_ROOT
 from emergency.cop.features import to_feature
-from emergency.runtime import Runtime
+from emergency.assembly.runtime import Runtime
 from emergency.store import EventQuery
 from emergency.stream.broker import free_port, port_is_taken
 from tests.conftest import make_settings
@@ -24,7 +24,7 @@ POSTS = PROJECT_ROOT / "sample_data" / "social" / "demo_posts.jsonl"
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emergency.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "emergency.assembly.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -83,7 +83,7 @@ async def test_ingest_posts_filters_and_the_located_ones_reach_the_map(broker, s
 
 def test_serve_stops_cleanly_on_ctrl_c_without_an_orphan_broker(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "emergency.cli", "serve"], cwd=PROJECT_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "emergency.assembly.cli", "serve"], cwd=PROJECT_ROOT,
                             env={**os.environ, "EMERGENCY_PORT": str(port), "EMERGENCY_DATA_DIR": str(tmp_path),
                                  "EMERGENCY_KAFKA_BOOTSTRAP": ""},
                             stderr=subprocess.PIPE, text=True)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaProducer
 
 from emergency.config import PROJECT_ROOT
-from emergency.runtime import Runtime
+from emergency.assembly.runtime import Runtime
 from emergency.store import EventQuery
 from emergency.stream.topics import COP_REPORTS, RAW_CITIZEN
 from tests.conftest import eventually, make_settings, report_body, start_system
@@ -96,7 +96,7 @@ async def picture(system) -> dict:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emergency.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "emergency.assembly.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=300, env={**os.environ, **env})
 
 

@@ -13,7 +13,7 @@ from emergency.config import PROJECT_ROOT
 
 
 def geo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emergency.cli", "geo", *args], cwd=PROJECT_ROOT,
+    return subprocess.run([sys.executable, "-m", "emergency.assembly.cli", "geo", *args], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "EMERGENCY_REGION_DIR": str(PROJECT_ROOT / "sample_data/regions/portland")})
 

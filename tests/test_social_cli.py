@@ -88,7 +88,7 @@ async def test_stream_command_journals_jetstream_posts_to_raw_social(sqlite_url,
     port = free_port()
     async with serve(handler, "127.0.0.1", port):
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "emergency.cli", "social", "stream", "jetstream", f"ws://127.0.0.1:{port}/subscribe",
+            sys.executable, "-m", "emergency.assembly.cli", "social", "stream", "jetstream", f"ws://127.0.0.1:{port}/subscribe",
             "--limit", "32", cwd=PROJECT_ROOT, env={**os.environ, "EMERGENCY_STORE_URL": sqlite_url},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         _, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -116,7 +116,7 @@ async def test_stream_command_sends_the_mastodon_access_token_from_option_or_set
         for name, extra, env in [("option", ["--access-token", TOKEN], {}),
                                  ("setting", [], {"EMERGENCY_MASTODON_ACCESS_TOKEN": TOKEN})]:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "emergency.cli", "social", "stream", "mastodon", f"http://127.0.0.1:{port}",
+                sys.executable, "-m", "emergency.assembly.cli", "social", "stream", "mastodon", f"http://127.0.0.1:{port}",
                 "--limit", "4", *extra, cwd=PROJECT_ROOT,
                 env={**os.environ, "EMERGENCY_STORE_URL": f"sqlite:///{tmp_path / name}.sqlite3", **env},
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -16,7 +16,7 @@ from websockets.asyncio.server import serve
 from emergency.config import Settings
 from emergency.errors import EmergencyError
 from emergency.events import Envelope, utcnow
-from emergency.runtime import Runtime
+from emergency.assembly.runtime import Runtime
 from emergency.store import EventQuery, open_store
 from emergency.stream.broker import free_port
 from feeds.social.adapters.jetstream import parse_event

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emergency.cop.layers import layer_of
+from emergency.layers import layer_of
 from emergency.events import Envelope
 
 PRIVATE_KEY = "private"

@@ -3,9 +3,9 @@
 Checks that each raw event is usable in the picture (right kind for its topic, a known
 category, a geometry where one is required), tidies its text, and republishes it under the
 same id. An event with no geometry but with ``location_text`` or ``text`` is geocoded
-offline against the configured region (``EMERGENCY_REGION_DIR``, loaded once): the best
-match sets geometry, geo_precision, confidence and location_text; no match keeps
-geo_precision "none". Anything it cannot use is rejected to the dead-letter topic with the
+offline by the geocoder the assembly hands in (``emergency.geocoding.Geocoder``; the region
+of ``EMERGENCY_REGION_DIR``, loaded once): the best match sets geometry, geo_precision,
+confidence and location_text; no match keeps geo_precision "none". Anything it cannot use is rejected to the dead-letter topic with the
 reason. The transformation is deterministic, so a replay yields the same picture.
 """
 
@@ -14,15 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from functools import lru_cache
-from pathlib import Path
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 
 from emergency.categories import AGENCY_CATEGORIES, REPORT_CATEGORIES
 from emergency.config import Settings
-from emergency.errors import ConfigError
-from emergency.events import Envelope, GeoPrecision, Kind
+from emergency.events import Envelope, Kind
+from emergency.geocoding import Geocoder
 from emergency.metrics import Registry
 from emergency.stream.consumer import Incoming, Rejected
 from emergency.stream.producer import publish_all
@@ -36,18 +35,16 @@ EXPECTED_KIND = {
 }
 LINE_TYPES = ("LineString", "MultiLineString")
 _SPACE = re.compile(r"\s+")
-PRECISION = {"intersection": GeoPrecision.street, "street": GeoPrecision.street, "place": GeoPrecision.place,
-             "region": GeoPrecision.region}
 log = logging.getLogger(__name__)
 
 
-def normalise(topic: str, event: Envelope, region=None) -> Envelope:
+def normalise(topic: str, event: Envelope, geocoder: Geocoder | None = None) -> Envelope:
     """The COP version of a raw event; raises ValueError saying why it cannot be used.
 
-    ``region`` (a ``mapping.regions.Region``) enables geocoding of events without geometry.
+    ``geocoder`` enables geocoding of events without geometry (GeoJSON, WGS 84).
     """
-    if region is not None and event.geometry is None and (event.location_text or event.text):
-        event = geocoded(event, region)
+    if geocoder is not None and event.geometry is None and (event.location_text or event.text):
+        event = geocoded(event, geocoder)
     expected = EXPECTED_KIND.get(topic)
     if expected is not None and event.kind is not expected:
         raise ValueError(f"kind {event.kind.value!r} does not belong on {topic} (expected {expected.value!r})")
@@ -65,49 +62,34 @@ def normalise(topic: str, event: Envelope, region=None) -> Envelope:
     return event.model_copy(update={"text": text})
 
 
-def geocoded(event: Envelope, region) -> Envelope:
+def geocoded(event: Envelope, geocoder: Geocoder) -> Envelope:
     """The event with geometry from its location text (whole string) or else its text (best mention)."""
-    from mapping.geocode import extract_places, geocode
-
-    match = geocode(event.location_text, region) if event.location_text else None
-    if match is None and event.text:
-        found = extract_places(event.text, region)
-        match = found[0] if found else None
-    if match is None:
+    found = geocoder.locate(location_text=event.location_text, text=event.text)
+    if found is None:
         return event
     return event.model_copy(update={
-        "geometry": match.geometry, "geo_precision": PRECISION[match.precision],
-        "confidence": match.confidence, "location_text": match.label or " & ".join(match.names)})
+        "geometry": found.geometry, "geo_precision": found.geo_precision,
+        "confidence": found.confidence, "location_text": found.label})
 
 
-@lru_cache(maxsize=4)
-def _region(region_dir: Path):
-    """The configured region, loaded once; ``None`` (and a warning) when it cannot be loaded."""
-    from mapping.regions import load_region
+def make_normaliser(settings: Settings, metrics: Registry, geocoder: Callable[[], Geocoder | None] | None = None):
+    """A batch processor for ``GroupWorker``: normalise and publish to cop.reports, reject the rest.
 
-    try:
-        region = load_region(region_dir)
-        _ = region.gazetteer  # build the name indexes now, not on the first event
-        return region
-    except (ConfigError, OSError, ValueError) as exc:
-        log.warning("geocoding disabled: %s", exc)
-        return None
-
-
-def make_normaliser(settings: Settings, metrics: Registry):
-    """A batch processor for ``GroupWorker``: normalise and publish to cop.reports, reject the rest."""
+    ``geocoder`` is called once, off the event loop, on the first batch (loading a region takes
+    about 0.5 s); it may return None (geocoding disabled).
+    """
 
     loaded: dict[str, object] = {}
 
     async def process(batch: list[Incoming], producer: AIOKafkaProducer) -> list[Rejected]:
-        if "region" not in loaded:  # the first batch loads the region off the event loop (about 0.5 s)
-            loaded["region"] = await asyncio.to_thread(_region, settings.region_dir)
-        region = loaded["region"]
+        if "geocoder" not in loaded:  # the first batch loads it off the event loop
+            loaded["geocoder"] = await asyncio.to_thread(geocoder) if geocoder is not None else None
+        found_geocoder = loaded["geocoder"]
         out: list[tuple[str, bytes, bytes, None]] = []
         rejected: list[Rejected] = []
         for inc in batch:
             try:
-                event = normalise(inc.topic, inc.event, region)
+                event = normalise(inc.topic, inc.event, found_geocoder)  # type: ignore[arg-type]
             except ValueError as exc:
                 rejected.append(Rejected(inc, str(exc)))
                 continue

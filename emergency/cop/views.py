@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 
 from emergency.cop.features import feature_collection, to_feature
-from emergency.cop.layers import ALERTS, REPORTS, ROAD_CLOSURES
+from emergency.layers import ALERTS, REPORTS, ROAD_CLOSURES
 from emergency.events import utcnow
 from emergency.store.base import EventQuery
 

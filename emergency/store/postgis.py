@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from emergency.cop.layers import expires_at, layer_of
+from emergency.layers import expires_at, layer_of
 from emergency.errors import StoreError
 from emergency.events import Envelope, utcnow
 from emergency.store.base import (

@@ -20,7 +20,7 @@ from typing import Any
 
 from shapely.geometry import box
 
-from emergency.cop.layers import expires_at, layer_of
+from emergency.layers import expires_at, layer_of
 from emergency.errors import StoreError
 from emergency.events import Envelope, utcnow
 from emergency.geometry import bounds, to_shape

@@ -105,7 +105,7 @@ async def _run_server(runtime, on_started=None) -> None:
     """Serve the app on a started runtime until Ctrl-C; the server's shutdown stops the runtime."""
     import uvicorn
 
-    from emergency.app import create_app
+    from emergency.assembly.app import create_app
     from emergency.stream.broker import port_is_taken
 
     s = runtime.settings
@@ -117,7 +117,7 @@ async def _run_server(runtime, on_started=None) -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    from emergency.runtime import Runtime
+    from emergency.assembly.runtime import Runtime
 
     runtime = await Runtime(settings).start()
     try:
@@ -130,7 +130,7 @@ async def _serve(settings: Settings) -> None:
 async def _worker(settings: Settings) -> None:
     import signal
 
-    from emergency.runtime import Runtime
+    from emergency.assembly.runtime import Runtime
 
     runtime = await Runtime(settings.model_copy(update={"run_workers": True})).start(gateways=False)
     stop = asyncio.Event()
@@ -156,7 +156,7 @@ def _banner(runtime) -> None:
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     from emergency.auth.tokens import Role, create_token
     from emergency.progress import Progress
-    from emergency.runtime import Runtime
+    from emergency.assembly.runtime import Runtime
     from feeds.scenario import load_scenario, replay
     from mapping.live_map.views import region_info
 
@@ -232,7 +232,7 @@ async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
 
 async def _rebuild(settings: Settings, timeout: float) -> int:
     from emergency.progress import Progress
-    from emergency.runtime import Runtime
+    from emergency.assembly.runtime import Runtime
 
     runtime = Runtime(settings)
     await runtime.start(workers=False, gateways=False)

@@ -35,6 +35,7 @@ from emergency.stream.relay import OutboxRelay
 from emergency.stream.tail import Tail
 from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS, RAW_TOPICS
 from emergency.stream.watchdog import BrokerWatchdog
+from mapping.geocode import region_geocoder
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class Runtime:
         assert store is not None and not self.workers
         self.workers = [
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
-                        process=make_normaliser(s, self.metrics), metrics=self.metrics),
+                        process=make_normaliser(s, self.metrics, lambda: region_geocoder(s.region_dir)), metrics=self.metrics),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
                         topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store), metrics=self.metrics),
         ]

@@ -16,8 +16,8 @@ from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
 from emergency.http import BodyLimit, StatusMetrics, install_error_handlers
-from emergency.ops import router as ops_router
-from emergency.runtime import Runtime
+from emergency.assembly.ops import router as ops_router
+from emergency.assembly.runtime import Runtime
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
 from feeds.social.views import router as social_router

@@ -1,0 +1,31 @@
+"""The kernel's view of a geocoder: text in, a located geometry out (or nothing).
+
+The kernel (the normaliser) only knows this interface; the assembly hands it the offline
+region geocoder from ``mapping`` (``mapping.geocode.RegionGeocoder``), as httpx hands a client
+its transport. Geometries are GeoJSON, WGS 84 (EPSG:4326), RFC 7946 order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from emergency.events import GeoPrecision
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a text places an event: GeoJSON geometry (WGS 84), its precision, confidence 0..1, a label."""
+
+    geometry: dict[str, Any]
+    geo_precision: GeoPrecision
+    confidence: float
+    label: str
+
+
+class Geocoder(Protocol):
+    """Places an event from its ``location_text`` (the whole string) or else the best mention in ``text``."""
+
+    name: str  # what it covers, for messages ("region portland")
+
+    def locate(self, *, location_text: str | None, text: str | None) -> Located | None: ...
