@@ -1,35 +1,109 @@
-"""Which map layer an event belongs to, and until when it is current."""
+"""The layer registry: every map layer of the common operating picture, declared once.
+
+One ``Layer`` entry says which events belong to it, how it is titled and drawn, until when its
+items are current, which attributes are public, and how much one read may return. The store
+(its ``layer`` and ``expires_at`` columns), the read routes (``emergency/cop/views.py``), the
+live page's config (``mapping/live_map/page.py``) and ``live.js`` all read this registry, so a
+new layer (shelters, evacuation zones, incidents) is one entry here plus its intake module.
+
+Geometries are GeoJSON, WGS 84 (EPSG:4326), RFC 7946.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from emergency.events import Envelope, Kind
+
+Draw = Literal["markers", "lines", "areas"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One map layer: its members, its legend, its expiry and its public shape."""
+
+    name: str                                  # API / WebSocket key, e.g. "road_closures"
+    title: str                                 # shown in the layer control and legend
+    path: str                                  # read route, e.g. "/api/v1/road-closures"
+    kinds: frozenset[Kind]                     # envelope kinds that belong here ...
+    categories: frozenset[str] | None = None   # ... with these categories (None: any)
+    draw: Draw = "markers"                     # how live.js draws it: markers (clustered), lines, areas
+    color: str = "#455a64"                     # legend / default stroke colour
+    z: int = 0                                 # draw order: higher draws on top
+    expiry_attributes: tuple[str, ...] = ()    # attributes holding the ISO end time (first present wins)
+    active_by_default: bool = False            # read route returns only current items unless active=false
+    default_limit: int = 5000                  # items per read when no limit is given (newest first)
+    max_limit: int = 50_000                    # largest limit a read accepts
+    description: str = ""
+
+    def holds(self, event: Envelope) -> bool:
+        """Whether ``event`` belongs to this layer."""
+        return event.kind in self.kinds and (self.categories is None or event.category in self.categories)
+
+    def page_config(self) -> dict[str, Any]:
+        """What the live page needs to draw this layer (JSON-serialisable)."""
+        return {"name": self.name, "title": self.title, "path": self.path, "draw": self.draw,
+                "color": self.color, "z": self.z, "limit": self.default_limit}
+
 
 REPORTS = "reports"
 ROAD_CLOSURES = "road_closures"
 ALERTS = "alerts"
-INCIDENTS = "incidents"
-OTHER = "other"
-LAYERS = (REPORTS, ROAD_CLOSURES, ALERTS, INCIDENTS, OTHER)
+
+REGISTRY: Mapping[str, Layer] = {
+    layer.name: layer for layer in (
+        Layer(name=REPORTS, title="Reports", path="/api/v1/reports",
+              kinds=frozenset({Kind.citizen_report, Kind.social_post, Kind.feed_item}),
+              draw="markers", color="#436978", z=30,
+              description="Citizen reports and mapped social posts"),
+        Layer(name=ROAD_CLOSURES, title="Road closures", path="/api/v1/road-closures",
+              kinds=frozenset({Kind.agency_report}), categories=frozenset({"road_closure"}),
+              draw="lines", color="#b71c1c", z=20, expiry_attributes=("end",), active_by_default=True,
+              description="Road closures submitted by agencies, as LineStrings"),
+        Layer(name=ALERTS, title="Alerts", path="/api/v1/alerts",
+              kinds=frozenset({Kind.alert}), draw="areas", color="#c62828", z=10,
+              expiry_attributes=("expires",), active_by_default=True, default_limit=1000, max_limit=10_000,
+              description="Issued public alerts with their areas as polygons"),
+    )
+}
+"""Every layer by name, in legend order."""
+
+
+class NoLayer(ValueError):
+    """An event that belongs to no declared layer (it would be invisible on the map)."""
+
+
+def layer_for(event: Envelope) -> Layer:
+    """The registered layer ``event`` belongs to; raises ``NoLayer`` when none holds it."""
+    for layer in REGISTRY.values():
+        if layer.holds(event):
+            return layer
+    raise NoLayer(f"no map layer holds kind {event.kind.value!r} with category {event.category!r}")
 
 
 def layer_of(event: Envelope) -> str:
-    """The live-map layer of an event: reports, road_closures, alerts, incidents or other."""
-    if event.kind in (Kind.citizen_report, Kind.social_post, Kind.feed_item):
-        return REPORTS
-    if event.kind is Kind.agency_report:
-        return ROAD_CLOSURES if event.category == "road_closure" else OTHER
-    if event.kind is Kind.alert:
-        return ALERTS
-    if event.kind is Kind.incident:
-        return INCIDENTS
-    return OTHER
+    """The name of the layer ``event`` belongs to; raises ``NoLayer`` when none holds it."""
+    return layer_for(event).name
 
 
 def expires_at(event: Envelope) -> datetime | None:
-    """When the event stops being current (alert expiry, closure end), or None if open-ended."""
-    value = event.attributes.get("expires") or event.attributes.get("end")
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    """When the event stops being current (its layer's expiry attribute, UTC), or None if open-ended."""
+    for name in _expiry_attributes(event):
+        value = event.attributes.get(name)
+        if value:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    return None
+
+
+def _expiry_attributes(event: Envelope) -> tuple[str, ...]:
+    try:
+        return layer_for(event).expiry_attributes
+    except NoLayer:
+        return ()
+
+
+__all__ = ["ALERTS", "REGISTRY", "REPORTS", "ROAD_CLOSURES", "Draw", "Layer", "NoLayer", "expires_at", "layer_for",
+           "layer_of"]
