@@ -17,10 +17,11 @@ from alerts.models import AlertCancelIn, AlertIn
 from alerts.service import ISSUE_PROFILES, alert_event, cancel_event, update_event
 from alerts.tiers import Tier, may_issue
 from emergency.auth.deps import require
+from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
 from emergency.layers import ALERTS
 from emergency.events import Envelope, Kind, new_id, utcnow
-from emergency.store.base import EventQuery, TokenRecord
+from emergency.store.base import EventQuery
 from emergency.stream.topics import ALERTS_ISSUED
 from feeds.intake import AcceptedOut, idempotent_id
 

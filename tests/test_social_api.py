@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from emergency.store import EventQuery, open_store
 from feeds.social.pipeline import RulesHolder
+from feeds.social.repository import SOCIAL_RULES
 from feeds.social.rules import Rules
 from feeds.social.service import RulesWatcher, load_rules, save_rules
 from tests.conftest import eventually
@@ -18,7 +19,7 @@ T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 async def test_rules_persist_with_versions_on_both_backends(store_url):
     store = await open_store(store_url)
     try:
-        before = (await store.get_social_rules() or ({}, 0))[1]
+        before = (await store.repository(SOCIAL_RULES).get() or ({}, 0))[1]
         v1 = await save_rules(store, Rules(keywords=["sinkhole"], languages=["en"]), updated_by="ECC")
         assert v1 == before + 1
         holder = RulesHolder()

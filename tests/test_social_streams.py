@@ -18,6 +18,7 @@ from emergency.errors import EmergencyError
 from emergency.events import Envelope, utcnow
 from emergency.assembly.runtime import Runtime
 from emergency.store import EventQuery, open_store
+from emergency.store.cursors import CURSORS
 from emergency.stream.broker import free_port
 from feeds.social.adapters.jetstream import parse_event
 from feeds.social.adapters.mastodon import parse_status
@@ -43,23 +44,6 @@ RULES = {"keywords": ["show", "government", "election", "mount rushmore", "debun
          "require_keyword": True}
 SPLIT = 70  # the first system sees the capture's first 70 lines, the restarted one the rest
 MASTODON = "mastodon=/api/v1/streaming/public"
-
-
-async def test_cursors_are_durable_on_both_backends(store_url):
-    store = await open_store(store_url)
-    try:
-        assert await store.get_cursor("social:test:a") is None
-        await store.put_cursor("social:test:a", '{"id": "1"}')
-        await store.put_cursor("social:test:a", '{"id": "2"}')  # replaced whole
-        await store.put_cursor("social:test:b", "x")
-    finally:
-        await store.close()
-    reopened = await open_store(store_url)
-    try:
-        assert await reopened.get_cursor("social:test:a") == '{"id": "2"}'
-        assert await reopened.get_cursor("social:test:b") == "x"
-    finally:
-        await reopened.close()
 
 
 def test_stream_urls_shown_to_operators_hold_no_credentials():
@@ -121,7 +105,7 @@ def cursor_at(store, name: str, time_us: int):
     """A check for ``eventually``: the stored cursor ``name`` has reached ``time_us``."""
 
     async def check() -> dict | None:
-        raw = await store.get_cursor(name)
+        raw = await store.repository(CURSORS).get(name)
         return json.loads(raw) if raw and json.loads(raw)["time_us"] == time_us else None
 
     return check
@@ -220,12 +204,12 @@ async def test_the_cursor_is_stored_only_after_the_clusters_are_journaled(sqlite
             runner = StreamRunner(spec, store=store, holder=holder, sink=broken, settings=settings)
             assert await runner.run(limit=10) == 10
             assert runner.pipeline.dirty  # the clusters could not be journaled ...
-            assert await store.get_cursor(spec.cursor_name) is None  # ... so the cursor did not move
+            assert await store.repository(CURSORS).get(spec.cursor_name) is None  # ... so the cursor did not move
 
             runner = StreamRunner(spec, store=store, holder=holder, sink=store_sink(store), settings=settings)
             assert await runner.run(limit=10) == 10
             assert not runner.pipeline.dirty and runner.publisher.stats["journaled"] >= 1
-            assert json.loads(await store.get_cursor(spec.cursor_name))["time_us"] > 0
+            assert json.loads(await store.repository(CURSORS).get(spec.cursor_name))["time_us"] > 0
     finally:
         await store.close()
     assert "cursor" not in connections[1]  # nothing was stored by the failed run: it started afresh
@@ -238,7 +222,7 @@ async def test_a_mastodon_runner_backfills_from_its_stored_status_id(sqlite_url)
     async with local_stream(mastodon_app(state), MASTODON, sqlite_url) as (spec, store, runner_args):
         runner = StreamRunner(spec, **runner_args)
         assert await runner.run(limit=4) == 4
-        assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[3]["id"]}
+        assert json.loads(await store.repository(CURSORS).get(spec.cursor_name)) == {"id": STATUSES[3]["id"]}
         state["live_from"] = len(STATUSES)
         rest = len(STATUSES) - 4 + 1  # the last status is a boost: the boosted status, then the boost
         assert await runner.run(limit=rest) == rest  # a second attempt of the same runner (as after a crash)
@@ -246,7 +230,7 @@ async def test_a_mastodon_runner_backfills_from_its_stored_status_id(sqlite_url)
         assert status["attempts"] == 2 and status["posts"] == 4 + rest
         assert sum(status["outcomes"].values()) == 4 + rest
         assert [b["min_id"] for b in state["backfills"]][:1] == [STATUSES[3]["id"]]
-        assert json.loads(await store.get_cursor(spec.cursor_name)) == {"id": STATUSES[-1]["id"]}
+        assert json.loads(await store.repository(CURSORS).get(spec.cursor_name)) == {"id": STATUSES[-1]["id"]}
 
 
 def recent(statuses: list[dict]) -> list[dict]:
@@ -337,7 +321,7 @@ async def test_a_restarted_twitter_runner_backfills_the_gap_without_loss_or_dupl
         await eventually(lambda: len(state["connections"]) == 1)
         twitter_timeline(state, 3)
         assert await run == 3
-        saved = json.loads(await store.get_cursor(spec.cursor_name))
+        saved = json.loads(await store.repository(CURSORS).get(spec.cursor_name))
         assert saved["recent"] == TWEET_IDS[:3]
 
         twitter_timeline(state, 3)  # posted while no runner is connected

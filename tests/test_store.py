@@ -8,7 +8,6 @@ import pytest
 
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.store import EventQuery, open_store
-from emergency.store.base import TokenRecord
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -136,18 +135,6 @@ async def test_clear_projection_keeps_the_journal(store):
     assert await store.query_events(EventQuery(bbox=(-180, -90, 180, 90))) == []
     counts = await store.journal_counts()
     assert (counts.total, counts.published, counts.applied) == (1, 0, 0)
-
-
-async def test_tokens_store_hash_and_revoke(store):
-    rec = TokenRecord(token_hash="ab" * 32, name="City", roles=["agency"], agency="City",
-                      jurisdiction={"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]})
-    await store.put_token(rec)
-    got = await store.get_token("ab" * 32)
-    assert got.roles == ["agency"] and got.jurisdiction == rec.jurisdiction and got.revoked_at is None
-    assert await store.revoke_token("ab" * 32, datetime.now(UTC))
-    assert not await store.revoke_token("ab" * 32, datetime.now(UTC))
-    assert (await store.get_token("ab" * 32)).revoked_at is not None
-    assert await store.get_token("cd" * 32) is None
 
 
 async def test_concurrent_accepts_journal_each_input_once(store):

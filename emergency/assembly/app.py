@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from alerts.views import router as alerts_router
 from emergency import __version__
+from emergency.auth.repository import TOKENS
 from emergency.auth.tokens import Role, create_token, hash_token
 from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
@@ -30,7 +31,7 @@ async def seed_admin(runtime: Runtime) -> None:
     """Store the configured initial admin token (idempotent)."""
     token = runtime.settings.admin_token
     assert runtime.store is not None
-    if token and await runtime.store.get_token(hash_token(token)) is None:
+    if token and await runtime.store.repository(TOKENS).get(hash_token(token)) is None:
         await create_token(runtime.store, name="initial admin", roles=[Role.admin], token=token)
 
 

@@ -7,8 +7,10 @@ import secrets
 from enum import Enum
 from typing import Any
 
+from emergency.auth.models import TokenRecord
+from emergency.auth.repository import TOKENS
 from emergency.events import utcnow
-from emergency.store.base import Store, TokenRecord
+from emergency.store.base import Store
 
 
 class Role(str, Enum):
@@ -39,5 +41,5 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
     token = token or secrets.token_urlsafe(32)
     record = TokenRecord(token_hash=hash_token(token), name=name, roles=[r.value for r in roles],
                          agency=agency, jurisdiction=jurisdiction, created_at=utcnow())
-    await store.put_token(record)
+    await store.repository(TOKENS).put(record)
     return token, record

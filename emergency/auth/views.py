@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emergency.auth.deps import require
+from emergency.auth.models import TokenRecord
+from emergency.auth.repository import TOKENS
 from emergency.auth.tokens import Role, create_token, token_id
 from emergency.events import utcnow
 from emergency.geometry import validate_geojson
-from emergency.store.base import TokenRecord
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -46,6 +47,6 @@ async def create(body: TokenIn, request: Request, _: TokenRecord = Depends(requi
 @router.delete("/tokens/{token_hash}", status_code=200)
 async def revoke(token_hash: str, request: Request, _: TokenRecord = Depends(require(Role.admin))) -> dict[str, Any]:
     """Revoke a token by its full SHA-256 hash."""
-    if not await request.app.state.runtime.store.revoke_token(token_hash, utcnow()):
+    if not await request.app.state.runtime.store.repository(TOKENS).revoke(token_hash, utcnow()):
         raise HTTPException(404, "token_hash: no active token with this hash")
     return {"revoked": token_id(token_hash)}

@@ -1,24 +1,27 @@
 """The repository interface every store backend implements, and the shapes it exchanges.
 
-The store holds three things:
+The store holds two things:
 - the **journal/outbox**: every accepted input, in arrival order, kept for ever; a relay
   publishes rows to Kafka and a row is finished (``applied_at``) only when the projection
   holds its effect;
 - the **projection**: the latest state of each event by id (the common operating picture),
-  spatially indexed, queried by bbox (WGS 84 degrees), time window, category, kind and layer;
-- **API tokens**, stored as SHA-256 hashes;
-- small named **cursors** (text values by name), e.g. where a social stream runner resumes.
+  spatially indexed, queried by bbox (WGS 84 degrees), time window, category, kind and layer.
+
+Everything else a domain stores goes through that domain's repository, which shares the
+store's connection (``Store.repository``; see ``emergency.store.repository``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from emergency.events import Envelope
+from emergency.store.repository import Dialect, RepositorySpec
 
 OnConflict = Literal["keep", "append"]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -56,19 +59,6 @@ class EventQuery:
     limit: int = 10_000
 
 
-@dataclass
-class TokenRecord:
-    """An API token's holder, roles and (for agencies) jurisdiction polygon (GeoJSON, WGS 84)."""
-
-    token_hash: str
-    name: str
-    roles: list[str]
-    agency: str | None = None
-    jurisdiction: dict[str, Any] | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    revoked_at: datetime | None = None
-
-
 @dataclass(frozen=True)
 class JournalCounts:
     total: int
@@ -80,10 +70,14 @@ class Store(Protocol):
     """What the rest of the system needs from a store backend."""
 
     url: str
+    dialect: Dialect
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
+
+    # domain repositories sharing this store's connection
+    def repository(self, spec: RepositorySpec[R]) -> R: ...
 
     # journal / outbox
     async def accept(self, event: Envelope, topic: str, key: str | None, on_conflict: OnConflict = "keep") -> Accepted: ...
@@ -98,19 +92,6 @@ class Store(Protocol):
     async def get_event(self, event_id: str) -> Envelope | None: ...
     async def count_events(self) -> int: ...
     async def clear_projection(self) -> None: ...
-
-    # tokens
-    async def put_token(self, record: TokenRecord) -> None: ...
-    async def get_token(self, token_hash: str) -> TokenRecord | None: ...
-    async def revoke_token(self, token_hash: str, at: datetime) -> bool: ...
-
-    # social filter rules (feeds/social): one JSON document, versioned
-    async def get_social_rules(self) -> tuple[dict[str, Any], int] | None: ...
-    async def put_social_rules(self, rules: dict[str, Any], updated_by: str) -> int: ...
-
-    # named cursors: a text value per name, replaced whole (stream resume points)
-    async def get_cursor(self, name: str) -> str | None: ...
-    async def put_cursor(self, name: str, value: str) -> None: ...
 
 
 def ts(dt: datetime | None) -> str | None:

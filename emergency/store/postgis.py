@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -21,9 +21,11 @@ from emergency.store.base import (
     JournalCounts,
     OnConflict,
     OutboxRow,
-    TokenRecord,
     latest_per_id,
 )
+from emergency.store.repository import Dialect, RepositorySpec
+
+R = TypeVar("R")
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS postgis;
@@ -54,27 +56,6 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_geom ON events USING GIST (geom);
 CREATE INDEX IF NOT EXISTS events_observed ON events(observed_at);
 CREATE INDEX IF NOT EXISTS events_layer ON events(layer, observed_at);
-CREATE TABLE IF NOT EXISTS tokens (
-    token_hash TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    roles JSONB NOT NULL,
-    agency TEXT,
-    jurisdiction JSONB,
-    created_at TIMESTAMPTZ NOT NULL,
-    revoked_at TIMESTAMPTZ
-);
-CREATE TABLE IF NOT EXISTS social_rules (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    version INTEGER NOT NULL,
-    rules JSONB NOT NULL,
-    updated_by TEXT NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL
-);
 """
 
 UPSERT = """
@@ -90,9 +71,12 @@ WHERE events.received_at <= EXCLUDED.received_at
 class PostGISStore:
     """Store backend on PostgreSQL with the PostGIS extension."""
 
+    dialect: Dialect = "postgis"
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool: asyncpg.Pool | None = None
+        self._repositories: dict[RepositorySpec[Any], Any] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -100,15 +84,25 @@ class PostGISStore:
             raise StoreError("store is not open")
         return self._pool
 
+    async def apply_schema(self, ddl: str) -> None:
+        """Run idempotent DDL (the store's or a domain repository's tables), one process at a time."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock(727001)")  # several processes may start at once
+            try:
+                await conn.execute(ddl)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(727001)")
+
+    def repository(self, spec: RepositorySpec[R]) -> R:
+        """This store's instance of a domain repository (built once, sharing this pool)."""
+        if spec not in self._repositories:
+            self._repositories[spec] = spec.postgis(self)
+        return self._repositories[spec]
+
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=8, timeout=10)
-            async with self._pool.acquire() as conn:
-                await conn.execute("SELECT pg_advisory_lock(727001)")  # several processes may start at once
-                try:
-                    await conn.execute(SCHEMA)
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock(727001)")
+            await self.apply_schema(SCHEMA)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot open PostGIS store: {exc}") from None
 
@@ -218,50 +212,3 @@ class PostGISStore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("TRUNCATE events")
             await conn.execute("UPDATE outbox SET published_at = NULL, applied_at = NULL")
-
-    # -- tokens -----------------------------------------------------------------------------
-
-    async def put_token(self, record: TokenRecord) -> None:
-        await self.pool.execute(
-            "INSERT INTO tokens VALUES ($1,$2,$3::jsonb,$4,$5::jsonb,$6,$7) ON CONFLICT (token_hash) DO UPDATE SET "
-            "name = EXCLUDED.name, roles = EXCLUDED.roles, agency = EXCLUDED.agency, "
-            "jurisdiction = EXCLUDED.jurisdiction, revoked_at = EXCLUDED.revoked_at",
-            record.token_hash, record.name, json.dumps(record.roles), record.agency,
-            json.dumps(record.jurisdiction) if record.jurisdiction else None, record.created_at, record.revoked_at,
-        )
-
-    async def get_token(self, token_hash: str) -> TokenRecord | None:
-        r = await self.pool.fetchrow(
-            "SELECT token_hash, name, roles::text, agency, jurisdiction::text, created_at, revoked_at "
-            "FROM tokens WHERE token_hash = $1", token_hash)
-        if r is None:
-            return None
-        return TokenRecord(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4]) if r[4] else None, r[5], r[6])
-
-    async def revoke_token(self, token_hash: str, at: datetime) -> bool:
-        status = await self.pool.execute(
-            "UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL", at, token_hash)
-        return status.split()[-1] != "0"
-
-    # -- social filter rules ----------------------------------------------------------------
-
-    async def get_social_rules(self) -> tuple[dict[str, Any], int] | None:
-        r = await self.pool.fetchrow("SELECT rules::text, version FROM social_rules WHERE id = 1")
-        return (json.loads(r[0]), r[1]) if r else None
-
-    async def put_social_rules(self, rules: dict[str, Any], updated_by: str) -> int:
-        """Replace the rules; returns the new version (1, 2, ...)."""
-        return await self.pool.fetchval(
-            "INSERT INTO social_rules VALUES (1, 1, $1::jsonb, $2, $3) ON CONFLICT (id) DO UPDATE SET "
-            "version = social_rules.version + 1, rules = EXCLUDED.rules, updated_by = EXCLUDED.updated_by, "
-            "updated_at = EXCLUDED.updated_at RETURNING version", json.dumps(rules), updated_by, utcnow())
-
-    # -- named cursors ----------------------------------------------------------------------
-
-    async def get_cursor(self, name: str) -> str | None:
-        return await self.pool.fetchval("SELECT value FROM cursors WHERE name = $1", name)
-
-    async def put_cursor(self, name: str, value: str) -> None:
-        await self.pool.execute(
-            "INSERT INTO cursors VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, "
-            "updated_at = EXCLUDED.updated_at", name, value, utcnow())

@@ -9,14 +9,13 @@ to install, and the file opens with any SQLite tool.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from shapely.geometry import box
 
@@ -30,11 +29,14 @@ from emergency.store.base import (
     JournalCounts,
     OnConflict,
     OutboxRow,
-    TokenRecord,
     latest_per_id,
     parse_ts,
     ts,
 )
+from emergency.store.repository import Dialect, RepositorySpec
+
+R = TypeVar("R")
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -64,35 +66,17 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_observed ON events(observed_at);
 CREATE INDEX IF NOT EXISTS events_layer ON events(layer, observed_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS events_rtree USING rtree(rid, minx, maxx, miny, maxy);
-CREATE TABLE IF NOT EXISTS tokens (
-    token_hash TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    roles TEXT NOT NULL,
-    agency TEXT,
-    jurisdiction TEXT,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS social_rules (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    version INTEGER NOT NULL,
-    rules TEXT NOT NULL,
-    updated_by TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
 """
 
 
 class SQLiteStore:
     """Store backend on a SQLite file (``sqlite:///path``)."""
 
+    dialect: Dialect = "sqlite"
+
     def __init__(self, url: str) -> None:
         self.url = url
+        self._repositories: dict[RepositorySpec[Any], Any] = {}
         self.path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[tuple, OnConflict, asyncio.Future[bool]]] = []
@@ -104,6 +88,20 @@ class SQLiteStore:
         if self._conn is None:
             raise StoreError("store is not open")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self._conn, *args)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` on the thread that owns the connection, serialised with every other call."""
+        return await self._run(fn)
+
+    async def apply_schema(self, ddl: str) -> None:
+        """Run idempotent DDL (a domain repository's tables) on this store's connection."""
+        await self._run(lambda c: c.executescript(ddl))
+
+    def repository(self, spec: RepositorySpec[R]) -> R:
+        """This store's instance of a domain repository (built once, sharing this connection)."""
+        if spec not in self._repositories:
+            self._repositories[spec] = spec.sqlite(self)
+        return self._repositories[spec]
 
     async def open(self) -> None:
         def _open() -> sqlite3.Connection:
@@ -278,57 +276,6 @@ class SQLiteStore:
                 c.execute("UPDATE outbox SET published_at = NULL, applied_at = NULL")
 
         await self._run(_clear)
-
-    # -- tokens -----------------------------------------------------------------------------
-
-    async def put_token(self, record: TokenRecord) -> None:
-        params = (record.token_hash, record.name, json.dumps(record.roles), record.agency,
-                  json.dumps(record.jurisdiction) if record.jurisdiction else None,
-                  ts(record.created_at), ts(record.revoked_at))
-        await self._run(lambda c: c.execute("INSERT OR REPLACE INTO tokens VALUES (?,?,?,?,?,?,?)", params))
-
-    async def get_token(self, token_hash: str) -> TokenRecord | None:
-        r = await self._run(lambda c: c.execute("SELECT * FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone())
-        if r is None:
-            return None
-        return TokenRecord(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4]) if r[4] else None,
-                           parse_ts(r[5]), parse_ts(r[6]))
-
-    async def revoke_token(self, token_hash: str, at: datetime) -> bool:
-        return await self._run(lambda c: c.execute(
-            "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", (ts(at), token_hash)
-        ).rowcount > 0)
-
-    # -- social filter rules ----------------------------------------------------------------
-
-    async def get_social_rules(self) -> tuple[dict[str, Any], int] | None:
-        r = await self._run(lambda c: c.execute("SELECT rules, version FROM social_rules WHERE id = 1").fetchone())
-        return (json.loads(r[0]), r[1]) if r else None
-
-    async def put_social_rules(self, rules: dict[str, Any], updated_by: str) -> int:
-        """Replace the rules; returns the new version (1, 2, ...)."""
-        doc, now = json.dumps(rules), ts(utcnow())
-
-        def _put(c: sqlite3.Connection) -> int:
-            with _transaction(c):
-                return c.execute(
-                    "INSERT INTO social_rules VALUES (1, 1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "version = version + 1, rules = excluded.rules, updated_by = excluded.updated_by, "
-                    "updated_at = excluded.updated_at RETURNING version", (doc, updated_by, now)).fetchone()[0]
-
-        return await self._run(_put)
-
-    # -- named cursors ----------------------------------------------------------------------
-
-    async def get_cursor(self, name: str) -> str | None:
-        r = await self._run(lambda c: c.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone())
-        return r[0] if r else None
-
-    async def put_cursor(self, name: str, value: str) -> None:
-        now = ts(utcnow())
-        await self._run(lambda c: c.execute(
-            "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-            "updated_at = excluded.updated_at", (name, value, now)))
 
 
 def _journal(c: sqlite3.Connection, items: list[tuple[tuple, OnConflict]]) -> list[bool]:

@@ -7,10 +7,10 @@ import asyncio
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from emergency.auth.deps import require
+from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
 from emergency.errors import ConfigError
 from emergency.events import new_id, utcnow
-from emergency.store.base import TokenRecord
 from emergency.stream.topics import RAW_AGENCY
 from feeds.agency.models import RoadClosureIn
 from feeds.agency.service import agency_slug, closure_event, within_jurisdiction

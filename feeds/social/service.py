@@ -1,10 +1,10 @@
 """Rules persistence and the live pipeline of one process.
 
-Rules live in the store (one versioned JSON document, ``Store.get_social_rules`` /
-``put_social_rules``), so they survive restarts and every process sees the same set. A process
-applies a new version as soon as it learns of it: the API process at once (the PUT handler
-swaps the process's holder, which the stream runners of ``EMERGENCY_SOCIAL_STREAMS`` share),
-other processes by polling the version (``RulesWatcher``).
+Rules live in the store (one versioned JSON document, ``feeds.social.repository``), so they
+survive restarts and every process sees the same set. A process applies a new version as soon
+as it learns of it: the API process at once (the PUT handler swaps the process's holder, which
+the stream runners of ``EMERGENCY_SOCIAL_STREAMS`` share), other processes by polling the
+version (``RulesWatcher``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from emergency.events import Envelope
 from emergency.store.base import OnConflict, Store
 from emergency.stream.topics import RAW_SOCIAL
 from feeds.social.pipeline import ClusterPublisher, RulesHolder, SocialPipeline
+from feeds.social.repository import SOCIAL_RULES
 from feeds.social.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 async def load_rules(store: Store) -> tuple[Rules, int]:
     """The stored rules and their version; the default rules (version 0) when none were saved."""
-    stored = await store.get_social_rules()
+    stored = await store.repository(SOCIAL_RULES).get()
     if stored is None:
         return Rules(), 0
     doc, version = stored
@@ -33,7 +34,7 @@ async def load_rules(store: Store) -> tuple[Rules, int]:
 
 async def save_rules(store: Store, rules: Rules, *, updated_by: str) -> int:
     """Persist ``rules``; returns the new version."""
-    return await store.put_social_rules(rules.model_dump(mode="json"), updated_by)
+    return await store.repository(SOCIAL_RULES).put(rules.model_dump(mode="json"), updated_by=updated_by)
 
 
 class RulesWatcher:
@@ -45,7 +46,7 @@ class RulesWatcher:
     async def refresh(self) -> bool:
         """Load the stored rules if their version is newer than the holder's; True when it was
         (never older: a PUT in this process may swap the holder while the read is in flight)."""
-        stored = await self.store.get_social_rules()
+        stored = await self.store.repository(SOCIAL_RULES).get()
         if stored is None or stored[1] <= self.holder.current.version:
             return False
         self.holder.set(Rules.model_validate(stored[0]), stored[1])

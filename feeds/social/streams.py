@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from emergency.config import Settings
 from emergency.errors import EmergencyError
 from emergency.store.base import Store
+from emergency.store.cursors import CURSORS
 from feeds.social.pipeline import ClusterPublisher, RulesHolder, Sink, SocialPipeline
 from feeds.social.resume import seed_from_journal
 from feeds.social.service import RulesWatcher, runtime_sink, shared_rules
@@ -182,7 +183,7 @@ class StreamRunner:
         await seed_from_journal(self.pipeline, self.store, stream=self.spec.cursor_name)
         adapter = make_adapter(self.spec, self.settings, cursor=self.cursor, transport=self.transport)
         if self.cursor is None:
-            stored = await self.store.get_cursor(self.spec.cursor_name)
+            stored = await self.store.repository(CURSORS).get(self.spec.cursor_name)
             if stored is not None:
                 self._saved = json.loads(stored)
                 adapter.restore(self._saved)
@@ -198,7 +199,7 @@ class StreamRunner:
         mark = self.adapter.checkpoint() if self.adapter is not None else None
         written = await self.publisher.flush()
         if mark is not None and mark != self._saved:
-            await self.store.put_cursor(self.spec.cursor_name, json.dumps(mark, separators=(",", ":")))
+            await self.store.repository(CURSORS).put(self.spec.cursor_name, json.dumps(mark, separators=(",", ":")))
             self._saved = mark
         return written
 

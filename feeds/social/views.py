@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from emergency.auth.deps import require
+from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
-from emergency.store.base import TokenRecord
 from feeds.social.models import Post
 from feeds.social.rules import Rules
 from feeds.social.service import live_social, save_rules

@@ -1,0 +1,20 @@
+"""The record of an API token, as the token repository stores it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass
+class TokenRecord:
+    """An API token's holder, roles and (for agencies) jurisdiction polygon (GeoJSON, WGS 84)."""
+
+    token_hash: str
+    name: str
+    roles: list[str]
+    agency: str | None = None
+    jurisdiction: dict[str, Any] | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    revoked_at: datetime | None = None
