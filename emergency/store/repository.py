@@ -24,6 +24,9 @@ implementation of its ``dialect`` ("sqlite" or "postgis") once and caches it; th
 repository applies its ``schema`` before its first statement (once per store object, under
 the same lock the store uses for its own schema on PostGIS). The kernel never imports a
 domain's repository; tests run each one against both backends (``store_url`` fixture).
+
+What each backend exposes for this: ``dialect``, ``repository(spec)``, ``apply_schema(ddl)``,
+and its connection primitive (``SQLiteStore.run(fn)``, ``PostGISStore.pool``).
 """
 
 from __future__ import annotations
