@@ -65,17 +65,18 @@ async def test_unknown_road_is_422_with_close_matches(system):
                                               to="SE 92nd Ave"), headers=system.auth("agency"))
     assert r.status_code == 422
     detail = r.json()["detail"]
-    assert detail.startswith("road: no road named 'SE Foster Rd' in Portland, Oregon (close matches: ")
+    assert detail.startswith('road: no road "SE Foster Rd" in region portland; did you mean ')
+    assert r.json()["candidates"]
 
 
 async def test_cross_street_that_does_not_cross_is_422_naming_it(system):
     r = await system.http.post(URL, json=body("PBOT-G5", road="SE Hawthorne Blvd", **{"from": "SE Division St"},
                                               to="SE 20th Ave"), headers=system.auth("agency"))
     assert r.status_code == 422
-    assert r.json()["detail"].startswith("from: 'SE Division St' does not cross 'SE Hawthorne Blvd'")
+    assert r.json()["detail"].startswith('from: "SE Division St" does not cross "SE Hawthorne Blvd"')
     r = await system.http.post(URL, json=body("PBOT-G6", road="SE Hawthorne Blvd", **{"from": "SE 12th Ave"},
                                               to="SE Nowhere Ave"), headers=system.auth("agency"))
-    assert r.status_code == 422 and r.json()["detail"].startswith("to: no road named 'SE Nowhere Ave'")
+    assert r.status_code == 422 and r.json()["detail"].startswith('to: no road "SE Nowhere Ave"')
 
 
 async def test_a_line_that_follows_no_road_is_422(system):
