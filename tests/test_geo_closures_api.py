@@ -184,3 +184,23 @@ async def test_a_drawn_closure_echoes_its_road_name_and_length(system):
     assert r.json()["road"] == "SE Hawthorne Blvd" and r.json()["from"] is None and 500 < r.json()["length_m"] < 700
     props = (await stored_closure(system, r.json()["id"]))["properties"]
     assert props["road"] == "SE Hawthorne Blvd" and props["length_m"] == r.json()["length_m"]
+
+
+async def test_the_demo_replay_submits_closures_through_the_agency_flow(system):
+    """The scenario's closures take the API's path: jurisdiction, measured length, echo attributes."""
+    from emergency.config import PROJECT_ROOT
+    from feeds.scenario import load_scenario, replay
+
+    items = [i for i in load_scenario(PROJECT_ROOT / "sample_data/scenarios/portland_demo.jsonl")
+             if i["type"] == "road_closure"]
+    n = await replay(system.runtime, items, speed=1000.0, agency="City of Portland", sender="Demo EM")
+    assert n == len(items) == 8
+    assert await system.runtime.wait_applied(timeout_s=30)
+    features = (await system.http.get("/api/v1/road-closures")).json()["features"]
+    assert len(features) == 8
+    for f in features:
+        p = f["properties"]
+        assert f["id"].startswith("agency:city-of-portland:PBOT-2026-00") and p["agency"] == "City of Portland"
+        assert p["road"] == p["road_name"] and p["from"] is None and p["to"] is None
+        measured = load_region("portland").project(shape(f["geometry"])).length
+        assert p["length_m"] == pytest.approx(measured, abs=1.0) and 50 < p["length_m"] < 3000

@@ -389,7 +389,8 @@ def test_every_scenario_item_passes_intake_validation_including_cap():
     assert kinds == {"citizen_report", "alert", "social_post"}
     # closures take the API's flow: inside the demo agency's jurisdiction, measured in metres
     closures = [prepare_road_closure(closure=scenario_closure(item, n=n, run="t", start=start), principal=agency,
-                                     settings=settings) for n, item in enumerate(items) if item["type"] == "road_closure"]
+                                     settings=settings)
+                for n, item in enumerate(items) if item["type"] == "road_closure"]
     assert len(closures) == 8
     for c in closures:
         assert c.event.kind.value == "agency_report" and c.event.id.startswith("agency:city-of-portland:PBOT-2026-")

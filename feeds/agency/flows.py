@@ -35,8 +35,8 @@ def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, sett
                                                                     required=needs_roads(closure=closure)))
     check_jurisdiction(geometry=understood.geometry, principal=principal)
     agency = agency_of(principal=principal)
-    event = closure_event(closure, understood=understood, event_id=closure_id(agency=agency, reference=closure.reference),
-                          agency=agency, now=now or utcnow())
+    event_id = closure_id(agency=agency, reference=closure.reference)
+    event = closure_event(closure, understood=understood, event_id=event_id, agency=agency, now=now or utcnow())
     return PreparedClosure(event, closure_on_conflict(reference=closure.reference), understood)
 
 
