@@ -36,7 +36,7 @@ def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, sett
     check_jurisdiction(geometry=understood.geometry, principal=principal)
     agency = agency_of(principal=principal)
     event_id = closure_id(agency=agency, reference=closure.reference)
-    event = closure_event(closure, understood=understood, event_id=event_id, agency=agency, now=now or utcnow())
+    event = closure_event(closure=closure, understood=understood, event_id=event_id, agency=agency, now=now or utcnow())
     return PreparedClosure(event, closure_on_conflict(reference=closure.reference), understood)
 
 

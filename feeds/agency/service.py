@@ -23,25 +23,25 @@ def agency_of(*, principal: TokenRecord) -> str:
     return principal.agency or principal.name
 
 
-def within_jurisdiction(geometry: dict[str, Any], jurisdiction: dict[str, Any] | None) -> bool:
+def within_jurisdiction(*, geometry: dict[str, Any], jurisdiction: dict[str, Any] | None) -> bool:
     """True when the geometry lies inside the jurisdiction polygon (both GeoJSON, WGS 84)."""
     return jurisdiction is not None and to_shape(jurisdiction).covers(to_shape(geometry))
 
 
 def check_jurisdiction(*, geometry: dict[str, Any], principal: TokenRecord) -> None:
     """Forbidden unless the geometry (GeoJSON, WGS 84) lies inside the token's jurisdiction polygon."""
-    if not within_jurisdiction(geometry, principal.jurisdiction):
+    if not within_jurisdiction(geometry=geometry, jurisdiction=principal.jurisdiction):
         raise Forbidden("geometry", f"lies outside the jurisdiction of {agency_of(principal=principal)}")
 
 
-def agency_slug(agency: str) -> str:
+def agency_slug(*, agency: str) -> str:
     """``"City of Portland" -> "city-of-portland"`` (the agency part of an event id)."""
     return re.sub(r"[^a-z0-9]+", "-", agency.lower()).strip("-") or "agency"
 
 
 def closure_id(*, agency: str, reference: str | None) -> str:
     """``agency:<slug>:<reference>`` for a closure with the agency's own reference, else a new id."""
-    return f"agency:{agency_slug(agency)}:{reference}" if reference else new_id("agency")
+    return f"agency:{agency_slug(agency=agency)}:{reference}" if reference else new_id("agency")
 
 
 def closure_on_conflict(*, reference: str | None) -> OnConflict:
@@ -73,7 +73,7 @@ def understand_closure(*, closure: RoadClosureIn, region: Region | None) -> Unde
     return UnderstoodClosure(closure.geometry, closure.road_name, None, None, length)
 
 
-def closure_event(closure: RoadClosureIn, *, understood: UnderstoodClosure, event_id: str, agency: str,
+def closure_event(*, closure: RoadClosureIn, understood: UnderstoodClosure, event_id: str, agency: str,
                   now: datetime) -> Envelope:
     """The envelope for a road closure, on the understood geometry, with road/from/to/length public."""
     return Envelope(
