@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emergency.errors import RequestRefused
 from emergency.metrics import Registry
 
 
@@ -28,7 +29,15 @@ def describe_errors(errors: list[dict[str, Any]]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """4xx bodies always carry ``detail`` (a readable ``field: reason`` string) and, for validation, ``errors``."""
+    """4xx bodies always carry ``detail`` (a readable ``field: reason`` string), for validation ``errors``, and
+    for a refused input with close matches ``candidates``. Domain errors (:class:`RequestRefused`) map here only."""
+
+    @app.exception_handler(RequestRefused)
+    async def _refused(request: Request, exc: RequestRefused) -> JSONResponse:
+        body: dict[str, Any] = {"detail": str(exc)}
+        if exc.candidates:
+            body["candidates"] = list(exc.candidates)
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

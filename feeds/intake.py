@@ -1,12 +1,16 @@
-"""Shared intake helpers: idempotency keys and the 202 answer."""
+"""Shared intake helpers: idempotency keys, the 202 answer, and where accepted inputs go."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from typing import Protocol
 
 from fastapi import HTTPException
 from pydantic import BaseModel
+
+from emergency.events import Envelope
+from emergency.store.base import Accepted, OnConflict
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -17,6 +21,12 @@ class AcceptedOut(BaseModel):
     id: str
     status: str = "accepted"
     duplicate: bool = False
+
+
+class Submitter(Protocol):
+    """Where intake hands an accepted input (the runtime is one): journaled for ``topic`` on return."""
+
+    async def submit(self, event: Envelope, topic: str, *, on_conflict: OnConflict = "keep") -> Accepted: ...
 
 
 def idempotent_id(prefix: str, key: str | None) -> str | None:

@@ -2,8 +2,9 @@
 
 Each line: ``{"at": seconds since start, "type": "citizen_report" | "road_closure" | "alert" |
 "social_post", "body": {...}}`` (format in sample_data/README.md). Items go through the same
-service functions as the HTTP API and are journaled with ``Runtime.submit``, so they reach the
-picture through the topics like any other input.
+service functions as the HTTP API (road closures through the same flow: snapping, jurisdiction,
+id) and are journaled with the runtime's ``submit``, so they reach the picture through the topics
+like any other input.
 """
 
 from __future__ import annotations
@@ -13,20 +14,30 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alerts.cap.build import envelope_to_cap
 from alerts.cap.validate import validate_alert
 from alerts.models import AlertIn
 from alerts.service import ISSUE_PROFILES, alert_event
+from emergency.auth.tokens import Role
+from emergency.config import Settings
 from emergency.events import Envelope, utcnow
-from emergency.assembly.runtime import Runtime
-from emergency.stream.topics import ALERTS_ISSUED, RAW_AGENCY, RAW_CITIZEN, RAW_SOCIAL
+from emergency.auth.models import TokenRecord
+from emergency.stream.topics import ALERTS_ISSUED, RAW_CITIZEN, RAW_SOCIAL
+from feeds.agency.flows import submit_road_closure
 from feeds.agency.models import RoadClosureIn
-from feeds.agency.service import agency_slug, closure_event
 from feeds.citizen.models import CitizenReportIn
 from feeds.citizen.service import citizen_event
+from feeds.intake import Submitter
 from feeds.social.posts import Post, post_event
+from mapping.regions import load_region
+
+
+class ReplayTarget(Submitter, Protocol):
+    """What a replay needs from the runtime: ``submit`` and the settings (region) it runs with."""
+
+    settings: Settings
 
 
 def load_scenario(path: Path) -> list[dict[str, Any]]:
@@ -35,23 +46,16 @@ def load_scenario(path: Path) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: float(i["at"]))
 
 
-def scenario_event(item: dict[str, Any], *, n: int, run: str, start: datetime, agency: str,
+def scenario_event(item: dict[str, Any], *, n: int, run: str, start: datetime,
                    sender: str, speed: float = 1.0) -> tuple[Envelope, str] | None:
-    """(event, topic) for one scenario item, with times relative to ``start`` (scenario seconds / speed)."""
+    """(event, topic) for one scenario item other than a road closure (see :func:`scenario_closure`),
+    with times relative to ``start`` (scenario seconds / speed)."""
     kind, body = item["type"], dict(item["body"])
     now = utcnow()
     at = min(now, start + timedelta(seconds=float(item["at"]) / speed))
     if kind == "citizen_report":
         report = CitizenReportIn.model_validate({**body, "observed_at": at})
         return citizen_event(report, event_id=f"citizen:demo-{run}-{n}", source_type="citizen_app", now=now), RAW_CITIZEN
-    if kind == "road_closure":
-        begin = start + timedelta(minutes=float(body.pop("start_offset_minutes", 0)))
-        end_min = body.pop("end_offset_minutes", None)
-        closure = RoadClosureIn.model_validate({
-            **body, "start": begin, "end": start + timedelta(minutes=float(end_min)) if end_min is not None else None,
-        })
-        event_id = f"agency:{agency_slug(agency)}:{closure.reference or n}-{run}"
-        return closure_event(closure, event_id=event_id, agency=agency, now=now), RAW_AGENCY
     if kind == "alert":
         minutes = float(body.pop("expires_in_minutes", 60))
         area = body.pop("area")
@@ -68,12 +72,36 @@ def scenario_event(item: dict[str, Any], *, n: int, run: str, start: datetime, a
                                     "source": "demo"})
         event = post_event(post, now=now)
         return (event, RAW_SOCIAL) if event else None
+    if kind == "road_closure":
+        raise ValueError("type: a road_closure item goes through scenario_closure and the agency flow")
     raise ValueError(f"type: unknown scenario item type {kind!r}")
 
 
-async def replay(runtime: Runtime, items: list[dict[str, Any]], *, speed: float = 1.0, agency: str,
-                 sender: str, on_item: Callable[[int], None] | None = None) -> int:
-    """Submit the items at their ``at`` times divided by ``speed``; returns how many were journaled."""
+def scenario_closure(item: dict[str, Any], *, n: int, run: str, start: datetime) -> RoadClosureIn:
+    """The closure of a ``road_closure`` item, times relative to ``start``; its reference carries the
+    run (``PBOT-2026-001-<run>``, or ``<n>-<run>`` without one) so each replay adds its own closures."""
+    body = dict(item["body"])
+    begin = start + timedelta(minutes=float(body.pop("start_offset_minutes", 0)))
+    end_min = body.pop("end_offset_minutes", None)
+    return RoadClosureIn.model_validate({
+        **body, "reference": f"{body.get('reference') or n}-{run}", "start": begin,
+        "end": start + timedelta(minutes=float(end_min)) if end_min is not None else None,
+    })
+
+
+def demo_agency(*, agency: str, settings: Settings) -> TokenRecord:
+    """The demo's agency operator: ``agency``, with the region's jurisdiction (as the demo's agency token)."""
+    jurisdiction = load_region(settings.region_dir).meta.get("jurisdiction")
+    return TokenRecord(token_hash="", name=agency, roles=[Role.agency.value], agency=agency, jurisdiction=jurisdiction)
+
+
+async def replay(runtime: ReplayTarget, items: list[dict[str, Any]], *, speed: float = 1.0, agency: str,
+                 sender: str, on_item: Callable[[int], None] | None = None,
+                 principal: TokenRecord | None = None) -> int:
+    """Submit the items at their ``at`` times divided by ``speed``; returns how many were journaled.
+
+    Road closures are submitted as ``principal`` (default: :func:`demo_agency` for ``agency``).
+    """
     start = utcnow()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -83,11 +111,18 @@ async def replay(runtime: Runtime, items: list[dict[str, Any]], *, speed: float 
         delay = float(item["at"]) / speed - (loop.time() - t0)
         if delay > 0:
             await asyncio.sleep(delay)
-        made = scenario_event(item, n=n, run=run, start=start, agency=agency, sender=sender, speed=speed)
-        if made is not None:
-            event, topic = made
-            await runtime.submit(event, topic, on_conflict="keep")
+        if item["type"] == "road_closure":
+            if principal is None:
+                principal = await asyncio.to_thread(demo_agency, agency=agency, settings=runtime.settings)
+            await submit_road_closure(closure=scenario_closure(item, n=n, run=run, start=start), principal=principal,
+                                      submitter=runtime, settings=runtime.settings)
             submitted += 1
+        else:
+            made = scenario_event(item, n=n, run=run, start=start, sender=sender, speed=speed)
+            if made is not None:
+                event, topic = made
+                await runtime.submit(event, topic, on_conflict="keep")
+                submitted += 1
         if on_item:
             on_item(n + 1)
     return submitted

@@ -17,14 +17,15 @@ import shapely
 from rapidfuzz import fuzz, process
 from shapely.geometry import Point
 
-from mapping.names import core, normalise, road_keys, short_name
+from mapping.names import normalise, numbers, road_keys, short_name
 from mapping.regions import Place, Region, Road, Zone
 
 CROSS_TOLERANCE_M = 15.0   # two roads "cross" when their centre lines come this close
 CLUSTER_M = 80.0           # crossing points closer than this are one intersection (dual carriageways)
-FUZZY_CUTOFF = 86.0
+FUZZY_CUTOFF = 86.0        # rapidfuzz ratio score (0..100) for a typo-tolerant match
+SUGGEST_CUTOFF = 60.0      # ... and for a "did you mean" suggestion
 LOCAL_KM = 120.0           # places farther than this from the region centre need BIG_PLACE people
-BIG_PLACE = 50_000         # ... and only such places are also known by their alternate names ("PDX")        # rapidfuzz WRatio score (0..100) for a typo-tolerant match
+BIG_PLACE = 50_000         # ... and only such places are also known by their alternate names ("PDX")
 _UGC = re.compile(r"^[a-z]{2}[cz]\d{3}$")
 
 
@@ -99,6 +100,11 @@ class Gazetteer:
                 return self.road(close)
         return sorted(hits.values(), key=lambda h: (h.level, -h.road.rank, -h.road.length_m, h.road.name))
 
+    def exact_roads(self, text: str) -> list[RoadHit]:
+        """Roads whose name (or ref) is ``text`` once normalised: case, punctuation and the standard
+        abbreviations ("Southeast" = "SE", "Avenue" = "Ave") are the only liberties taken."""
+        return [h for h in self.road(normalise(text)) if h.level == 0]
+
     def zone(self, key: str) -> list[Zone]:
         return self.zones.get(key, [])
 
@@ -107,27 +113,70 @@ class Gazetteer:
 
     def fuzzy(self, key: str, choices: list[str] | None = None, cutoff: float = FUZZY_CUTOFF,
               limit: int = 3) -> list[tuple[str, float]]:
-        """Close keys to ``key`` (typos), best first: ``[(key, score 0..100)]``."""
+        """Close keys to ``key`` (typos), best first: ``[(key, score 0..100)]``.
+
+        Never a key with other numbers: "se 39th ave" is not a typo of "se 9th ave" or "se 99th ave".
+        """
         if not key:
             return []
         found = process.extract(key, choices if choices is not None else self._fuzzy_keys, scorer=fuzz.ratio,
-                                score_cutoff=cutoff, limit=limit)
-        return [(k, float(s)) for k, s, _ in sorted(found, key=lambda t: (-t[1], t[0]))]
+                                score_cutoff=cutoff, limit=None)
+        wanted = numbers(key)
+        same = [(k, float(s)) for k, s, _ in found if numbers(k) == wanted]
+        return sorted(same, key=lambda t: (-t[1], t[0]))[:limit]
 
-    def suggest_roads(self, text: str, limit: int = 5) -> list[str]:
-        """Road names (short form) resembling ``text``, best first, for error messages."""
-        wanted = core(text) or normalise(text)
-        found = process.extract(wanted, self.road_cores, scorer=fuzz.ratio, limit=limit * 2, score_cutoff=60)
+    def suggest_roads(self, text: str, *, among: list[Road] | None = None, limit: int = 5) -> list[str]:
+        """Road names (short form, as written in the region) that ``text`` may mean, best first.
+
+        First the roads ``text`` names loosely (without a direction or type: "12th" -> "SE 12th Ave"),
+        then similar spellings. A numbered street is offered only under its own number or as a
+        nearby number of the same form ("SE 39th Ave" -> "SE 33rd Ave", "SE 32nd Ave"), each under
+        its own name. ``among`` limits the answer to those roads (e.g. the ones crossing a road).
+        """
+        key = normalise(text)
+        if not key:
+            return []
+        allowed = {r.name for r in among} if among is not None else None
         names: list[str] = []
-        for k, _, _ in sorted(found, key=lambda t: (-t[1], t[0])):
-            for hit in self.roads[k]:
-                if short_name(hit.road.name) not in names:
-                    names.append(short_name(hit.road.name))
-        return names[:limit]
+        for hit in self.candidates(key):
+            if allowed is None or hit.road.name in allowed:
+                names += written_names(hit.road, key)
+        wanted, shape = numbers(key), _shape(key)
+        ranked = []
+        for road in (among if among is not None else self.region.road_list):
+            for part in _parts(road.name):
+                k = normalise(part)
+                if numbers(k) or wanted:
+                    if len(numbers(k)) != len(wanted):
+                        continue
+                    score = fuzz.ratio(shape, _shape(k))
+                    apart = sum(abs(a - b) for a, b in zip(numbers(k), wanted))
+                else:
+                    score, apart = fuzz.ratio(key, k), 0
+                if score >= SUGGEST_CUTOFF:
+                    ranked.append((-round(score), apart, short_name(part)))
+        names += [name for _, _, name in sorted(ranked)]
+        return list(dict.fromkeys(names))[:limit]
 
     def crossings(self, a: Road, b: Road) -> list[Point]:
         """Where two roads cross (points in metres, region CRS), one per intersection, west to east."""
         return _crossings(self.region.key, a.name, b.name, self)
+
+
+def written_names(road: Road, key: str) -> list[str]:
+    """The short form of the names of ``road`` that ``key`` stands for (OSM joins several with ";")."""
+    parts = _parts(road.name)
+    named = [short_name(p) for p in parts if key in road_keys(p)]
+    return named or [short_name(p) for p in parts]
+
+
+def _parts(name: str) -> list[str]:
+    return [p.strip() for p in name.split(";") if p.strip()]
+
+
+def _shape(key: str) -> str:
+    """A normalised name with its numbers blanked: ``"se 39th ave" -> "se # ave"``."""
+    return " ".join("#" if any(c.isdigit() for c in w) else w for w in key.split())
 
 
 def _ref_keys(ref: str) -> list[str]:

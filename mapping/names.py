@@ -4,6 +4,8 @@
 ``"se 82nd ave"``: directionals become N/NE/.../SW, street types their USPS abbreviation,
 bare numbers before a street type become ordinals ("82 Ave" -> "82nd ave").
 ``road_keys`` gives every way people shorten one road name, most specific first.
+``numbers`` gives the numbers in a name: two names with different numbers are never the same
+street ("SE 39th Ave" is not "SE 9th Ave"), however close their spelling.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ CONNECTORS = {"and", "at", "x", "near", "by", "off", "with", "to", "between", "f
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _DOTTED = re.compile(r"\b([a-z])\.\s?([a-z])\b\.?")  # "S.E." -> "se"
 _ORDINAL = re.compile(r"^(\d{1,4})(st|nd|rd|th)?$")
+_DIGITS = re.compile(r"\d+")
 
 
 def fold(text: str) -> str:
@@ -82,6 +85,12 @@ def canonical_tokens(words: list[str]) -> list[str]:
 def normalise(text: str) -> str:
     """Canonical comparison key of a name: ``"Southeast 82nd Avenue" -> "se 82nd ave"``."""
     return " ".join(canonical_tokens(_TOKEN.findall(_DOTTED.sub(r"\1\2", fold(text)))))
+
+
+@lru_cache(maxsize=65536)
+def numbers(key: str) -> tuple[int, ...]:
+    """The numbers in a normalised name, in order: ``"se 39th ave" -> (39,)``, ``"i 84" -> (84,)``."""
+    return tuple(int(d) for d in _DIGITS.findall(key))
 
 
 def road_keys(name: str) -> list[str]:

@@ -9,7 +9,9 @@ Both return a :class:`Snapped`: GeoJSON (WGS 84) geometry, the road names, and t
 metres measured in the region's projected CRS (never degrees). Paths follow the road's own
 vertices (shortest path along the ways of that one road). Failures raise :class:`SnapError`,
 whose message names the failing part (``road``, ``from``, ``to``, ``geometry``) and suggests
-close matches.
+close matches. ``snap_between(..., exact=True)`` takes every name only as written (see
+:meth:`~mapping.gazetteer.Gazetteer.exact_roads`); a safety input such as an agency's closure
+uses it, so that a name the region lacks is refused with its candidates instead of guessed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, mapping, shape
 
-from mapping.gazetteer import Gazetteer, RoadHit
+from mapping.gazetteer import RoadHit
 from mapping.names import normalise, short_name
 from mapping.regions import Region, Road
 
@@ -34,12 +36,18 @@ GAP_JOIN_M = 25.0         # ways of one road whose ends are this close are treat
 
 
 class SnapError(ValueError):
-    """A closure could not be snapped; ``field`` names the part that failed."""
+    """A closure could not be snapped; ``field`` names the part that failed, ``suggestions`` what
+    the sender may have meant; ``message`` is the reason with those suggestions."""
 
     def __init__(self, field: str, reason: str, suggestions: list[str] | None = None) -> None:
         self.field, self.reason, self.suggestions = field, reason, suggestions or []
-        tail = f" (close matches: {', '.join(self.suggestions)})" if self.suggestions else ""
-        super().__init__(f"{field}: {reason}{tail}")
+        tail = f"; did you mean {', '.join(_quoted(n) for n in self.suggestions)}?" if self.suggestions else ""
+        self.message = f"{reason}{tail}"
+        super().__init__(f"{field}: {self.message}")
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 @dataclass(frozen=True)
@@ -56,12 +64,19 @@ class Snapped:
 
 # ---------------------------------------------------------------- (a) road + cross streets
 
-def snap_between(region: Region, road: str, start: str, end: str) -> Snapped:
-    """The stretch of ``road`` between its crossings with ``start`` and ``end`` (all street names)."""
+def snap_between(region: Region, road: str, start: str, end: str, *, exact: bool = False) -> Snapped:
+    """The stretch of ``road`` between its crossings with ``start`` and ``end`` (all street names).
+
+    With ``exact`` every name must be a road's own name once normalised; otherwise looser forms
+    ("hawthorne", "12th") and typos of the same name are read too. A numbered street never
+    stands for another number either way.
+    """
+    roads = _named(region, road, "road", exact)
+    crossing = sorted({c.name: c for r in roads[:8] for c in _crossing_roads(region, r.road)}.values(),
+                      key=lambda c: c.name)
+    starts = _named(region, start, "from", exact, crossing)
+    ends = _named(region, end, "to", exact, crossing)
     gaz = region.gazetteer
-    roads = _named(gaz, road, "road", region)
-    starts = _named(gaz, start, "from", region)
-    ends = _named(gaz, end, "to", region)
     best = None
     failed = "from"
     for r in roads[:8]:
@@ -83,34 +98,34 @@ def snap_between(region: Region, road: str, start: str, end: str) -> Snapped:
     if best is None:
         main = roads[0].road
         part, name = (failed, start if failed == "from" else end)
-        crossing = _crossing_names(region, main)
-        raise SnapError(part, f"{name!r} does not cross {short_name(main.name)!r}",
-                        _close(name, crossing))
+        raise SnapError(part, f"{_quoted(name)} does not cross {_quoted(short_name(main.name))}",
+                        gaz.suggest_roads(name, among=_crossing_roads(region, main)))
     _, r, s, e, path = best
     return Snapped(_geojson(region, path), (short_name(r.name), short_name(s.name), short_name(e.name)),
                    round(path.length, 1))
 
 
-def _named(gaz: Gazetteer, text: str, part: str, region: Region) -> list[RoadHit]:
+def _named(region: Region, text: str, part: str, exact: bool, crossing: list[Road] | None = None) -> list[RoadHit]:
+    """The roads ``text`` names (exactly, or also loosely), best first; SnapError with what it may mean."""
     if not isinstance(text, str) or not normalise(text):
         raise SnapError(part, "must name a street")
-    hits = gaz.candidates(normalise(text))
-    if not hits:
-        raise SnapError(part, f"no road named {text!r} in {region.name}", gaz.suggest_roads(text))
-    return hits
+    gaz = region.gazetteer
+    hits = gaz.exact_roads(text) if exact else gaz.candidates(normalise(text))
+    if hits:
+        return hits
+    where = f"in region {region.key}"
+    if exact and gaz.candidates(normalise(text)):
+        reason = f"{_quoted(text)} is not the exact name of a road {where}"
+    else:
+        reason = f"no road {_quoted(text)} {where}"
+    raise SnapError(part, reason, gaz.suggest_roads(text, among=crossing))
 
 
-def _crossing_names(region: Region, road: Road) -> list[str]:
+def _crossing_roads(region: Region, road: Road) -> list[Road]:
+    """Roads whose centre lines come within 15 m of ``road`` (region CRS), by name."""
     idx = region.road_tree.query(road.line_m.buffer(15.0), predicate="intersects")
-    return sorted({short_name(region.road_list[i].name) for i in idx} - {short_name(road.name)})
-
-
-def _close(text: str, names: list[str], limit: int = 5) -> list[str]:
-    from rapidfuzz import fuzz, process
-
-    found = process.extract(normalise(text), {n: normalise(n) for n in names}, scorer=fuzz.WRatio, limit=limit,
-                            score_cutoff=50)
-    return [name for _, _, name in sorted(found, key=lambda t: (-t[1], t[2]))]
+    return sorted({region.road_list[i].name: region.road_list[i] for i in idx if region.road_list[i].name != road.name
+                   }.values(), key=lambda r: r.name)
 
 
 # ---------------------------------------------------------------- (b) a drawn line

@@ -72,7 +72,7 @@ def test_region_by_name_or_directory():
 @pytest.mark.parametrize("args,message", [
     (["reverse", "95", "0"], "emergency: error: lat: must be between -90 and 90, got 95"),
     (["snap", "--road", "SE Foster Rd", "--from", "82nd", "--to", "92nd"],
-     "emergency: error: road: no road named 'SE Foster Rd' in Portland, Oregon (close matches: "),
+     'emergency: error: road: no road "SE Foster Rd" in region portland; did you mean '),
     (["geocode", "--region", "atlantis", "x"], "emergency: error: region: 'atlantis' is neither a region name"),
     (["zone", "BAD"], "emergency: error: zone: 'BAD' is not a UGC code"),
     (["snap", "--road", "Hawthorne"], "emergency: error: snap: --road needs --from and --to"),

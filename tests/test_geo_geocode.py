@@ -152,6 +152,34 @@ def test_typos_are_tolerated_with_less_confidence(portland):
     assert typo.confidence < exact.confidence
 
 
+@pytest.mark.parametrize("query", ["SE 39th Ave", "SE 99th Ave", "Southeast 39th Avenue", "39th",
+                                   "Hawthorne and 39th", "SE 39th Ave & SE Hawthorne Blvd"])
+def test_a_numbered_street_never_matches_another_number(portland, query):
+    """The region has SE 9th but no 39th or 99th: they were read as "SE 9th Ave" (a typo of 9th)."""
+    m = geocode(query, portland)
+    assert m is None or all(n == "SE Hawthorne Blvd" for n in m.names), m
+    if "hawthorne" not in normalise(query):
+        assert portland.gazetteer.fuzzy(normalise(query)) == []
+        assert portland.gazetteer.candidates(normalise(query)) == []
+
+
+def test_numbers_in_free_text_are_never_renumbered(portland):
+    found = extract_places("Tree down on SE Hawthorne Blvd at SE 39th Ave, and SE 99th Ave is flooded", portland)
+    assert [m.names for m in found] == [("SE Hawthorne Blvd",)]
+    # the same number under another spelling, and typos of words, still match
+    assert geocode("Southeast 12th Avenue", portland).names == ("SE 12th Ave",)
+    assert geocode("SE Hawthrone Blvd", portland).names == ("SE Hawthorne Blvd",)
+
+
+def test_suggestions_for_a_missing_number_are_nearby_numbers_under_their_own_names(portland):
+    gaz = portland.gazetteer
+    names = gaz.suggest_roads("SE 39th Ave")
+    assert names[:2] == ["SE 33rd Ave", "SE 32nd Ave"]
+    assert "SE 9th Ave" in gaz.suggest_roads("SE 9th Ave")[:1] and "SE 9th Ave" not in names[:5]
+    assert gaz.exact_roads("Southeast 12th Avenue")[0].road.name == "Southeast 12th Avenue"
+    assert gaz.exact_roads("12th") == [] and gaz.exact_roads("Hawthorne Blvd") == []
+
+
 def test_zone_codes_and_names(portland):
     m = geocode("ORZ111", portland)
     assert (m.kind, m.precision, m.names) == ("region", "region", ("ORZ111", "Inner Portland Metro"))

@@ -375,11 +375,23 @@ def test_every_scenario_item_passes_intake_validation_including_cap():
     """The demo goes through the same checks as the API: models, and for alerts the CAP validator."""
     from datetime import UTC, datetime
 
-    from feeds.scenario import load_scenario, scenario_event
+    from emergency.config import Settings
+    from feeds.agency.flows import prepare_road_closure
+    from feeds.scenario import demo_agency, load_scenario, scenario_closure, scenario_event
 
     items = load_scenario(SCENARIO)
     start = datetime.now(UTC)
-    made = [scenario_event(item, n=n, run="t", start=start, agency="City of Portland", sender="Demo EM")
-            for n, item in enumerate(items)]
+    settings = Settings()
+    agency = demo_agency(agency="City of Portland", settings=settings)
+    made = [scenario_event(item, n=n, run="t", start=start, sender="Demo EM")
+            for n, item in enumerate(items) if item["type"] != "road_closure"]
     kinds = {m[0].kind.value for m in made if m is not None}
-    assert kinds == {"citizen_report", "agency_report", "alert", "social_post"}
+    assert kinds == {"citizen_report", "alert", "social_post"}
+    # closures take the API's flow: inside the demo agency's jurisdiction, measured in metres
+    closures = [prepare_road_closure(closure=scenario_closure(item, n=n, run="t", start=start), principal=agency,
+                                     settings=settings)
+                for n, item in enumerate(items) if item["type"] == "road_closure"]
+    assert len(closures) == 8
+    for c in closures:
+        assert c.event.kind.value == "agency_report" and c.event.id.startswith("agency:city-of-portland:PBOT-2026-")
+        assert c.understood.road and 50 < c.understood.length_m < 3000, c.understood

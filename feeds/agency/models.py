@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataclasses import dataclass
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from emergency.geometry import validate_geojson
+from feeds.intake import AcceptedOut
 
 
 class RoadClosureIn(BaseModel):
@@ -16,6 +19,12 @@ class RoadClosureIn(BaseModel):
     the named roads it follows) or a road and two cross streets
     (``{"road": "SE Hawthorne Blvd", "from": "SE 12th Ave", "to": "SE 20th Ave"}``), which the API
     snaps to the region's road network. Exactly one of the two.
+
+    ``road``, ``from`` and ``to`` must each be a road's own name in the region; only case,
+    punctuation and standard abbreviations ("Southeast" = "SE", "Avenue" = "Ave") may differ.
+    Anything else (a typo, a missing direction, a bare "12th", a street the region lacks) is
+    refused with 422 naming the field and listing ``candidates``; resubmitting with a candidate's
+    exact name accepts it.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -23,9 +32,13 @@ class RoadClosureIn(BaseModel):
                                   description="the agency's own id; resubmitting it updates the closure")
     reason: str = Field(min_length=1, max_length=500)
     geometry: dict[str, Any] | None = None
-    road: str | None = Field(None, min_length=1, max_length=200, description="closed road, instead of geometry")
-    from_: str | None = Field(None, alias="from", min_length=1, max_length=200, description="first cross street")
-    to: str | None = Field(None, min_length=1, max_length=200, description="second cross street")
+    road: str | None = Field(None, min_length=1, max_length=200, description=(
+        "closed road, instead of geometry: the road's exact name in the region (case, punctuation and "
+        "abbreviations such as SE/Southeast, Ave/Avenue aside); otherwise 422 with candidates"))
+    from_: str | None = Field(None, alias="from", min_length=1, max_length=200,
+                              description="first cross street, its exact name (as for road)")
+    to: str | None = Field(None, min_length=1, max_length=200,
+                           description="second cross street, its exact name (as for road)")
     snap: bool = Field(False, description="snap a hand-drawn geometry onto the named roads it follows")
     start: AwareDatetime
     end: AwareDatetime | None = None
@@ -53,3 +66,26 @@ class RoadClosureIn(BaseModel):
         if self.snap and self.geometry is None:
             raise ValueError("snap: applies to a geometry only (a road with from/to is always snapped)")
         return self
+
+
+@dataclass(frozen=True)
+class UnderstoodClosure:
+    """What a closure was understood to close: ``geometry`` GeoJSON (WGS 84), road names as the
+    region writes them (short form), ``length_m`` in metres measured in the region's projected CRS
+    (None only for a drawn line when the region cannot be loaded)."""
+
+    geometry: dict[str, Any]
+    road: str | None
+    from_: str | None
+    to: str | None
+    length_m: float | None
+
+
+class ClosureAccepted(AcceptedOut):
+    """An accepted road closure, with what was understood: check it is the stretch you meant."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    road: str | None = Field(description="the closed road as named in the region (road_name for a drawn line)")
+    from_: str | None = Field(alias="from", description="first cross street as named in the region; null for a line")
+    to: str | None = Field(description="second cross street as named in the region; null for a line")
+    length_m: float | None = Field(description="length of the closed stretch in metres (region's projected CRS)")

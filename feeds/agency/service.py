@@ -1,4 +1,5 @@
-"""Turn agency submissions into raw.agency events, inside the agency's jurisdiction only."""
+"""Agency decisions: who is submitting, whether it lies in their jurisdiction, the event id, what a
+closure was understood to close, and the raw.agency event. Pure functions; errors are domain errors."""
 
 from __future__ import annotations
 
@@ -6,29 +7,85 @@ import re
 from datetime import datetime
 from typing import Any
 
-from emergency.events import Envelope, GeoPrecision, Kind, Source
+from shapely.geometry import shape
+
+from emergency.errors import Forbidden, ValidationFailed
+from emergency.events import Envelope, GeoPrecision, Kind, Source, new_id
 from emergency.geometry import to_shape
-from feeds.agency.models import RoadClosureIn
+from emergency.auth.models import TokenRecord
+from emergency.store.base import OnConflict
+from feeds.agency.models import RoadClosureIn, UnderstoodClosure
+from mapping.regions import Region
+from mapping.snap import SnapError, snap_between, snap_line
 
 
-def within_jurisdiction(geometry: dict[str, Any], jurisdiction: dict[str, Any] | None) -> bool:
+def agency_of(*, principal: TokenRecord) -> str:
+    """The agency a token acts for: its agency, else its holder's name."""
+    return principal.agency or principal.name
+
+
+def within_jurisdiction(*, geometry: dict[str, Any], jurisdiction: dict[str, Any] | None) -> bool:
     """True when the geometry lies inside the jurisdiction polygon (both GeoJSON, WGS 84)."""
     return jurisdiction is not None and to_shape(jurisdiction).covers(to_shape(geometry))
 
 
-def agency_slug(agency: str) -> str:
+def check_jurisdiction(*, geometry: dict[str, Any], principal: TokenRecord) -> None:
+    """Forbidden unless the geometry (GeoJSON, WGS 84) lies inside the token's jurisdiction polygon."""
+    if not within_jurisdiction(geometry=geometry, jurisdiction=principal.jurisdiction):
+        raise Forbidden("geometry", f"lies outside the jurisdiction of {agency_of(principal=principal)}")
+
+
+def agency_slug(*, agency: str) -> str:
+    """``"City of Portland" -> "city-of-portland"`` (the agency part of an event id)."""
     return re.sub(r"[^a-z0-9]+", "-", agency.lower()).strip("-") or "agency"
 
 
-def closure_event(closure: RoadClosureIn, *, event_id: str, agency: str, now: datetime) -> Envelope:
-    """The envelope for a road closure."""
+def closure_id(*, agency: str, reference: str | None) -> str:
+    """``agency:<slug>:<reference>`` for a closure with the agency's own reference, else a new id."""
+    return f"agency:{agency_slug(agency=agency)}:{reference}" if reference else new_id("agency")
+
+
+def closure_on_conflict(*, reference: str | None) -> OnConflict:
+    """A resubmitted reference updates the closure (a new version); without one a retry is kept once."""
+    return "append" if reference else "keep"
+
+
+def needs_roads(*, closure: RoadClosureIn) -> bool:
+    """True when the closure is placed on the region's roads (road + cross streets, or ``snap``)."""
+    return closure.road is not None or closure.snap
+
+
+def understand_closure(*, closure: RoadClosureIn, region: Region | None) -> UnderstoodClosure:
+    """The closed stretch on the region's roads, by exact names only; ValidationFailed naming the
+    field and its candidates otherwise. ``region`` may be None only for a drawn line without snap."""
+    try:
+        if closure.road is not None:
+            assert region is not None and closure.from_ is not None and closure.to is not None
+            s = snap_between(region, closure.road, closure.from_, closure.to, exact=True)
+            return UnderstoodClosure(s.geometry, s.names[0], s.names[1], s.names[2], s.length_m)
+        assert closure.geometry is not None
+        if closure.snap:
+            assert region is not None
+            s = snap_line(region, closure.geometry)
+            return UnderstoodClosure(s.geometry, closure.road_name or " / ".join(s.names), None, None, s.length_m)
+    except SnapError as exc:
+        raise ValidationFailed(exc.field, exc.message, exc.suggestions) from None
+    length = round(float(region.project(shape(closure.geometry)).length), 1) if region is not None else None
+    return UnderstoodClosure(closure.geometry, closure.road_name, None, None, length)
+
+
+def closure_event(*, closure: RoadClosureIn, understood: UnderstoodClosure, event_id: str, agency: str,
+                  now: datetime) -> Envelope:
+    """The envelope for a road closure, on the understood geometry, with road/from/to/length public."""
     return Envelope(
         id=event_id, kind=Kind.agency_report, source=Source(type="agency_api", ref=closure.reference),
         observed_at=closure.start if closure.start <= now else now, received_at=now, category="road_closure",
-        text=closure.reason, geometry=closure.geometry, location_text=closure.road_name,
+        text=closure.reason, geometry=understood.geometry, location_text=understood.road,
         geo_precision=GeoPrecision.exact, confidence=1.0,
         attributes={
-            "agency": agency, "reason": closure.reason, "road_name": closure.road_name,
+            "agency": agency, "reason": closure.reason, "road_name": understood.road,
+            "road": understood.road, "from": understood.from_, "to": understood.to,
+            "length_m": understood.length_m,
             "reference": closure.reference, "start": closure.start.isoformat(),
             "end": closure.end.isoformat() if closure.end else None,
         },
