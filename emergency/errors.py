@@ -15,3 +15,63 @@ class StoreError(EmergencyError):
 
 class ConfigError(EmergencyError):
     """A setting has a value the system cannot use."""
+
+
+class RequestRefused(EmergencyError):
+    """A request the system refuses on purpose; ``status`` is its HTTP status, ``field`` the input at fault."""
+
+    status = 400
+
+    def __init__(self, field: str, message: str, candidates: tuple[str, ...] | list[str] = ()) -> None:
+        self.field = field
+        self.message = message
+        self.candidates = tuple(candidates)
+        super().__init__(f"{field}: {message}")
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ValidationFailed(RequestRefused):
+    """The input is not acceptable as given (422); ``candidates`` lists acceptable values when known."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str, candidates: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(field, message, candidates)
+
+
+class Forbidden(RequestRefused):
+    """The principal may not do this (403)."""
+
+    status = 403
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+
+
+class NotFound(RequestRefused):
+    """What the request names does not exist (404)."""
+
+    status = 404
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+
+
+class Conflict(RequestRefused):
+    """The request conflicts with the current state (409)."""
+
+    status = 409
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+
+
+class Unavailable(RequestRefused):
+    """A part the request needs is not available right now (503)."""
+
+    status = 503
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)

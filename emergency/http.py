@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emergency.errors import RequestRefused
 from emergency.metrics import Registry
 
 
@@ -28,7 +29,9 @@ def describe_errors(errors: list[dict[str, Any]]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """4xx bodies always carry ``detail`` (a readable ``field: reason`` string) and, for validation, ``errors``."""
+    """4xx bodies always carry ``detail`` (a readable ``field: reason`` string) and, for validation, ``errors``;
+    domain refusals (``emergency.errors.RequestRefused``) get their ``status`` and, when known, ``candidates``.
+    This is the one place domain errors become HTTP answers."""
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -36,6 +39,13 @@ def install_error_handlers(app: FastAPI) -> None:
         for e in errors:
             e.pop("input", None)  # never echo what was sent (it may be large or personal)
         return JSONResponse({"detail": describe_errors(errors), "errors": errors}, status_code=422)
+
+    @app.exception_handler(RequestRefused)
+    async def _refused(request: Request, exc: RequestRefused) -> JSONResponse:
+        body: dict[str, Any] = {"detail": str(exc)}
+        if exc.candidates:
+            body["candidates"] = list(exc.candidates)
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -19,7 +19,7 @@ from functools import lru_cache
 import shapely
 from shapely.geometry import Point, mapping
 
-from mapping.coords import check_lat_lon
+from emergency.geometry import check_lat_lon
 from mapping.gazetteer import Gazetteer, RoadHit
 from mapping.names import CONNECTORS, DIRECTIONS, STREET_TYPES, canonical_tokens, fold, normalise, short_name
 from mapping.regions import Place, Region, Road, Zone
