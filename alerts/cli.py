@@ -11,6 +11,7 @@ from alerts.cap.model import Alert
 from alerts.cap.validate import Finding, has_errors, validate_document
 from alerts.cap.xml import read_alerts, write_alert
 from emergency.errors import EmergencyError
+from emergency.geometry import check_area_geometry
 from emergency.progress import Progress
 
 PROFILE_SETS = {
@@ -64,9 +65,10 @@ def _authority(path: Path | None) -> dict | None:
         return None
     doc = json.loads(_read(path))
     geom = doc.get("geometry", doc) if doc.get("type") == "Feature" else doc
-    if geom.get("type") not in ("Polygon", "MultiPolygon"):
-        raise ValueError(f"--authority: {path} must hold a GeoJSON Polygon or MultiPolygon")
-    return geom
+    try:
+        return check_area_geometry(geom)
+    except ValueError as exc:
+        raise ValueError(f"--authority: {path}: {exc}") from None
 
 
 def _table(path: Path, findings: list[Finding], alerts: int) -> str:
