@@ -375,11 +375,14 @@ def test_every_scenario_item_passes_intake_validation_including_cap():
     """The demo goes through the same checks as the API: models, and for alerts the CAP validator."""
     from datetime import UTC, datetime
 
+    from emergency.store.base import TokenRecord
     from feeds.scenario import load_scenario, scenario_event
 
     items = load_scenario(SCENARIO)
     start = datetime.now(UTC)
-    made = [scenario_event(item, n=n, run="t", start=start, agency="City of Portland", sender="Demo EM")
+    alerter = TokenRecord(token_hash="t", name="Demo EM", roles=["alert_originator", "amber"], agency="Demo EM",
+                          jurisdiction=json.loads((REGION / "region.json").read_text())["jurisdiction"])
+    made = [scenario_event(item, n=n, run="t", start=start, agency="City of Portland", alerter=alerter)
             for n, item in enumerate(items)]
     kinds = {m[0].kind.value for m in made if m is not None}
     assert kinds == {"citizen_report", "agency_report", "alert", "social_post"}
