@@ -35,6 +35,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+async def lookup_token(store: Store, token: str) -> TokenRecord | None:
+    """The record of an active (not revoked) bearer token, or None."""
+    record = await store.get_token(hash_token(token)) if token else None
+    return record if record is not None and record.revoked_at is None else None
+
+
 def token_id(token_hash: str) -> str:
     """Short public handle of a token (first 16 hex digits of its hash), for listing and revoking."""
     return token_hash[:16]
