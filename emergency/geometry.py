@@ -77,6 +77,20 @@ def check_radius_km(radius_km: Any) -> float:
     return float(radius_km)
 
 
+def check_bbox(bbox: Any, *, empty_ok: bool = True) -> tuple[float, float, float, float]:
+    """A ``(min lon, min lat, max lon, max lat)`` box in WGS 84 degrees (``empty_ok=False``: with area, so
+    min < max); ``ValueError`` naming ``bbox`` otherwise. Boxes crossing ±180° are not supported."""
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise ValueError("bbox: expected four numbers minlon,minlat,maxlon,maxlat") from None
+    lt = "<=" if empty_ok else "<"
+    inside = (minx <= maxx and miny <= maxy) if empty_ok else (minx < maxx and miny < maxy)
+    if not (inside and -LON_LIMIT <= minx and maxx <= LON_LIMIT and -LAT_LIMIT <= miny and maxy <= LAT_LIMIT):
+        raise ValueError(f"bbox: needs -180 <= minlon {lt} maxlon <= 180 and -90 <= minlat {lt} maxlat <= 90")
+    return (minx, miny, maxx, maxy)
+
+
 def _pydantic(check, strip: str | None = None):
     """An ``AfterValidator`` running ``check`` and reporting its ``ValueError`` text as the field's message
     (without pydantic's "Value error," prefix; ``strip`` drops a leading ``"name: "`` the field already names)."""
@@ -98,6 +112,10 @@ Lat = Annotated[float, _pydantic(lambda v: check_lat_lon(v, 0)[0], strip="lat"),
                 Field(description="latitude, WGS 84 degrees, -90..90")]
 Lon = Annotated[float, _pydantic(lambda v: check_lat_lon(0, v)[1], strip="lon"),
                 Field(description="longitude, WGS 84 degrees, -180..180")]
+# A bounding box with area, (min lon, min lat, max lon, max lat), WGS 84 degrees.
+AreaBBox = Annotated[tuple[float, float, float, float],
+                     _pydantic(lambda v: check_bbox(v, empty_ok=False), strip="bbox"),
+                     Field(description="min lon, min lat, max lon, max lat; WGS 84 degrees; min < max")]
 RadiusKm = Annotated[float, _pydantic(check_radius_km, strip="radius_km"),
                      Field(description=f"kilometres, more than 0 and at most {MAX_CIRCLE_RADIUS_KM:g}")]
 
