@@ -90,14 +90,12 @@ async def replay(runtime: Runtime, items: list[dict[str, Any]], *, speed: float 
         delay = float(item["at"]) / speed - (loop.time() - t0)
         if delay > 0:
             await asyncio.sleep(delay)
-        if item["type"] == "alert":
+        if item["type"] == "alert":  # the alert flow, as POST /api/v1/alerts runs it
             await issue_alert(principal=alerter, payload=scenario_alert(item["body"], now=utcnow()),
                               submit=runtime.submit, lifecycle=threads, event_id=f"alert:demo-{run}-{n}")
             submitted += 1
-            made = None
-        else:
-            made = scenario_event(item, n=n, run=run, start=start, agency=agency, alerter=alerter, speed=speed)
-        if made is not None:
+        elif (made := scenario_event(item, n=n, run=run, start=start, agency=agency, alerter=alerter,
+                                     speed=speed)) is not None:
             event, topic = made
             await runtime.submit(event, topic, on_conflict="keep")
             submitted += 1
