@@ -1,16 +1,25 @@
-"""``emergency cap …``: validate CAP files, convert XML ↔ JSON, sign and verify."""
+"""``emergency cap …``: validate CAP files, convert XML ↔ JSON, sign and verify; ``emergency alert …``: issue,
+update and cancel alerts from the command line through the same flow as the API."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from alerts import flows
 from alerts.cap.model import Alert
 from alerts.cap.validate import Finding, has_errors, validate_document
 from alerts.cap.xml import read_alerts, write_alert
-from emergency.errors import EmergencyError
+from alerts.lifecycle import LifecycleRegistry
+from alerts.models import AlertIn
+from emergency.errors import EmergencyError, Forbidden
+from emergency.geometry import check_area_geometry
 from emergency.progress import Progress
 
 PROFILE_SETS = {
@@ -53,6 +62,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(run=run_verify)
 
 
+    a = sub.add_parser("alert", help="issue, update or cancel a public alert as an alert originator token "
+                       "(journaled into the store; a running server publishes it)")
+    acs = a.add_subparsers(dest="alert_command", required=True, metavar="ALERT_COMMAND")
+    token_help = "alert originator API token (default: the EMERGENCY_TOKEN environment variable)"
+    ai = acs.add_parser("issue", help="issue an alert from a JSON file shaped like the body of POST /api/v1/alerts")
+    ai.add_argument("file", type=Path)
+    au = acs.add_parser("update", help="replace an issued alert's content and area (CAP Update)")
+    au.add_argument("alert_id")
+    au.add_argument("file", type=Path)
+    ac = acs.add_parser("cancel", help="cancel an issued alert (CAP Cancel, AllClear)")
+    ac.add_argument("alert_id")
+    ac.add_argument("--note", help="a note for the public (replaces the description)")
+    for p in (ai, au, ac):
+        p.add_argument("--token", default=os.environ.get("EMERGENCY_TOKEN"), help=token_help)
+        p.set_defaults(run=run_alert)
+
+
 def _read(path: Path) -> bytes:
     if not path.is_file():
         raise EmergencyError(f"{path}: no such file")
@@ -64,9 +90,10 @@ def _authority(path: Path | None) -> dict | None:
         return None
     doc = json.loads(_read(path))
     geom = doc.get("geometry", doc) if doc.get("type") == "Feature" else doc
-    if geom.get("type") not in ("Polygon", "MultiPolygon"):
-        raise ValueError(f"--authority: {path} must hold a GeoJSON Polygon or MultiPolygon")
-    return geom
+    try:
+        return check_area_geometry(geom)
+    except ValueError as exc:
+        raise ValueError(f"--authority: {path}: {exc}") from None
 
 
 def _table(path: Path, findings: list[Finding], alerts: int) -> str:
@@ -138,3 +165,53 @@ def run_verify(settings, args: argparse.Namespace) -> int:
         return 0
     print(f"{args.file}: signature check failed: {result.check}: {result.message}")
     return 1
+
+
+# --- emergency alert issue | update | cancel ---------------------------------------------------------
+
+def _alert_payload(path: Path) -> AlertIn:
+    try:
+        return AlertIn.model_validate_json(_read(path))
+    except ValidationError as exc:
+        from emergency.http import describe_errors
+
+        raise ValueError(f"{path}: {describe_errors(exc.errors())}") from None
+
+
+def _journal(store):
+    """A submitter that journals into the store only; the outbox relay of a running server publishes it."""
+
+    async def submit(event, topic, *, on_conflict="keep"):
+        return await store.accept(event, topic, event.id, on_conflict)
+
+    return submit
+
+
+async def _alert(settings, args: argparse.Namespace) -> str:
+    from emergency.auth.tokens import lookup_token
+    from emergency.store import open_store
+
+    payload = _alert_payload(args.file) if args.alert_command in ("issue", "update") else None
+    store = await open_store(settings.resolved_store_url())
+    try:
+        principal = await lookup_token(store, args.token or "")
+        if principal is None:
+            raise Forbidden("--token", "give an active alert originator token (or set EMERGENCY_TOKEN)")
+        common = {"principal": principal, "submit": _journal(store), "lifecycle": LifecycleRegistry()}
+        if args.alert_command == "issue":
+            accepted = await flows.issue_alert(payload=payload, **common)
+        elif args.alert_command == "update":
+            accepted = await flows.update_alert(alert_id=args.alert_id, payload=payload, store=store, **common)
+        else:
+            accepted = await flows.cancel_alert(alert_id=args.alert_id, note=args.note, store=store, **common)
+    finally:
+        await store.close()
+    return accepted.event_id
+
+
+def run_alert(settings, args: argparse.Namespace) -> int:
+    alert_id = asyncio.run(_alert(settings, args))
+    print(alert_id)
+    print(f"emergency: alert {args.alert_command} journaled as {alert_id}; a running server publishes it",
+          file=sys.stderr)
+    return 0

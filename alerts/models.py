@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from alerts.tiers import Tier
-from emergency.geometry import validate_geojson
-
-
-class Circle(BaseModel):
-    """A circle: centre in WGS 84 degrees, radius in kilometres."""
-
-    model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius_km: float = Field(gt=0, le=500)
+from emergency.geometry import AreaGeometry, CircleArea
 
 
 class AlertArea(BaseModel):
-    """Where the alert applies: a GeoJSON Polygon/MultiPolygon (WGS 84) or a circle."""
+    """Where the alert applies: a GeoJSON Polygon/MultiPolygon (WGS 84 degrees) or a circle (centre in
+    WGS 84 degrees, radius in kilometres, at most ``emergency.geometry.MAX_CIRCLE_RADIUS_KM``)."""
 
     model_config = ConfigDict(extra="forbid")
-    polygon: dict[str, Any] | None = None
-    circle: Circle | None = None
+    polygon: AreaGeometry | None = None
+    circle: CircleArea | None = None
     description: str | None = Field(None, max_length=500)
-
-    @field_validator("polygon")
-    @classmethod
-    def _polygon(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is None:
-            return v
-        if v.get("type") not in ("Polygon", "MultiPolygon"):
-            raise ValueError("must be a GeoJSON Polygon or MultiPolygon")
-        return validate_geojson(v)
 
     @model_validator(mode="after")
     def _one(self) -> AlertArea:
@@ -51,7 +32,10 @@ class AlertIn(BaseModel):
     headline: str = Field(min_length=1, max_length=140)
     description: str | None = Field(None, max_length=4000)
     instruction: str | None = Field(None, max_length=2000)
-    event: str | None = Field(None, max_length=100)
+    event: str | None = Field(None, max_length=100, description="what is happening (e.g. \"Hazardous Materials "
+                              "Warning\"); it chooses the SAME event code; default: the tier's default event")
+    same_code: str | None = Field(None, min_length=3, max_length=3, description="SAME/EAS event code (e.g. HMW, "
+                                  "FRW, EVI); default: chosen from the event (CEM when the event names none)")
     area: AlertArea
     expires: AwareDatetime
     # Wireless Emergency Alert text. When ``wea_text`` is left out the headline is used, so it must

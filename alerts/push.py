@@ -1,4 +1,5 @@
-"""Push issued alerts to WebSocket subscribers whose location lies inside the alert area."""
+"""Push issued alerts to WebSocket subscribers whose location lies inside the alert area and who take the
+alert's tier (``alerts.tiers.delivers``: test only when asked for, presidential always)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 
 from fastapi import WebSocket
 
-from alerts.tiers import rank
+from alerts.tiers import DEFAULT_TIERS, Tier, delivers, rank
 from emergency.cop.features import to_feature
 from emergency.layers import ALERTS, expires_at
 from emergency.events import Envelope, Kind, utcnow
@@ -38,17 +39,22 @@ class AlertPush:
         self.hub: Hub[Location] = Hub()
         self.targets = TargetIndex()  # the same subscribers, indexed by location for alert targeting
         self.metrics = metrics
+        self.tiers: dict[WebSocket, frozenset[Tier]] = {}  # the tiers each subscriber chose
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._remember = remember
 
-    async def subscribe(self, ws: WebSocket, lat: float, lon: float, store: Store) -> None:
-        """Register a subscriber and send the active alerts that cover it, highest priority first."""
+    async def subscribe(self, ws: WebSocket, lat: float, lon: float, store: Store,
+                        tiers: frozenset[Tier] = DEFAULT_TIERS) -> None:
+        """Register a subscriber at (lat, lon) (WGS 84 degrees) taking ``tiers``, and send the active alerts
+        that cover it and that its tiers take, highest priority first."""
         now = utcnow()
         active = await store.query_events(EventQuery(bbox=(lon, lat, lon, lat), layers=(ALERTS,), active_at=now))
-        covering = sorted((e for e in active if contains_point(e.geometry, lat, lon)),
+        covering = sorted((e for e in active
+                           if delivers(e.category or "", tiers) and contains_point(e.geometry, lat, lon)),
                           key=lambda e: rank(e.category or ""))
         for event in covering:
             await ws.send_text(alert_message(event))
+        self.tiers[ws] = tiers
         self.hub.add(ws, (lat, lon))
         self.targets.add_point(ws, lat, lon)
         self.metrics.ws_clients.set(len(self.hub), endpoint="alerts")
@@ -56,10 +62,12 @@ class AlertPush:
     def unsubscribe(self, ws: WebSocket) -> None:
         self.hub.remove(ws)
         self.targets.remove(ws)
+        self.tiers.pop(ws, None)
         self.metrics.ws_clients.set(len(self.hub), endpoint="alerts")
 
     async def on_event(self, topic: str, event: Envelope) -> None:
-        """Deliver a newly issued alert (each id + version once) to the subscribers inside it."""
+        """Deliver a newly issued alert (each id + version once) to the subscribers inside it that take its
+        tier; an Update/Cancel keeps the tier, so it reaches the same subscribers the original did."""
         if event.kind is not Kind.alert or event.geometry is None or not is_active(event, utcnow()):
             return
         key = (event.id, event.received_at.isoformat())
@@ -68,7 +76,9 @@ class AlertPush:
         self._seen[key] = None
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
-        targets = [ws for ws in self._inside(event.geometry) if ws in self.hub.clients]
+        tier = event.category or ""
+        targets = [ws for ws in self._inside(event.geometry)
+                   if ws in self.hub.clients and delivers(tier, self.tiers.get(ws, DEFAULT_TIERS))]
         sent = self.hub.send(targets, alert_message(event))
         self.metrics.alerts_pushed.inc(sent, tier=event.category or "")
 

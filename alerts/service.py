@@ -1,24 +1,118 @@
-"""Turn an accepted alert request into the event published on alerts.issued."""
+"""The decisions about issuing alerts: who may issue which tier where, what an alert request becomes on
+alerts.issued (and its Update/Cancel), and which CAP findings refuse it. Refusals are
+``emergency.errors`` domain errors naming the request field; ``alerts.flows`` strings these together."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.cap.build import cap_date, sender_id
-from alerts.cap.validate import WEA_TEXT_MAX
+from alerts.cap.build import cap_date, envelope_to_cap, sender_id
+from alerts.cap.model import Alert
+from alerts.cap.validate import WEA_TEXT_MAX, Finding, validate_alert
 from alerts.models import AlertIn
-from alerts.tiers import POLICY
+from alerts.tiers import POLICY, Tier, choose_same_code, may_issue
+from emergency.auth.tokens import NATIONWIDE_ROLE
+from emergency.errors import Forbidden, NotFound, ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.geometry import as_geojson, circle_polygon, to_shape
+from emergency.auth.models import TokenRecord
 
 # Profiles every alert this system issues must pass (the IPAWS profile too: the CAP we write declares it).
 ISSUE_PROFILES = ("schema", "core", "wea")
+# Which request field a finding about the CAP we would write comes from.
+_FIELD_OF = (("CMAMlongtext", "wea_long_text"), ("CMAMtext", "wea_text"), ("/headline", "headline"),
+             ("/expires", "expires"), ("/area", "area"), ("/description", "description"),
+             ("/instruction", "instruction"), ("/event", "event"), ("/eventCode", "same_code"))
+
+
+def sender_of(*, principal: TokenRecord) -> str:
+    """The originator name an alert from ``principal`` is sent under (its agency, else its name)."""
+    return principal.agency or principal.name
+
+
+def authorise_tier(*, principal: TokenRecord, tier: Tier) -> None:
+    """Refuse (403 ``tier``) a tier the principal's roles may not issue."""
+    if not may_issue(tier, set(principal.roles)):
+        raise Forbidden("tier", f"this token may not issue {tier.value} alerts")
+
+
+def authorised_area(*, principal: TokenRecord) -> dict[str, Any] | None:
+    """The GeoJSON (Multi)Polygon (WGS 84) the principal may alert inside; None only for a national authority
+    token without a jurisdiction (nationwide). Any other token without one is refused (403 ``area``)."""
+    if principal.jurisdiction is not None:
+        return principal.jurisdiction
+    if NATIONWIDE_ROLE.value in principal.roles:
+        return None
+    raise Forbidden("area", "this token has no authorised area (jurisdiction), so it may not issue alerts "
+                            "anywhere; an admin must give it one")
+
+
+def check_expires(*, alert: AlertIn, now: datetime) -> None:
+    """Refuse (422 ``expires``) an alert that has already expired."""
+    if alert.expires <= now:
+        raise ValidationFailed("expires", "must be in the future")
+
+
+def refuse(findings: Sequence[Finding]) -> None:
+    """Raise for the first error finding, naming the request field (or CAP element) it is about: 403 for an
+    area outside the originator's authority, 422 otherwise."""
+    errors = [f for f in findings if f.level == "error"]
+    if not errors:
+        return
+    first = errors[0]
+    field = next((name for marker, name in _FIELD_OF if marker in first.path), first.path)
+    if first.code.startswith("authority."):
+        raise Forbidden(field, f"{first.message} ({first.code})")
+    raise ValidationFailed(field, f"{first.message} ({first.code})")
+
+
+def validated_cap(*, event: Envelope, principal: TokenRecord) -> Alert:
+    """The CAP message of ``event`` after the validator (schema, core, WEA, and the principal's authorised
+    area) found no error in it; refused otherwise."""
+    area = authorised_area(principal=principal)
+    cap = envelope_to_cap(event)
+    refuse(validate_alert(cap, ISSUE_PROFILES + (("authority",) if area is not None else ()), authority=area))
+    return cap
+
+
+def prepare_alert(*, principal: TokenRecord, alert: AlertIn, event_id: str, now: datetime) -> tuple[Envelope, Alert]:
+    """The envelope and CAP message of a new alert from ``principal``, after every check (tier, expiry,
+    SAME code, CAP validity, authorised area); refused otherwise."""
+    authorise_tier(principal=principal, tier=alert.tier)
+    check_expires(alert=alert, now=now)
+    event = alert_event(alert, event_id=event_id, sender=sender_of(principal=principal), now=now)
+    return event, validated_cap(event=event, principal=principal)
+
+
+def issued_alert(event: Envelope | None, alert_id: str) -> Envelope:
+    """``event`` when it is an issued alert; 404 ``alert_id`` otherwise."""
+    if event is None or event.kind is not Kind.alert or "tier" not in event.attributes:
+        raise NotFound("alert_id", f"no issued alert {alert_id!r}")
+    return event
+
+
+def authorise_change(*, principal: TokenRecord, original: Envelope) -> None:
+    """Refuse (403) an Update/Cancel by anyone but the alert's sender, or by a token that may not issue its tier."""
+    sender = original.attributes["sender"]
+    if sender != sender_of(principal=principal):
+        raise Forbidden("alert_id", f"only {sender} may update or cancel {original.id!r}")
+    authorise_tier(principal=principal, tier=Tier(original.attributes["tier"]))
+
+
+def check_same_tier(*, original: Envelope, alert: AlertIn) -> None:
+    """Refuse (422 ``tier``) an Update that changes the alert's tier."""
+    if alert.tier.value != original.attributes["tier"]:
+        raise ValidationFailed("tier", f"an update keeps the tier of the alert ({original.attributes['tier']})")
 
 
 def alert_event(alert: AlertIn, *, event_id: str, sender: str, now: datetime) -> Envelope:
-    """The alert envelope: geometry is the area as a WGS 84 polygon (circles expanded, 64 sides)."""
+    """The alert envelope: geometry is the area as a WGS 84 polygon (circles expanded, 64 sides). The SAME
+    code follows the event (or the sender's ``same_code``); refused (422) when that code is unknown or
+    reserved to another tier."""
     policy = POLICY[alert.tier]
+    event = alert.event or policy.default_event
     area = alert.area
     if area.circle is not None:
         geometry = circle_polygon(area.circle.lat, area.circle.lon, area.circle.radius_km)
@@ -30,7 +124,8 @@ def alert_event(alert: AlertIn, *, event_id: str, sender: str, now: datetime) ->
         "headline": alert.headline,
         "description": alert.description,
         "instruction": alert.instruction,
-        "event": alert.event or policy.default_event,
+        "event": event,
+        "same_code": choose_same_code(alert.tier, event, alert.same_code),
         "severity": policy.severity,
         "urgency": policy.urgency,
         "certainty": policy.certainty,

@@ -5,31 +5,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
 
+from alerts import flows
 from alerts.atom import IndexEntry, atom_index
-from alerts.cap.build import envelope_to_cap, thread_messages
-from alerts.cap.model import Alert
-from alerts.cap.validate import Finding, validate_alert
+from alerts.cap.build import envelope_to_cap
 from alerts.cap.xml import write_alert
 from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertCancelIn, AlertIn
-from alerts.service import ISSUE_PROFILES, alert_event, cancel_event, update_event
-from alerts.tiers import Tier, may_issue
+from alerts.service import issued_alert
+from alerts.tiers import Tier, parse_tiers
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
+from emergency.errors import RequestRefused
+from emergency.events import utcnow
+from emergency.geometry import coordinate_from_text
 from emergency.layers import ALERTS
-from emergency.events import Envelope, Kind, new_id, utcnow
 from emergency.store.base import EventQuery
-from emergency.stream.topics import ALERTS_ISSUED
 from feeds.intake import AcceptedOut, idempotent_id
 
 CAP_XML = "application/cap+xml"
-# Which request field a finding about the CAP we would write comes from.
-_FIELD_OF = (("CMAMlongtext", "wea_long_text"), ("CMAMtext", "wea_text"), ("/headline", "headline"),
-             ("/expires", "expires"), ("/area", "area"), ("/description", "description"),
-             ("/instruction", "instruction"), ("/event", "event"))
+ORIGINATOR = require(Role.alert_originator, Role.national_authority)
 
 router = APIRouter(tags=["alerts"])
 
@@ -37,82 +34,35 @@ router = APIRouter(tags=["alerts"])
 @router.post("/api/v1/alerts", status_code=202, response_model=AcceptedOut)
 async def issue_alert(alert: AlertIn, request: Request,
                       idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-                      principal: TokenRecord = Depends(require(Role.alert_originator, Role.national_authority))
-                      ) -> AcceptedOut:
-    """Issue an alert to everyone inside its area; 202 once journaled."""
-    if not may_issue(alert.tier, set(principal.roles)):
-        raise HTTPException(403, f"tier: this token may not issue {alert.tier.value} alerts")
-    now = utcnow()
-    if alert.expires <= now:
-        raise HTTPException(422, "expires: must be in the future")
+                      principal: TokenRecord = Depends(ORIGINATOR)) -> AcceptedOut:
+    """Issue an alert to everyone inside its area; 202 once journaled. The area must lie inside the token's
+    authorised area (403 ``area`` otherwise); the SAME code follows ``event`` unless ``same_code`` is given."""
     keyed_id = idempotent_id("alert", idempotency_key)
-    event = alert_event(alert, event_id=keyed_id or new_id("alert"), sender=_sender(principal), now=now)
-    cap = _validated(event, principal)
-    registry = lifecycle(request)
-    if not (keyed_id and registry.get(cap.sender, cap.identifier)):  # a retried key is answered by the store
-        _refuse(registry.admit(cap, now))
-    accepted = await request.app.state.runtime.submit(event, ALERTS_ISSUED)
+    runtime = request.app.state.runtime
+    accepted = await flows.issue_alert(principal=principal, payload=alert, submit=runtime.submit,
+                                       lifecycle=lifecycle(request), event_id=keyed_id, retry=keyed_id is not None)
     return AcceptedOut(id=accepted.event_id, duplicate=not accepted.created)
 
 
 @router.post("/api/v1/alerts/{alert_id}/update", status_code=202, response_model=AcceptedOut)
 async def update_alert(alert_id: str, alert: AlertIn, request: Request,
-                       principal: TokenRecord = Depends(require(Role.alert_originator, Role.national_authority))
-                       ) -> AcceptedOut:
+                       principal: TokenRecord = Depends(ORIGINATOR)) -> AcceptedOut:
     """Replace an alert's content and area (CAP msgType Update, referencing every non-expired message of
     its thread); delivered to everyone inside the new area or any area the thread covered before."""
-    now = utcnow()
-    original = await _own(request, alert_id, principal)
-    if alert.tier.value != original.attributes["tier"]:
-        raise HTTPException(422, f"tier: an update keeps the tier of the alert ({original.attributes['tier']})")
-    if alert.expires <= now:
-        raise HTTPException(422, "expires: must be in the future")
-    return await _publish_next(request, original, update_event(original, alert, now=now), principal, now)
+    runtime = request.app.state.runtime
+    accepted = await flows.update_alert(principal=principal, alert_id=alert_id, payload=alert, submit=runtime.submit,
+                                        store=runtime.store, lifecycle=lifecycle(request))
+    return AcceptedOut(id=accepted.event_id, duplicate=False)
 
 
 @router.post("/api/v1/alerts/{alert_id}/cancel", status_code=202, response_model=AcceptedOut)
 async def cancel_alert(alert_id: str, request: Request, body: AlertCancelIn | None = None,
-                       principal: TokenRecord = Depends(require(Role.alert_originator, Role.national_authority))
-                       ) -> AcceptedOut:
+                       principal: TokenRecord = Depends(ORIGINATOR)) -> AcceptedOut:
     """Cancel an alert (CAP msgType Cancel, responseType AllClear) for everyone its thread reached."""
-    now = utcnow()
-    original = await _own(request, alert_id, principal)
-    event = cancel_event(original, note=body.note if body else None, now=now)
-    return await _publish_next(request, original, event, principal, now)
-
-
-def _sender(principal: TokenRecord) -> str:
-    return principal.agency or principal.name
-
-
-def _validated(event: Envelope, principal: TokenRecord) -> Alert:
-    """The CAP message of ``event``, after the validator found no error in it (else 422)."""
-    cap = envelope_to_cap(event)
-    _refuse(validate_alert(cap, ISSUE_PROFILES + (("authority",) if principal.jurisdiction else ()),
-                           authority=principal.jurisdiction))
-    return cap
-
-
-async def _own(request: Request, alert_id: str, principal: TokenRecord) -> Envelope:
-    event = await _issued(request, alert_id)
-    if event.attributes["sender"] != _sender(principal):
-        raise HTTPException(403, f"alert_id: only {event.attributes['sender']} may update or cancel {alert_id!r}")
-    if not may_issue(Tier(event.attributes["tier"]), set(principal.roles)):
-        raise HTTPException(403, f"tier: this token may not issue {event.attributes['tier']} alerts")
-    return event
-
-
-async def _publish_next(request: Request, original: Envelope, event: Envelope, principal: TokenRecord,
-                        now: datetime) -> AcceptedOut:
-    """Validate an Update/Cancel, check it against the thread (rebuilt from the store when this process
-    has not seen it), and journal it as the next version of the alert."""
-    registry = lifecycle(request)
-    for earlier in thread_messages(original):
-        registry.remember(earlier)
-    _refuse(registry.check(envelope_to_cap(event), now))  # expired/cancelled threads first: clearer
-    _refuse(registry.admit(_validated(event, principal), now))
-    await request.app.state.runtime.submit(event, ALERTS_ISSUED, on_conflict="append")
-    return AcceptedOut(id=event.id, duplicate=False)
+    runtime = request.app.state.runtime
+    accepted = await flows.cancel_alert(principal=principal, alert_id=alert_id, note=body.note if body else None,
+                                        submit=runtime.submit, store=runtime.store, lifecycle=lifecycle(request))
+    return AcceptedOut(id=accepted.event_id, duplicate=False)
 
 
 def lifecycle(request: Request) -> LifecycleRegistry:
@@ -123,21 +73,8 @@ def lifecycle(request: Request) -> LifecycleRegistry:
     return state.alert_lifecycle
 
 
-def _refuse(findings: list[Finding]) -> None:
-    """422 naming the request field (or CAP element) of the first error finding."""
-    errors = [f for f in findings if f.level == "error"]
-    if not errors:
-        return
-    first = errors[0]
-    field = next((name for marker, name in _FIELD_OF if marker in first.path), first.path)
-    raise HTTPException(422, f"{field}: {first.message} ({first.code})")
-
-
-async def _issued(request: Request, alert_id: str) -> Envelope:
-    event = await request.app.state.runtime.store.get_event(alert_id)
-    if event is None or event.kind is not Kind.alert or "tier" not in event.attributes:
-        raise HTTPException(404, f"alert_id: no issued alert {alert_id!r}")
-    return event
+async def _issued(request: Request, alert_id: str):
+    return issued_alert(await request.app.state.runtime.store.get_event(alert_id), alert_id)
 
 
 @router.get("/api/v1/alerts/{alert_id}.xml", response_class=Response,
@@ -163,31 +100,28 @@ async def alerts_atom(request: Request) -> Response:
     return Response(body, media_type="application/atom+xml")
 
 
-def _coordinate(raw: str | None, name: str, limit: float) -> float:
-    if raw is None:
-        raise ValueError(f"{name}: is required")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}: {raw!r} is not a number") from None
-    if not -limit <= value <= limit:
-        raise ValueError(f"{name}: must be between -{limit:g} and {limit:g}, got {value:g}")
-    return value
+TIERS_DOC = ("comma-separated tier names the subscriber wants (" + ", ".join(t.value for t in Tier) + "); default: "
+             "every tier except test, which is opt-in only. Presidential alerts are always delivered and cannot "
+             "be opted out of. An unknown name closes the socket with code 1008 and the reason.")
 
 
 @router.websocket("/ws/alerts")
-async def alerts_socket(ws: WebSocket) -> None:
-    """Receive alerts whose area covers (lat, lon): the active ones at once, then each new one."""
+async def alerts_socket(ws: WebSocket, tiers: str | None = Query(None, description=TIERS_DOC)) -> None:
+    """Receive alerts whose area covers (``lat``, ``lon``; WGS 84 degrees): the active ones at once, then each
+    new one, Updates and Cancels included. ``tiers`` chooses the tiers delivered (default: all but test;
+    ``tiers=test,imminent_threat_extreme,...`` to receive test alerts; presidential always). A bad
+    parameter closes the socket with code 1008 and a ``field: reason`` close reason."""
     await ws.accept()
     try:
-        lat = _coordinate(ws.query_params.get("lat"), "lat", 90)
-        lon = _coordinate(ws.query_params.get("lon"), "lon", 180)
-    except ValueError as exc:
+        lat = coordinate_from_text(ws.query_params.get("lat"), "lat")
+        lon = coordinate_from_text(ws.query_params.get("lon"), "lon")
+        chosen = parse_tiers(tiers)
+    except (ValueError, RequestRefused) as exc:
         await ws.close(code=1008, reason=str(exc)[:120])
         return
     runtime = ws.app.state.runtime
     push = runtime.alert_push
-    await push.subscribe(ws, lat, lon, runtime.store)
+    await push.subscribe(ws, lat, lon, runtime.store, tiers=chosen)
     try:
         while True:
             await ws.receive_text()  # clients may send pings; we only push

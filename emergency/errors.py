@@ -18,30 +18,36 @@ class ConfigError(EmergencyError):
 
 
 class RequestRefused(EmergencyError):
-    """A request refused on purpose: ``field`` names the part at fault; ``status`` is its HTTP status."""
+    """A request the system refuses on purpose; ``status`` is its HTTP status, ``field`` the input at fault."""
 
     status = 400
 
-    def __init__(self, field: str, message: str) -> None:
-        self.field, self.message = field, message
-        self.candidates: tuple[str, ...] = ()
+    def __init__(self, field: str, message: str, candidates: tuple[str, ...] | list[str] = ()) -> None:
+        self.field = field
+        self.message = message
+        self.candidates = tuple(candidates)
         super().__init__(f"{field}: {message}")
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 class ValidationFailed(RequestRefused):
-    """The input cannot be used as sent (422); ``candidates`` lists what the sender may have meant."""
+    """The input is not acceptable as given (422); ``candidates`` lists acceptable values when known."""
 
     status = 422
 
     def __init__(self, field: str, message: str, candidates: tuple[str, ...] | list[str] = ()) -> None:
-        super().__init__(field, message)
-        self.candidates = tuple(candidates)
+        super().__init__(field, message, candidates)
 
 
 class Forbidden(RequestRefused):
-    """The caller may not do this (403)."""
+    """The principal may not do this (403)."""
 
     status = 403
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
 
 
 class NotFound(RequestRefused):
@@ -49,14 +55,23 @@ class NotFound(RequestRefused):
 
     status = 404
 
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+
 
 class Conflict(RequestRefused):
     """The request conflicts with the current state (409)."""
 
     status = 409
 
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+
 
 class Unavailable(RequestRefused):
-    """A part the request needs is not available now (503)."""
+    """A part the request needs is not available right now (503)."""
 
     status = 503
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)

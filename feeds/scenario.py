@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from alerts.cap.build import envelope_to_cap
-from alerts.cap.validate import validate_alert
+from alerts.flows import issue_alert
+from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertIn
-from alerts.service import ISSUE_PROFILES, alert_event
+from alerts.service import prepare_alert
+from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
 from emergency.config import Settings
 from emergency.events import Envelope, utcnow
-from emergency.auth.models import TokenRecord
 from emergency.stream.topics import ALERTS_ISSUED, RAW_CITIZEN, RAW_SOCIAL
 from feeds.agency.flows import submit_road_closure
 from feeds.agency.models import RoadClosureIn
@@ -46,10 +46,20 @@ def load_scenario(path: Path) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: float(i["at"]))
 
 
+def scenario_alert(body: dict[str, Any], *, now: datetime) -> AlertIn:
+    """The alert request of a scenario ``alert`` item (``expires_in_minutes`` from ``now``)."""
+    body = dict(body)
+    minutes = float(body.pop("expires_in_minutes", 60))
+    area = body.pop("area")
+    area = {"circle": area["circle"]} if "circle" in area else {"polygon": area}
+    return AlertIn.model_validate({**body, "area": area, "expires": now + timedelta(minutes=minutes)})
+
+
 def scenario_event(item: dict[str, Any], *, n: int, run: str, start: datetime,
-                   sender: str, speed: float = 1.0) -> tuple[Envelope, str] | None:
+                   alerter: TokenRecord, speed: float = 1.0) -> tuple[Envelope, str] | None:
     """(event, topic) for one scenario item other than a road closure (see :func:`scenario_closure`),
-    with times relative to ``start`` (scenario seconds / speed)."""
+    with times relative to ``start`` (scenario seconds / speed); alerts are checked as the alert flow
+    checks them for the token ``alerter`` (tier, area, CAP)."""
     kind, body = item["type"], dict(item["body"])
     now = utcnow()
     at = min(now, start + timedelta(seconds=float(item["at"]) / speed))
@@ -57,14 +67,8 @@ def scenario_event(item: dict[str, Any], *, n: int, run: str, start: datetime,
         report = CitizenReportIn.model_validate({**body, "observed_at": at})
         return citizen_event(report, event_id=f"citizen:demo-{run}-{n}", source_type="citizen_app", now=now), RAW_CITIZEN
     if kind == "alert":
-        minutes = float(body.pop("expires_in_minutes", 60))
-        area = body.pop("area")
-        area = {"circle": area["circle"]} if "circle" in area else {"polygon": area}
-        alert = AlertIn.model_validate({**body, "area": area, "expires": now + timedelta(minutes=minutes)})
-        event = alert_event(alert, event_id=f"alert:demo-{run}-{n}", sender=sender, now=now)
-        errors = [f for f in validate_alert(envelope_to_cap(event), ISSUE_PROFILES) if f.level == "error"]
-        if errors:  # the same check POST /api/v1/alerts makes
-            raise ValueError(f"scenario alert {n}: {errors[0]}")
+        event, _cap = prepare_alert(principal=alerter, alert=scenario_alert(body, now=now),
+                                    event_id=f"alert:demo-{run}-{n}", now=now)
         return event, ALERTS_ISSUED
     if kind == "social_post":
         offset = float(body.pop("created_at_offset_s", item["at"])) / speed
@@ -96,17 +100,19 @@ def demo_agency(*, agency: str, settings: Settings) -> TokenRecord:
 
 
 async def replay(runtime: ReplayTarget, items: list[dict[str, Any]], *, speed: float = 1.0, agency: str,
-                 sender: str, on_item: Callable[[int], None] | None = None,
+                 alerter: TokenRecord, on_item: Callable[[int], None] | None = None,
                  principal: TokenRecord | None = None) -> int:
     """Submit the items at their ``at`` times divided by ``speed``; returns how many were journaled.
 
-    Road closures are submitted as ``principal`` (default: :func:`demo_agency` for ``agency``).
+    Road closures are submitted as ``principal`` (default: :func:`demo_agency` for ``agency``) through the
+    agency flow; alerts through ``alerts.flows.issue_alert`` as the token ``alerter``, like the API does.
     """
     start = utcnow()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     run = start.strftime("%Y%m%d%H%M%S")
     submitted = 0
+    threads = LifecycleRegistry()
     for n, item in enumerate(items):
         delay = float(item["at"]) / speed - (loop.time() - t0)
         if delay > 0:
@@ -117,8 +123,12 @@ async def replay(runtime: ReplayTarget, items: list[dict[str, Any]], *, speed: f
             await submit_road_closure(closure=scenario_closure(item, n=n, run=run, start=start), principal=principal,
                                       submitter=runtime, settings=runtime.settings)
             submitted += 1
+        elif item["type"] == "alert":  # the alert flow, as POST /api/v1/alerts runs it
+            await issue_alert(principal=alerter, payload=scenario_alert(item["body"], now=utcnow()),
+                              submit=runtime.submit, lifecycle=threads, event_id=f"alert:demo-{run}-{n}")
+            submitted += 1
         else:
-            made = scenario_event(item, n=n, run=run, start=start, sender=sender, speed=speed)
+            made = scenario_event(item, n=n, run=run, start=start, alerter=alerter, speed=speed)
             if made is not None:
                 event, topic = made
                 await runtime.submit(event, topic, on_conflict="keep")

@@ -24,7 +24,7 @@ from shapely.geometry import Point, mapping
 from emergency.errors import ConfigError
 from emergency.events import GeoPrecision
 from emergency.geocoding import Located
-from mapping.coords import check_lat_lon
+from emergency.geometry import check_lat_lon
 from mapping.gazetteer import Gazetteer, RoadHit
 from mapping.names import CONNECTORS, DIRECTIONS, STREET_TYPES, canonical_tokens, fold, normalise, short_name
 from mapping.regions import Place, Region, Road, Zone, load_region

@@ -26,7 +26,6 @@ with a ``ValueError`` rather than answered wrongly.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,7 @@ from pyproj import Geod
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from mapping.coords import check_lat_lon
+from emergency.geometry import check_area_geometry, check_lat_lon, check_radius_km, parse_cap_circle
 
 GEOD = Geod(ellps="WGS84")
 EARTH_RADIUS_M = 6_371_008.8
@@ -45,7 +44,6 @@ SPHERE_MARGIN = 0.01          # haversine vs ellipsoid differ by < 0.6 %; settle
 GRID_MIN_POINTS = 20_000      # fewer candidates than this: test them all directly
 GRID_CELLS = 128              # cells per side of the classification grid
 WEA_OVERSHOOT_LIMIT_M = 160.9  # 0.1 statute mile
-_CAP_CIRCLE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -58,12 +56,9 @@ class Circle:
 
     @classmethod
     def from_cap(cls, text: str) -> Circle:
-        """A CAP ``<circle>``: ``"lat,lon radius"`` with the radius in kilometres."""
-        m = _CAP_CIRCLE.match(text or "")
-        if not m:
-            raise ValueError(f"circle: expected 'lat,lon radius-km', got {text[:60]!r}")
-        lat, lon = check_lat_lon(float(m.group(1)), float(m.group(2)))
-        return cls(lat, lon, float(m.group(3)) * 1000.0)
+        """A CAP ``<circle>``: ``"lat,lon radius"`` (WGS 84 degrees, radius in kilometres; the kernel's parser)."""
+        c = parse_cap_circle(text)
+        return cls(c.lat, c.lon, c.radius_km * 1000.0)
 
     def bounds(self) -> tuple[float, float, float, float]:
         """A lon/lat box (degrees) certainly containing the circle; refuses the antimeridian."""
@@ -82,7 +77,8 @@ Area = BaseGeometry | Circle
 
 def parse_area(area: Any) -> Area:
     """An alert area from GeoJSON Polygon/MultiPolygon, ``{"polygon": ...}``, ``{"circle": {lat, lon,
-    radius_km}}``, a CAP circle string, or a :class:`Circle`. Raises ``ValueError`` naming the problem."""
+    radius_km}}`` (WGS 84 degrees, km, radius at most ``MAX_CIRCLE_RADIUS_KM``), a CAP circle string, or a
+    :class:`Circle`. Raises ``ValueError`` naming the problem."""
     if isinstance(area, Circle | BaseGeometry):
         return area
     if isinstance(area, str):
@@ -95,11 +91,9 @@ def parse_area(area: Any) -> Area:
             return Circle.from_cap(c)
         try:
             lat, lon = check_lat_lon(c["lat"], c["lon"])
-            radius = float(c["radius_km"])
+            radius = check_radius_km(c["radius_km"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"circle: needs lat, lon and radius_km ({exc})") from None
-        if not 0 < radius <= 1000:
-            raise ValueError(f"circle: radius_km must be in (0, 1000], got {radius:g}")
         return Circle(lat, lon, radius * 1000.0)
     if "polygon" in area:
         area = area["polygon"]
@@ -107,30 +101,13 @@ def parse_area(area: Any) -> Area:
 
 
 def polygon_area(geojson: dict) -> BaseGeometry:
-    """A valid shapely (Multi)Polygon from GeoJSON (WGS 84); ``ValueError`` for unclosed rings,
-    self-intersections, bad coordinates or other types."""
-    gtype = geojson.get("type") if isinstance(geojson, dict) else None
-    if gtype not in ("Polygon", "MultiPolygon"):
-        raise ValueError(f"area: must be a GeoJSON Polygon or MultiPolygon, got {gtype!r}")
-    polys = [geojson.get("coordinates")] if gtype == "Polygon" else geojson.get("coordinates")
-    if not isinstance(polys, list) or not polys:
-        raise ValueError("area: coordinates are missing")
-    for p, rings in enumerate(polys):
-        if not isinstance(rings, list) or not rings:
-            raise ValueError(f"area: polygon {p} has no rings")
-        for r, ring in enumerate(rings):
-            if not isinstance(ring, list) or len(ring) < 4:
-                raise ValueError(f"area: ring {r} of polygon {p} needs at least 4 positions")
-            if ring[0] != ring[-1]:
-                raise ValueError(f"area: ring {r} of polygon {p} is not closed (first and last positions differ)")
-            for pos in ring:
-                if not isinstance(pos, list | tuple) or len(pos) < 2:
-                    raise ValueError(f"area: ring {r} of polygon {p} has a malformed position")
-                check_lat_lon(pos[1], pos[0])
-    geom = shape(geojson)
-    if not geom.is_valid:
-        raise ValueError(f"area: polygon is invalid: {shapely.is_valid_reason(geom)}")
-    return geom
+    """A valid shapely (Multi)Polygon from GeoJSON (WGS 84 degrees); ``ValueError`` (``area: …``, the
+    kernel's messages) for unclosed rings, self-intersections, bad coordinates or other types."""
+    try:
+        check_area_geometry(geojson)
+    except ValueError as exc:
+        raise ValueError(f"area: {exc}") from None
+    return shape(geojson)
 
 
 class TargetIndex:

@@ -8,7 +8,7 @@ import re
 import shapely
 from shapely.geometry import mapping
 
-from mapping.coords import check_lat_lon
+from emergency.geometry import check_lat_lon
 from mapping.regions import Region, Zone
 
 _UGC_GROUP = re.compile(r"^([A-Z]{2}[CZ])(\d{3}(?:[>-]\d{3})*)$")

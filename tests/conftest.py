@@ -147,7 +147,8 @@ async def start_system(settings: Settings, broker: EmbeddedBroker) -> tuple[Syst
     tokens["agency"], _ = await create_token(runtime.store, name="City of Portland", roles=[Role.agency],
                                              agency="City of Portland", jurisdiction=REGION["jurisdiction"])
     tokens["alert_originator"], _ = await create_token(runtime.store, name="County EM",
-                                                       roles=[Role.alert_originator], agency="County EM")
+                                                       roles=[Role.alert_originator], agency="County EM",
+                                                       jurisdiction=REGION["jurisdiction"])
     tokens["coordinator"], _ = await create_token(runtime.store, name="ECC", roles=[Role.coordinator])
     tokens["collector"], _ = await create_token(runtime.store, name="Collector", roles=[Role.collector])
     base = f"http://127.0.0.1:{port}"

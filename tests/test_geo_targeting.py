@@ -164,8 +164,8 @@ def test_user_drawn_areas_are_targeted_when_they_intersect():
     ({"type": "Polygon", "coordinates": []}, "polygon 0 has no rings"),
     ({"type": "MultiPolygon", "coordinates": []}, "coordinates are missing"),
     ({"circle": {"lat": 45, "lon": -122}}, "circle: needs lat, lon and radius_km"),
-    ({"circle": {"lat": 45, "lon": -122, "radius_km": -1}}, "radius_km must be in"),
-    ("45.5;-122 5", "circle: expected 'lat,lon radius-km'"),
+    ({"circle": {"lat": 45, "lon": -122, "radius_km": -1}}, "radius_km: must be more than 0 and at most 500 km, got -1"),
+    ("45.5;-122 5", "circle '45.5;-122 5' is not 'lat,lon radius' \\(radius in km\\)"),
     ("95,0 5", "lat: must be between -90 and 90"),
     (["not", "an", "area"], "area: must be a GeoJSON polygon or a circle"),
 ])

@@ -375,6 +375,7 @@ def test_every_scenario_item_passes_intake_validation_including_cap():
     """The demo goes through the same checks as the API: models, and for alerts the CAP validator."""
     from datetime import UTC, datetime
 
+    from emergency.auth.models import TokenRecord
     from emergency.config import Settings
     from feeds.agency.flows import prepare_road_closure
     from feeds.scenario import demo_agency, load_scenario, scenario_closure, scenario_event
@@ -383,7 +384,9 @@ def test_every_scenario_item_passes_intake_validation_including_cap():
     start = datetime.now(UTC)
     settings = Settings()
     agency = demo_agency(agency="City of Portland", settings=settings)
-    made = [scenario_event(item, n=n, run="t", start=start, sender="Demo EM")
+    alerter = TokenRecord(token_hash="t", name="Demo EM", roles=["alert_originator", "amber"], agency="Demo EM",
+                          jurisdiction=json.loads((REGION / "region.json").read_text())["jurisdiction"])
+    made = [scenario_event(item, n=n, run="t", start=start, alerter=alerter)
             for n, item in enumerate(items) if item["type"] != "road_closure"]
     kinds = {m[0].kind.value for m in made if m is not None}
     assert kinds == {"citizen_report", "alert", "social_post"}

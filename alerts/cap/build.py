@@ -11,6 +11,7 @@ from alerts.cap.model import Alert, Area, Info, ValuePair, format_date
 from alerts.cap.validate import IPAWS_CODE, WEA_TEXT_MAX
 from alerts.tiers import SAME_CODE, WEA_HANDLING, Tier, classify, rank
 from emergency.events import Envelope
+from emergency.geometry import format_cap_circle
 
 CATEGORY = {Tier.child_abduction: "Rescue"}  # everything else is "Safety"
 
@@ -45,10 +46,11 @@ def envelope_to_cap(event: Envelope) -> Alert:
     geometry = a.get("cap_area") or event.geometry  # an Update is delivered wider than its own area
     area = Area(area_desc=a.get("area_desc") or "Alert area",
                 polygon=[] if circle or geometry is None else polygons(geometry),
-                circle=[f"{circle['lat']:.6f},{circle['lon']:.6f} {circle['radius_km']:g}"] if circle else [])
+                circle=[format_cap_circle(circle["lat"], circle["lon"], circle["radius_km"])] if circle else [])
+    same = a.get("same_code") or SAME_CODE[tier]  # alerts stored before the code followed the event
     info = Info(language="en-US", category=[CATEGORY.get(tier, "Safety")], event=a["event"],
                 response_type=[a["response_type"]] if a.get("response_type") else [], urgency=a["urgency"], severity=a["severity"], certainty=a["certainty"],
-                event_code=[ValuePair(value_name="SAME", value=SAME_CODE[tier])],
+                event_code=[ValuePair(value_name="SAME", value=same)],
                 expires=cap_date(a["expires"]), sender_name=a["sender"], headline=a["headline"],
                 description=a.get("description"), instruction=a.get("instruction"),
                 parameter=params, area=[area])

@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from alerts.cap.model import DATE_RE, NAMESPACES, Alert, Area, Info, parse_date
 from alerts.cap.xml import CapError, alert_element, alert_elements, alert_from_element, parse_xml
-from emergency.geometry import circle_polygon, to_shape
+from emergency.geometry import circle_polygon, parse_cap_circle, parse_cap_polygon, to_shape
 
 Level = Literal["error", "warning"]
 PROFILES = ("schema", "core", "ipaws", "wea", "authority")
@@ -40,9 +40,6 @@ WEA_EXEMPT_SAME = {"EAN": "presidential", "CAE": "AMBER", "RMT": "test", "RWT": 
 
 _BAD_ID_CHARS = re.compile(r"[\s,<&]")
 _LANGUAGE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
-_NUMBER = r"[-+]?\d+(?:\.\d+)?"
-_POINT = re.compile(rf"^({_NUMBER}),({_NUMBER})$")
-_CIRCLE = re.compile(rf"^({_NUMBER}),({_NUMBER})\s+({_NUMBER})$")
 
 
 @dataclass(frozen=True)
@@ -97,17 +94,11 @@ def check_schema(element: etree._Element, version: str) -> list[Finding]:
 # --- core CAP rules --------------------------------------------------------------------------------
 
 def _points(text: str) -> list[tuple[float, float]] | str:
-    """(lat, lon) pairs of a CAP polygon, or the reason it cannot be read."""
-    out = []
-    for item in text.split():
-        m = _POINT.match(item)
-        if not m:
-            return f"point {item!r} is not 'lat,lon'"
-        lat, lon = float(m[1]), float(m[2])
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            return f"point {item!r} is outside lat -90..90 / lon -180..180"
-        out.append((lat, lon))
-    return out
+    """(lat, lon) pairs of a CAP polygon (WGS 84 degrees), or the reason it cannot be read."""
+    try:
+        return parse_cap_polygon(text)
+    except ValueError as exc:
+        return str(exc)
 
 
 def polygon_shape(text: str) -> Polygon | None:
@@ -120,15 +111,13 @@ def polygon_shape(text: str) -> Polygon | None:
 
 def circle_shape(text: str) -> BaseGeometry | None:
     """A CAP circle (``lat,lon radius_km``) as a 64-sided shapely polygon (lon, lat), or None."""
-    m = _CIRCLE.match(text.strip())
-    if not m:
+    try:
+        c = parse_cap_circle(text)
+    except ValueError:
         return None
-    lat, lon, r = float(m[1]), float(m[2]), float(m[3])
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or r < 0:
-        return None
-    if r == 0:
-        return to_shape({"type": "Point", "coordinates": [lon, lat]})
-    return to_shape(circle_polygon(lat, lon, r))
+    if c.radius_km == 0:
+        return to_shape({"type": "Point", "coordinates": [c.lon, c.lat]})
+    return to_shape(circle_polygon(c.lat, c.lon, c.radius_km))
 
 
 def _check_polygon(text: str, path: str) -> list[Finding]:
@@ -147,14 +136,11 @@ def _check_polygon(text: str, path: str) -> list[Finding]:
 
 
 def _check_circle(text: str, path: str) -> list[Finding]:
-    m = _CIRCLE.match(text.strip())
-    if not m:
-        return [_err("core.circle-format", path, f"{text!r} is not 'lat,lon radius' (radius in km)")]
-    lat, lon, r = float(m[1]), float(m[2]), float(m[3])
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return [_err("core.circle-format", path, "centre is outside lat -90..90 / lon -180..180")]
-    if r < 0:
-        return [_err("core.circle-radius", path, f"radius must not be negative, got {r:g} km")]
+    try:
+        parse_cap_circle(text)
+    except ValueError as exc:
+        code = "core.circle-radius" if str(exc).startswith("circle radius") else "core.circle-format"
+        return [_err(code, path, str(exc))]
     return []
 
 

@@ -174,15 +174,16 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
         assert runtime.store is not None
         agency_token, _ = await create_token(runtime.store, name=agency, roles=[Role.agency], agency=agency,
                                              jurisdiction=region.get("jurisdiction"))
-        alert_token, _ = await create_token(runtime.store, name="Demo emergency management", roles=[
-            Role.alert_originator, Role.amber], agency="Demo emergency management")
+        alert_token, alerter = await create_token(runtime.store, name="Demo emergency management", roles=[
+            Role.alert_originator, Role.amber], agency="Demo emergency management",
+            jurisdiction=region.get("jurisdiction"))  # its authorised area: the region's jurisdiction
         _banner(runtime)
         print(f"emergency: demo tokens (valid for this demo store): agency={agency_token}  "
               f"alert_originator={alert_token}", file=sys.stderr)
 
         async def play(_runtime) -> None:
             with Progress(f"replaying {args.scenario.name}", len(items)) as bar:
-                n = await replay(runtime, items, speed=args.speed, agency=agency, sender="Demo emergency management",
+                n = await replay(runtime, items, speed=args.speed, agency=agency, alerter=alerter,
                                  on_item=bar.update)
             print(f"emergency: scenario replayed ({n} inputs); the server keeps running, Ctrl-C stops it",
                   file=sys.stderr)

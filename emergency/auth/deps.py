@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from emergency.auth.tokens import Role, lookup_token
 from emergency.auth.models import TokenRecord
-from emergency.auth.repository import TOKENS
-from emergency.auth.tokens import Role, hash_token
 
 bearer = HTTPBearer(auto_error=False, description="API token")
 
@@ -19,8 +18,8 @@ async def current_principal(request: Request,
     """The token's record; 401 when the Authorization header is missing, unknown or revoked."""
     if creds is None or not creds.credentials:
         raise HTTPException(401, "Authorization: a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    record = await request.app.state.runtime.store.repository(TOKENS).get(hash_token(creds.credentials))
-    if record is None or record.revoked_at is not None:
+    record = await lookup_token(request.app.state.runtime.store, creds.credentials)
+    if record is None:
         raise HTTPException(401, "Authorization: the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
     return record
 

@@ -9,7 +9,9 @@ from typing import Any
 
 from emergency.auth.models import TokenRecord
 from emergency.auth.repository import TOKENS
+from emergency.errors import ValidationFailed
 from emergency.events import utcnow
+from emergency.geometry import check_area_geometry
 from emergency.store.base import Store
 
 
@@ -23,9 +25,22 @@ class Role(str, Enum):
     collector = "collector"  # an external social collector: may only post to the social webhook
 
 
+# Roles that may originate public alerts. Each such token carries an authorised area (its jurisdiction,
+# as IPAWS gives every alerting authority one), except a national authority, which alerts nationwide:
+# a national_authority token without a jurisdiction may alert anywhere, and says so by its role.
+ALERT_ORIGINATOR_ROLES = frozenset({Role.alert_originator, Role.national_authority})
+NATIONWIDE_ROLE = Role.national_authority
+
+
 def hash_token(token: str) -> str:
     """SHA-256 hex of a bearer token; only this is stored."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def lookup_token(store: Store, token: str) -> TokenRecord | None:
+    """The record of an active (not revoked) bearer token, or None."""
+    record = await store.repository(TOKENS).get(hash_token(token)) if token else None
+    return record if record is not None and record.revoked_at is None else None
 
 
 def token_id(token_hash: str) -> str:
@@ -35,9 +50,23 @@ def token_id(token_hash: str) -> str:
 
 async def create_token(store: Store, *, name: str, roles: list[Role], agency: str | None = None,
                        jurisdiction: dict[str, Any] | None = None, token: str | None = None) -> tuple[str, TokenRecord]:
-    """Store a new token (random unless given) and return (token, record). The token is shown only once."""
+    """Store a new token (random unless given) and return (token, record). The token is shown only once.
+
+    ``jurisdiction`` is a GeoJSON Polygon/MultiPolygon (WGS 84 degrees). Agency tokens need one and an agency
+    name; alert originator tokens need one (their authorised area) unless they are national authority
+    tokens (nationwide). Refused with ``ValidationFailed`` naming the field otherwise."""
+    roles = [Role(r) for r in roles]
+    if jurisdiction is not None:
+        try:
+            check_area_geometry(jurisdiction)
+        except ValueError as exc:
+            raise ValidationFailed("jurisdiction", str(exc)) from None
     if Role.agency in roles and (not agency or not jurisdiction):
-        raise ValueError("an agency token needs an agency name and a jurisdiction polygon")
+        raise ValidationFailed("roles", "an agency token needs an agency name and a jurisdiction polygon")
+    if ALERT_ORIGINATOR_ROLES & set(roles) and NATIONWIDE_ROLE not in roles and not jurisdiction:
+        raise ValidationFailed("jurisdiction", "an alert_originator token needs an authorised area: give the "
+                               "GeoJSON Polygon or MultiPolygon it may issue alerts in (only a "
+                               "national_authority token may alert nationwide without one)")
     token = token or secrets.token_urlsafe(32)
     record = TokenRecord(token_hash=hash_token(token), name=name, roles=[r.value for r in roles],
                          agency=agency, jurisdiction=jurisdiction, created_at=utcnow())

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.repository import TOKENS
 from emergency.auth.tokens import Role, create_token, token_id
 from emergency.events import utcnow
-from emergency.geometry import validate_geojson
+from emergency.geometry import AreaGeometry
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -22,24 +22,19 @@ class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     roles: list[Role] = Field(min_length=1)
     agency: str | None = Field(None, min_length=1, max_length=200)
-    jurisdiction: dict[str, Any] | None = Field(None, description="GeoJSON Polygon/MultiPolygon, WGS 84")
-
-    @field_validator("jurisdiction")
-    @classmethod
-    def _poly(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None and v.get("type") not in ("Polygon", "MultiPolygon"):
-            raise ValueError("must be a GeoJSON Polygon or MultiPolygon")
-        return validate_geojson(v) if v is not None else v
+    jurisdiction: AreaGeometry | None = Field(
+        None, description="GeoJSON Polygon/MultiPolygon, WGS 84 degrees: the agency's jurisdiction, or the "
+        "authorised area an alert_originator may issue alerts in (required for agency and alert_originator "
+        "tokens; a national_authority token without one alerts nationwide)")
 
 
 @router.post("/tokens", status_code=201)
 async def create(body: TokenIn, request: Request, _: TokenRecord = Depends(require(Role.admin))) -> dict[str, Any]:
-    """Create a token; the token text is in this response only."""
-    try:
-        token, rec = await create_token(request.app.state.runtime.store, name=body.name, roles=body.roles,
-                                        agency=body.agency, jurisdiction=body.jurisdiction)
-    except ValueError as exc:
-        raise HTTPException(422, f"roles: {exc}") from None
+    """Create a token; the token text is in this response only. 422 naming the field when a role's
+    requirement is missing (an agency and jurisdiction for agency tokens, an authorised area for alert
+    originators)."""
+    token, rec = await create_token(request.app.state.runtime.store, name=body.name, roles=body.roles,
+                                    agency=body.agency, jurisdiction=body.jurisdiction)
     return {"token": token, "token_id": token_id(rec.token_hash), "name": rec.name, "roles": rec.roles,
             "agency": rec.agency}
 

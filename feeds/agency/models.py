@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from dataclasses import dataclass
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from emergency.geometry import validate_geojson
+from emergency.geometry import LineGeometry
 from feeds.intake import AcceptedOut
 
 
@@ -31,7 +30,7 @@ class RoadClosureIn(BaseModel):
     reference: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$",
                                   description="the agency's own id; resubmitting it updates the closure")
     reason: str = Field(min_length=1, max_length=500)
-    geometry: dict[str, Any] | None = None
+    geometry: LineGeometry | None = None
     road: str | None = Field(None, min_length=1, max_length=200, description=(
         "closed road, instead of geometry: the road's exact name in the region (case, punctuation and "
         "abbreviations such as SE/Southeast, Ave/Avenue aside); otherwise 422 with candidates"))
@@ -43,15 +42,6 @@ class RoadClosureIn(BaseModel):
     start: AwareDatetime
     end: AwareDatetime | None = None
     road_name: str | None = Field(None, max_length=200)
-
-    @field_validator("geometry")
-    @classmethod
-    def _line(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is None:
-            return None
-        if v.get("type") not in ("LineString", "MultiLineString"):
-            raise ValueError("must be a GeoJSON LineString or MultiLineString")
-        return validate_geojson(v)
 
     @model_validator(mode="after")
     def _times(self) -> RoadClosureIn:

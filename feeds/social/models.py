@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from emergency.geometry import Lat, Lon
+
 MAX_TEXT = 200_000  # characters; longer posts are refused with a reason (a 100 kB post is processed)
 
 
@@ -20,8 +22,8 @@ class Post(BaseModel):
     id: str = Field(min_length=1, max_length=300)
     text: str = Field("", max_length=MAX_TEXT)
     created_at: AwareDatetime | None = None
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
+    lat: Lat | None = None
+    lon: Lon | None = None
     author: str | None = Field(None, max_length=300)
     lang: str | None = Field(None, max_length=35)
     source: str = Field("jsonl", min_length=1, max_length=64)

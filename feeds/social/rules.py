@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shapely import prepare
 from shapely.geometry import shape
 
-from emergency.geometry import validate_geojson
+from emergency.geometry import AreaBBox, AreaGeometry
 from feeds.social.text import HASHTAG, fold, is_word_char, split_hashtag, vocabulary_of
 
 LEXICON = Path(__file__).parent / "lexicons" / "CrisisLexRec.txt"
@@ -33,28 +33,9 @@ class RegionRule(BaseModel):
     """Where posts must be: a bbox (min lon, min lat, max lon, max lat) or a GeoJSON (Multi)Polygon."""
 
     model_config = ConfigDict(extra="forbid")
-    bbox: tuple[float, float, float, float] | None = None
-    polygon: dict[str, Any] | None = None
+    bbox: AreaBBox | None = None
+    polygon: AreaGeometry | None = None
     outside: Literal["drop", "flag"] = Field("flag", description="what happens to a located post outside it")
-
-    @field_validator("bbox")
-    @classmethod
-    def _bbox(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
-        if v is not None:
-            minx, miny, maxx, maxy = v
-            if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-                raise ValueError("must be min lon, min lat, max lon, max lat within the world")
-        return v
-
-    @field_validator("polygon")
-    @classmethod
-    def _polygon(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is None:
-            return None
-        v = validate_geojson(v)
-        if v["type"] not in ("Polygon", "MultiPolygon"):
-            raise ValueError("must be a GeoJSON Polygon or MultiPolygon")
-        return v
 
     @model_validator(mode="after")
     def _one(self) -> RegionRule:
