@@ -619,9 +619,9 @@ def _wait_counts(page: Any, **counts: int) -> None:
     )
 
 
-def _click_at(page: Any, lat: float, lon: float) -> tuple[float, float]:
-    """Click the map at (lat, lon) WGS 84; returns the page pixel clicked."""
-    x, y = page.evaluate(
+def _pixel(page: Any, lat: float, lon: float) -> tuple[float, float]:
+    """The page pixel of (lat, lon), WGS 84."""
+    return page.evaluate(
         """([lat, lon]) => {
             const map = window[JSON.parse(document.getElementById('cop-config').textContent).map_var];
             const p = map.latLngToContainerPoint([lat, lon]);
@@ -630,8 +630,11 @@ def _click_at(page: Any, lat: float, lon: float) -> tuple[float, float]:
         }""",
         [lat, lon],
     )
-    page.mouse.click(x, y)
-    return x, y
+
+
+def _click_at(page: Any, lat: float, lon: float) -> None:
+    """Click the map at (lat, lon), WGS 84."""
+    page.mouse.click(*_pixel(page, lat, lon))
 
 
 def _area_entries(page: Any) -> list[str]:
@@ -740,11 +743,12 @@ def test_overlapping_alerts_click_lists_every_alert_smaller_and_higher_on_top(li
         live_server.upsert("alerts", test_alert)
         page.wait_for_function("window.copLayers.alerts.get('a-test').feature.properties.description"
                                ".endsWith('(updated)')")
-        x, y = _click_at(page, *EVAC_AT)
+        x, y = _pixel(page, *EVAC_AT)
         # the EVACUATE NOW area is drawn on top of the 5 km TEST area that arrived after it
         assert page.evaluate(
             "([x, y]) => window.copLayers.alerts.get('a-evac').getLayers()[0]._path"
             " === document.elementFromPoint(x, y)", [x, y])
+        page.mouse.click(x, y)
         assert _area_entries(page) == ["a-evac", "a-test"]
         evac = page.locator(".cop-area-entry[data-cop-id='a-evac']")
         text = evac.inner_text()
