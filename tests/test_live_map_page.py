@@ -864,7 +864,7 @@ def test_truncated_layer_says_showing_newest_of_total(live_server: LiveServer,
         assert "/api/v1/reports?limit=2" in live_server.reads
         note = page.locator("#cop-truncated-reports")
         assert note.is_visible() and note.inner_text() == "showing 2 newest of 1,204"
-        assert page.evaluate("window.copLive.layers.reports") | {} == {
+        assert page.evaluate("window.copLive.layers.reports") == {
             "drawn": 2, "synced": True, "truncated": True, "total": 1204, "returned": 2,
             "seq": live_server.seq, "text": "showing 2 newest of 1,204"}
         assert page.evaluate("window.copLive.layers.alerts.truncated") is False

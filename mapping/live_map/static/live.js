@@ -176,7 +176,7 @@
   function formatLength(metres) {
     var m = Number(metres);
     if (metres === null || metres === undefined || metres === "" || !isFinite(m)) return null;
-    if (Math.abs(m) < 1000) return formatCount(Math.round(m)) + " m";
+    if (Math.abs(Math.round(m)) < 1000) return formatCount(Math.round(m)) + " m";
     return (Math.round(m / 100) / 10).toLocaleString("en-US") + " km";
   }
 
