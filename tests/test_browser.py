@@ -1,6 +1,9 @@
 """The coordinator's view end to end: real Chromium opens /map on the real system; a report posted
 through the API appears as a marker without a reload, a social cluster's popup says how many people
-posted it, and nothing is fetched from off the machine."""
+posted it, and nothing is fetched from off the machine. The live-picture protocol on the real system:
+overlapping alerts listed in priority order (CAP XML link, cancel shown as cancelled), a truncated layer
+says "showing N newest of M", an ended closure leaves the open map, a dropped socket resumes after the
+last seq with no gap and no duplicate."""
 
 from __future__ import annotations
 
@@ -238,3 +241,23 @@ async def test_a_dropped_socket_resumes_after_max_seq_with_no_gap_and_no_duplica
 
 async def _has(system, event_id: str) -> bool:
     return (await system.http.get(f"/api/v1/events/{event_id}")).status_code == 200
+
+
+async def test_a_closure_popup_names_the_road_and_an_ended_closure_leaves_the_open_map(system):
+    async with _map_page(system) as (page, _):
+        body = closure_body("PBOT-END")
+        body["end"] = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()  # the sweeper ends it soon
+        r = await system.http.post("/api/v1/agency/road-closures", json=body, headers=system.auth("agency"))
+        closure = r.json()["id"]
+        await page.wait_for_function("(id) => window.copLayers.road_closures.has(id)", arg=closure, timeout=20_000)
+        await page.evaluate("(id) => { window.copLayers.road_closures.get(id).openPopup(); }", closure)
+        popup = page.locator(".leaflet-popup .cop-popup")
+        await popup.wait_for(timeout=5_000)
+        rows = dict(zip(await popup.locator("dt").all_inner_texts(), await popup.locator("dd").all_inner_texts()))
+        assert rows["Road"] == "SE Hawthorne Blvd"
+        assert rows["Agency"] == "City of Portland" and rows["Reason"] == "Tree and power lines down"
+        assert "From" in rows and "Until" in rows
+        # its end passes: a remove change takes it off the map, no reload
+        await page.wait_for_function("(id) => !window.copLayers.road_closures.has(id)", arg=closure, timeout=30_000)
+        assert await page.locator("#cop-count-road_closures").inner_text() == "0"
+        assert await page.evaluate("performance.navigation.type") == 0
