@@ -13,10 +13,19 @@ from typing import Protocol
 from alerts.cap.build import envelope_to_cap, thread_messages
 from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertIn
-from alerts.service import (authorise_change, cancel_event, check_expires, check_same_tier, issued_alert,
-                            prepare_alert, refuse, update_event, validated_cap)
-from emergency.events import Envelope, new_id, utcnow
+from alerts.service import (
+    authorise_change,
+    cancel_event,
+    check_expires,
+    check_same_tier,
+    issued_alert,
+    prepare_alert,
+    refuse,
+    update_event,
+    validated_cap,
+)
 from emergency.auth.models import TokenRecord
+from emergency.events import Envelope, new_id, utcnow
 from emergency.store.base import Accepted, OnConflict, Store
 from emergency.stream.topics import ALERTS_ISSUED
 

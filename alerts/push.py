@@ -11,10 +11,10 @@ from fastapi import WebSocket
 
 from alerts.tiers import DEFAULT_TIERS, Tier, delivers, rank
 from emergency.cop.features import to_feature
-from emergency.layers import ALERTS, expires_at
 from emergency.events import Envelope, Kind, utcnow
 from emergency.geometry import contains_point
 from emergency.hub import Hub
+from emergency.layers import ALERTS, expires_at
 from emergency.metrics import Registry
 from emergency.store.base import EventQuery, Store
 from mapping.targeting import TargetIndex, parse_area

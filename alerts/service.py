@@ -13,11 +13,11 @@ from alerts.cap.model import Alert
 from alerts.cap.validate import WEA_TEXT_MAX, Finding, validate_alert
 from alerts.models import AlertIn
 from alerts.tiers import POLICY, Tier, choose_same_code, may_issue
+from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import NATIONWIDE_ROLE
 from emergency.errors import Forbidden, NotFound, ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.geometry import as_geojson, circle_polygon, to_shape
-from emergency.auth.models import TokenRecord
 
 # Profiles every alert this system issues must pass (the IPAWS profile too: the CAP we write declares it).
 ISSUE_PROFILES = ("schema", "core", "wea")

@@ -63,10 +63,10 @@ if str(ROOT) not in sys.path:  # the project is normally installed editable; thi
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
+from emergency.assembly.runtime import Runtime  # noqa: E402
 from emergency.collector import tune_collector  # noqa: E402
 from emergency.config import Settings  # noqa: E402
 from emergency.events import Envelope, new_id, utcnow  # noqa: E402
-from emergency.assembly.runtime import Runtime  # noqa: E402
 from emergency.stream.broker import EmbeddedBroker, free_port  # noqa: E402
 from emergency.stream.topics import COP_REPORTS, RAW_CITIZEN  # noqa: E402
 from feeds.citizen.models import CitizenReportIn  # noqa: E402

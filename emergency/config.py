@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     tile_url: str = Field("", description="XYZ tile URL template; empty = offline street layer only")
     tile_attribution: str = ""
 
+    # live picture
+    live_poll_s: float = Field(
+        0.5, gt=0, description="how often /ws/cop reads the store's change sequence when no projector in this "
+        "process woke it (API processes without workers see changes this late at most)")
+    expiry_sweep_s: float = Field(
+        5.0, gt=0, description="how often the expiry sweeper (with the workers) records closures past their end "
+        "and alerts past their expiry as ended, so open maps get a remove")
+
     # workers
     run_workers: bool = Field(True, description="run the stream processors in this process")
     run_relay: bool = Field(True, description="run the outbox relay in this process")

@@ -37,6 +37,7 @@ class Layer:
     active_by_default: bool = False            # read route returns only current items unless active=false
     default_limit: int = 5000                  # items per read when no limit is given (newest first)
     max_limit: int = 50_000                    # largest limit a read accepts
+    public_fields: frozenset[str] = frozenset()  # attributes shown on public surfaces (API, changes, WebSocket)
     description: str = ""
 
     def holds(self, event: Envelope) -> bool:
@@ -49,6 +50,21 @@ class Layer:
                 "color": self.color, "z": self.z, "limit": self.default_limit}
 
 
+# Public attributes per layer. Anything else in ``attributes`` (above all ``attributes["private"]``:
+# contacts, author handles, post ids, stream names) never reaches a public surface.
+REPORT_FIELDS = frozenset({
+    "verified",                                                        # citizen reports
+    "count", "distinct_authors", "first_seen", "last_seen", "social_category", "related",  # social posts
+    "informative", "score", "keywords", "hashtags", "lang", "outside_region", "place_origin",
+})
+CLOSURE_FIELDS = frozenset({"agency", "reason", "road_name", "reference", "start", "end",
+                            "road", "from", "to", "length_m"})
+ALERT_FIELDS = frozenset({
+    "tier", "rank", "headline", "description", "instruction", "event", "severity", "urgency", "certainty",
+    "status", "msg_type", "response_type", "sent", "expires", "area_desc", "circle", "wea_text", "wea_long_text",
+    "cap_id",
+})
+
 REPORTS = "reports"
 ROAD_CLOSURES = "road_closures"
 ALERTS = "alerts"
@@ -57,16 +73,16 @@ REGISTRY: Mapping[str, Layer] = {
     layer.name: layer for layer in (
         Layer(name=REPORTS, title="Reports", path="/api/v1/reports",
               kinds=frozenset({Kind.citizen_report, Kind.social_post, Kind.feed_item}),
-              draw="markers", color="#436978", z=30,
+              draw="markers", color="#436978", z=30, public_fields=REPORT_FIELDS,
               description="Citizen reports and mapped social posts"),
         Layer(name=ROAD_CLOSURES, title="Road closures", path="/api/v1/road-closures",
               kinds=frozenset({Kind.agency_report}), categories=frozenset({"road_closure"}),
               draw="lines", color="#b71c1c", z=20, expiry_attributes=("end",), active_by_default=True,
-              description="Road closures submitted by agencies, as LineStrings"),
+              public_fields=CLOSURE_FIELDS, description="Road closures submitted by agencies, as LineStrings"),
         Layer(name=ALERTS, title="Alerts", path="/api/v1/alerts",
               kinds=frozenset({Kind.alert}), draw="areas", color="#c62828", z=10,
               expiry_attributes=("expires",), active_by_default=True, default_limit=1000, max_limit=10_000,
-              description="Issued public alerts with their areas as polygons"),
+              public_fields=ALERT_FIELDS, description="Issued public alerts with their areas as polygons"),
     )
 }
 """Every layer by name, in legend order."""

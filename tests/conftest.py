@@ -21,9 +21,9 @@ import pytest
 import uvicorn
 
 from emergency.assembly.app import create_app
+from emergency.assembly.runtime import Runtime
 from emergency.auth.tokens import Role, create_token
 from emergency.config import PROJECT_ROOT, Settings
-from emergency.assembly.runtime import Runtime
 from emergency.stream.broker import EmbeddedBroker, free_port
 
 REGION = json.loads((PROJECT_ROOT / "sample_data" / "regions" / "portland" / "region.json").read_text())

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from alerts.cap.xml import read_alert
+from emergency.auth.models import TokenRecord
+from emergency.auth.repository import TOKENS
 from emergency.auth.tokens import Role, create_token, hash_token
 from emergency.config import PROJECT_ROOT
 from emergency.store import open_store
-from emergency.auth.models import TokenRecord
-from emergency.auth.repository import TOKENS
 from emergency.stream.broker import free_port
 from tests.conftest import ADMIN_TOKEN, REGION
 from tests.test_durability import alert_body

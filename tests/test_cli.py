@@ -13,9 +13,9 @@ import time
 import httpx
 import pytest
 
+from emergency.assembly.runtime import Runtime
 from emergency.config import PROJECT_ROOT
 from emergency.cop.features import to_feature
-from emergency.assembly.runtime import Runtime
 from emergency.store import EventQuery
 from emergency.stream.broker import free_port, port_is_taken
 from tests.conftest import make_settings

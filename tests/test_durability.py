@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
-from emergency.config import PROJECT_ROOT
 from emergency.assembly.runtime import Runtime
+from emergency.config import PROJECT_ROOT
 from emergency.store import EventQuery
 from emergency.stream.topics import COP_REPORTS, RAW_CITIZEN
 from tests.conftest import eventually, make_settings, report_body, start_system
@@ -87,11 +87,14 @@ def alert_body() -> dict:
 
 
 async def picture(system) -> dict:
+    """What every layer shows, without the change seqs (a rebuild numbers the changes anew)."""
     out = {}
     for path in ("/api/v1/reports", "/api/v1/road-closures", "/api/v1/alerts"):
         r = await system.http.get(path)
         assert r.status_code == 200
-        out[path] = r.json()
+        fc = r.json()
+        assert fc.pop("seq") >= max((f["properties"].pop("seq") for f in fc["features"]), default=0)
+        out[path] = fc
     return out
 
 

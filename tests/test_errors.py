@@ -6,8 +6,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from emergency.errors import (Conflict, EmergencyError, Forbidden, NotFound, RequestRefused, Unavailable,
-                              ValidationFailed)
+from emergency.errors import (
+    Conflict,
+    EmergencyError,
+    Forbidden,
+    NotFound,
+    RequestRefused,
+    Unavailable,
+    ValidationFailed,
+)
 from emergency.http import install_error_handlers
 
 

@@ -10,8 +10,13 @@ from alerts.cap.model import Alert, Area, Info
 from alerts.cap.validate import check_core
 from alerts.models import AlertArea
 from emergency.auth.views import TokenIn
-from emergency.geometry import (MAX_CIRCLE_RADIUS_KM, check_area_geometry, check_lat_lon, parse_cap_circle,
-                                validate_geojson)
+from emergency.geometry import (
+    MAX_CIRCLE_RADIUS_KM,
+    check_area_geometry,
+    check_lat_lon,
+    parse_cap_circle,
+    validate_geojson,
+)
 from feeds.social.models import Post
 from feeds.social.rules import RegionRule
 from mapping.targeting import parse_area, polygon_area

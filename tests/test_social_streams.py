@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from websockets.asyncio.server import serve
 
+from emergency.assembly.runtime import Runtime
 from emergency.config import Settings
 from emergency.errors import EmergencyError
 from emergency.events import Envelope, utcnow
-from emergency.assembly.runtime import Runtime
 from emergency.store import EventQuery, open_store
 from emergency.store.cursors import CURSORS
 from emergency.stream.broker import free_port

@@ -11,14 +11,14 @@ from fastapi import FastAPI
 
 from alerts.views import router as alerts_router
 from emergency import __version__
+from emergency.assembly.ops import router as ops_router
+from emergency.assembly.runtime import Runtime
 from emergency.auth.repository import TOKENS
 from emergency.auth.tokens import Role, create_token, hash_token
 from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
 from emergency.http import BodyLimit, StatusMetrics, install_error_handlers
-from emergency.assembly.ops import router as ops_router
-from emergency.assembly.runtime import Runtime
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
 from feeds.social.views import router as social_router

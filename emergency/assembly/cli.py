@@ -154,9 +154,9 @@ def _banner(runtime) -> None:
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from emergency.assembly.runtime import Runtime
     from emergency.auth.tokens import Role, create_token
     from emergency.progress import Progress
-    from emergency.assembly.runtime import Runtime
     from feeds.scenario import load_scenario, replay
     from mapping.live_map.views import region_info
 
@@ -232,8 +232,8 @@ async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
 
 
 async def _rebuild(settings: Settings, timeout: float) -> int:
-    from emergency.progress import Progress
     from emergency.assembly.runtime import Runtime
+    from emergency.progress import Progress
 
     runtime = Runtime(settings)
     await runtime.start(workers=False, gateways=False)

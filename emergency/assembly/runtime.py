@@ -6,7 +6,10 @@ benchmarks and the tests. Components:
 - outbox relay: journal -> raw.* / alerts.issued
 - normaliser (group ``normaliser``): raw.* -> cop.reports
 - projector (group ``projector``): cop.reports, alerts.issued -> store
-- gateway tail (no group): cop.reports, alerts.issued -> live map clients and alert subscribers
+- expiry sweeper (with the workers): closures and alerts past their end -> ended, with a new seq
+- live picture (API processes): the store's change sequence -> live map clients (``/ws/cop``), woken by
+  this process's projector and sweeper, polling every ``live_poll_s`` otherwise
+- gateway tail (no group): alerts.issued -> alert subscribers
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
 - social stream runners (API processes only, when EMERGENCY_SOCIAL_STREAMS is set): posts -> journal
 - social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
@@ -22,6 +25,7 @@ from typing import Any
 from alerts.push import AlertPush
 from emergency.collector import tune_collector
 from emergency.config import Settings
+from emergency.cop.expiry import sweep_expired
 from emergency.cop.live import CopLive
 from emergency.cop.normalise import make_normaliser
 from emergency.cop.project import make_projector
@@ -88,12 +92,12 @@ class Runtime:
                 for name, coro in stream_tasks(self, streams):
                     self._spawn(coro, name)
             if gateways:
-                self.cop_live = CopLive(self.metrics)
+                self.cop_live = CopLive(self.store, self.metrics, poll_s=s.live_poll_s)
+                self._spawn(self.cop_live.run(), "cop-live")
                 self.alert_push = AlertPush(self.metrics)
-                cop_live, alert_push = self.cop_live, self.alert_push
-                self.tail = Tail(settings=s, bootstrap=self.bootstrap, topics=[COP_REPORTS, ALERTS_ISSUED],
-                                 handler=self._to_gateways,
-                                 listening=lambda: bool(len(cop_live.hub) or len(alert_push.hub)))
+                alert_push = self.alert_push
+                self.tail = Tail(settings=s, bootstrap=self.bootstrap, topics=[ALERTS_ISSUED],
+                                 handler=self._to_gateways, listening=lambda: bool(len(alert_push.hub)))
                 self._spawn(self.tail.run(), "gateway-tail")
         except BaseException:
             await self.stop()
@@ -108,10 +112,17 @@ class Runtime:
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
                         process=make_normaliser(s, self.metrics, lambda: region_geocoder(s.region_dir)), metrics=self.metrics),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
-                        topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store), metrics=self.metrics),
+                        topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
+                        metrics=self.metrics),
         ]
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")
+        self._spawn(sweep_expired(store=store, interval_s=s.expiry_sweep_s, on_ended=self._wake_live), "expiry")
+
+    def _wake_live(self) -> None:
+        """The projection changed in this process: the live picture reads it now, not at its next poll."""
+        if self.cop_live is not None:
+            self.cop_live.wake()
 
     async def _relay_when_topics_ready(self) -> None:
         assert self.watchdog and self.relay
@@ -119,10 +130,8 @@ class Runtime:
         await self.relay.run()
 
     async def _to_gateways(self, topic: str, event: Envelope) -> None:
-        assert self.cop_live and self.alert_push
-        await self.cop_live.on_event(topic, event)
-        if topic == ALERTS_ISSUED:
-            await self.alert_push.on_event(topic, event)
+        assert self.alert_push
+        await self.alert_push.on_event(topic, event)
 
     def _spawn(self, coro, name: str) -> None:
         task = asyncio.create_task(coro, name=name)

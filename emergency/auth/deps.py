@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from emergency.auth.tokens import Role, lookup_token
 from emergency.auth.models import TokenRecord
+from emergency.auth.tokens import Role, lookup_token
 
 bearer = HTTPBearer(auto_error=False, description="API token")
 

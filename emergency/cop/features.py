@@ -1,24 +1,31 @@
 """Public GeoJSON views of COP events. Personal data never leaves through here.
 
-Intake puts anything personal (reporter contact, names) under ``attributes["private"]``;
-``to_feature`` drops that key, so public pages, the public API and live deltas never show it.
+A feature carries the envelope's public top-level fields plus only the attributes its layer lists
+in ``Layer.public_fields``; everything else, above all ``attributes["private"]`` (reporter
+contact, author handles), stays in the store. Public pages, the public API, the changes page and
+live deltas all shape events here.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from emergency.layers import layer_of
-from emergency.events import Envelope
+from emergency.events import Envelope, Kind
+from emergency.layers import layer_for
+from emergency.store.base import StoredEvent
 
 PRIVATE_KEY = "private"
+ENDED_REASON = "expired"  # the only way an item leaves the picture today: its end or expiry passed
 
 
-def to_feature(event: Envelope) -> dict[str, Any]:
-    """A GeoJSON Feature (geometry WGS 84) with the event's public properties."""
-    props: dict[str, Any] = {
-        k: v for k, v in event.attributes.items() if k != PRIVATE_KEY
-    }
+def to_feature(event: Envelope, *, seq: int | None = None, ended_at: datetime | None = None) -> dict[str, Any]:
+    """A GeoJSON Feature (geometry WGS 84) with the event's public properties.
+
+    ``seq`` is the change seq of the state shown, ``ended_at`` when its expiry was recorded.
+    """
+    layer = layer_for(event)
+    props: dict[str, Any] = {k: v for k, v in event.attributes.items() if k in layer.public_fields}
     props.update(
         id=event.id,
         kind=event.kind.value,
@@ -30,16 +37,38 @@ def to_feature(event: Envelope) -> dict[str, Any]:
         confidence=event.confidence,
         location_text=event.location_text,
         source_type=event.source.type,
-        layer=layer_of(event),
+        layer=layer.name,
     )
+    if event.kind is Kind.alert:
+        props.update(alert_state(event, ended_at=ended_at))
+    if seq is not None:
+        props["seq"] = seq
+    if ended_at is not None:
+        props["ended_at"] = ended_at.isoformat()
     return {"type": "Feature", "id": event.id, "geometry": event.geometry, "properties": props}
 
 
-def feature_collection(events: list[Envelope]) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of public features."""
-    return {"type": "FeatureCollection", "features": [to_feature(e) for e in events]}
+def alert_state(event: Envelope, *, ended_at: datetime | None = None) -> dict[str, Any]:
+    """An alert's lifecycle for the map: ``state`` (active, cancelled, or expired once ended),
+    ``cancelled_at`` (the Cancel's sent time) and the ``cap_url`` of its CAP XML."""
+    a = event.attributes
+    cancelled = a.get("msg_type") == "Cancel"
+    state = "cancelled" if cancelled else "expired" if ended_at is not None else "active"
+    out: dict[str, Any] = {"state": state, "cap_url": f"/api/v1/alerts/{event.id}.xml"}
+    if cancelled:
+        out["cancelled_at"] = a.get("sent")
+    return out
 
 
-def delta(event: Envelope) -> dict[str, Any]:
-    """The live-map message for one changed event."""
-    return {"type": "upsert", "layer": layer_of(event), "feature": to_feature(event)}
+def stored_feature(item: StoredEvent) -> dict[str, Any]:
+    """The public Feature of a stored event, with its seq (and ``ended_at`` when it ended)."""
+    return to_feature(item.event, seq=item.seq, ended_at=item.ended_at)
+
+
+def change(item: StoredEvent) -> dict[str, Any]:
+    """The change message for a stored event (the changes page and ``WS /ws/cop`` send exactly this):
+    ``upsert`` with its public feature, or ``remove`` once it ended."""
+    layer = layer_for(item.event).name
+    if item.ended_at is not None:
+        return {"type": "remove", "seq": item.seq, "layer": layer, "id": item.event.id, "reason": ENDED_REASON}
+    return {"type": "upsert", "seq": item.seq, "layer": layer, "feature": stored_feature(item)}

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiokafka import AIOKafkaProducer
 
 from emergency.store.base import Store
 from emergency.stream.consumer import Incoming, Rejected
 
 
-def make_projector(store: Store):
-    """A batch processor for ``GroupWorker``: upsert every event; the store marks the journal applied."""
+def make_projector(store: Store, on_applied: Callable[[], None] | None = None):
+    """A batch processor for ``GroupWorker``: upsert every event; the store marks the journal applied.
+
+    ``on_applied`` is called after a batch changed the projection (it wakes this process's live picture).
+    """
 
     async def process(batch: list[Incoming], producer: AIOKafkaProducer) -> list[Rejected]:
-        await store.upsert_events([inc.event for inc in batch])
+        written = await store.upsert_events([inc.event for inc in batch])
+        if written and on_applied is not None:
+            on_applied()
         return []
 
     return process

@@ -6,6 +6,10 @@ The store holds two things:
   holds its effect;
 - the **projection**: the latest state of each event by id (the common operating picture),
   spatially indexed, queried by bbox (WGS 84 degrees), time window, category, kind and layer.
+  Every change to it (an upsert that wins, an item ending when its expiry passes) gets the next
+  number of one increasing **change sequence** (``seq``), assigned in the change's own
+  transaction and in commit order, so a reader resumes with "changes after seq N" and misses
+  nothing; a row keeps the seq of its latest change, and an ended row stays for history.
 
 Everything else a domain stores goes through that domain's repository, which shares the
 store's connection (``Store.repository``; see ``emergency.store.repository``).
@@ -46,8 +50,18 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """A position in newest-first order: items older than (``observed_at``, ``seq``) come next."""
+
+    observed_at: datetime
+    seq: int
+
+
+@dataclass(frozen=True)
 class EventQuery:
-    """Filters for the projection. ``bbox`` is (min lon, min lat, max lon, max lat), WGS 84."""
+    """Filters for the projection. ``bbox`` is (min lon, min lat, max lon, max lat), WGS 84.
+
+    ``before`` (keyset cursor) applies only to ``read_events`` (newest first)."""
 
     bbox: tuple[float, float, float, float] | None = None
     since: datetime | None = None
@@ -57,6 +71,30 @@ class EventQuery:
     layers: tuple[str, ...] = ()
     active_at: datetime | None = None
     limit: int = 10_000
+    before: Cursor | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A projected event with the seq of its latest change and, once its expiry passed, when it ended."""
+
+    event: Envelope
+    seq: int
+    ended_at: datetime | None = None
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.event.observed_at, self.seq)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One newest-first page: its items, how many match in all, the head seq when read, and whether older ones follow."""
+
+    items: list[StoredEvent]
+    total: int
+    head: int
+    more: bool
 
 
 @dataclass(frozen=True)
@@ -92,6 +130,24 @@ class Store(Protocol):
     async def get_event(self, event_id: str) -> Envelope | None: ...
     async def count_events(self) -> int: ...
     async def clear_projection(self) -> None: ...
+
+    # the change sequence of the projection
+    async def read_events(self, query: EventQuery) -> EventPage:
+        """Newest first (``observed_at``, then ``seq``, descending), ``query.limit`` at most, older
+        than ``query.before``; with the count of all matches and the head seq read before them."""
+        ...
+
+    async def head_seq(self) -> int:
+        """The seq of the latest committed change (0 for an empty projection)."""
+        ...
+
+    async def changes_after(self, after: int, limit: int, upto: int | None = None) -> list[StoredEvent]:
+        """Items whose latest change has ``after < seq <= upto``, seq ascending: each id once, in its latest state."""
+        ...
+
+    async def end_expired(self, now: datetime) -> int:
+        """Record every item whose expiry is at or before ``now`` as ended, each with a new seq; how many."""
+        ...
 
 
 def ts(dt: datetime | None) -> str | None:

@@ -2,6 +2,11 @@
 
 Geometries are stored as ``geometry(Geometry, 4326)`` (WGS 84 degrees); bbox queries use
 ``&&`` against the GIST index and ``ST_Intersects`` for the exact test.
+
+Change seqs come from the sequence ``projection_seq``; every transaction that takes one holds
+the transaction-level advisory lock ``SEQ_LOCK`` first, so transactions that number changes run
+one at a time and commit in seq order, even with several projector processes: a reader that
+sees seq N sees every seq below it.
 """
 
 from __future__ import annotations
@@ -12,15 +17,17 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from emergency.layers import expires_at, layer_of
 from emergency.errors import StoreError
 from emergency.events import Envelope, utcnow
+from emergency.layers import expires_at, layer_of
 from emergency.store.base import (
     Accepted,
+    EventPage,
     EventQuery,
     JournalCounts,
     OnConflict,
     OutboxRow,
+    StoredEvent,
     latest_per_id,
 )
 from emergency.store.repository import Dialect, RepositorySpec
@@ -51,21 +58,71 @@ CREATE TABLE IF NOT EXISTS events (
     received_at TIMESTAMPTZ NOT NULL,
     expires_at TIMESTAMPTZ,
     geom geometry(Geometry, 4326),
-    envelope JSONB NOT NULL
+    envelope JSONB NOT NULL,
+    seq BIGINT,
+    ended_at TIMESTAMPTZ
 );
+ALTER TABLE events ADD COLUMN IF NOT EXISTS seq BIGINT;
+ALTER TABLE events ADD COLUMN IF NOT EXISTS ended_at TIMESTAMPTZ;
+CREATE SEQUENCE IF NOT EXISTS projection_seq;
+UPDATE events SET seq = nextval('projection_seq') WHERE seq IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events(seq);
+CREATE INDEX IF NOT EXISTS events_layer_newest ON events(layer, observed_at, seq);
+CREATE INDEX IF NOT EXISTS events_ending ON events(expires_at) WHERE ended_at IS NULL AND expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_geom ON events USING GIST (geom);
 CREATE INDEX IF NOT EXISTS events_observed ON events(observed_at);
 CREATE INDEX IF NOT EXISTS events_layer ON events(layer, observed_at);
 """
 
+SEQ_LOCK = 727002  # pg_advisory_xact_lock key held by every transaction that takes change seqs
+
 UPSERT = """
-INSERT INTO events(id, kind, category, layer, observed_at, received_at, expires_at, geom, envelope)
-VALUES ($1, $2, $3, $4, $5, $6, $7, ST_SetSRID(ST_GeomFromGeoJSON($8), 4326), $9::jsonb)
+INSERT INTO events(id, kind, category, layer, observed_at, received_at, expires_at, geom, envelope, seq, ended_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, ST_SetSRID(ST_GeomFromGeoJSON($8), 4326), $9::jsonb, nextval('projection_seq'),
+        $10)
 ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, category = EXCLUDED.category, layer = EXCLUDED.layer,
     observed_at = EXCLUDED.observed_at, received_at = EXCLUDED.received_at, expires_at = EXCLUDED.expires_at,
-    geom = EXCLUDED.geom, envelope = EXCLUDED.envelope
-WHERE events.received_at <= EXCLUDED.received_at
+    geom = EXCLUDED.geom, envelope = EXCLUDED.envelope, seq = EXCLUDED.seq, ended_at = EXCLUDED.ended_at
 """
+
+# the stored state of a batch's ids: (id, received_at, whether the stored envelope equals the batch's)
+STORED_STATE = """
+SELECT e.id, e.received_at, e.envelope = b.doc::jsonb
+FROM events e JOIN unnest($1::text[], $2::text[]) AS b(id, doc) ON e.id = b.id
+"""
+
+ROW = "seq, ended_at, envelope::text"  # the columns ``_stored`` reads
+
+
+HEAD = "SELECT coalesce(max(seq), 0) FROM events"
+
+
+def _where(query: EventQuery) -> tuple[str, list[object]]:
+    """`` WHERE ...`` (or "") with $n placeholders and its parameters for the filters of ``query`` (not its cursor)."""
+    where: list[str] = []
+    params: list[object] = []
+
+    def arg(value: object) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if query.bbox is not None:
+        env = f"ST_MakeEnvelope({arg(query.bbox[0])}, {arg(query.bbox[1])}, {arg(query.bbox[2])}, {arg(query.bbox[3])}, 4326)"
+        where.append(f"geom && {env} AND ST_Intersects(geom, {env})")
+    if query.since is not None:
+        where.append(f"observed_at >= {arg(query.since)}")
+    if query.until is not None:
+        where.append(f"observed_at <= {arg(query.until)}")
+    if query.active_at is not None:
+        where.append(f"(expires_at IS NULL OR expires_at > {arg(query.active_at)})")
+    for column, values in (("category", query.categories), ("kind", query.kinds), ("layer", query.layers)):
+        if values:
+            where.append(f"{column} = ANY({arg(list(values))}::text[])")
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def _stored(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(Envelope.model_validate_json(row[2]), row[0], row[1])
 
 
 class PostGISStore:
@@ -154,52 +211,75 @@ class PostGISStore:
     # -- projection -------------------------------------------------------------------------
 
     async def upsert_events(self, events: list[Envelope]) -> int:
-        """Insert or replace by id (newer ``received_at`` wins) and mark journal rows applied, in one transaction."""
-        batch = latest_per_id(events)
+        """Insert or replace by id (newer ``received_at`` wins; the same version again changes nothing),
+        each write with the next seq (ended already when past its expiry), and mark journal rows
+        applied, in one transaction."""
+        batch = sorted(latest_per_id(events), key=lambda x: x.id)
         if not batch:
             return 0
         now = utcnow()
-        written = 0
+        docs = [e.model_dump_json(by_alias=True) for e in batch]
         async with self.pool.acquire() as conn, conn.transaction():
-            for e in sorted(batch, key=lambda x: x.id):  # fixed lock order between concurrent writers
-                status = await conn.execute(
-                    UPSERT, e.id, e.kind.value, e.category, layer_of(e), e.observed_at, e.received_at,
-                    expires_at(e), json.dumps(e.geometry) if e.geometry is not None else None,
-                    e.model_dump_json(by_alias=True),
-                )
-                written += int(status.split()[-1])
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SEQ_LOCK)  # seq order == commit order
+            stored = {r[0]: (r[1], r[2]) for r in await conn.fetch(STORED_STATE, [e.id for e in batch], docs)}
+            rows = []
+            for e, doc in zip(batch, docs, strict=True):
+                old = stored.get(e.id)
+                if old is None or old[0] < e.received_at or (old[0] == e.received_at and not old[1]):
+                    end = expires_at(e)
+                    rows.append((e.id, e.kind.value, e.category, layer_of(e), e.observed_at, e.received_at, end,
+                                 json.dumps(e.geometry) if e.geometry is not None else None, doc,
+                                 now if end is not None and end <= now else None))
+            if rows:
+                await conn.executemany(UPSERT, rows)
             await conn.executemany(
                 "UPDATE outbox SET applied_at = $1 WHERE event_id = $2 AND applied_at IS NULL AND received_at <= $3",
                 [(now, e.id, e.received_at) for e in batch],
             )
-        return written
+        return len(rows)
 
     async def query_events(self, query: EventQuery) -> list[Envelope]:
-        where: list[str] = []
-        params: list[object] = []
-
-        def arg(value: object) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
-        if query.bbox is not None:
-            env = f"ST_MakeEnvelope({arg(query.bbox[0])}, {arg(query.bbox[1])}, {arg(query.bbox[2])}, {arg(query.bbox[3])}, 4326)"
-            where.append(f"geom && {env} AND ST_Intersects(geom, {env})")
-        if query.since is not None:
-            where.append(f"observed_at >= {arg(query.since)}")
-        if query.until is not None:
-            where.append(f"observed_at <= {arg(query.until)}")
-        if query.active_at is not None:
-            where.append(f"(expires_at IS NULL OR expires_at > {arg(query.active_at)})")
-        for column, values in (("category", query.categories), ("kind", query.kinds), ("layer", query.layers)):
-            if values:
-                where.append(f"{column} = ANY({arg(list(values))}::text[])")
-        sql = "SELECT envelope::text FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY observed_at, id LIMIT {arg(query.limit)}"
-        rows = await self.pool.fetch(sql, *params)
+        where, params = _where(query)
+        rows = await self.pool.fetch(
+            f"SELECT envelope::text FROM events{where} ORDER BY observed_at, id LIMIT ${len(params) + 1}",
+            *params, query.limit)
         return [Envelope.model_validate_json(r[0]) for r in rows]
+
+    async def read_events(self, query: EventQuery) -> EventPage:
+        where, params = _where(query)
+        page_where, page_params = where, list(params)
+        if query.before is not None:
+            n = len(page_params)
+            page_where += (" AND " if where else " WHERE ") + f"(observed_at, seq) < (${n + 1}, ${n + 2})"
+            page_params += [query.before.observed_at, query.before.seq]
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            head = await conn.fetchval(HEAD)  # one snapshot for the head, the count and the page
+            total = await conn.fetchval(f"SELECT count(*) FROM events{where}", *params)
+            rows = await conn.fetch(
+                f"SELECT {ROW} FROM events{page_where} ORDER BY observed_at DESC, seq DESC "
+                f"LIMIT ${len(page_params) + 1}", *page_params, query.limit + 1)
+        items = [_stored(r) for r in rows]
+        return EventPage(items[:query.limit], total, head, len(items) > query.limit)
+
+    async def head_seq(self) -> int:
+        return await self.pool.fetchval(HEAD)
+
+    async def changes_after(self, after: int, limit: int, upto: int | None = None) -> list[StoredEvent]:
+        if upto is None:
+            rows = await self.pool.fetch(f"SELECT {ROW} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                         after, limit)
+        else:
+            rows = await self.pool.fetch(
+                f"SELECT {ROW} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3", after, upto, limit)
+        return [_stored(r) for r in rows]
+
+    async def end_expired(self, now: datetime) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SEQ_LOCK)
+            status = await conn.execute(
+                "UPDATE events SET ended_at = $1, seq = nextval('projection_seq') "
+                "WHERE ended_at IS NULL AND expires_at IS NOT NULL AND expires_at <= $1", now)
+        return int(status.split()[-1])
 
     async def get_event(self, event_id: str) -> Envelope | None:
         doc = await self.pool.fetchval("SELECT envelope::text FROM events WHERE id = $1", event_id)

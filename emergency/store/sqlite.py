@@ -9,6 +9,7 @@ to install, and the file opens with any SQLite tool.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,16 +20,18 @@ from typing import Any, TypeVar
 
 from shapely.geometry import box
 
-from emergency.layers import expires_at, layer_of
 from emergency.errors import StoreError
 from emergency.events import Envelope, utcnow
 from emergency.geometry import bounds, to_shape
+from emergency.layers import expires_at, layer_of
 from emergency.store.base import (
     Accepted,
+    EventPage,
     EventQuery,
     JournalCounts,
     OnConflict,
     OutboxRow,
+    StoredEvent,
     latest_per_id,
     parse_ts,
     ts,
@@ -61,12 +64,28 @@ CREATE TABLE IF NOT EXISTS events (
     observed_at TEXT NOT NULL,
     received_at TEXT NOT NULL,
     expires_at TEXT,
-    envelope TEXT NOT NULL
+    envelope TEXT NOT NULL,
+    seq INTEGER,
+    ended_at TEXT
 );
+CREATE TABLE IF NOT EXISTS projection_seq (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO projection_seq VALUES (1, 0);
 CREATE INDEX IF NOT EXISTS events_observed ON events(observed_at);
 CREATE INDEX IF NOT EXISTS events_layer ON events(layer, observed_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS events_rtree USING rtree(rid, minx, maxx, miny, maxy);
 """
+
+# after the columns of older files are added (``_migrate``)
+INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events(seq);
+CREATE INDEX IF NOT EXISTS events_layer_newest ON events(layer, observed_at, seq);
+CREATE INDEX IF NOT EXISTS events_ending ON events(expires_at) WHERE ended_at IS NULL AND expires_at IS NOT NULL;
+"""
+
+ROW = "seq, ended_at, envelope"  # the columns ``_stored`` reads
 
 
 class SQLiteStore:
@@ -111,6 +130,9 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.executescript(SCHEMA)
+            _migrate(conn)
+            conn.executescript(INDEXES)
+            conn.create_function("geom_hits", 5, _geom_hits, deterministic=True)
             return conn
 
         try:
@@ -186,7 +208,9 @@ class SQLiteStore:
     # -- projection -------------------------------------------------------------------------
 
     async def upsert_events(self, events: list[Envelope]) -> int:
-        """Insert or replace by id; an older ``received_at`` never overwrites a newer one.
+        """Insert or replace by id; an older ``received_at`` never overwrites a newer one, and the
+        same version again changes nothing. Each write takes the next seq; an item already past
+        its expiry is written as ended.
 
         In the same transaction, journal rows of these ids up to that ``received_at`` are
         marked applied. Returns the number of events written.
@@ -205,19 +229,20 @@ class SQLiteStore:
             written = 0
             with _transaction(c):
                 for eid, kind, category, layer, observed, received, expires, doc, bb in rows:
-                    old = c.execute("SELECT rid, received_at FROM events WHERE id = ?", (eid,)).fetchone()
-                    if old is None or old[1] <= received:
+                    old = c.execute("SELECT rid, received_at, envelope FROM events WHERE id = ?", (eid,)).fetchone()
+                    if old is None or old[1] < received or (old[1] == received and old[2] != doc):
                         written += 1
-                        params = (kind, category, layer, observed, received, expires, doc)
+                        ended = now if expires is not None and expires <= now else None
+                        params = (kind, category, layer, observed, received, expires, doc, _next_seq(c), ended)
                         if old is None:
                             rid = c.execute(
                                 "INSERT INTO events(kind, category, layer, observed_at, received_at, expires_at,"
-                                " envelope, id) VALUES (?,?,?,?,?,?,?,?)", (*params, eid)).lastrowid
+                                " envelope, seq, ended_at, id) VALUES (?,?,?,?,?,?,?,?,?,?)", (*params, eid)).lastrowid
                         else:
                             rid = old[0]
                             c.execute(
                                 "UPDATE events SET kind=?, category=?, layer=?, observed_at=?, received_at=?,"
-                                " expires_at=?, envelope=? WHERE rid=?", (*params, rid))
+                                " expires_at=?, envelope=?, seq=?, ended_at=? WHERE rid=?", (*params, rid))
                             c.execute("DELETE FROM events_rtree WHERE rid = ?", (rid,))
                         if bb is not None:
                             c.execute("INSERT INTO events_rtree VALUES (?,?,?,?,?)", (rid, bb[0], bb[2], bb[1], bb[3]))
@@ -229,37 +254,54 @@ class SQLiteStore:
         return await self._run(_upsert)
 
     async def query_events(self, query: EventQuery) -> list[Envelope]:
-        where: list[str] = []
-        params: list[object] = []
-        if query.bbox is not None:
-            minx, miny, maxx, maxy = query.bbox
-            where.append("rid IN (SELECT rid FROM events_rtree WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
-            params += [maxx, minx, maxy, miny]
-        if query.since is not None:
-            where.append("observed_at >= ?")
-            params.append(ts(query.since))
-        if query.until is not None:
-            where.append("observed_at <= ?")
-            params.append(ts(query.until))
-        if query.active_at is not None:
-            where.append("(expires_at IS NULL OR expires_at > ?)")
-            params.append(ts(query.active_at))
-        for column, values in (("category", query.categories), ("kind", query.kinds), ("layer", query.layers)):
-            if values:
-                where.append(f"{column} IN ({','.join('?' * len(values))})")
-                params += list(values)
-        sql = "SELECT envelope FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY observed_at, id LIMIT ?"
-        params.append(query.limit)
-        docs = await self._run(lambda c: c.execute(sql, params).fetchall())
-        events = [Envelope.model_validate_json(r[0]) for r in docs]
-        if query.bbox is not None:  # exact test for lines and polygons whose bbox only touches
-            area = box(*query.bbox)
-            events = [e for e in events if e.geometry is not None and
-                      (e.geometry["type"] == "Point" or to_shape(e.geometry).intersects(area))]
-        return events
+        where, params = _where(query)
+        sql = f"SELECT envelope FROM events{where} ORDER BY observed_at, id LIMIT ?"
+        docs = await self._run(lambda c: c.execute(sql, (*params, query.limit)).fetchall())
+        return [Envelope.model_validate_json(r[0]) for r in docs]
+
+    async def read_events(self, query: EventQuery) -> EventPage:
+        where, params = _where(query)
+        page_where, page_params = where, list(params)
+        if query.before is not None:
+            page_where += (" AND " if where else " WHERE ") + "(observed_at, seq) < (?, ?)"
+            page_params += [ts(query.before.observed_at), query.before.seq]
+
+        def _read(c: sqlite3.Connection) -> EventPage:
+            c.execute("BEGIN")  # one snapshot for the head, the count and the page
+            try:
+                head = _head(c)
+                total = c.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0]
+                rows = c.execute(f"SELECT {ROW} FROM events{page_where} ORDER BY observed_at DESC, seq DESC LIMIT ?",
+                                 (*page_params, query.limit + 1)).fetchall()
+            finally:
+                c.execute("COMMIT")
+            items = [_stored(r) for r in rows]
+            return EventPage(items[:query.limit], total, head, len(items) > query.limit)
+
+        return await self._run(_read)
+
+    async def head_seq(self) -> int:
+        return await self._run(_head)
+
+    async def changes_after(self, after: int, limit: int, upto: int | None = None) -> list[StoredEvent]:
+        sql = f"SELECT {ROW} FROM events WHERE seq > ?" + (" AND seq <= ?" if upto is not None else "")
+        params = (after, upto) if upto is not None else (after,)
+        rows = await self._run(lambda c: c.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall())
+        return [_stored(r) for r in rows]
+
+    async def end_expired(self, now: datetime) -> int:
+        at = ts(now)
+
+        def _end(c: sqlite3.Connection) -> int:
+            with _transaction(c):
+                rids = [r[0] for r in c.execute(
+                    "SELECT rid FROM events WHERE ended_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?"
+                    " ORDER BY expires_at, rid", (at,))]
+                for rid in rids:
+                    c.execute("UPDATE events SET ended_at = ?, seq = ? WHERE rid = ?", (at, _next_seq(c), rid))
+            return len(rids)
+
+        return await self._run(_end)
 
     async def get_event(self, event_id: str) -> Envelope | None:
         row = await self._run(lambda c: c.execute("SELECT envelope FROM events WHERE id = ?", (event_id,)).fetchone())
@@ -276,6 +318,63 @@ class SQLiteStore:
                 c.execute("UPDATE outbox SET published_at = NULL, applied_at = NULL")
 
         await self._run(_clear)
+
+
+def _where(query: EventQuery) -> tuple[str, list[object]]:
+    """`` WHERE ...`` (or "") and its parameters for the filters of ``query`` (not its cursor)."""
+    where: list[str] = []
+    params: list[object] = []
+    if query.bbox is not None:
+        minx, miny, maxx, maxy = query.bbox
+        where.append("rid IN (SELECT rid FROM events_rtree WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
+        params += [maxx, minx, maxy, miny]
+        # the R*Tree box test is exact for points; lines and polygons whose box only touches are tested exactly
+        where.append("(json_extract(envelope, '$.geometry.type') = 'Point'"
+                     " OR geom_hits(json_extract(envelope, '$.geometry'), ?, ?, ?, ?))")
+        params += [minx, miny, maxx, maxy]
+    if query.since is not None:
+        where.append("observed_at >= ?")
+        params.append(ts(query.since))
+    if query.until is not None:
+        where.append("observed_at <= ?")
+        params.append(ts(query.until))
+    if query.active_at is not None:
+        where.append("(expires_at IS NULL OR expires_at > ?)")
+        params.append(ts(query.active_at))
+    for column, values in (("category", query.categories), ("kind", query.kinds), ("layer", query.layers)):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def _geom_hits(geometry: str | None, minx: float, miny: float, maxx: float, maxy: float) -> bool:
+    """Whether a GeoJSON geometry (text, WGS 84) intersects the box (degrees)."""
+    return geometry is not None and to_shape(json.loads(geometry)).intersects(box(minx, miny, maxx, maxy))
+
+
+def _stored(row: tuple) -> StoredEvent:
+    return StoredEvent(Envelope.model_validate_json(row[2]), row[0], parse_ts(row[1]))
+
+
+def _head(c: sqlite3.Connection) -> int:
+    return c.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def _next_seq(c: sqlite3.Connection) -> int:
+    """The next change seq (call inside the writing transaction: SQLite has one writer at a time)."""
+    return c.execute("UPDATE projection_seq SET value = value + 1 WHERE id = 1 RETURNING value").fetchone()[0]
+
+
+def _migrate(c: sqlite3.Connection) -> None:
+    """Add the change-sequence columns to a file written before they existed; number its rows."""
+    columns = {r[1] for r in c.execute("PRAGMA table_info(events)")}
+    with _transaction(c):
+        for name in ("seq INTEGER", "ended_at TEXT"):
+            if name.split()[0] not in columns:
+                c.execute(f"ALTER TABLE events ADD COLUMN {name}")
+        for (rid,) in c.execute("SELECT rid FROM events WHERE seq IS NULL ORDER BY received_at, rid").fetchall():
+            c.execute("UPDATE events SET seq = ? WHERE rid = ?", (_next_seq(c), rid))
 
 
 def _journal(c: sqlite3.Connection, items: list[tuple[tuple, OnConflict]]) -> list[bool]:

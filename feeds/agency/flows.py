@@ -6,15 +6,22 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from emergency.auth.models import TokenRecord
 from emergency.config import Settings
 from emergency.errors import ConfigError, Unavailable
 from emergency.events import Envelope, utcnow
-from emergency.auth.models import TokenRecord
 from emergency.store.base import OnConflict
 from emergency.stream.topics import RAW_AGENCY
 from feeds.agency.models import ClosureAccepted, RoadClosureIn, UnderstoodClosure
-from feeds.agency.service import (agency_of, check_jurisdiction, closure_event, closure_id, closure_on_conflict,
-                                  needs_roads, understand_closure)
+from feeds.agency.service import (
+    agency_of,
+    check_jurisdiction,
+    closure_event,
+    closure_id,
+    closure_on_conflict,
+    needs_roads,
+    understand_closure,
+)
 from feeds.intake import Submitter
 from mapping.regions import Region, load_region
 

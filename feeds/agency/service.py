@@ -9,10 +9,10 @@ from typing import Any
 
 from shapely.geometry import shape
 
+from emergency.auth.models import TokenRecord
 from emergency.errors import Forbidden, ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source, new_id
 from emergency.geometry import to_shape
-from emergency.auth.models import TokenRecord
 from emergency.store.base import OnConflict
 from feeds.agency.models import RoadClosureIn, UnderstoodClosure
 from mapping.regions import Region

@@ -1,11 +1,14 @@
 """Build the coordinator's live map page (one self-contained HTML document, no CDN links).
 
-The page is a folium map with empty layer groups ("Reports" as a marker cluster,
-"Road closures", "Alerts", optionally "Streets (offline)") and a layer control.
-``static/live.js`` finds the map and the groups through the JSON blob in
-``<script id="cop-config" type="application/json">`` and fills them from the API
-and the WebSocket. Coordinates: ``center`` is (lat, lon) in WGS 84; the GeoJSON
-the browser loads is lon/lat (RFC 7946).
+The page is a folium map with one empty layer group per layer of the registry
+(:data:`emergency.layers.REGISTRY`: "markers" layers as a marker cluster, "lines" and "areas"
+layers as feature groups), optionally "Streets (offline)", and a layer control.
+``static/live.js`` finds the map, the layers (``Layer.page_config()``, in legend order) and the
+groups through the JSON blob in ``<script id="cop-config" type="application/json">`` and fills
+them from the layers' read routes and the change stream (the protocol is described at the top of
+``static/live.js``).
+Coordinates: ``center`` is (lat, lon) in WGS 84; the GeoJSON the browser loads is lon/lat
+(RFC 7946).
 
 The web app must serve :data:`mapping.live_map.assets.STATIC_DIR` at ``static_url``.
 """
@@ -25,18 +28,15 @@ from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
+import emergency.layers as layer_registry
+
 from .assets import DEFAULT_STATIC_URL, STATIC_DIR, apply_offline_assets
 
 CONFIG_ELEMENT_ID = "cop-config"
 MAX_ZOOM = 19
 
-LAYER_TITLES: dict[str, str] = {
-    "reports": "Reports",
-    "road_closures": "Road closures",
-    "alerts": "Alerts",
-    "streets": "Streets (offline)",
-}
-"""Layer key (as used by the API and WebSocket messages) -> title in the layer control."""
+STREETS_TITLE = "Streets (offline)"
+CLUSTER_OPTIONS = {"chunkedLoading": True, "disableClusteringAtZoom": 17, "maxClusterRadius": 50}
 
 
 class _RawHtml(Element):
@@ -95,7 +95,7 @@ def render_map_page(
     tile_url: str | None,
     tile_attribution: str | None,
     base_layer_url: str | None,
-    api_prefix: str = "/api/v1",
+    changes_path: str = "/api/v1/changes",
     ws_path: str = "/ws/cop",
     static_url: str = DEFAULT_STATIC_URL,
 ) -> str:
@@ -109,8 +109,8 @@ def render_map_page(
         tile_attribution: attribution HTML for the tiles; required when ``tile_url`` is set.
         base_layer_url: URL of a GeoJSON FeatureCollection of road LineStrings drawn as a
             light "Streets (offline)" base layer, or ``None``.
-        api_prefix: prefix of the ``/reports``, ``/road-closures`` and ``/alerts`` endpoints.
-        ws_path: path of the live-update WebSocket on the page's host.
+        changes_path: path of the changes page (``GET ?after=SEQ``) on the page's host.
+        ws_path: path of the live-update WebSocket (``?after=SEQ`` to resume) on the page's host.
         static_url: URL where :data:`~mapping.live_map.assets.STATIC_DIR` is served.
 
     Raises:
@@ -144,31 +144,26 @@ def render_map_page(
             max_native_zoom=MAX_ZOOM - 1,
         ).add_to(fmap)
 
-    reports = MarkerCluster(
-        name=LAYER_TITLES["reports"],
-        options={"chunkedLoading": True, "disableClusteringAtZoom": 17, "maxClusterRadius": 50},
-    )
-    closures = folium.FeatureGroup(name=LAYER_TITLES["road_closures"])
-    alerts = folium.FeatureGroup(name=LAYER_TITLES["alerts"])
-    for group in (reports, closures, alerts):  # drawing order is set by panes in live.js
-        group.add_to(fmap)
-    layer_vars: dict[str, str | None] = {
-        "reports": reports.get_name(),
-        "road_closures": closures.get_name(),
-        "alerts": alerts.get_name(),
-        "streets": None,
-    }
+    layers = list(layer_registry.REGISTRY.values())  # read now: a layer added to the registry shows up
+    layer_vars: dict[str, str | None] = {}
+    for layer in sorted(layers, key=lambda item: -item.z):  # layer control lists the topmost first
+        group = (MarkerCluster(name=layer.title, options=CLUSTER_OPTIONS) if layer.draw == "markers"
+                 else folium.FeatureGroup(name=layer.title))
+        group.add_to(fmap)  # drawing order is set by panes in live.js (from each layer's z)
+        layer_vars[layer.name] = group.get_name()
+    layer_vars["streets"] = None
     if base_layer_url:
-        streets = folium.FeatureGroup(name=LAYER_TITLES["streets"])
+        streets = folium.FeatureGroup(name=STREETS_TITLE)
         streets.add_to(fmap)
         layer_vars["streets"] = streets.get_name()
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
 
     config = {
         "map_var": fmap.get_name(),
+        "layers": [layer.page_config() for layer in layers],
         "layer_vars": layer_vars,
-        "layer_titles": LAYER_TITLES,
-        "api_prefix": api_prefix.rstrip("/"),
+        "streets_title": STREETS_TITLE,
+        "changes_path": changes_path,
         "ws_path": ws_path,
         "base_layer_url": base_layer_url or None,
         "has_tiles": bool(tile_url),

@@ -4,33 +4,38 @@
  * Plain ES2017, no build step. Runs after folium's inline script has created the
  * Leaflet map; reads its settings from <script id="cop-config" type="application/json">:
  *   map_var         global name of the folium L.map
- *   layer_vars      {reports, road_closures, alerts, streets}: global names of the
- *                   folium layer groups to fill (created here when missing)
- *   api_prefix      GET {api_prefix}/reports | /road-closures | /alerts -> FeatureCollection
- *   ws_path         WebSocket path on this host; messages:
- *                     {"type":"upsert","layer":L,"feature":Feature}
- *                     {"type":"remove","layer":L,"id":ID}
+ *   layers          the layer registry, in legend order: [{name, title, path, draw, color, z, limit}]
+ *                   draw: "markers" (clustered) | "lines" | "areas"; higher z draws on top
+ *   layer_vars      {<layer name>: global name of its folium group, streets: ...} (created when missing)
+ *   ws_path         the change stream (WebSocket), ?after=SEQ to resume
+ *   changes_path    the same changes as pages (GET ?after=SEQ), for tools; the page uses the socket
  *   base_layer_url  optional GeoJSON of named road LineStrings ("Streets (offline)")
  * GeoJSON coordinates are WGS 84 [lon, lat] (RFC 7946).
  *
- * For tests and debugging: window.copLayers = {reports, road_closures, alerts}, each a
- * Map(id -> Leaflet layer) whose layers carry options.copId and .feature;
- * window.copLive exposes upsert/remove/reload and the connection state.
+ * The protocol (every change to the picture has a sequence number, seq):
+ *   1. open the socket first (no ?after); its first message is {"type":"hello","seq":HEAD,"reset":false}
+ *      and every change after HEAD follows; changes arriving before a layer's snapshot is applied are
+ *      buffered;
+ *   2. snapshot every layer: GET <layer.path>?limit=<layer.limit>, newest first, a FeatureCollection
+ *      with "seq", "total", "returned", "truncated" (shown as "showing 5,000 newest of 6,067");
+ *   3. apply the snapshot, then the buffered and live changes
+ *        {"type":"upsert","seq":S,"layer":L,"feature":F} | {"type":"remove","seq":S,"layer":L,"id":ID}
+ *      a change (or snapshot feature, properties.seq) to an id is applied only when its seq is
+ *      greater than the seq held for that id (a remove keeps its seq as a tombstone);
+ *   4. on reconnect open /ws/cop?after=maxSeq (the backlog follows, nothing is re-fetched); a hello
+ *      with reset=true (the server's sequence is behind ours: another store, a rebuild) drops the
+ *      whole picture and starts again at 1.
+ *
+ * For tests and debugging: window.copLayers = {<layer name>: Map(id -> Leaflet layer)}, whose
+ * layers carry options.copId and .feature; window.copLive exposes maxSeq, per-layer snapshot
+ * figures (layers[name].truncated / total / returned), the connection state, the socket URLs
+ * used, and disconnect()/connect() (hold the socket closed, then resume).
  * User-supplied text is only ever put into the DOM with textContent.
  */
 (function () {
   "use strict";
 
-  var LAYER_KEYS = ["reports", "road_closures", "alerts"];
-  var ENDPOINTS = { reports: "/reports", road_closures: "/road-closures", alerts: "/alerts" };
-  var DEFAULT_TITLES = {
-    reports: "Reports",
-    road_closures: "Road closures",
-    alerts: "Alerts",
-    streets: "Streets (offline)",
-  };
-
-  /* Report categories: awesome-markers colour name, matching hex (legend, fallback), icon. */
+  /* Drawing details. Report categories: awesome-markers colour name, matching hex, icon. */
   var CATEGORY_STYLES = {
     spot_fire: { label: "Spot fire", marker: "red", hex: "#d63e2a", icon: "fire" },
     smoke: { label: "Smoke", marker: "gray", hex: "#575757", icon: "smog" },
@@ -42,7 +47,7 @@
     other: { label: "Other", marker: "cadetblue", hex: "#436978", icon: "circle-info" },
   };
 
-  /* Alert tiers in priority order (CMAS / WEA). */
+  /* Alert tiers in priority order, highest first (CMAS / WEA; the ranks of alerts/tiers.py). */
   var TIER_STYLES = {
     presidential: { label: "Presidential", hex: "#6a1b9a" },
     imminent_threat_extreme: { label: "Imminent threat: extreme", hex: "#c62828" },
@@ -51,7 +56,8 @@
     public_safety: { label: "Public safety", hex: "#1565c0" },
     test: { label: "Test", hex: "#757575" },
   };
-  var UNKNOWN_TIER = { label: "Alert", hex: "#455a64" };
+  var TIER_ORDER = Object.keys(TIER_STYLES);
+  var CANCELLED_STYLE = { color: "#616161", weight: 2, opacity: 0.9, dashArray: "6 5", fill: false };
 
   var KIND_LABELS = {
     citizen_report: "Citizen report",
@@ -61,34 +67,43 @@
     alert: "Alert",
   };
 
-  var CLOSURE_COLOR = "#b71c1c";
   var STREET_WEIGHTS = { motorway: 2.4, trunk: 2.2, primary: 2, secondary: 1.5, tertiary: 1.2 };
-
-  var PANES = [
-    // name, z-index (Leaflet: tiles 200, overlays 400, markers 600), pointer events
-    ["copStreets", 250, false],
-    ["copAlerts", 410, true],
-    ["copClosures", 420, true],
-  ];
+  var STREETS_PANE = "copStreets"; // below every layer (tiles 200), never interactive
+  /* Panes per layer: Leaflet draws overlays at z-index 400 and markers at 600; a layer's pane is
+     that base plus its z (0..99), so a higher z draws on top within its kind. */
+  var PANE_BASE = { markers: 600, lines: 400, areas: 400 };
+  var NUMBER = new Intl.NumberFormat("en-US");
 
   var state = {
     config: null,
     map: null,
-    groups: {},
+    layers: [],          // config.layers
+    byName: {},          // name -> layer config
+    groups: {},          // name -> Leaflet group
+    seqs: {},            // name -> Map(id -> seq held: of the state drawn, or of its removal)
+    synced: {},          // name -> snapshot applied (changes are applied directly)
+    buffer: {},          // name -> changes received before the snapshot was applied
+    meta: {},            // name -> {total, returned, truncated} of the snapshot
+    snapSeq: {},         // name -> seq of the snapshot
+    streamSeq: null,     // every change with seq <= streamSeq has been received from the socket
+    snapshotGen: 0,
+    snapshotting: false,
+    snapshotSubscribed: false,
+    fetchRetry: {},
     ws: null,
+    wsAfter: null,
+    helloSeen: false,
+    held: false,         // disconnect() holds the socket closed until connect()
+    urls: [],
     status: "connecting",
     everOpen: false,
     attempt: 0,
     reconnectTimer: null,
-    fetchGen: { reports: 0, road_closures: 0, alerts: 0 },
-    fetchRetry: { reports: 0, road_closures: 0, alerts: 0 },
-    // While a snapshot fetch is in flight: ids changed by the WebSocket meanwhile (newer).
-    touched: { reports: null, road_closures: null, alerts: null },
     lastUpdate: null,
-    error: null,
+    areaPopup: null,
   };
 
-  window.copLayers = { reports: new Map(), road_closures: new Map(), alerts: new Map() };
+  window.copLayers = {};
 
   /* ---------- small helpers ---------- */
 
@@ -149,7 +164,26 @@
     return String(value).replace(/_/g, " ");
   }
 
-  /* ---------- popups (DOM built with textContent only) ---------- */
+  function isSeq(value) {
+    return typeof value === "number" && isFinite(value);
+  }
+
+  function formatCount(n) {
+    return NUMBER.format(n);
+  }
+
+  /* a length in metres as "850 m" or "1.7 km" */
+  function formatLength(metres) {
+    var m = Number(metres);
+    if (metres === null || metres === undefined || metres === "" || !isFinite(m)) return null;
+    if (Math.abs(Math.round(m)) < 1000) return formatCount(Math.round(m)) + " m";
+    return (Math.round(m / 100) / 10).toLocaleString("en-US") + " km";
+  }
+
+  function capitalise(text) {
+    text = String(text);
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
 
   function popupShell(heading, color, subheading) {
     var box = el("div", "cop-popup");
@@ -186,6 +220,16 @@
     return [label, formatTime(iso) + (rel ? " (" + rel + ")" : ""), String(iso)];
   }
 
+  function addLink(box, label, href) {
+    var p = el("p", "cop-popup-links");
+    var a = el("a", "cop-popup-link", label);
+    a.href = href;
+    a.target = "_blank";
+    a.rel = "noopener";
+    p.appendChild(a);
+    box.appendChild(p);
+  }
+
   function reportPopup(feature) {
     var p = props(feature);
     var style = categoryStyle(p.category);
@@ -218,34 +262,32 @@
     ];
   }
 
-  function closurePopup(feature) {
+  /* a closure (or any line): road, cross streets, length, agency, reason and its time span */
+  function linePopup(feature, layer) {
     var p = props(feature);
-    var box = popupShell("Road closure", CLOSURE_COLOR, p.agency || null);
-    addText(box, p.reason, "cop-popup-text cop-popup-strong");
-    addText(box, p.text);
+    var heading = p.category ? capitalise(humanize(p.category)) : layer.title;
+    var box = popupShell(heading, layer.color, p.agency || null);
+    var road = p.road || p.road_name || p.location_text;
+    addText(box, road, "cop-popup-text cop-popup-strong");
+    var between = p.from && p.to ? p.from + " – " + p.to : (p.from || p.to || null);
     addRows(box, [
+      ["Road", road],
+      ["Between", between],
+      ["Length", formatLength(p.length_m)],
+      ["Agency", p.agency],
+      ["Reason", p.reason || (p.text !== p.reason ? p.text : null)],
       timeRow("From", p.start),
       timeRow("Until", p.end),
       timeRow("Reported", p.observed_at),
       ["Source", p.source_type ? humanize(p.source_type) : null],
       ["ID", featureId(feature)],
     ]);
+    if (p.text && p.text !== p.reason) addText(box, p.text);
     return box;
   }
 
-  function alertPopup(feature) {
-    var p = props(feature);
-    var tier = TIER_STYLES[p.tier] || UNKNOWN_TIER;
-    var box = popupShell(TIER_STYLES[p.tier] ? tier.label : humanize(p.tier || "alert"), tier.hex,
-      isExpired(p) ? "Expired" : "Active alert");
-    addText(box, p.headline, "cop-popup-text cop-popup-strong");
-    addText(box, p.text);
-    addRows(box, [
-      timeRow("Issued", p.observed_at),
-      timeRow("Expires", p.expires),
-      ["ID", featureId(feature)],
-    ]);
-    return box;
+  function isCancelled(p) {
+    return p.state === "cancelled";
   }
 
   function isExpired(p) {
@@ -253,7 +295,127 @@
     return d !== null && d.getTime() < Date.now();
   }
 
+  function tierStyle(p, layer) {
+    return TIER_STYLES[p.tier] || { label: p.tier ? capitalise(humanize(p.tier)) : layer.title, hex: layer.color };
+  }
+
+  /* one alert (or any area): headline once, description, instruction, CAP XML link, tier, times */
+  function areaPopup(feature, layer) {
+    var p = props(feature);
+    var tier = tierStyle(p, layer);
+    var status = isCancelled(p) ? "Cancelled at " + formatTime(p.cancelled_at)
+      : isExpired(p) ? "Expired" : (p.kind === "alert" ? "Active alert" : null);
+    var box = popupShell(p.headline || p.event || tier.label, isCancelled(p) ? CANCELLED_STYLE.color : tier.hex,
+      status);
+    box.classList.add("cop-area-entry");
+    box.setAttribute("data-cop-id", featureId(feature) || "");
+    if (isCancelled(p)) box.classList.add("cop-cancelled");
+    addText(box, p.description, "cop-popup-text cop-popup-description");
+    addText(box, p.instruction, "cop-popup-text cop-popup-instruction");
+    if (!p.headline && p.text) addText(box, p.text);
+    addRows(box, [
+      ["Tier", tier.label],
+      ["Event", p.event],
+      ["Area", p.area_desc],
+      timeRow("Issued", p.sent || p.observed_at),
+      timeRow("Expires", p.expires),
+      ["ID", featureId(feature)],
+    ]);
+    // the CAP message: properties.cap_url, else the alert's own read route ({layer.path}/{id}.xml)
+    var cap = p.cap_url || (p.kind === "alert" ? layer.path + "/" + encodeURIComponent(featureId(feature)) + ".xml"
+      : null);
+    if (cap) addLink(box, "CAP XML", cap);
+    return box;
+  }
+
+  /* every area covering a point, one entry each, the one drawn on top first */
+  function areaListPopup(entries) {
+    var list = el("div", "cop-area-list");
+    if (entries.length > 1) {
+      list.appendChild(el("div", "cop-area-list-head", entries.length + " alerts cover this point"));
+    }
+    entries.forEach(function (entry) { list.appendChild(areaPopup(entry.feature, entry.layerConfig)); });
+    return list;
+  }
+
+  /* ---------- area geometry (GeoJSON, WGS 84 [lon, lat]; planar in degrees: for hit tests and ordering) ---------- */
+
+  function ringContains(ring, x, y) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+
+  function polygonContains(rings, x, y) {
+    if (!rings || !rings.length || !ringContains(rings[0], x, y)) return false;
+    for (var k = 1; k < rings.length; k++) if (ringContains(rings[k], x, y)) return false;
+    return true;
+  }
+
+  /* whether a GeoJSON (Multi)Polygon covers the point lon x, lat y (degrees) */
+  function geometryContains(geometry, x, y) {
+    if (!geometry) return false;
+    if (geometry.type === "Polygon") return polygonContains(geometry.coordinates, x, y);
+    if (geometry.type === "MultiPolygon") {
+      return (geometry.coordinates || []).some(function (rings) { return polygonContains(rings, x, y); });
+    }
+    if (geometry.type === "GeometryCollection") {
+      return (geometry.geometries || []).some(function (g) { return geometryContains(g, x, y); });
+    }
+    return false;
+  }
+
+  function ringArea(ring) {
+    var sum = 0;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      sum += (ring[j][0] + ring[i][0]) * (ring[j][1] - ring[i][1]);
+    }
+    return Math.abs(sum) / 2;
+  }
+
+  function polygonArea(rings) {
+    if (!rings || !rings.length) return 0;
+    var area = ringArea(rings[0]);
+    for (var k = 1; k < rings.length; k++) area -= ringArea(rings[k]);
+    var lat = rings[0].length ? rings[0][0][1] : 0;
+    return area * Math.cos((lat * Math.PI) / 180);
+  }
+
+  /* approximate area in square degrees of latitude (longitude scaled by cos(lat)): an ordering key */
+  function geometryArea(geometry) {
+    if (!geometry) return 0;
+    if (geometry.type === "Polygon") return polygonArea(geometry.coordinates);
+    if (geometry.type === "MultiPolygon") {
+      return (geometry.coordinates || []).reduce(function (s, rings) { return s + polygonArea(rings); }, 0);
+    }
+    if (geometry.type === "GeometryCollection") {
+      return (geometry.geometries || []).reduce(function (s, g) { return s + geometryArea(g); }, 0);
+    }
+    return 0;
+  }
+
+  function tierIndex(p) {
+    var i = TIER_ORDER.indexOf(p.tier);
+    return i < 0 ? TIER_ORDER.length : i;
+  }
+
+  /* priority of two areas, on top first: higher layer z, active before cancelled, higher tier, smaller */
+  function compareAreas(a, b) {
+    var pa = props(a.feature), pb = props(b.feature);
+    return (b.layerConfig.z - a.layerConfig.z)
+      || ((isCancelled(pa) ? 1 : 0) - (isCancelled(pb) ? 1 : 0))
+      || (tierIndex(pa) - tierIndex(pb))
+      || (a.area - b.area);
+  }
+
   /* ---------- layer builders: Feature -> Leaflet layer (or null when not drawable) ---------- */
+
+  function paneName(layer) {
+    return "cop-pane-" + layer.name;
+  }
 
   function pointLatLng(geometry) {
     if (!geometry || !geometry.type) return null;
@@ -273,181 +435,279 @@
     return L.latLng(Number(c[1]), Number(c[0]));
   }
 
-  function buildReport(feature, id) {
+  function buildMarker(feature, id, layer) {
     var latlng = pointLatLng(feature.geometry);
     if (!latlng) return null;
     var p = props(feature);
-    var style = categoryStyle(p.category);
+    var style = CATEGORY_STYLES[p.category];
     var approximate = p.geo_precision === "place" || p.geo_precision === "region";
     var marker;
-    if (L.AwesomeMarkers) {
+    if (style && L.AwesomeMarkers) {
       marker = L.marker(latlng, {
         icon: L.AwesomeMarkers.icon({
           icon: style.icon, prefix: "fa", markerColor: style.marker, iconColor: "white",
         }),
         title: style.label,
         opacity: approximate ? 0.7 : 1,
+        pane: paneName(layer),
         copId: id,
       });
     } else {
       marker = L.circleMarker(latlng, {
-        radius: 7, color: "#ffffff", weight: 1.5, fillColor: style.hex,
-        fillOpacity: approximate ? 0.6 : 0.9, copId: id,
+        radius: 7, color: "#ffffff", weight: 1.5, fillColor: style ? style.hex : layer.color,
+        fillOpacity: approximate ? 0.6 : 0.9, pane: paneName(layer), copId: id,
       });
     }
     marker.bindPopup(function () { return reportPopup(feature); }, { maxWidth: 320 });
     return marker;
   }
 
-  function buildClosure(feature, id) {
+  function buildLine(feature, id, layer) {
     if (!feature.geometry) return null;
+    var pane = paneName(layer);
     var casing = L.geoJSON(feature, {
-      pane: "copClosures", interactive: false,
+      pane: pane, interactive: false,
       style: function () { return { color: "#ffffff", weight: 9, opacity: 0.75, lineCap: "butt" }; },
-      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { pane: "copClosures", radius: 8 }); },
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { pane: pane, radius: 8 }); },
     });
     var line = L.geoJSON(feature, {
-      pane: "copClosures",
+      pane: pane,
       style: function () {
-        return { color: CLOSURE_COLOR, weight: 5, opacity: 0.95, dashArray: "10 7", lineCap: "butt" };
+        return { color: layer.color, weight: 5, opacity: 0.95, dashArray: "10 7", lineCap: "butt" };
       },
       pointToLayer: function (f, latlng) {
-        return L.circleMarker(latlng, { pane: "copClosures", radius: 6, fillOpacity: 0.9 });
+        return L.circleMarker(latlng, { pane: pane, radius: 6, fillOpacity: 0.9 });
       },
     });
     var group = L.featureGroup([casing, line], { copId: id });
-    group.bindPopup(function () { return closurePopup(feature); }, { maxWidth: 320 });
+    group.bindPopup(function () { return linePopup(feature, layer); }, { maxWidth: 320 });
     return group;
   }
 
-  function buildAlert(feature, id) {
-    if (!feature.geometry) return null;
+  function areaStyle(feature, layer) {
     var p = props(feature);
-    var tier = TIER_STYLES[p.tier] || UNKNOWN_TIER;
+    if (isCancelled(p)) return CANCELLED_STYLE;
+    var hex = tierStyle(p, layer).hex;
     var expired = isExpired(p);
-    var layer = L.geoJSON(feature, {
-      pane: "copAlerts",
-      copId: id,
-      style: function () {
-        return {
-          color: tier.hex, weight: 2, opacity: expired ? 0.5 : 0.9,
-          fillColor: tier.hex, fillOpacity: expired ? 0.05 : 0.18,
-          dashArray: expired ? "4 6" : null,
-        };
-      },
-    });
-    layer.bindPopup(function () { return alertPopup(feature); }, { maxWidth: 320 });
-    return layer;
+    return {
+      color: hex, weight: 2, opacity: expired ? 0.5 : 0.9, fill: true,
+      fillColor: hex, fillOpacity: expired ? 0.05 : 0.18, dashArray: expired ? "4 6" : null,
+    };
   }
 
-  var BUILDERS = { reports: buildReport, road_closures: buildClosure, alerts: buildAlert };
+  /* areas have no popup of their own: a click lists every area covering the point (openAreasAt) */
+  function buildArea(feature, id, layer) {
+    if (!feature.geometry) return null;
+    var drawn = L.geoJSON(feature, {
+      pane: paneName(layer),
+      copId: id,
+      className: isCancelled(props(feature)) ? "cop-area cop-area-cancelled" : "cop-area",
+      style: function () { return areaStyle(feature, layer); },
+    });
+    drawn.copArea = geometryArea(feature.geometry);
+    drawn.on("click", function (e) {
+      L.DomEvent.stopPropagation(e);
+      openAreasAt(e.latlng);
+    });
+    return drawn;
+  }
 
-  function build(key, feature, id) {
-    var layer;
+  var BUILDERS = { markers: buildMarker, lines: buildLine, areas: buildArea };
+
+  function build(layerConfig, feature, id) {
+    var builder = BUILDERS[layerConfig.draw] || buildMarker;
+    var drawn;
     try {
-      layer = BUILDERS[key](feature, id);
+      drawn = builder(feature, id, layerConfig);
     } catch (e) {
-      console.warn("cop: cannot draw feature", key, id, e);
+      console.warn("cop: cannot draw feature", layerConfig.name, id, e);
       return null;
     }
-    if (layer) {
-      layer.options.copId = id;
-      layer.feature = feature;
+    if (drawn) {
+      drawn.options.copId = id;
+      drawn.feature = feature;
     }
-    return layer;
+    return drawn;
   }
 
-  /* ---------- applying changes ---------- */
+  /* ---------- applying features and changes (by seq) ---------- */
 
-  function sameFeature(layer, feature) {
+  function sameFeature(drawn, feature) {
     try {
-      return JSON.stringify(layer.feature) === JSON.stringify(feature);
+      return JSON.stringify(drawn.feature) === JSON.stringify(feature);
     } catch (e) {
       return false;
     }
   }
 
-  function addLayers(group, layers) {
-    if (!layers.length) return;
-    if (group.addLayers) group.addLayers(layers);
-    else layers.forEach(function (l) { group.addLayer(l); });
+  /* whether a state with `seq` of item `id` is newer than what is held (no seq: always) */
+  function isNewer(name, id, seq) {
+    var held = state.seqs[name].get(id);
+    return !(isSeq(seq) && isSeq(held) && seq <= held);
   }
 
-  function removeLayers(group, layers) {
-    if (!layers.length) return;
-    if (group.removeLayers) group.removeLayers(layers);
-    else layers.forEach(function (l) { group.removeLayer(l); });
+  function hold(name, id, seq) {
+    if (isSeq(seq)) state.seqs[name].set(id, seq);
   }
 
-  function upsert(key, feature) {
-    var id = featureId(feature);
-    if (id === null || !BUILDERS[key]) return false;
-    var index = window.copLayers[key];
-    var group = state.groups[key];
-    var old = index.get(id);
-    if (old && sameFeature(old, feature)) return true;
-    var reopenAt = old && old.isPopupOpen && old.isPopupOpen() ? old.getPopup().getLatLng() : null;
-    if (old) group.removeLayer(old);
-    index.delete(id);
-    var layer = build(key, feature, id);
-    if (layer) {
-      index.set(id, layer);
-      group.addLayer(layer);
-      if (reopenAt) {
-        try {
-          layer.openPopup(key === "reports" ? undefined : reopenAt);
-        } catch (e) { /* marker is inside a cluster: leave the popup closed */ }
-      }
-    }
-    return true;
+  function featureSeq(feature) {
+    var seq = props(feature).seq;
+    return isSeq(seq) ? seq : null;
   }
 
-  function remove(key, id) {
-    var index = window.copLayers[key];
-    if (!index) return false;
-    id = String(id);
-    var old = index.get(id);
-    if (old) {
-      state.groups[key].removeLayer(old);
-      index.delete(id);
-    }
-    return true;
-  }
-
-  /* Replace a layer with a fetched snapshot, keeping WebSocket changes that arrived meanwhile. */
-  function applySnapshot(key, collection, touched) {
-    var index = window.copLayers[key];
-    var group = state.groups[key];
-    var features = (collection && Array.isArray(collection.features)) ? collection.features : [];
-    var seen = new Set();
+  /* Draw the newer of `items` ([{feature, seq}]) in layer `name`, adding to the group in one batch. */
+  function drawFeatures(name, items) {
+    var layerConfig = state.byName[name];
+    var index = window.copLayers[name];
+    var group = state.groups[name];
     var toAdd = [];
     var toRemove = [];
-    features.forEach(function (feature) {
-      var id = featureId(feature);
-      if (id === null || seen.has(id)) return;
-      seen.add(id);
-      if (touched.has(id)) return;
+    var reopen = null;
+    items.forEach(function (item) {
+      var id = featureId(item.feature);
+      if (id === null || !isNewer(name, id, item.seq)) return;
+      hold(name, id, item.seq);
       var old = index.get(id);
-      if (old && sameFeature(old, feature)) return;
-      if (old) toRemove.push(old);
-      index.delete(id);
-      var layer = build(key, feature, id);
-      if (layer) {
-        index.set(id, layer);
-        toAdd.push(layer);
-      }
-    });
-    Array.from(index.keys()).forEach(function (id) {
-      if (!seen.has(id) && !touched.has(id)) {
-        toRemove.push(index.get(id));
+      if (old && sameFeature(old, item.feature)) return;
+      if (old) {
+        if (layerConfig.draw !== "areas" && old.isPopupOpen && old.isPopupOpen()) {
+          reopen = { id: id, at: old.getPopup().getLatLng() };
+        }
+        toRemove.push(old);
         index.delete(id);
       }
+      var drawn = build(layerConfig, item.feature, id);
+      if (drawn) {
+        index.set(id, drawn);
+        toAdd.push(drawn);
+      }
     });
-    removeLayers(group, toRemove);
-    addLayers(group, toAdd);
+    if (toRemove.length) {
+      if (group.removeLayers) group.removeLayers(toRemove);
+      else toRemove.forEach(function (l) { group.removeLayer(l); });
+    }
+    if (toAdd.length) {
+      if (group.addLayers) group.addLayers(toAdd);
+      else toAdd.forEach(function (l) { group.addLayer(l); });
+    }
+    if (reopen && index.get(reopen.id)) {
+      try {
+        index.get(reopen.id).openPopup(layerConfig.draw === "markers" ? undefined : reopen.at);
+      } catch (e) { /* marker is inside a cluster: leave the popup closed */ }
+    }
+    if (layerConfig.draw === "areas" && (toAdd.length || toRemove.length)) areasChanged(name);
   }
 
-  /* ---------- loading from the API ---------- */
+  function removeItem(name, id, seq) {
+    if (!isNewer(name, id, seq)) return;
+    hold(name, id, seq);
+    var index = window.copLayers[name];
+    var old = index.get(id);
+    if (!old) return;
+    state.groups[name].removeLayer(old);
+    index.delete(id);
+    if (state.byName[name].draw === "areas") areasChanged(name);
+  }
+
+  function applyChange(msg) {
+    if (msg.type === "upsert") {
+      drawFeatures(msg.layer, [{ feature: msg.feature, seq: isSeq(msg.seq) ? msg.seq : featureSeq(msg.feature) }]);
+    } else {
+      removeItem(msg.layer, String(msg.id), isSeq(msg.seq) ? msg.seq : null);
+    }
+  }
+
+  /* A layer's snapshot: its figures, then its features, then the changes buffered meanwhile. */
+  function applySnapshot(name, collection) {
+    var features = (collection && Array.isArray(collection.features)) ? collection.features : [];
+    var count = function (value) { return isSeq(value) ? value : features.length; };
+    state.meta[name] = {
+      total: count(collection && collection.total),
+      returned: count(collection && collection.returned),
+      truncated: !!(collection && collection.truncated === true),
+    };
+    if (collection && isSeq(collection.seq)) state.snapSeq[name] = collection.seq;
+    drawFeatures(name, features.map(function (f) { return { feature: f, seq: featureSeq(f) }; }));
+    state.synced[name] = true;
+    var buffered = state.buffer[name];
+    state.buffer[name] = [];
+    buffered.forEach(applyChange);
+  }
+
+  /* Forget the whole picture (hello.reset: the server's sequence is not ours). */
+  function dropPicture() {
+    state.layers.forEach(function (layer) {
+      state.groups[layer.name].clearLayers();
+      window.copLayers[layer.name].clear();
+      state.seqs[layer.name] = new Map();
+      state.synced[layer.name] = false;
+      state.buffer[layer.name] = [];
+      delete state.meta[layer.name];
+      delete state.snapSeq[layer.name];
+    });
+    state.streamSeq = null;
+    state.snapshotGen++;
+    state.snapshotting = false;
+    if (state.areaPopup) state.map.closePopup(state.areaPopup);
+    refreshPanel();
+  }
+
+  /* The highest seq up to which the page holds every change: where a reconnect resumes. */
+  function maxSeq() {
+    if (state.streamSeq !== null) return state.streamSeq;
+    var seqs = state.layers.map(function (l) { return state.snapSeq[l.name]; });
+    if (!seqs.length || !seqs.every(isSeq)) return null;
+    return Math.min.apply(null, seqs);
+  }
+
+  /* ---------- overlapping areas: drawing order and the click list ---------- */
+
+  function areaEntries(name) {
+    var layerConfig = state.byName[name];
+    var entries = [];
+    window.copLayers[name].forEach(function (drawn, id) {
+      entries.push({ id: id, feature: drawn.feature, layerConfig: layerConfig, area: drawn.copArea || 0, drawn: drawn });
+    });
+    return entries;
+  }
+
+  /* smaller and higher-priority areas on top: bring each to front, lowest priority first */
+  function orderAreas(name) {
+    var entries = areaEntries(name).sort(compareAreas);
+    for (var i = entries.length - 1; i >= 0; i--) {
+      try { entries[i].drawn.bringToFront(); } catch (e) { /* not on the map (layer hidden) */ }
+    }
+  }
+
+  function areasChanged(name) {
+    orderAreas(name);
+    if (state.areaPopup && state.map.hasLayer(state.areaPopup)) openAreasAt(state.areaPopup.getLatLng(), true);
+  }
+
+  /* every area of a visible areas layer covering `latlng`, on top first */
+  function areasAt(latlng) {
+    var found = [];
+    state.layers.forEach(function (layer) {
+      if (layer.draw !== "areas" || !state.map.hasLayer(state.groups[layer.name])) return;
+      areaEntries(layer.name).forEach(function (entry) {
+        if (geometryContains(entry.feature.geometry, latlng.lng, latlng.lat)) found.push(entry);
+      });
+    });
+    return found.sort(compareAreas);
+  }
+
+  function openAreasAt(latlng, refresh) {
+    var entries = areasAt(latlng);
+    if (!entries.length) {
+      if (refresh && state.areaPopup) state.map.closePopup(state.areaPopup);
+      return;
+    }
+    if (!state.areaPopup) state.areaPopup = L.popup({ maxWidth: 340, className: "cop-area-popup" });
+    state.areaPopup.setLatLng(latlng).setContent(areaListPopup(entries));
+    if (!state.map.hasLayer(state.areaPopup)) state.areaPopup.openOn(state.map);
+  }
+
+  /* ---------- snapshots ---------- */
 
   function fetchJson(url) {
     return fetch(url, {
@@ -460,29 +720,36 @@
     });
   }
 
-  function loadLayer(key) {
-    var gen = ++state.fetchGen[key];
-    var touched = new Set();
-    state.touched[key] = touched;
-    return fetchJson(state.config.api_prefix + ENDPOINTS[key]).then(function (collection) {
-      if (gen !== state.fetchGen[key]) return; // a newer fetch superseded this one
-      state.touched[key] = null;
-      applySnapshot(key, collection, touched);
-      state.fetchRetry[key] = 0;
-      clearError(key);
-      markUpdated();
-    }).catch(function (err) {
-      if (gen !== state.fetchGen[key]) return;
-      state.touched[key] = null;
-      showError(key, "Could not load " + (DEFAULT_TITLES[key] || key).toLowerCase());
-      console.warn("cop:", err);
-      var delay = Math.min(60000, 2000 * Math.pow(2, state.fetchRetry[key]++));
-      setTimeout(function () { if (gen === state.fetchGen[key]) loadLayer(key); }, delay);
-    });
+  function snapshotUrl(layer) {
+    return layer.path + (layer.path.indexOf("?") < 0 ? "?" : "&") + "limit=" + encodeURIComponent(layer.limit);
   }
 
-  function loadAll() {
-    LAYER_KEYS.forEach(loadLayer);
+  /* Snapshot every layer (the socket is open first, so changes made meanwhile are buffered). */
+  function startSnapshot() {
+    var gen = ++state.snapshotGen;
+    state.snapshotting = true;
+    state.snapshotSubscribed = state.helloSeen;
+    state.layers.forEach(function (layer) {
+      state.synced[layer.name] = false;
+      state.fetchRetry[layer.name] = 0;
+    });
+    state.layers.forEach(function (layer) { loadLayer(layer, gen); });
+  }
+
+  function loadLayer(layer, gen) {
+    fetchJson(snapshotUrl(layer)).then(function (collection) {
+      if (gen !== state.snapshotGen) return; // a newer snapshot superseded this one
+      applySnapshot(layer.name, collection);
+      clearError(layer.name);
+      if (state.layers.every(function (l) { return state.synced[l.name]; })) state.snapshotting = false;
+      markUpdated();
+    }).catch(function (err) {
+      if (gen !== state.snapshotGen) return;
+      showError(layer.name, "Could not load " + layer.title.toLowerCase());
+      console.warn("cop:", err);
+      var delay = Math.min(60000, 2000 * Math.pow(2, state.fetchRetry[layer.name]++));
+      setTimeout(function () { if (gen === state.snapshotGen) loadLayer(layer, gen); }, delay);
+    });
   }
 
   function streetStyle(feature) {
@@ -498,9 +765,9 @@
     var url = state.config.base_layer_url;
     fetchJson(url).then(function (collection) {
       var layer = L.geoJSON(collection, {
-        pane: "copStreets",
+        pane: STREETS_PANE,
         interactive: false,
-        renderer: L.canvas({ pane: "copStreets", padding: 0.5 }),
+        renderer: L.canvas({ pane: STREETS_PANE, padding: 0.5 }),
         style: streetStyle,
         pointToLayer: function () { return null; },
         filter: function (f) { return !!f.geometry && f.geometry.type !== "Point"; },
@@ -515,37 +782,55 @@
     });
   }
 
-  /* ---------- WebSocket ---------- */
+  /* ---------- the change stream (WebSocket) ---------- */
 
-  function wsUrl() {
+  var HELLO_WAIT_MS = 1500; // a server that sends no hello: show the picture anyway
+
+  function wsUrl(after) {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + state.config.ws_path;
+    var path = state.config.ws_path;
+    if (after !== null) path += (path.indexOf("?") < 0 ? "?" : "&") + "after=" + encodeURIComponent(after);
+    return scheme + window.location.host + path;
+  }
+
+  function layersWaiting() {
+    return state.layers.some(function (l) { return !state.synced[l.name]; });
   }
 
   function connect() {
     state.reconnectTimer = null;
+    if (state.held || state.ws) return;
+    var after = maxSeq();
     setStatus(state.everOpen ? "reconnecting" : "connecting");
+    var url = wsUrl(after);
     var ws;
     try {
-      ws = new WebSocket(wsUrl());
+      ws = new WebSocket(url);
     } catch (e) {
       scheduleReconnect();
       return;
     }
     state.ws = ws;
+    state.wsAfter = after;
+    state.helloSeen = false;
+    state.urls.push(url);
     ws.onopen = function () {
       if (state.ws !== ws) return;
       state.everOpen = true;
       state.attempt = 0;
-      setStatus("live");
-      loadAll(); // re-sync: anything sent while we were away is in the snapshot
+      setTimeout(function () {
+        if (state.ws !== ws || state.helloSeen) return;
+        setStatus("live");
+        if (layersWaiting() && !state.snapshotting) startSnapshot();
+      }, HELLO_WAIT_MS);
     };
     ws.onmessage = function (event) {
-      if (state.ws === ws) handleMessage(event.data);
+      if (state.ws === ws) handleMessage(ws, event.data);
     };
     ws.onclose = function () {
       if (state.ws !== ws) return;
       state.ws = null;
+      state.helloSeen = false;
       setStatus("reconnecting");
       scheduleReconnect();
     };
@@ -553,41 +838,85 @@
   }
 
   function scheduleReconnect() {
-    if (state.reconnectTimer !== null) return;
+    if (state.reconnectTimer !== null || state.held) return;
     var ceiling = Math.min(30000, 1000 * Math.pow(2, state.attempt++));
     var delay = ceiling / 2 + Math.random() * (ceiling / 2);
     state.reconnectTimer = setTimeout(connect, delay);
   }
 
   function reconnectNow() {
-    if (state.ws || state.reconnectTimer === null) return;
+    if (state.ws || state.held || state.reconnectTimer === null) return;
     clearTimeout(state.reconnectTimer);
     state.attempt = 0;
     connect();
   }
 
-  function handleMessage(data) {
+  /* close the socket and keep it closed until resume() (for tests and a manual "pause") */
+  function disconnect() {
+    state.held = true;
+    if (state.reconnectTimer !== null) clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    var ws = state.ws;
+    state.ws = null;
+    state.helloSeen = false;
+    if (ws) ws.close();
+    setStatus("offline");
+  }
+
+  function resume() {
+    state.held = false;
+    state.attempt = 0;
+    connect();
+  }
+
+  function handleHello(ws, msg) {
+    state.helloSeen = true;
+    setStatus("live");
+    if (msg.reset === true) {
+      // our seq is ahead of the server's: another store or a rebuilt picture; start again from nothing
+      dropPicture();
+      state.ws = null;
+      ws.close();
+      connect();
+      return;
+    }
+    if (isSeq(msg.seq)) {
+      if (state.wsAfter === null) state.streamSeq = msg.seq; // live from head on
+      else if (state.streamSeq === null) state.streamSeq = state.wsAfter; // resumed after the snapshots
+    }
+    if (!state.snapshotting && layersWaiting()) startSnapshot();
+    else if (state.snapshotting && !state.snapshotSubscribed && state.wsAfter === null) {
+      startSnapshot(); // that snapshot began before this subscription: changes in between may be lost
+    }
+  }
+
+  function handleMessage(ws, data) {
     var msg;
     try {
       msg = JSON.parse(data);
     } catch (e) {
       return;
     }
-    if (!msg || typeof msg !== "object" || LAYER_KEYS.indexOf(msg.layer) < 0) return;
-    var key = msg.layer;
-    var id;
-    if (msg.type === "upsert" && msg.feature && typeof msg.feature === "object") {
-      id = featureId(msg.feature);
-      if (id === null) return;
-      upsert(key, msg.feature);
-    } else if (msg.type === "remove" && (typeof msg.id === "string" || typeof msg.id === "number")) {
-      id = String(msg.id);
-      remove(key, id);
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "hello") {
+      handleHello(ws, msg);
+      return;
+    }
+    if (!Object.prototype.hasOwnProperty.call(state.byName, msg.layer)) return;
+    if (msg.type === "upsert") {
+      if (!msg.feature || typeof msg.feature !== "object" || featureId(msg.feature) === null) return;
+    } else if (msg.type === "remove") {
+      if (typeof msg.id !== "string" && typeof msg.id !== "number") return;
     } else {
       return;
     }
-    if (state.touched[key]) state.touched[key].add(id);
-    markUpdated();
+    if (isSeq(msg.seq)) state.streamSeq = state.streamSeq === null ? msg.seq : Math.max(state.streamSeq, msg.seq);
+    if (state.synced[msg.layer]) {
+      applyChange(msg);
+      markUpdated();
+    } else {
+      state.buffer[msg.layer].push(msg);
+    }
   }
 
   /* ---------- status panel and legend ---------- */
@@ -605,10 +934,22 @@
     refreshPanel();
   }
 
+  /* "showing 5,000 newest of 6,067" when a layer's snapshot was cut, else "" */
+  function truncationText(name) {
+    var meta = state.meta[name];
+    if (!meta || !meta.truncated) return "";
+    return "showing " + formatCount(meta.returned) + " newest of " + formatCount(meta.total);
+  }
+
   function refreshPanel() {
-    LAYER_KEYS.forEach(function (key) {
-      var node = document.getElementById("cop-count-" + key);
-      if (node) node.textContent = String(window.copLayers[key].size);
+    state.layers.forEach(function (layer) {
+      var node = document.getElementById("cop-count-" + layer.name);
+      if (node) node.textContent = formatCount(window.copLayers[layer.name].size);
+      var note = document.getElementById("cop-truncated-" + layer.name);
+      if (note) {
+        note.textContent = truncationText(layer.name);
+        note.parentNode.hidden = note.textContent === "";
+      }
     });
     var updated = document.getElementById("cop-updated");
     if (updated && state.lastUpdate) {
@@ -652,7 +993,6 @@
   }
 
   function buildStatusPanel() {
-    var titles = state.config.layer_titles || DEFAULT_TITLES;
     var panel = el("div", "cop-panel cop-status-panel");
     panel.id = "cop-status-panel";
     panel.setAttribute("data-state", state.status);
@@ -663,13 +1003,20 @@
     conn.appendChild(status);
     panel.appendChild(conn);
     var table = el("table", "cop-counts");
-    LAYER_KEYS.forEach(function (key) {
+    state.layers.forEach(function (layer) {
       var row = el("tr");
-      row.appendChild(el("th", null, titles[key] || DEFAULT_TITLES[key]));
+      row.appendChild(el("th", null, layer.title));
       var cell = el("td", null, "0");
-      cell.id = "cop-count-" + key;
+      cell.id = "cop-count-" + layer.name;
       row.appendChild(cell);
       table.appendChild(row);
+      var noteRow = el("tr", "cop-truncated-row");
+      noteRow.hidden = true;
+      var note = el("td", "cop-truncated");
+      note.colSpan = 2;
+      note.id = "cop-truncated-" + layer.name;
+      noteRow.appendChild(note);
+      table.appendChild(noteRow);
     });
     panel.appendChild(table);
     var updatedRow = el("div", "cop-updated-row", "Updated ");
@@ -691,12 +1038,29 @@
     return row;
   }
 
+  function layerSwatch(layer) {
+    var swatch = el("span", "cop-swatch cop-swatch-" + layer.draw);
+    if (layer.draw === "markers") swatch.style.background = layer.color;
+    else if (layer.draw === "lines") swatch.style.borderTopColor = layer.color;
+    else {
+      swatch.style.borderColor = layer.color;
+      swatch.style.backgroundColor = layer.color + "40";
+    }
+    return swatch;
+  }
+
   function buildLegend() {
     var details = el("details", "cop-panel cop-legend");
     details.id = "cop-legend";
     details.open = window.innerHeight >= 640 && window.innerWidth >= 640;
     details.appendChild(el("summary", null, "Legend"));
-    details.appendChild(el("div", "cop-legend-title", "Reports"));
+    details.appendChild(el("div", "cop-legend-title", "Layers"));
+    state.layers.forEach(function (layer) {
+      var item = legendItem(layerSwatch(layer), layer.title);
+      item.setAttribute("data-layer", layer.name);
+      details.appendChild(item);
+    });
+    details.appendChild(el("div", "cop-legend-title", "Report categories"));
     Object.keys(CATEGORY_STYLES).forEach(function (category) {
       var style = CATEGORY_STYLES[category];
       var swatch = el("span", "cop-swatch cop-swatch-marker");
@@ -704,26 +1068,23 @@
       swatch.appendChild(el("i", "fa fa-" + style.icon));
       details.appendChild(legendItem(swatch, style.label));
     });
-    details.appendChild(el("div", "cop-legend-title", "Road closures"));
-    details.appendChild(legendItem(el("span", "cop-swatch cop-swatch-closure"), "Closed road"));
-    details.appendChild(el("div", "cop-legend-title", "Alerts"));
-    Object.keys(TIER_STYLES).forEach(function (tier) {
-      var swatch = el("span", "cop-swatch cop-swatch-area");
+    details.appendChild(el("div", "cop-legend-title", "Alert tiers (top to bottom)"));
+    TIER_ORDER.forEach(function (tier) {
+      var swatch = el("span", "cop-swatch cop-swatch-areas");
       swatch.style.borderColor = TIER_STYLES[tier].hex;
       swatch.style.backgroundColor = TIER_STYLES[tier].hex + "40";
       details.appendChild(legendItem(swatch, TIER_STYLES[tier].label));
     });
+    details.appendChild(legendItem(el("span", "cop-swatch cop-swatch-areas cop-swatch-cancelled"), "Cancelled"));
     return details;
   }
 
   /* ---------- start-up ---------- */
 
-  function ensurePanes(map) {
-    PANES.forEach(function (spec) {
-      var pane = map.getPane(spec[0]) || map.createPane(spec[0]);
-      pane.style.zIndex = String(spec[1]);
-      if (!spec[2]) pane.style.pointerEvents = "none";
-    });
+  function ensurePane(map, name, zIndex, interactive) {
+    var pane = map.getPane(name) || map.createPane(name);
+    pane.style.zIndex = String(zIndex);
+    if (!interactive) pane.style.pointerEvents = "none";
   }
 
   function findGroup(name) {
@@ -731,19 +1092,47 @@
     return group && typeof group.addLayer === "function" ? group : null;
   }
 
-  function setUpGroups() {
+  function setUpLayers() {
     var vars = state.config.layer_vars || {};
     var missing = {};
-    LAYER_KEYS.forEach(function (key) {
-      var group = findGroup(vars[key]);
+    ensurePane(state.map, STREETS_PANE, 250, false);
+    state.layers.forEach(function (layer) {
+      var z = Math.max(0, Math.min(99, Number(layer.z) || 0));
+      ensurePane(state.map, paneName(layer), (PANE_BASE[layer.draw] || 400) + z, true);
+      var group = findGroup(vars[layer.name]);
       if (!group) {
-        group = key === "reports" && L.markerClusterGroup ? L.markerClusterGroup() : L.featureGroup();
+        group = layer.draw === "markers" && L.markerClusterGroup ? L.markerClusterGroup() : L.featureGroup();
         group.addTo(state.map);
-        missing[(state.config.layer_titles || DEFAULT_TITLES)[key]] = group;
+        missing[layer.title] = group;
       }
-      state.groups[key] = group;
+      if (group.options && layer.draw === "markers") group.options.clusterPane = paneName(layer);
+      if (layer.draw === "areas") group.on("add", function () { orderAreas(layer.name); });
+      state.groups[layer.name] = group;
+      state.byName[layer.name] = layer;
+      state.seqs[layer.name] = new Map();
+      state.synced[layer.name] = false;
+      state.buffer[layer.name] = [];
+      state.fetchRetry[layer.name] = 0;
+      window.copLayers[layer.name] = new Map();
     });
     if (Object.keys(missing).length) L.control.layers(null, missing, { collapsed: false }).addTo(state.map);
+  }
+
+  function layerFigures() {
+    var figures = {};
+    state.layers.forEach(function (layer) {
+      var meta = state.meta[layer.name] || {};
+      figures[layer.name] = {
+        drawn: window.copLayers[layer.name].size,
+        synced: !!state.synced[layer.name],
+        truncated: !!meta.truncated,
+        total: isSeq(meta.total) ? meta.total : null,
+        returned: isSeq(meta.returned) ? meta.returned : null,
+        seq: isSeq(state.snapSeq[layer.name]) ? state.snapSeq[layer.name] : null,
+        text: truncationText(layer.name),
+      };
+    });
+    return figures;
   }
 
   function start() {
@@ -753,7 +1142,7 @@
       return;
     }
     state.config = JSON.parse(configNode.textContent);
-    state.config.api_prefix = String(state.config.api_prefix || "").replace(/\/+$/, "");
+    state.layers = Array.isArray(state.config.layers) ? state.config.layers : [];
     var map = window[state.config.map_var];
     if (!map || typeof map.addLayer !== "function") {
       console.error("cop: map variable not found:", state.config.map_var);
@@ -761,8 +1150,8 @@
     }
     state.map = map;
     if (!state.config.has_tiles) map.getContainer().classList.add("cop-no-tiles");
-    ensurePanes(map);
-    setUpGroups();
+    setUpLayers();
+    map.on("click", function (e) { openAreasAt(e.latlng); });
 
     if (state.config.base_layer_url) {
       var streets = findGroup((state.config.layer_vars || {}).streets);
@@ -777,14 +1166,19 @@
     window.copLive = {
       get status() { return state.status; },
       get lastUpdate() { return state.lastUpdate; },
-      upsert: function (key, feature) { var ok = upsert(key, feature); refreshPanel(); return ok; },
-      remove: function (key, id) { var ok = remove(key, id); refreshPanel(); return ok; },
-      reload: loadAll,
+      get maxSeq() { return maxSeq(); },
+      get layers() { return layerFigures(); },
+      get socketUrls() { return state.urls.slice(); },
+      openAreasAt: function (lat, lon) { openAreasAt(L.latLng(lat, lon)); },
+      disconnect: disconnect,
+      connect: resume,
     };
 
     connect();
-    // If the socket is slow to open (or the server has none), show the picture anyway.
-    setTimeout(function () { if (!state.everOpen) loadAll(); }, 1500);
+    // If the socket does not open soon (or the server has none), show the picture anyway.
+    setTimeout(function () {
+      if (!state.helloSeen && !state.snapshotting && layersWaiting()) startSnapshot();
+    }, HELLO_WAIT_MS);
     window.addEventListener("online", reconnectNow);
   }
 
