@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Protocol
 
 from fastapi import HTTPException
 from pydantic import BaseModel
+
+from emergency.events import Envelope
+from emergency.geocoding import Geocoder
+from emergency.store.base import Accepted, OnConflict
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -17,6 +22,14 @@ class AcceptedOut(BaseModel):
     id: str
     status: str = "accepted"
     duplicate: bool = False
+
+
+class Intake(Protocol):
+    """What intake flows need of the running system (``emergency.assembly.runtime.Runtime`` is one)."""
+
+    geocoder: Geocoder | None  # the region's geocoder, loaded once per process; None when no region loads
+
+    async def submit(self, event: Envelope, topic: str, *, on_conflict: OnConflict = "keep") -> Accepted: ...
 
 
 def idempotent_id(prefix: str, key: str | None) -> str | None:
