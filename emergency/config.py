@@ -5,14 +5,18 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Runtime configuration; defaults run everything embedded on one machine."""
+    """Runtime configuration; defaults run everything embedded on one machine.
+
+    Secrets (``admin_token``, ``twitter_bearer_token``, ``mastodon_access_token``) are
+    ``SecretStr``: hidden in repr and logs, read with ``.get_secret_value()``.
+    """
 
     model_config = SettingsConfigDict(env_prefix="EMERGENCY_", extra="ignore")
 
@@ -44,7 +48,7 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    admin_token: str = Field("", description="initial admin bearer token; empty = none is created")
+    admin_token: SecretStr = Field(SecretStr(""), description="initial admin bearer token; empty = none is created")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="request bodies larger than this get 413")
 
     # map
@@ -60,8 +64,9 @@ class Settings(BaseSettings):
     social_rules_poll_s: float = Field(1.0, gt=0, description="how often a stream runner re-reads the stored "
                                        "social filter rules")
     social_flush_s: float = Field(1.0, gt=0, description="how often a stream runner journals changed clusters")
-    twitter_bearer_token: str = Field("", description="bearer token for `emergency social stream twitter`")
-    mastodon_access_token: str = Field("", repr=False, description="access token sent as `Authorization: Bearer` "
+    twitter_bearer_token: SecretStr = Field(SecretStr(""), description="bearer token for `emergency social stream "
+                                            "twitter`")
+    mastodon_access_token: SecretStr = Field(SecretStr(""), description="access token sent as `Authorization: Bearer` "
                                        "to every Mastodon stream and back-fill (many instances require one); "
                                        "empty = none")
     social_streams: str = Field("", description="streams the system runs itself, comma-separated NETWORK=URL "

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 async def seed_admin(runtime: Runtime) -> None:
     """Store the configured initial admin token (idempotent)."""
-    token = runtime.settings.admin_token
+    token = runtime.settings.admin_token.get_secret_value()
     assert runtime.store is not None
     if token and await runtime.store.get_token(hash_token(token)) is None:
         await create_token(runtime.store, name="initial admin", roles=[Role.admin], token=token)
