@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,10 +75,28 @@ class Settings(BaseSettings):
                                 "twitter=https://host/2/tweets/search/stream); empty = none")
 
     def resolved_store_url(self) -> str:
-        """The store URL, defaulting to a SQLite file under ``data_dir``."""
+        """The store URL, defaulting to a SQLite file under ``data_dir``.
+
+        The one resolution every command uses (serve, demo, worker, token, ingest-posts, rebuild,
+        social), so commands run with the same settings reach the same store.
+        """
         if self.store_url:
             return self.store_url
         return f"sqlite:///{(self.data_dir / 'emergency.sqlite3').resolve()}"
+
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite store (None for PostGIS)."""
+        url = self.resolved_store_url()
+        return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+    def public_store_url(self) -> str:
+        """The store URL without a password, for printing."""
+        url = self.resolved_store_url()
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``raw.citizen``."""

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from alerts.views import router as alerts_router
 from emergency import __version__
-from emergency.auth.tokens import Role, create_token, hash_token
+from emergency.auth.tokens import Role, ensure_token
 from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
@@ -30,8 +30,8 @@ async def seed_admin(runtime: Runtime) -> None:
     """Store the configured initial admin token (idempotent)."""
     token = runtime.settings.admin_token.get_secret_value()
     assert runtime.store is not None
-    if token and await runtime.store.get_token(hash_token(token)) is None:
-        await create_token(runtime.store, name="initial admin", roles=[Role.admin], token=token)
+    if token:
+        await ensure_token(runtime.store, token=token, name="initial admin", roles=[Role.admin])
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, *,
