@@ -16,6 +16,7 @@ from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
 from emergency.http import BodyLimit, StatusMetrics, install_error_handlers
+from emergency.assembly.docs import mount_docs
 from emergency.assembly.ops import router as ops_router
 from emergency.assembly.runtime import Runtime
 from feeds.agency.views import router as agency_router
@@ -64,12 +65,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             if stop:
                 await rt.stop()
 
-    app = FastAPI(title="Emergency common operating picture", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Emergency common operating picture", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is served from vendored files (docs.py), ReDoc not at all
     app.state.runtime = rt
     install_error_handlers(app)
     for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, ops_router, social_router):
         app.include_router(router)
     live_map.mount(app)
+    mount_docs(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(StatusMetrics, metrics=rt.metrics)
     return app
