@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Runtime configuration; defaults run everything embedded on one machine."""
+    """Runtime configuration; defaults run everything embedded on one machine.
+
+    Secrets (``admin_token``, ``twitter_bearer_token``, ``mastodon_access_token``) are
+    ``SecretStr``: hidden in repr and logs, read with ``.get_secret_value()``.
+    """
 
     model_config = SettingsConfigDict(env_prefix="EMERGENCY_", extra="ignore")
 
@@ -44,7 +49,7 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    admin_token: str = Field("", description="initial admin bearer token; empty = none is created")
+    admin_token: SecretStr = Field(SecretStr(""), description="initial admin bearer token; empty = none is created")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="request bodies larger than this get 413")
 
     # map
@@ -68,8 +73,9 @@ class Settings(BaseSettings):
     social_rules_poll_s: float = Field(1.0, gt=0, description="how often a stream runner re-reads the stored "
                                        "social filter rules")
     social_flush_s: float = Field(1.0, gt=0, description="how often a stream runner journals changed clusters")
-    twitter_bearer_token: str = Field("", description="bearer token for `emergency social stream twitter`")
-    mastodon_access_token: str = Field("", repr=False, description="access token sent as `Authorization: Bearer` "
+    twitter_bearer_token: SecretStr = Field(SecretStr(""), description="bearer token for `emergency social stream "
+                                            "twitter`")
+    mastodon_access_token: SecretStr = Field(SecretStr(""), description="access token sent as `Authorization: Bearer` "
                                        "to every Mastodon stream and back-fill (many instances require one); "
                                        "empty = none")
     social_streams: str = Field("", description="streams the system runs itself, comma-separated NETWORK=URL "
@@ -77,10 +83,28 @@ class Settings(BaseSettings):
                                 "twitter=https://host/2/tweets/search/stream); empty = none")
 
     def resolved_store_url(self) -> str:
-        """The store URL, defaulting to a SQLite file under ``data_dir``."""
+        """The store URL, defaulting to a SQLite file under ``data_dir``.
+
+        The one resolution every command uses (serve, demo, worker, token, ingest-posts, rebuild,
+        social), so commands run with the same settings reach the same store.
+        """
         if self.store_url:
             return self.store_url
         return f"sqlite:///{(self.data_dir / 'emergency.sqlite3').resolve()}"
+
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite store (None for PostGIS)."""
+        url = self.resolved_store_url()
+        return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+    def public_store_url(self) -> str:
+        """The store URL without a password, for printing."""
+        url = self.resolved_store_url()
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``raw.citizen``."""

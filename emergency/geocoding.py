@@ -26,6 +26,12 @@ class Located:
 class Geocoder(Protocol):
     """Places an event from its ``location_text`` (the whole string) or else the best mention in ``text``."""
 
-    name: str  # what it covers, for messages ("region portland")
+    name: str      # which geocoder, for messages ("region portland")
+    coverage: str  # what it can place, for messages ("central Portland: named streets from ...")
 
     def locate(self, *, location_text: str | None, text: str | None) -> Located | None: ...
+
+
+def no_match(geocoder: Geocoder) -> str:
+    """Why a place text could not be placed, naming what the geocoder covers (for 422s and CLI answers)."""
+    return f"no match in {geocoder.name}, which covers {geocoder.coverage}"

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import shapely
+import shapely.ops
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from shapely.geometry import mapping, shape
@@ -313,3 +314,20 @@ def contains_point(area: dict[str, Any], lat: float, lon: float) -> bool:
 def as_geojson(g: BaseGeometry) -> dict[str, Any]:
     """GeoJSON dict for a shapely geometry."""
     return dict(mapping(g))
+
+
+def representative_point(geom: dict[str, Any]) -> tuple[float, float]:
+    """One (lon, lat) in degrees, WGS 84, standing for a GeoJSON geometry.
+
+    A point is itself; a line gives the point on it nearest its centroid; a polygon a point
+    inside it (shapely's point on surface). Computed in degrees, which is close enough at the
+    scale of one street or zone for a marker (not for measuring).
+    """
+    if geom["type"] == "Point":
+        return float(geom["coordinates"][0]), float(geom["coordinates"][1])
+    g = shape(geom)
+    if g.geom_type in ("LineString", "MultiLineString"):
+        p = shapely.ops.nearest_points(g, g.centroid)[0]
+    else:
+        p = g.point_on_surface()
+    return round(p.x, 7), round(p.y, 7)

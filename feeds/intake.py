@@ -10,6 +10,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel
 
 from emergency.events import Envelope
+from emergency.geocoding import Geocoder
 from emergency.store.base import Accepted, OnConflict
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -27,6 +28,12 @@ class Submitter(Protocol):
     """Where intake hands an accepted input (the runtime is one): journaled for ``topic`` on return."""
 
     async def submit(self, event: Envelope, topic: str, *, on_conflict: OnConflict = "keep") -> Accepted: ...
+
+
+class Intake(Submitter, Protocol):
+    """What intake flows need of the running system (``emergency.assembly.runtime.Runtime`` is one)."""
+
+    geocoder: Geocoder | None  # the region's geocoder, loaded once per process; None when no region loads
 
 
 def idempotent_id(prefix: str, key: str | None) -> str | None:

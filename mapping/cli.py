@@ -65,20 +65,27 @@ def _match(m) -> dict:
 
 
 def _geocode(settings: Settings, args: argparse.Namespace) -> int:
-    from mapping.geocode import geocode
+    from emergency.geocoding import no_match
+    from mapping.geocode import RegionGeocoder, geocode
 
     text = " ".join(args.text)
-    m = geocode(text, _region(settings, args))
-    _emit(_match(m) if m else {"text": text, "match": None})
+    region = _region(settings, args)
+    m = geocode(text, region)
+    _emit(_match(m) if m else {"text": text, "match": None, "reason": no_match(RegionGeocoder(region))})
     return 0 if m else 1
 
 
 def _extract(settings: Settings, args: argparse.Namespace) -> int:
-    from mapping.geocode import extract_places
+    from emergency.geocoding import no_match
+    from mapping.geocode import RegionGeocoder, extract_places
 
-    found = extract_places(" ".join(args.text), _region(settings, args))
+    text = " ".join(args.text)
+    region = _region(settings, args)
+    found = extract_places(text, region)
     for m in found:
         _emit(_match(m))
+    if not found:  # stdout stays one line per mention; say why on stderr
+        print(f"emergency: no place mentioned: {no_match(RegionGeocoder(region))}", file=sys.stderr)
     return 0 if found else 1
 
 

@@ -423,7 +423,8 @@ class RegionGeocoder:
 
     def __init__(self, region: Region) -> None:
         self.region = region
-        self.name = f"region {region.name}"
+        self.name = f"region {region.key}"
+        self.coverage = region.coverage
 
     def locate(self, *, location_text: str | None, text: str | None) -> Located | None:
         """The whole ``location_text`` geocoded, or else the first place mentioned in ``text``; None if neither."""

@@ -90,6 +90,15 @@ class Region:
     def name(self) -> str:
         return str(self.meta.get("name", self.key))
 
+    @property
+    def coverage(self) -> str:
+        """What the pack can place, for messages: ``coverage`` of region.json and the roads' bbox (degrees)."""
+        said = str(self.meta.get("coverage") or self.name)
+        bbox = self.meta.get("bbox")
+        if not bbox:
+            return said
+        return f"{said} (streets within lon {bbox[0]:.3f}..{bbox[2]:.3f}, lat {bbox[1]:.3f}..{bbox[3]:.3f})"
+
     @cached_property
     def to_metres(self) -> Transformer:
         """WGS 84 lon/lat -> region CRS x/y metres."""

@@ -103,6 +103,12 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env={**os.environ, **env})
 
 
+def assert_no_stray_errors(stderr: str) -> None:
+    """A clean run prints its progress and result, never an asyncio complaint or a traceback."""
+    for stray in ("exception was never retrieved", "CancelledError", "Traceback", "Task was destroyed"):
+        assert stray not in stderr, stderr
+
+
 async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
     settings = make_settings(broker, store_url, tmp_path)
     system, task, server = await start_system(settings, broker)
@@ -135,11 +141,13 @@ async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
     done = run_cli("rebuild", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap})
     assert done.returncode == 0, done.stderr
     assert "rebuilt: 14 events in the picture" in done.stderr  # 12 reports, 1 closure (2 versions), 1 alert
+    assert_no_stray_errors(done.stderr)
     # 2: after the broker was restarted (it forgot everything): an embedded broker of its own
     await broker.stop()
     await broker.start()
     done = run_cli("rebuild", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": ""})
     assert done.returncode == 0, done.stderr
+    assert_no_stray_errors(done.stderr)
 
     system, task, server = await start_system(settings, broker)
     try:

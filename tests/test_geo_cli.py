@@ -44,10 +44,22 @@ def test_extract_prints_one_line_per_mention_with_spans():
     assert all(text[m["span"][0]:m["span"][1]] == m["text"] for m in found)
 
 
-def test_nothing_found_is_exit_1_with_json():
+COVERAGE = ("no match in region portland, which covers central Portland: named streets from the West Hills east "
+            "to NE/SE 33rd Ave")
+
+
+def test_nothing_found_is_exit_1_with_json_saying_what_the_region_covers():
     done = geo("geocode", "nothing to see here")
-    assert done.returncode == 1 and lines(done) == [{"text": "nothing to see here", "match": None}]
-    assert geo("extract", "lol the wind").stdout == ""
+    assert done.returncode == 1
+    [answer] = lines(done)
+    assert answer["text"] == "nothing to see here" and answer["match"] is None
+    assert answer["reason"].startswith(COVERAGE)
+    # the README's old example: SE Foster Rd and SE 82nd Ave lie east of the shipped streets
+    [answer] = lines(geo("geocode", "Foster and 82nd"))
+    assert answer["match"] is None and answer["reason"].startswith(COVERAGE), answer
+    done = geo("extract", "lol the wind")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("emergency: no place mentioned: " + COVERAGE)
 
 
 def test_reverse_snap_and_zone():

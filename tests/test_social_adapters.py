@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
 from websockets.asyncio.server import serve
 
 from emergency.config import Settings
@@ -409,3 +409,32 @@ def test_twitter_backfill_minutes_follow_the_checkpoint_age_and_stop_past_five(l
     clock["now"] = datetime(2026, 11, 27, 10, 5, 1, tzinfo=UTC)
     assert adapter.backfill_minutes() is None  # the API cannot go back further: say so
     assert "tweets in between may be missing" in log_lines.messages[-1]
+
+
+@pytest.mark.parametrize("network,path", [("jetstream", "/subscribe"), ("mastodon", "/api/v1/streaming/public"),
+                                          ("twitter", "/2/tweets/search/stream")])
+async def test_every_adapter_records_why_its_connection_failed(network, path):
+    """Jetstream and Twitter used to leave ``last_error`` empty (null in /api/v1/social/streams)."""
+    async def unavailable(request):
+        return PlainTextResponse("down for maintenance", status_code=503)
+
+    async def refuse_upgrade(websocket):
+        await websocket.close(code=1011)  # before accept: the server answers the upgrade with HTTP 403
+
+    app = Starlette(routes=[Route(path, unavailable), WebSocketRoute("/ws" + path, refuse_upgrade)])
+    server, task, port = await serve_app(app)
+    try:
+        scheme = "ws" if network == "jetstream" else "http"
+        prefix = "/ws" if network == "jetstream" else ""
+        adapter = make_adapter(StreamSpec(network, f"{scheme}://127.0.0.1:{port}{prefix}{path}"),
+                               Settings(twitter_bearer_token="t0ken"))
+        adapter.backoff, adapter.max_reconnects = Backoff(initial_s=0.01, max_s=0.05), 1
+        assert await collect(adapter.posts(), 1) == []
+        assert adapter.stats.last_error == ("HTTP 403" if network == "jetstream" else "HTTP 503")
+    finally:
+        server.should_exit = True
+        await task
+    closed = make_adapter(StreamSpec(network, f"{scheme}://127.0.0.1:{free_port()}{path}"), Settings())
+    closed.backoff, closed.max_reconnects = Backoff(initial_s=0.01, max_s=0.05), 1
+    assert await collect(closed.posts(), 1) == []
+    assert closed.stats.last_error.startswith("connection lost: ")  # nothing listens there

@@ -11,10 +11,10 @@ from fastapi import FastAPI
 
 from alerts.views import router as alerts_router
 from emergency import __version__
+from emergency.assembly.docs import mount_docs
 from emergency.assembly.ops import router as ops_router
 from emergency.assembly.runtime import Runtime
-from emergency.auth.repository import TOKENS
-from emergency.auth.tokens import Role, create_token, hash_token
+from emergency.auth.tokens import Role, ensure_token
 from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
@@ -29,10 +29,10 @@ log = logging.getLogger(__name__)
 
 async def seed_admin(runtime: Runtime) -> None:
     """Store the configured initial admin token (idempotent)."""
-    token = runtime.settings.admin_token
+    token = runtime.settings.admin_token.get_secret_value()
     assert runtime.store is not None
-    if token and await runtime.store.repository(TOKENS).get(hash_token(token)) is None:
-        await create_token(runtime.store, name="initial admin", roles=[Role.admin], token=token)
+    if token:
+        await ensure_token(runtime.store, token=token, name="initial admin", roles=[Role.admin])
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, *,
@@ -65,12 +65,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             if stop:
                 await rt.stop()
 
-    app = FastAPI(title="Emergency common operating picture", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Emergency common operating picture", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is served from vendored files (docs.py), ReDoc not at all
     app.state.runtime = rt
     install_error_handlers(app)
     for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, ops_router, social_router):
         app.include_router(router)
     live_map.mount(app)
+    mount_docs(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(StatusMetrics, metrics=rt.metrics)
     return app

@@ -144,42 +144,44 @@ async def _worker(settings: Settings) -> None:
         await runtime.stop()
 
 
-def _banner(runtime) -> None:
+def _banner(runtime, note: str = "") -> None:
     s = runtime.settings
     base = f"http://{s.host}:{s.port}"
     broker = f"embedded broker on {runtime.bootstrap}" if runtime.broker else f"Kafka at {runtime.bootstrap}"
     print(f"emergency: serving {base}  (live map {base}/map, API docs {base}/docs)", file=sys.stderr)
-    print(f"emergency: {broker}; store {s.resolved_store_url().split('@')[-1]}", file=sys.stderr)
+    print(f"emergency: {broker}", file=sys.stderr)
+    _print_store(s, note)
     print("emergency: press Ctrl-C to stop", file=sys.stderr)
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from emergency.assembly.demo import demo_secret, empty_previous_demo, store_demo_tokens
     from emergency.assembly.runtime import Runtime
-    from emergency.auth.tokens import Role, create_token
+    from emergency.auth.tokens import find_token
     from emergency.progress import Progress
     from feeds.scenario import load_scenario, replay
     from mapping.live_map.views import region_info
 
     items = load_scenario(args.scenario)
-    if not settings.store_url:
-        demo_db = (settings.data_dir / "demo.sqlite3").resolve()
-        if not args.keep:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{demo_db}{suffix}").unlink(missing_ok=True)
-        settings = settings.model_copy(update={"store_url": f"sqlite:///{demo_db}"})
+    secret = demo_secret(settings.data_dir)
+    emptied = False if args.keep else await empty_previous_demo(settings, secret=secret)
     region = region_info(settings.region_dir)
     agency = region.get("jurisdiction_agency", "Demo agency")
     runtime = await Runtime(settings).start()
     try:
         assert runtime.store is not None
-        agency_token, _ = await create_token(runtime.store, name=agency, roles=[Role.agency], agency=agency,
-                                             jurisdiction=region.get("jurisdiction"))
-        alert_token, alerter = await create_token(runtime.store, name="Demo emergency management", roles=[
-            Role.alert_originator, Role.amber], agency="Demo emergency management",
-            jurisdiction=region.get("jurisdiction"))  # its authorised area: the region's jurisdiction
-        _banner(runtime)
-        print(f"emergency: demo tokens (valid for this demo store): agency={agency_token}  "
-              f"alert_originator={alert_token}", file=sys.stderr)
+        tokens = await store_demo_tokens(runtime.store, secret=secret, agency=agency,
+                                         jurisdiction=region.get("jurisdiction"))
+        _banner(runtime, note="the previous demo's store was emptied; --keep keeps it" if emptied else "")
+        print(f"emergency: demo tokens (the same at every start; from {settings.data_dir / 'demo-secret'}):",
+              file=sys.stderr)
+        for label, token in tokens.items():
+            print(f"emergency:   {label:<17} {token}", file=sys.stderr)
+        print("emergency: commands run with the same settings (emergency token, emergency ingest-posts, ...) "
+              "use this store", file=sys.stderr)
+
+        alerter = await find_token(runtime.store, tokens["alert_originator"])
+        assert alerter is not None
 
         async def play(_runtime) -> None:
             with Progress(f"replaying {args.scenario.name}", len(items)) as bar:
@@ -193,6 +195,11 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
         await runtime.stop()
 
 
+def _print_store(settings: Settings, note: str = "") -> None:
+    """Say which store a command uses (every command resolves it the same way: Settings.resolved_store_url)."""
+    print(f"emergency: store {settings.public_store_url()}" + (f" ({note})" if note else ""), file=sys.stderr)
+
+
 async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
     from emergency.progress import Progress
     from emergency.store import open_store
@@ -203,6 +210,7 @@ async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
     if not path.is_file():
         raise EmergencyError(f"{path}: no such file")
     total = sum(1 for line in path.open(encoding="utf-8", errors="replace") if line.strip())
+    _print_store(settings)
     store = await open_store(settings.resolved_store_url())
     stats = {"read": 0, "invalid": 0, "no keyword": 0}
     problems: list[str] = []
@@ -278,6 +286,7 @@ async def _token(settings: Settings, args: argparse.Namespace) -> None:
     if args.jurisdiction:
         doc = json.loads(args.jurisdiction.read_text(encoding="utf-8"))
         jurisdiction = doc.get("geometry", doc) if doc.get("type") == "Feature" else doc
+    _print_store(settings)
     store = await open_store(settings.resolved_store_url())
     try:
         token, rec = await create_token(store, name=args.name, roles=roles, agency=args.agency,

@@ -30,6 +30,7 @@ from emergency.cop.live import CopLive
 from emergency.cop.normalise import make_normaliser
 from emergency.cop.project import make_projector
 from emergency.events import Envelope
+from emergency.geocoding import Geocoder
 from emergency.metrics import Registry
 from emergency.store import open_store
 from emergency.store.base import Accepted, OnConflict, Store
@@ -57,6 +58,7 @@ class Runtime:
     tail: Tail | None = None
     cop_live: CopLive | None = None
     alert_push: AlertPush | None = None
+    geocoder: Geocoder | None = None  # the region's (EMERGENCY_REGION_DIR), loaded once at start; None if it cannot load
     social_rules: Any = None  # feeds.social RulesHolder shared by the social API and the stream runners
     social_runners: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -65,6 +67,8 @@ class Runtime:
         """Open the store, start or reach the broker, and start the background tasks."""
         s = self.settings
         streams = _social_streams(s)  # a bad EMERGENCY_SOCIAL_STREAMS fails before anything starts
+        if self.geocoder is None:  # loading a region takes about 0.5 s: off the event loop, once per process
+            self.geocoder = await asyncio.to_thread(region_geocoder, s.region_dir)
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         try:
@@ -110,7 +114,7 @@ class Runtime:
         assert store is not None and not self.workers
         self.workers = [
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
-                        process=make_normaliser(s, self.metrics, lambda: region_geocoder(s.region_dir)), metrics=self.metrics),
+                        process=make_normaliser(s, self.metrics, self.geocoder), metrics=self.metrics),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
                         topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
                         metrics=self.metrics),

@@ -39,7 +39,7 @@ def hash_token(token: str) -> str:
 
 async def lookup_token(store: Store, token: str) -> TokenRecord | None:
     """The record of an active (not revoked) bearer token, or None."""
-    record = await store.repository(TOKENS).get(hash_token(token)) if token else None
+    record = await find_token(store, token)
     return record if record is not None and record.revoked_at is None else None
 
 
@@ -72,3 +72,19 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
                          agency=agency, jurisdiction=jurisdiction, created_at=utcnow())
     await store.repository(TOKENS).put(record)
     return token, record
+
+
+async def find_token(store: Store, token: str) -> TokenRecord | None:
+    """The stored record of a bearer token (revoked or not), or None when it was never stored."""
+    return await store.repository(TOKENS).get(hash_token(token)) if token else None
+
+
+async def ensure_token(store: Store, *, token: str, name: str, roles: list[Role], agency: str | None = None,
+                       jurisdiction: dict[str, Any] | None = None) -> TokenRecord:
+    """Store the given ``token`` unless it is stored already (idempotent: for tokens that stay the same
+    across restarts, such as the configured admin token and the demo's)."""
+    found = await find_token(store, token)
+    if found is not None:
+        return found
+    _, record = await create_token(store, name=name, roles=roles, agency=agency, jurisdiction=jurisdiction, token=token)
+    return record

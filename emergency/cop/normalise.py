@@ -4,17 +4,15 @@ Checks that each raw event is usable in the picture (right kind for its topic, a
 category, a geometry where one is required), tidies its text, and republishes it under the
 same id. An event with no geometry but with ``location_text`` or ``text`` is geocoded
 offline by the geocoder the assembly hands in (``emergency.geocoding.Geocoder``; the region
-of ``EMERGENCY_REGION_DIR``, loaded once): the best match sets geometry, geo_precision,
+of ``EMERGENCY_REGION_DIR``, loaded once per process by the runtime): the best match sets geometry, geo_precision,
 confidence and location_text; no match keeps geo_precision "none". Anything it cannot use is rejected to the dead-letter topic with the
 reason. The transformation is deterministic, so a replay yields the same picture.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 
@@ -74,24 +72,19 @@ def geocoded(event: Envelope, geocoder: Geocoder) -> Envelope:
         "confidence": found.confidence, "location_text": found.label})
 
 
-def make_normaliser(settings: Settings, metrics: Registry, geocoder: Callable[[], Geocoder | None] | None = None):
+def make_normaliser(settings: Settings, metrics: Registry, geocoder: Geocoder | None = None):
     """A batch processor for ``GroupWorker``: normalise and publish to cop.reports, reject the rest.
 
-    ``geocoder`` is called once, off the event loop, on the first batch (loading a region takes
-    about 0.5 s); it may return None (geocoding disabled).
+    ``geocoder`` is the process's (the assembly loads it once, off the event loop); None disables
+    geocoding.
     """
 
-    loaded: dict[str, object] = {}
-
     async def process(batch: list[Incoming], producer: AIOKafkaProducer) -> list[Rejected]:
-        if "geocoder" not in loaded:  # the first batch loads it off the event loop
-            loaded["geocoder"] = await asyncio.to_thread(geocoder) if geocoder is not None else None
-        found_geocoder = loaded["geocoder"]
         out: list[tuple[str, bytes, bytes, None]] = []
         rejected: list[Rejected] = []
         for inc in batch:
             try:
-                event = normalise(inc.topic, inc.event, found_geocoder)  # type: ignore[arg-type]
+                event = normalise(inc.topic, inc.event, geocoder)
             except ValueError as exc:
                 rejected.append(Rejected(inc, str(exc)))
                 continue

@@ -27,6 +27,7 @@ async def bounded(call: Awaitable[T], timeout_s: float, what: str) -> T:
         done, _ = await asyncio.wait({task}, timeout=timeout_s)
     except asyncio.CancelledError:
         task.cancel()
+        task.add_done_callback(_consume)  # nobody awaits it now: retrieve its outcome, or asyncio logs it at exit
         raise
     if not done:
         task.cancel()
@@ -42,6 +43,7 @@ class BrokerCallCancelled(RuntimeError):
 
 
 def _consume(task: asyncio.Future) -> None:
+    """Retrieve an abandoned call's outcome (a cancelled gather ends with a CancelledError *exception*)."""
     if not task.cancelled():
         task.exception()
 

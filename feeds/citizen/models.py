@@ -1,20 +1,43 @@
-"""What a citizen submits."""
+"""What a citizen submits, and what the 202 echoes back."""
 
 from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from emergency.categories import ReportCategory
+from emergency.events import GeoPrecision
+from feeds.intake import AcceptedOut
 
 
 class CitizenReportIn(BaseModel):
-    """A crowd report: a category, where (WGS 84 degrees), and what the person sees."""
+    """A crowd report: a category, where (WGS 84 degrees, or a place text), and what the person sees.
+
+    ``lat``/``lon`` win when given; a report with only ``location_text`` is geocoded against the
+    region at intake and refused (422 naming ``location_text``) when nothing matches.
+    """
 
     model_config = ConfigDict(extra="forbid")
     category: ReportCategory
-    lat: float = Field(ge=-90, le=90, description="latitude, WGS 84 degrees")
-    lon: float = Field(ge=-180, le=180, description="longitude, WGS 84 degrees")
+    lat: float | None = Field(None, ge=-90, le=90, description="latitude, WGS 84 degrees (with lon)")
+    lon: float | None = Field(None, ge=-180, le=180, description="longitude, WGS 84 degrees (with lat)")
     text: str = Field("", max_length=2000)
     observed_at: AwareDatetime | None = Field(None, description="when it was seen; default: now")
-    location_text: str | None = Field(None, max_length=500)
+    location_text: str | None = Field(None, max_length=500, description="where, in words (a street, an intersection, "
+                                      "a place of the region); geocoded when lat/lon are absent, else kept as the "
+                                      "description")
     contact: str | None = Field(None, max_length=200, description="private: never shown publicly")
+
+
+class LocatedOut(BaseModel):
+    """Where the system placed a report: a label, the precision, and the point (WGS 84 degrees)."""
+
+    label: str
+    geo_precision: GeoPrecision
+    lat: float
+    lon: float
+
+
+class ReportAcceptedOut(AcceptedOut):
+    """The 202 for a citizen report, echoing where it was placed."""
+
+    located: LocatedOut

@@ -1,19 +1,26 @@
-"""Turn a citizen submission into a raw.citizen event."""
+"""Turn a citizen submission into a raw.citizen event, placed by its lat/lon or its location text."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from emergency.events import Envelope, GeoPrecision, Kind, Source
-from feeds.citizen.models import CitizenReportIn
+from emergency.geocoding import Geocoder, Located, no_match
+from emergency.geometry import representative_point
+from emergency.stream.topics import RAW_CITIZEN
+from feeds.citizen.models import CitizenReportIn, LocatedOut, ReportAcceptedOut
+from feeds.intake import Intake
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, now: datetime) -> Envelope:
+def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, now: datetime,
+                  located: Located | None = None) -> Envelope:
     """The envelope for a citizen report; the contact goes under the private attributes.
 
-    Raises ValueError when ``observed_at`` is in the future.
+    The point is ``lat``/``lon`` (precision exact) or else ``located`` (from :func:`locate_report`).
+    Raises ValueError naming the field when ``observed_at`` is in the future or nothing places it.
     """
     observed = report.observed_at or now
     if observed > now + FUTURE_TOLERANCE:
@@ -21,10 +28,53 @@ def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, n
     attributes: dict = {"verified": False}
     if report.contact:
         attributes["private"] = {"contact": report.contact}
+    if report.lat is not None and report.lon is not None:
+        geometry, precision, confidence = {"type": "Point", "coordinates": [report.lon, report.lat]}, GeoPrecision.exact, 0.5
+    elif located is not None:
+        lon, lat = representative_point(located.geometry)
+        geometry, precision, confidence = {"type": "Point", "coordinates": [lon, lat]}, located.geo_precision, \
+            round(0.5 * located.confidence, 3)
+        attributes["located_as"] = located.label
+    else:
+        raise ValueError("location_text: give lat and lon, or a location_text to geocode")
     return Envelope(
         id=event_id, kind=Kind.citizen_report, source=Source(type=source_type), observed_at=observed,
-        received_at=now, category=report.category.value, text=report.text,
-        geometry={"type": "Point", "coordinates": [report.lon, report.lat]},
-        location_text=report.location_text, geo_precision=GeoPrecision.exact, confidence=0.5,
+        received_at=now, category=report.category.value, text=report.text, geometry=geometry,
+        location_text=report.location_text, geo_precision=precision, confidence=confidence,
         attributes=attributes,
     )
+
+
+def locate_report(report: CitizenReportIn, *, geocoder: Geocoder | None) -> Located | None:
+    """Where a report without lat/lon is, from its ``location_text`` (geometry GeoJSON, WGS 84).
+
+    None when lat and lon are both given (they win); ValueError naming the field when only one
+    of them is, when neither nor a location text is, or when the region has no match.
+    """
+    if (report.lat is None) != (report.lon is None):
+        missing = "lon" if report.lon is None else "lat"
+        raise ValueError(f"{missing}: give lat and lon together (or neither, with a location_text)")
+    if report.lat is not None:
+        return None
+    if not (report.location_text or "").strip():
+        raise ValueError("location_text: give lat and lon, or a location_text to geocode")
+    if geocoder is None:
+        raise ValueError("location_text: geocoding is unavailable on this server (no region loaded); give lat and lon")
+    found = geocoder.locate(location_text=report.location_text, text=None)
+    if found is None:
+        raise ValueError(f"location_text: {no_match(geocoder)}")
+    return found
+
+
+async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: str, source_type: str,
+                        now: datetime) -> ReportAcceptedOut:
+    """Place, build and journal a citizen report; the answer echoes where it was placed (ValueError naming the field)."""
+    located = None
+    if report.lat is None or report.lon is None:  # geocoding reads the region's indexes: off the event loop
+        located = await asyncio.to_thread(locate_report, report, geocoder=intake.geocoder)
+    event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located)
+    accepted = await intake.submit(event, RAW_CITIZEN)
+    lon, lat = event.geometry["coordinates"]  # type: ignore[index]
+    label = located.label if located else (report.location_text or f"{lat:.5f}, {lon:.5f}")
+    return ReportAcceptedOut(id=accepted.event_id, duplicate=not accepted.created,
+                             located=LocatedOut(label=label, geo_precision=event.geo_precision, lat=lat, lon=lon))

@@ -5,22 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, HTTPException, Request
 
 from emergency.events import new_id, utcnow
-from emergency.stream.topics import RAW_CITIZEN
-from feeds.citizen.models import CitizenReportIn
-from feeds.citizen.service import citizen_event
-from feeds.intake import AcceptedOut, idempotent_id
+from feeds.citizen.models import CitizenReportIn, ReportAcceptedOut
+from feeds.citizen.service import submit_report as submit
+from feeds.intake import idempotent_id
 
 router = APIRouter(prefix="/api/v1", tags=["citizen reports"])
 
 
-@router.post("/reports", status_code=202, response_model=AcceptedOut)
+@router.post("/reports", status_code=202, response_model=ReportAcceptedOut)
 async def submit_report(report: CitizenReportIn, request: Request,
-                        idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> AcceptedOut:
-    """Accept a report; it reaches the map through raw.citizen -> cop.reports."""
+                        idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> ReportAcceptedOut:
+    """Accept a report placed by ``lat``/``lon`` or by ``location_text`` (geocoded in the region); the 202
+    echoes where it was placed. It reaches the map through raw.citizen -> cop.reports."""
     event_id = idempotent_id("citizen", idempotency_key) or new_id("citizen")
     try:
-        event = citizen_event(report, event_id=event_id, source_type="citizen_api", now=utcnow())
+        return await submit(intake=request.app.state.runtime, report=report, event_id=event_id,
+                            source_type="citizen_api", now=utcnow())
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    accepted = await request.app.state.runtime.submit(event, RAW_CITIZEN)
-    return AcceptedOut(id=accepted.event_id, duplicate=not accepted.created)

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from emergency.config import Settings
 from emergency.errors import EmergencyError
 from feeds.social.pipeline import RulesHolder, SocialPipeline
@@ -118,7 +120,7 @@ async def _run_stream(settings: Settings, args: argparse.Namespace) -> int:
         if args.network != "mastodon":
             raise EmergencyError(f"--access-token: only for mastodon streams (the {args.network} stream does not "
                                  "use it)")
-        settings = settings.model_copy(update={"mastodon_access_token": args.access_token})
+        settings = settings.model_copy(update={"mastodon_access_token": SecretStr(args.access_token)})
     store = await open_store(settings.resolved_store_url())
     holder = RulesHolder()
     watcher = RulesWatcher(store, holder)

@@ -120,14 +120,14 @@ def make_adapter(spec: StreamSpec, settings: Settings, *, cursor: str | None = N
     if spec.network == "twitter":
         from feeds.social.adapters.twitter import TwitterStreamAdapter
 
-        return TwitterStreamAdapter(spec.url, settings.twitter_bearer_token)
+        return TwitterStreamAdapter(spec.url, settings.twitter_bearer_token.get_secret_value())
     if spec.network == "jetstream":
         from feeds.social.adapters.jetstream import JetstreamAdapter
 
         if cursor is not None and not cursor.isdigit():
             raise EmergencyError(f"--cursor: {cursor!r}: a Jetstream cursor is a time_us integer")
         return JetstreamAdapter(spec.url, cursor=int(cursor) if cursor else None)
-    return _mastodon(spec.url, cursor, transport, settings.mastodon_access_token)
+    return _mastodon(spec.url, cursor, transport, settings.mastodon_access_token.get_secret_value())
 
 
 class StreamRunner:
@@ -155,7 +155,8 @@ class StreamRunner:
         current = self._counts()
         out: dict[str, Any] = {"network": self.spec.network, "url": public_url(self.spec.url),
                                "attempts": self.attempts, "live_clusters": len(self.pipeline.deduper.clusters),
-                               "last_error": self.adapter.stats.last_error if self.adapter is not None else None,
+                               "last_error": (self.adapter.stats.last_error if self.adapter is not None else None)
+                               or self._past.get("last_error"),
                                "cursor_saved": self._saved is not None}
         for key in ("posts", "reconnects"):
             out[key] = self._past.get(key, 0) + current[key]
@@ -175,7 +176,7 @@ class StreamRunner:
     async def _start(self) -> Adapter:
         if self.adapter is not None:  # keep what the previous attempt counted
             status = self.status()
-            self._past = {k: status[k] for k in ("posts", "reconnects", "skipped", "outcomes", "journal")}
+            self._past = {k: status[k] for k in ("posts", "reconnects", "skipped", "outcomes", "journal", "last_error")}
             self.adapter = None
         self.attempts += 1
         self.pipeline = SocialPipeline(self.holder, region=self.region)

@@ -93,6 +93,7 @@ def main() -> None:
         "center": [round((bbox[1] + bbox[3]) / 2, 6), round((bbox[0] + bbox[2]) / 2, 6)],
         "zoom": 13, "bbox": [round(v, 6) for v in bbox], "timezone": "America/New_York",
         "jurisdiction_agency": "City of Columbus",
+        "coverage": "central Columbus: named streets from Dublin Rd east to Bryden Rd and from Joyce Ave south to Deshler Ave, plus Ohio towns (GeoNames) and NWS zones",
         "jurisdiction": franklin["geometry"],
         "jurisdiction_source": {"ugc": "OHC049", "name": "Franklin County", "fips": "39049",
                                 "note": "NWS county polygon used as a stand-in for the city"},

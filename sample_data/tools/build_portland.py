@@ -190,6 +190,7 @@ def build_region(roads: dict, zones: dict[str, dict]) -> dict:
         "zoom": 13,
         "bbox": bbox,
         "timezone": "America/Los_Angeles",
+        "coverage": "central Portland: named streets from the West Hills east to NE/SE 33rd Ave and from N Stanton St south to SE Powell Blvd, plus Oregon towns (GeoNames) and NWS zones",
         "jurisdiction_agency": "City of Portland",
         "jurisdiction": {"type": "Polygon", "coordinates": geom["coordinates"]},
         "jurisdiction_source": {

@@ -83,6 +83,17 @@ def admit(parse: Callable[[], Post | None], *, seen: SeenIds, stats: StreamStats
     return post
 
 
+def record_failure(stats: StreamStats, exc: BaseException, explained: str | None = None) -> str:
+    """Note why a connection failed in ``stats.last_error`` and return it: ``explained`` if given,
+    else the HTTP status (when the server answered one) or the exception type. One line, never the
+    exception text, which may carry a URL with a token."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    stats.last_error = explained or (f"HTTP {status}" if isinstance(status, int)
+                                     else f"connection lost: {type(exc).__name__}")
+    return stats.last_error
+
+
 async def wait_to_retry(stats: StreamStats, backoff: Backoff, max_reconnects: int | None) -> bool:
     """Count a reconnect and sleep the backoff delay; False when ``max_reconnects`` is used up."""
     stats.reconnects += 1

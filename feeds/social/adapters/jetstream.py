@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from feeds.social.adapters.base import Backoff, SeenIds, StreamStats, admit, wait_to_retry
+from feeds.social.adapters.base import Backoff, SeenIds, StreamStats, admit, record_failure, wait_to_retry
 from feeds.social.models import Post
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class JetstreamAdapter:
                         if post is not None:
                             yield post
             except (TimeoutError, OSError, WebSocketException) as exc:
-                log.warning("jetstream %s: connection lost (%s); resuming", self.url, exc)
+                log.warning("jetstream %s: %s (%s); resuming", self.url, record_failure(self.stats, exc), exc)
             first = False
             if not await wait_to_retry(self.stats, self.backoff, self.max_reconnects):
                 return

@@ -24,7 +24,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
-from feeds.social.adapters.base import MALFORMED, Backoff, SeenIds, StreamStats, wait_to_retry
+from feeds.social.adapters.base import MALFORMED, Backoff, SeenIds, StreamStats, record_failure, wait_to_retry
 from feeds.social.models import Post
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class MastodonAdapter:
                         yield post
                 except (TimeoutError, OSError, httpx.HTTPError, WebSocketException) as exc:
                     refused = refusal(exc, bool(self.access_token))
-                    self.stats.last_error = refused or f"connection lost: {type(exc).__name__}"
+                    record_failure(self.stats, exc, refused)
                     if refused:
                         log.error("mastodon %s: %s; retrying with backoff", self.base_url, refused)
                     else:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from emergency.events import utcnow
-from feeds.social.adapters.base import Backoff, SeenIds, StreamStats, admit, wait_to_retry
+from feeds.social.adapters.base import Backoff, SeenIds, StreamStats, admit, record_failure, wait_to_retry
 from feeds.social.models import Post
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class TwitterStreamAdapter:
                             if post is not None:
                                 yield post
                 except (TimeoutError, OSError, httpx.HTTPError) as exc:
-                    log.warning("twitter stream %s: connection lost (%s); resuming", self.url, exc)
+                    log.warning("twitter stream %s: %s (%s); resuming", self.url, record_failure(self.stats, exc), exc)
                 if not await wait_to_retry(self.stats, self.backoff, self.max_reconnects):
                     return
 

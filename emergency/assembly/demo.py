@@ -1,0 +1,109 @@
+"""The demo's setup: the store every command uses, emptied at start, and stable tokens for every role.
+
+The demo uses ``Settings.resolved_store_url()`` like every other command, so ``emergency token``
+and ``emergency ingest-posts`` run beside it (with the same settings) reach its store. Unless
+``--keep``, it starts empty by deleting the SQLite file of a previous demo; a store that holds
+inputs not from a demo is never deleted (the demo refuses to start and says why), and a store
+given by ``EMERGENCY_STORE_URL`` is never deleted either.
+
+Demo tokens stay the same across starts: each is derived (HMAC-SHA256) from a secret created
+once in ``$EMERGENCY_DATA_DIR/demo-secret`` (mode 0600) and stored (hashed) in the demo's store
+at every start. Deleting that file gives new tokens at the next start.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emergency.auth.tokens import Role, ensure_token, find_token
+from emergency.config import Settings
+from emergency.errors import EmergencyError
+from emergency.store import open_store
+from emergency.store.base import Store
+
+SECRET_FILE = "demo-secret"
+ALERT_SENDER = "Demo emergency management"
+
+
+@dataclass(frozen=True)
+class DemoRole:
+    """One token the demo prints: its label, roles, and whether it acts for the region's agency."""
+
+    label: str
+    roles: tuple[Role, ...]
+    name: str
+    agency_scoped: bool = False  # carries the region's jurisdiction polygon
+
+
+DEMO_ROLES: tuple[DemoRole, ...] = (
+    DemoRole("agency", (Role.agency,), "", agency_scoped=True),  # name: the region's agency
+    DemoRole("alert_originator", (Role.alert_originator, Role.amber), ALERT_SENDER, agency_scoped=True),
+    DemoRole("coordinator", (Role.coordinator,), "Demo coordinator"),
+    DemoRole("collector", (Role.collector,), "Demo social collector"),
+    DemoRole("admin", (Role.admin,), "Demo admin"),
+)
+
+
+def demo_secret(data_dir: Path) -> bytes:
+    """The demo's persisted secret (``data_dir/demo-secret``), created on first use."""
+    path = data_dir / SECRET_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+def demo_token(secret: bytes, label: str) -> str:
+    """The demo's bearer token for ``label`` (43 URL-safe characters, the same for the same secret)."""
+    digest = hmac.new(secret, f"emergency demo token: {label}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+async def store_demo_tokens(store: Store, *, secret: bytes, agency: str,
+                            jurisdiction: dict[str, Any] | None) -> dict[str, str]:
+    """Store every demo token (idempotent) and return them by label."""
+    out: dict[str, str] = {}
+    for role in DEMO_ROLES:
+        token = demo_token(secret, role.label)
+        scoped = role.agency_scoped
+        await ensure_token(store, token=token, name=role.name or agency, roles=list(role.roles),
+                           agency=(agency if role.label == "agency" else role.name) if scoped else None,
+                           jurisdiction=jurisdiction if scoped else None)
+        out[role.label] = token
+    return out
+
+
+async def empty_previous_demo(settings: Settings, *, secret: bytes) -> bool:
+    """Delete the SQLite store of a previous demo so this one starts empty; True if one was deleted.
+
+    Nothing is deleted for a store named by ``EMERGENCY_STORE_URL``, a missing file, or a store
+    with no inputs (its tokens are kept). A store with inputs but without the demo's tokens is
+    someone's data: EmergencyError, saying how to go on.
+    """
+    path = settings.sqlite_file()
+    if settings.store_url or path is None or not path.exists():
+        return False
+    store = await open_store(settings.resolved_store_url())
+    try:
+        inputs = (await store.journal_counts()).total
+        ours = await find_token(store, demo_token(secret, DEMO_ROLES[0].label)) is not None
+    finally:
+        await store.close()
+    if inputs == 0:
+        return False
+    if not ours:
+        raise EmergencyError(f"the store {path} holds {inputs} inputs that are not from a demo, and the demo "
+                             "empties its store at start: run `emergency demo --keep` to add the demo to it, or "
+                             "set EMERGENCY_DATA_DIR to another folder")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return True

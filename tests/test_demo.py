@@ -1,0 +1,105 @@
+"""``emergency demo``: a token for every role it needs, the same at every start, the store it uses
+printed, and a store holding someone else's inputs is never emptied."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from emergency.config import PROJECT_ROOT
+from emergency.stream.broker import free_port
+
+ROLES = {"agency", "alert_originator", "coordinator", "collector", "admin"}
+
+
+def demo_env(data: Path, port: int) -> dict[str, str]:
+    return {**os.environ, "EMERGENCY_DATA_DIR": str(data), "EMERGENCY_PORT": str(port), "EMERGENCY_STORE_URL": "",
+            "EMERGENCY_KAFKA_BOOTSTRAP": "", "EMERGENCY_ADMIN_TOKEN": ""}
+
+
+def start_demo(data: Path, port: int, *extra: str) -> tuple[subprocess.Popen, list[str], dict[str, str]]:
+    """Start the demo; return it, its first stderr lines (up to the tokens) and the tokens by role."""
+    proc = subprocess.Popen([sys.executable, "-m", "emergency.assembly.cli", "demo", "--speed", "50", *extra],
+                            cwd=PROJECT_ROOT, env=demo_env(data, port), stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    while True:
+        line = proc.stderr.readline()
+        assert line, "the demo ended early:\n" + "".join(lines)
+        lines.append(line)
+        if "use this store" in line:
+            break
+    wait_until_serving(port, proc)
+    tokens = dict(m.groups() for m in (re.match(r"emergency:   (\w+) +([A-Za-z0-9_-]{40,})$", x.rstrip()) for x in lines) if m)
+    return proc, lines, tokens
+
+
+def wait_until_serving(port: int, proc: subprocess.Popen) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the demo exited"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the demo did not start serving")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+
+
+def test_demo_prints_every_role_and_its_store_and_tokens_survive_a_restart(tmp_path):
+    port = free_port()
+    proc, lines, first = start_demo(tmp_path, port)
+    try:
+        assert set(first) == ROLES
+        assert any(f"store sqlite:///{(tmp_path / 'emergency.sqlite3').resolve()}" in x for x in lines)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+            for role, method, path in (("coordinator", "GET", "/api/v1/social/rules"),
+                                       ("admin", "POST", "/api/v1/admin/tokens"),
+                                       ("collector", "POST", "/api/v1/social/posts"),
+                                       ("agency", "POST", "/api/v1/agency/road-closures"),
+                                       ("alert_originator", "POST", "/api/v1/alerts")):
+                r = http.request(method, path, headers={"Authorization": f"Bearer {first[role]}"},
+                                 json={} if method == "POST" else None)
+                assert r.status_code not in (401, 403), (role, r.text)  # let in (an empty body is then a 422)
+    finally:
+        stop(proc)
+    assert (tmp_path / "demo-secret").stat().st_mode & 0o077 == 0  # readable by its owner only
+    proc, lines, again = start_demo(tmp_path, port)
+    try:
+        assert again == first  # the same tokens: scripts and bookmarks keep working
+        assert any("previous demo's store was emptied" in x for x in lines)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+            r = http.get("/api/v1/social/rules", headers={"Authorization": f"Bearer {again['coordinator']}"})
+            assert r.status_code == 200
+    finally:
+        stop(proc)
+
+
+def test_demo_never_empties_a_store_with_inputs_that_are_not_a_demos(tmp_path):
+    env = demo_env(tmp_path, free_port())
+    ingest = subprocess.run([sys.executable, "-m", "emergency.assembly.cli", "ingest-posts",
+                             str(PROJECT_ROOT / "sample_data" / "social" / "demo_posts.jsonl")], cwd=PROJECT_ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert ingest.returncode == 0, ingest.stderr
+    store = tmp_path / "emergency.sqlite3"
+    size = store.stat().st_size
+    done = subprocess.run([sys.executable, "-m", "emergency.assembly.cli", "demo"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"emergency: error: the store {store} holds ")
+    assert "emergency demo --keep" in done.stderr
+    assert store.stat().st_size >= size
