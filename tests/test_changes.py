@@ -8,6 +8,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import websockets
 
 from emergency.layers import REGISTRY
@@ -122,8 +123,17 @@ async def test_every_layer_of_the_registry_has_its_read_route(system):
             "total": 0, "returned": 0, "truncated": False, "next": None}
 
 
-async def test_changes_resume_without_gap_or_duplicate_across_concurrent_submissions(system):
+@pytest.fixture
+async def either_system(broker, store_url, tmp_path):
+    """The system on each store backend in turn, with a fast expiry sweep."""
+    system, task, server = await start_system(make_settings(broker, store_url, tmp_path, expiry_sweep_s=0.2), broker)
+    yield system
+    await stop_system(system, task, server)
+
+
+async def test_changes_resume_without_gap_or_duplicate_across_concurrent_submissions(either_system):
     """A.2: a client polling /changes while 60 reports arrive concurrently, and a socket, see each once, in seq order."""
+    system = either_system
     async with websockets.connect(f"{system.ws_url}/ws/cop") as ws:
         hello = await recv(ws)
         seen: list[dict] = []
@@ -192,31 +202,28 @@ async def test_the_socket_resumes_after_a_server_restart_on_the_same_store(broke
         await stop_system(system, task, server)
 
 
-async def test_an_ended_closure_is_removed_from_open_maps(broker, sqlite_url, tmp_path):
+async def test_an_ended_closure_is_removed_from_open_maps(either_system):
     """A.3: when a closure's end passes, a remove change is sent; the row stays for history."""
-    system, task, server = await start_system(make_settings(broker, sqlite_url, tmp_path, expiry_sweep_s=0.2), broker)
-    try:
-        async with websockets.connect(f"{system.ws_url}/ws/cop") as ws:
-            await recv(ws)
-            end = datetime.now(UTC) + timedelta(seconds=2)
-            body = {**closure_body("PBOT-END"), "end": end.isoformat()}
-            r = await system.http.post("/api/v1/agency/road-closures", json=body, headers=system.auth("agency"))
-            assert r.status_code == 202
-            upsert = await recv(ws)
-            assert upsert["type"] == "upsert" and upsert["layer"] == "road_closures"
-            props = upsert["feature"]["properties"]
-            for name in ("agency", "reason", "start", "end", "road_name", "reference"):
-                assert name in props, name
-            remove = await recv(ws)
-            assert remove == {"type": "remove", "seq": upsert["seq"] + 1, "layer": "road_closures",
-                              "id": r.json()["id"], "reason": "expired"}
-        assert (await system.http.get("/api/v1/road-closures")).json()["features"] == []
-        [ended] = (await system.http.get("/api/v1/road-closures", params={"active": "false"})).json()["features"]
-        assert ended["properties"]["seq"] == remove["seq"] and "ended_at" in ended["properties"]
-        changes = (await system.http.get("/api/v1/changes", params={"after": upsert["seq"] - 1})).json()["changes"]
-        assert changes == [remove]
-    finally:
-        await stop_system(system, task, server)
+    system = either_system
+    async with websockets.connect(f"{system.ws_url}/ws/cop") as ws:
+        await recv(ws)
+        end = datetime.now(UTC) + timedelta(seconds=2)
+        body = {**closure_body("PBOT-END"), "end": end.isoformat()}
+        r = await system.http.post("/api/v1/agency/road-closures", json=body, headers=system.auth("agency"))
+        assert r.status_code == 202
+        upsert = await recv(ws)
+        assert upsert["type"] == "upsert" and upsert["layer"] == "road_closures"
+        props = upsert["feature"]["properties"]
+        for name in ("agency", "reason", "start", "end", "road_name", "reference"):
+            assert name in props, name
+        remove = await recv(ws)
+        assert remove == {"type": "remove", "seq": upsert["seq"] + 1, "layer": "road_closures",
+                          "id": r.json()["id"], "reason": "expired"}
+    assert (await system.http.get("/api/v1/road-closures")).json()["features"] == []
+    [ended] = (await system.http.get("/api/v1/road-closures", params={"active": "false"})).json()["features"]
+    assert ended["properties"]["seq"] == remove["seq"] and "ended_at" in ended["properties"]
+    changes = (await system.http.get("/api/v1/changes", params={"after": upsert["seq"] - 1})).json()["changes"]
+    assert changes == [remove]
 
 
 async def test_a_cancelled_alert_says_so_until_it_leaves(system):

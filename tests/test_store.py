@@ -262,3 +262,28 @@ async def test_clear_projection_empties_the_head_but_seqs_keep_rising(store):
     assert await store.head_seq() == 0  # a client holding ``old`` is told to start again
     await store.upsert_events([ev("a")])
     assert (await store.changes_after(0, 10))[0].seq > old
+
+
+async def test_a_sqlite_file_from_before_the_change_sequence_is_numbered_on_open(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE events (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, category TEXT,
+            layer TEXT NOT NULL, observed_at TEXT NOT NULL, received_at TEXT NOT NULL, expires_at TEXT,
+            envelope TEXT NOT NULL);
+    """)
+    for i, e in enumerate([ev("old1"), ev("old2", minutes=1)]):
+        conn.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)",
+                     (i + 1, e.id, e.kind.value, e.category, "reports", e.observed_at.isoformat(),
+                      e.received_at.isoformat(), None, e.model_dump_json(by_alias=True)))
+    conn.commit()
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        assert [(c.event.id, c.seq) for c in await store.changes_after(0, 10)] == [("old1", 1), ("old2", 2)]
+        await store.upsert_events([ev("new")])
+        assert (await store.changes_after(2, 10))[0].seq == 3
+    finally:
+        await store.close()

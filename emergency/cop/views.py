@@ -157,7 +157,7 @@ async def cop_socket(ws: WebSocket) -> None:
         await live.attach(ws, after)
         while True:
             await ws.receive_text()
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, OSError, RuntimeError):  # the client left (possibly while its backlog was sent)
         pass
     finally:
         live.disconnect(ws)
