@@ -172,8 +172,8 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     runtime = await Runtime(settings).start()
     try:
         assert runtime.store is not None
-        agency_token, _ = await create_token(runtime.store, name=agency, roles=[Role.agency], agency=agency,
-                                             jurisdiction=region.get("jurisdiction"))
+        agency_token, agency_rec = await create_token(runtime.store, name=agency, roles=[Role.agency],
+                                                      agency=agency, jurisdiction=region.get("jurisdiction"))
         alert_token, alerter = await create_token(runtime.store, name="Demo emergency management", roles=[
             Role.alert_originator, Role.amber], agency="Demo emergency management",
             jurisdiction=region.get("jurisdiction"))  # its authorised area: the region's jurisdiction
@@ -184,7 +184,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
         async def play(_runtime) -> None:
             with Progress(f"replaying {args.scenario.name}", len(items)) as bar:
                 n = await replay(runtime, items, speed=args.speed, agency=agency, alerter=alerter,
-                                 on_item=bar.update)
+                                 principal=agency_rec, on_item=bar.update)
             print(f"emergency: scenario replayed ({n} inputs); the server keeps running, Ctrl-C stops it",
                   file=sys.stderr)
 
