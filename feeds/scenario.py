@@ -20,10 +20,13 @@ from alerts.flows import issue_alert
 from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertIn
 from alerts.service import prepare_alert
+from emergency.auth.agencies import agency_slug
 from emergency.auth.models import TokenRecord
+from emergency.auth.repository import TOKENS
 from emergency.auth.tokens import Role
 from emergency.config import Settings
 from emergency.events import Envelope, utcnow
+from emergency.store.base import Store
 from emergency.stream.topics import ALERTS_ISSUED, RAW_CITIZEN, RAW_SOCIAL
 from feeds.agency.flows import submit_road_closure
 from feeds.agency.models import RoadClosureIn
@@ -35,9 +38,11 @@ from mapping.regions import load_region
 
 
 class ReplayTarget(Submitter, Protocol):
-    """What a replay needs from the runtime: ``submit`` and the settings (region) it runs with."""
+    """What a replay needs from the runtime: ``submit``, the settings (region) it runs with, and the
+    store whose projection tells the owner of a resubmitted closure."""
 
     settings: Settings
+    store: Store
 
 
 def load_scenario(path: Path) -> list[dict[str, Any]]:
@@ -93,10 +98,12 @@ def scenario_closure(item: dict[str, Any], *, n: int, run: str, start: datetime)
     })
 
 
-def demo_agency(*, agency: str, settings: Settings) -> TokenRecord:
-    """The demo's agency operator: ``agency``, with the region's jurisdiction (as the demo's agency token)."""
+def demo_agency(*, agency: str, settings: Settings, agency_id: str | None = None) -> TokenRecord:
+    """The demo's agency operator: ``agency``, with the region's jurisdiction (as the demo's agency token),
+    acting as ``agency_id`` (default: the id the first token of ``agency`` in a store gets, its slug)."""
     jurisdiction = load_region(settings.region_dir).meta.get("jurisdiction")
-    return TokenRecord(token_hash="", name=agency, roles=[Role.agency.value], agency=agency, jurisdiction=jurisdiction)
+    return TokenRecord(token_hash="", name=agency, roles=[Role.agency.value], agency=agency, jurisdiction=jurisdiction,
+                       agency_id=agency_id or agency_slug(agency))
 
 
 async def replay(runtime: ReplayTarget, items: list[dict[str, Any]], *, speed: float = 1.0, agency: str,
@@ -104,7 +111,8 @@ async def replay(runtime: ReplayTarget, items: list[dict[str, Any]], *, speed: f
                  principal: TokenRecord | None = None) -> int:
     """Submit the items at their ``at`` times divided by ``speed``; returns how many were journaled.
 
-    Road closures are submitted as ``principal`` (default: :func:`demo_agency` for ``agency``) through the
+    Road closures are submitted as ``principal`` (the demo passes its agency token's record; default:
+    :func:`demo_agency` for ``agency``, with the agency id its tokens in the store carry) through the
     agency flow; alerts through ``alerts.flows.issue_alert`` as the token ``alerter``, like the API does.
     """
     start = utcnow()
@@ -119,9 +127,11 @@ async def replay(runtime: ReplayTarget, items: list[dict[str, Any]], *, speed: f
             await asyncio.sleep(delay)
         if item["type"] == "road_closure":
             if principal is None:
-                principal = await asyncio.to_thread(demo_agency, agency=agency, settings=runtime.settings)
+                known = dict((name, i) for i, name in await runtime.store.repository(TOKENS).agencies())
+                principal = await asyncio.to_thread(demo_agency, agency=agency, settings=runtime.settings,
+                                                    agency_id=known.get(agency))
             await submit_road_closure(closure=scenario_closure(item, n=n, run=run, start=start), principal=principal,
-                                      submitter=runtime, settings=runtime.settings)
+                                      submitter=runtime, events=runtime.store, settings=runtime.settings)
             submitted += 1
         elif item["type"] == "alert":  # the alert flow, as POST /api/v1/alerts runs it
             await issue_alert(principal=alerter, payload=scenario_alert(item["body"], now=utcnow()),

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import async_playwright
 
 import emergency.layers as layer_registry
+from feeds.social.pipeline import public_ref
 from tests.conftest import eventually, report_body
 from tests.test_durability import closure_body
 from tests.test_live_map_page import CHROMIUM, CHROMIUM_ARGS
@@ -65,9 +66,9 @@ async def test_report_marker_appears_live_on_the_map(system, tmp_path):
             ]})
             assert {d["cluster"] for d in r.json()["decisions"]} == {"p1"}, r.text
             await page.wait_for_function(
-                "() => { const m = window.copLayers.reports.get('social:jsonl:p1');"
+                f"() => {{ const m = window.copLayers.reports.get('social:jsonl:{public_ref('p1')}');"
                 " return m && m.feature && m.feature.properties.count === 3; }", timeout=20_000)
-            await page.evaluate("() => { window.copLayers.reports.get('social:jsonl:p1').openPopup(); }")
+            await page.evaluate(f"() => {{ window.copLayers.reports.get('social:jsonl:{public_ref('p1')}').openPopup(); }}")
             popup = page.locator(".cop-popup")
             await popup.wait_for(timeout=5_000)
             rows = await popup.locator(".cop-popup-rows").first.inner_text()

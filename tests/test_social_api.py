@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from emergency.store import EventQuery, open_store
-from feeds.social.pipeline import RulesHolder
+from feeds.social.pipeline import RulesHolder, public_ref
 from feeds.social.repository import SOCIAL_RULES
 from feeds.social.rules import Rules
 from feeds.social.service import RulesWatcher, load_rules, save_rules
@@ -85,14 +85,14 @@ async def test_a_rule_edit_applies_to_the_next_post_and_clusters_reach_the_map(s
         return fc["features"] or None
 
     [feature] = await eventually(on_map)
-    assert feature["id"] == "social:jsonl:s1"
+    assert feature["id"] == f"social:jsonl:{public_ref('s1')}"
     props = feature["properties"]
     assert props["count"] == 3 and props["distinct_authors"] == 3 and props["first_seen"] == T0.isoformat()
     assert "alice" not in str(feature) and "private" not in props
-    stored = await system.runtime.store.get_event("social:jsonl:s1")
+    stored = await system.runtime.store.get_event(f"social:jsonl:{public_ref('s1')}")
     assert stored.attributes["private"]["authors"] == ["alice", "bob", "carol"]
     social = await system.runtime.store.query_events(EventQuery(kinds=("social_post",)))
-    assert {e.id for e in social} <= {"social:jsonl:s1", "social:jsonl:n2"}
+    assert {e.id for e in social} <= {f"social:jsonl:{public_ref('s1')}", f"social:jsonl:{public_ref('n2')}"}
 
 
 async def test_a_collector_token_may_post_to_the_webhook_and_nothing_else(system):

@@ -8,7 +8,7 @@ import pytest
 
 from feeds.social.dedup import Deduper, km_between
 from feeds.social.models import Post
-from feeds.social.pipeline import ClusterPublisher, SocialPipeline, cluster_event
+from feeds.social.pipeline import ClusterPublisher, SocialPipeline, cluster_event, public_ref
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 TEXT = "Huge fire at the warehouse on SE Water Ave, smoke everywhere, firefighters on scene"
@@ -62,7 +62,7 @@ async def test_one_envelope_per_cluster_with_private_authors():
     publisher = ClusterPublisher(pipeline, sink)
     assert await publisher.flush() == 1
     (event, mode), = written
-    assert mode == "keep" and event.id == "social:jsonl:p0"
+    assert mode == "keep" and event.id == f"social:jsonl:{public_ref('p0')}"
     a = event.attributes
     assert a["count"] == 5 and a["distinct_authors"] == 4
     assert a["first_seen"] == T0.isoformat() and a["last_seen"] == (T0 + timedelta(seconds=9)).isoformat()
@@ -88,7 +88,7 @@ async def test_clusters_stay_dirty_when_the_journal_fails():
 
     with pytest.raises(OSError):
         await ClusterPublisher(pipeline, failing).flush()
-    assert calls == ["social:jsonl:a"] and set(pipeline.dirty) == {"a", "b"}
+    assert calls == [f"social:jsonl:{public_ref('a')}"] and set(pipeline.dirty) == {"a", "b"}
 
     async def ok(event, on_conflict):
         return True

@@ -22,7 +22,7 @@ from emergency.store.cursors import CURSORS
 from emergency.stream.broker import free_port
 from feeds.social.adapters.jetstream import parse_event
 from feeds.social.adapters.mastodon import parse_status
-from feeds.social.pipeline import ClusterPublisher, RulesHolder, SocialPipeline, cluster_event
+from feeds.social.pipeline import ClusterPublisher, RulesHolder, SocialPipeline, cluster_event, public_ref
 from feeds.social.resume import seed_from_journal
 from feeds.social.rules import Rules
 from feeds.social.service import store_sink
@@ -261,7 +261,7 @@ async def test_clusters_survive_a_restart_a_copy_updates_the_same_item(store_url
     statuses = recent(STATUSES)
     state = {"stream_connections": 0, "live_from": 0, "drop_at": -1, "resume_at": 4, "backfills": [],
              "statuses": statuses}
-    tree, power = (f"social:mastodon:{statuses[i]['id']}" for i in (0, 7))
+    tree, power = (f"social:mastodon:{public_ref(statuses[i]['id'])}" for i in (0, 7))
     async with local_stream(mastodon_app(state), MASTODON, store_url) as (spec, store, runner_args):
         assert await StreamRunner(spec, **runner_args).run(limit=4) == 4
         first = await journaled(store)
@@ -290,7 +290,7 @@ async def test_clusters_survive_a_restart_a_copy_updates_the_same_item(store_url
         await project(store)
         events = await store.query_events(EventQuery(kinds=("social_post",)))
         assert {e.id: e.attributes["count"] for e in events} == {tree: 3, power: 1, **{
-            f"social:mastodon:{statuses[i]['id']}": 1 for i in (2, 3)}}
+            f"social:mastodon:{public_ref(statuses[i]['id'])}": 1 for i in (2, 3)}}
         assert (await store.journal_counts()).total == 3 + 1 + 2
 
 

@@ -182,11 +182,13 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
 
         alerter = await find_token(runtime.store, tokens["alert_originator"])
         assert alerter is not None
+        agency_rec = await find_token(runtime.store, tokens["agency"])
+        assert agency_rec is not None
 
         async def play(_runtime) -> None:
             with Progress(f"replaying {args.scenario.name}", len(items)) as bar:
                 n = await replay(runtime, items, speed=args.speed, agency=agency, alerter=alerter,
-                                 on_item=bar.update)
+                                 principal=agency_rec, on_item=bar.update)
             print(f"emergency: scenario replayed ({n} inputs); the server keeps running, Ctrl-C stops it",
                   file=sys.stderr)
 

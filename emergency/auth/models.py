@@ -9,7 +9,10 @@ from typing import Any
 
 @dataclass
 class TokenRecord:
-    """An API token's holder, roles and (for agencies) jurisdiction polygon (GeoJSON, WGS 84)."""
+    """An API token's holder, roles and (for agencies) jurisdiction polygon (GeoJSON, WGS 84).
+
+    ``agency_id`` is the stable identity of ``agency``, shared by all its tokens
+    (``emergency.auth.agencies``); None for a token that acts for no agency."""
 
     token_hash: str
     name: str
@@ -18,3 +21,4 @@ class TokenRecord:
     jurisdiction: dict[str, Any] | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     revoked_at: datetime | None = None
+    agency_id: str | None = None

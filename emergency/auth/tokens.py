@@ -7,6 +7,7 @@ import secrets
 from enum import Enum
 from typing import Any
 
+from emergency.auth.agencies import assign_agency_id
 from emergency.auth.models import TokenRecord
 from emergency.auth.repository import TOKENS
 from emergency.errors import ValidationFailed
@@ -54,7 +55,11 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
 
     ``jurisdiction`` is a GeoJSON Polygon/MultiPolygon (WGS 84 degrees). Agency tokens need one and an agency
     name; alert originator tokens need one (their authorised area) unless they are national authority
-    tokens (nationwide). Refused with ``ValidationFailed`` naming the field otherwise."""
+    tokens (nationwide). Refused with ``ValidationFailed`` naming the field otherwise.
+
+    A token with an ``agency`` gets that agency's ``agency_id``: the existing one when the exact name is
+    known, a new one otherwise; a name differing from a known agency's only in case, accents, punctuation
+    or spacing is refused (``agency``, with the existing name as candidate)."""
     roles = [Role(r) for r in roles]
     if jurisdiction is not None:
         try:
@@ -67,10 +72,12 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
         raise ValidationFailed("jurisdiction", "an alert_originator token needs an authorised area: give the "
                                "GeoJSON Polygon or MultiPolygon it may issue alerts in (only a "
                                "national_authority token may alert nationwide without one)")
+    repository = store.repository(TOKENS)
+    agency_id = assign_agency_id(agency=agency, known=await repository.agencies()) if agency else None
     token = token or secrets.token_urlsafe(32)
     record = TokenRecord(token_hash=hash_token(token), name=name, roles=[r.value for r in roles],
-                         agency=agency, jurisdiction=jurisdiction, created_at=utcnow())
-    await store.repository(TOKENS).put(record)
+                         agency=agency, jurisdiction=jurisdiction, created_at=utcnow(), agency_id=agency_id)
+    await repository.put(record)
     return token, record
 
 

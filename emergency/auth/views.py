@@ -32,11 +32,13 @@ class TokenIn(BaseModel):
 async def create(body: TokenIn, request: Request, _: TokenRecord = Depends(require(Role.admin))) -> dict[str, Any]:
     """Create a token; the token text is in this response only. 422 naming the field when a role's
     requirement is missing (an agency and jurisdiction for agency tokens, an authorised area for alert
-    originators)."""
+    originators), and naming ``agency`` (the existing name in ``candidates``) when the agency name differs
+    from an existing agency's only in case, accents, punctuation or spacing. Tokens of one agency (the exact
+    same name) share its ``agency_id``."""
     token, rec = await create_token(request.app.state.runtime.store, name=body.name, roles=body.roles,
                                     agency=body.agency, jurisdiction=body.jurisdiction)
     return {"token": token, "token_id": token_id(rec.token_hash), "name": rec.name, "roles": rec.roles,
-            "agency": rec.agency}
+            "agency": rec.agency, "agency_id": rec.agency_id}
 
 
 @router.delete("/tokens/{token_hash}", status_code=200)

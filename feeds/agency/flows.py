@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from emergency.auth.models import TokenRecord
 from emergency.config import Settings
@@ -14,8 +15,10 @@ from emergency.store.base import OnConflict
 from emergency.stream.topics import RAW_AGENCY
 from feeds.agency.models import ClosureAccepted, RoadClosureIn, UnderstoodClosure
 from feeds.agency.service import (
+    agency_id_of,
     agency_of,
     check_jurisdiction,
+    check_owner,
     closure_event,
     closure_id,
     closure_on_conflict,
@@ -24,6 +27,12 @@ from feeds.agency.service import (
 )
 from feeds.intake import Submitter
 from mapping.regions import Region, load_region
+
+
+class EventLookup(Protocol):
+    """Where the current version of an event is read (the store's projection is one)."""
+
+    async def get_event(self, event_id: str) -> Envelope | None: ...
 
 
 @dataclass(frozen=True)
@@ -42,16 +51,21 @@ def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, sett
     understood = understand_closure(closure=closure, region=_region(settings=settings,
                                                                     required=needs_roads(closure=closure)))
     check_jurisdiction(geometry=understood.geometry, principal=principal)
-    agency = agency_of(principal=principal)
-    event_id = closure_id(agency=agency, reference=closure.reference)
-    event = closure_event(closure=closure, understood=understood, event_id=event_id, agency=agency, now=now or utcnow())
+    agency, agency_id = agency_of(principal=principal), agency_id_of(principal=principal)
+    event_id = closure_id(agency_id=agency_id, reference=closure.reference)
+    event = closure_event(closure=closure, understood=understood, event_id=event_id, agency=agency,
+                          agency_id=agency_id, now=now or utcnow())
     return PreparedClosure(event, closure_on_conflict(reference=closure.reference), understood)
 
 
 async def submit_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, submitter: Submitter,
-                              settings: Settings) -> ClosureAccepted:
-    """Prepare the closure and journal it on raw.agency; the answer echoes what was understood."""
+                              events: EventLookup, settings: Settings) -> ClosureAccepted:
+    """Prepare the closure, check that a resubmitted reference is the agency's own (the current version
+    in ``events`` names its owner), and journal it on raw.agency; the answer echoes what was understood."""
     prepared = await asyncio.to_thread(prepare_road_closure, closure=closure, principal=principal, settings=settings)
+    if closure.reference:
+        check_owner(existing=await events.get_event(prepared.event.id), principal=principal,
+                    reference=closure.reference)
     accepted = await submitter.submit(prepared.event, RAW_AGENCY, on_conflict=prepared.on_conflict)
     u = prepared.understood
     return ClosureAccepted(id=accepted.event_id, duplicate=not accepted.created, road=u.road, from_=u.from_, to=u.to,

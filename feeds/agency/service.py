@@ -1,14 +1,20 @@
-"""Agency decisions: who is submitting, whether it lies in their jurisdiction, the event id, what a
-closure was understood to close, and the raw.agency event. Pure functions; errors are domain errors."""
+"""Agency decisions: who is submitting, whether it lies in their jurisdiction, the event id, whether
+a resubmission is theirs, what a closure was understood to close, and the raw.agency event. Pure
+functions; errors are domain errors.
+
+Closure ids are ``agency:<agency_id>:<reference>``, ``agency_id`` being the agency's stable identity
+stored with its tokens (``emergency.auth.agencies``). Agencies whose first token predates agency ids
+were given the slug of their name, so their older ids (``agency:<slug>:<reference>``) stay theirs and
+resubmitting a reference still updates the same closure."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from shapely.geometry import shape
 
+from emergency.auth.agencies import agency_slug
 from emergency.auth.models import TokenRecord
 from emergency.errors import Forbidden, ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source, new_id
@@ -35,14 +41,29 @@ def check_jurisdiction(*, geometry: dict[str, Any], principal: TokenRecord) -> N
         raise Forbidden("geometry", f"lies outside the jurisdiction of {agency_of(principal=principal)}")
 
 
-def agency_slug(*, agency: str) -> str:
-    """``"City of Portland" -> "city-of-portland"`` (the agency part of an event id)."""
-    return re.sub(r"[^a-z0-9]+", "-", agency.lower()).strip("-") or "agency"
+def agency_id_of(*, principal: TokenRecord) -> str:
+    """The stable identity of the token's agency: its stored ``agency_id`` (a record built without one,
+    as tokens stored before agency ids were, acts under the slug of its agency, as they were given)."""
+    return principal.agency_id or agency_slug(agency_of(principal=principal))
 
 
-def closure_id(*, agency: str, reference: str | None) -> str:
-    """``agency:<slug>:<reference>`` for a closure with the agency's own reference, else a new id."""
-    return f"agency:{agency_slug(agency=agency)}:{reference}" if reference else new_id("agency")
+def closure_id(*, agency_id: str, reference: str | None) -> str:
+    """``agency:<agency_id>:<reference>`` for a closure with the agency's own reference, else a new id."""
+    return f"agency:{agency_id}:{reference}" if reference else new_id("agency")
+
+
+def check_owner(*, existing: Envelope | None, principal: TokenRecord, reference: str | None) -> None:
+    """Forbidden (naming ``reference``) when the closure already under this id was submitted by another
+    agency: another ``agency_id``, or (closures from before agency ids, and older look-alike agencies
+    sharing one slug) another exact agency name."""
+    if existing is None:
+        return
+    attrs = existing.attributes
+    owner_id, owner = attrs.get("agency_id"), attrs.get("agency")
+    if (owner_id is not None and owner_id != agency_id_of(principal=principal)) \
+            or owner != agency_of(principal=principal):
+        raise Forbidden("reference", f"{reference} is a closure of another agency ({owner}); "
+                        "only the agency that submitted it may update it")
 
 
 def closure_on_conflict(*, reference: str | None) -> OnConflict:
@@ -75,15 +96,16 @@ def understand_closure(*, closure: RoadClosureIn, region: Region | None) -> Unde
 
 
 def closure_event(*, closure: RoadClosureIn, understood: UnderstoodClosure, event_id: str, agency: str,
-                  now: datetime) -> Envelope:
-    """The envelope for a road closure, on the understood geometry, with road/from/to/length public."""
+                  agency_id: str, now: datetime) -> Envelope:
+    """The envelope for a road closure, on the understood geometry, with road/from/to/length public and
+    the submitting agency (``agency``, ``agency_id``: its owner) in the attributes."""
     return Envelope(
         id=event_id, kind=Kind.agency_report, source=Source(type="agency_api", ref=closure.reference),
         observed_at=closure.start if closure.start <= now else now, received_at=now, category="road_closure",
         text=closure.reason, geometry=understood.geometry, location_text=understood.road,
         geo_precision=GeoPrecision.exact, confidence=1.0,
         attributes={
-            "agency": agency, "reason": closure.reason, "road_name": understood.road,
+            "agency": agency, "agency_id": agency_id, "reason": closure.reason, "road_name": understood.road,
             "road": understood.road, "from": understood.from_, "to": understood.to,
             "length_m": understood.length_m,
             "reference": closure.reference, "start": closure.start.isoformat(),

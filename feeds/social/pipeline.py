@@ -6,10 +6,11 @@ Relevance combines the lexicon with what this pipeline's own stream has shown so
 ``SocialPipeline.process(post)`` decides one post against the rules current at that moment
 (``RulesHolder.set`` swaps them; the next post sees the new ones). Kept posts fold into
 clusters; clusters that changed are marked dirty and ``ClusterPublisher.flush`` turns each into
-one ``social_post`` envelope (id ``social:<source>:<first post id>``, a digest for Bluesky ids,
-which embed the author's DID) carrying count, first and
-last seen and the number of distinct authors. Author handles and post ids stay under
-``attributes["private"]``, which public APIs strip.
+one ``social_post`` envelope (id ``social:<source>:<digest of the first post id>``: post ids name
+their author, as a Mastodon URL or a Bluesky AT URI does, or lead to them, as a tweet id does)
+carrying count, first and last seen and the number of distinct authors. Author handles, post ids
+and links that name an account (``feeds.social.links``) stay under ``attributes["private"]``,
+which public APIs strip; other links are public.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from emergency.events import Envelope, GeoPrecision, Kind, Source, utcnow
 from emergency.store.base import OnConflict
 from feeds.social.dedup import Cluster, Deduper
+from feeds.social.links import split_links
 from feeds.social.models import Post
 from feeds.social.places import Place, locate, representative_point
 from feeds.social.relevance import Assessment
@@ -185,10 +187,12 @@ class SocialPipeline:
 
 
 def public_ref(post_id: str) -> str:
-    """A post id fit for public ids: Bluesky AT URIs embed the author's DID, so they become a digest."""
-    if post_id.startswith("at://"):
-        return "at:" + hashlib.sha256(post_id.encode()).hexdigest()[:32]
-    return post_id
+    """A post id fit for public ids: its digest (32 hex digits of SHA-256), stable so re-runs and resumes
+    find the same envelope. Every post id is digested: a Mastodon URL names its author, a Bluesky AT URI
+    embeds the author's DID, a tweet id leads to its author. Bluesky digests keep the ``at:`` prefix
+    they were published with."""
+    digest = hashlib.sha256(post_id.encode()).hexdigest()[:32]
+    return f"at:{digest}" if post_id.startswith("at://") else digest
 
 
 def cluster_event(cluster: Cluster, *, now: datetime, stream: str | None = None) -> Envelope:
@@ -203,12 +207,15 @@ def cluster_event(cluster: Cluster, *, now: datetime, stream: str | None = None)
         private["author"] = post.author
     if cluster.authors:
         private["authors"] = sorted(cluster.authors)[:PRIVATE_LIST]
+    links, account_links = split_links(post.links)
+    if account_links:
+        private["links"] = account_links[:10]
     attributes: dict[str, Any] = {
         "keywords": list(info.match.keywords), "hashtags": list(info.match.hashtags), "lang": post.lang,
         "social_category": a.category, "related": a.related, "informative": a.informative, "score": a.score,
         "count": cluster.count, "distinct_authors": len(cluster.authors),
         "first_seen": cluster.first_seen.isoformat(), "last_seen": cluster.last_seen.isoformat(),
-        "links": post.links[:10], "private": private,
+        "links": links[:10], "private": private,
     }
     if info.outside_region:
         attributes["outside_region"] = True

@@ -10,7 +10,7 @@ and puts the newest ``max_clusters`` of them back into the Deduper with their Cl
 envelope id, and a replayed post already counted changes nothing.
 
 The envelope holds what the cluster needs: first post id and ids (``private.post_ids``, up to
-100), authors (``private.authors``, up to 100), count, first/last seen, text (its shingles are
+100), authors (``private.authors``, up to 100), links (public ones and ``private.links``), count, first/last seen, text (its shingles are
 recomputed), the place (geometry, when ``place_origin`` is set), keywords, hashtags and category.
 Clusters first seen more than ``LOOKBACK_WINDOWS`` windows ago are not read back.
 """
@@ -53,7 +53,8 @@ def cluster_of(event: Envelope, pipeline: SocialPipeline) -> Cluster | None:
         place = Place(event.geometry, event.geo_precision.value, event.confidence, event.location_text,
                       attrs["place_origin"])
     post = Post(id=post_ids[0], source=event.source.type, text=event.text, created_at=event.observed_at,
-                author=private.get("author"), lang=attrs.get("lang"), links=list(attrs.get("links") or []))
+                author=private.get("author"), lang=attrs.get("lang"),
+                links=list(attrs.get("links") or []) + list(private.get("links") or []))
     assessment = Assessment(bool(attrs.get("related", True)), bool(attrs.get("informative", False)),
                             float(attrs.get("score", event.confidence)), str(attrs.get("social_category", "other")),
                             event.category or "other")
