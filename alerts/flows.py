@@ -23,10 +23,14 @@ from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertIn
 from alerts.service import (authorise_change, cancel_event, check_expires, check_same_tier, issued_alert,
                             prepare_alert, refuse, update_event, validated_cap)
+from emergency.cop.features import PRIVATE_KEY as PRIVATE
 from emergency.events import Envelope, new_id, utcnow
 from emergency.auth.models import TokenRecord
 from emergency.store.base import Accepted, OnConflict, Store
 from emergency.stream.topics import ALERTS_ISSUED
+from feeds.intake import IdempotencyKeyReused
+
+REQUEST_DIGEST = "request_digest"  # private attribute: the digest of the request an idempotency key was first used for
 
 
 class Submitter(Protocol):
@@ -36,14 +40,37 @@ class Submitter(Protocol):
 
 
 async def issue_alert(*, principal: TokenRecord, payload: AlertIn, submit: Submitter, lifecycle: LifecycleRegistry,
-                      event_id: str | None = None, retry: bool = False, now: datetime | None = None) -> Accepted:
-    """Issue a new alert from ``principal`` (id ``event_id`` or a new one; ``retry`` = the id comes from an
-    idempotency key, so a repeat is answered by the journal as a duplicate)."""
+                      event_id: str | None = None, store: Store | None = None, digest: str | None = None,
+                      now: datetime | None = None) -> Accepted:
+    """Issue a new alert from ``principal`` (id ``event_id`` or a new one). With ``digest`` (the request's
+    digest; ``event_id`` then comes from the sender's Idempotency-Key and ``store`` is needed) a repeat of
+    the same request is answered with the original id as a duplicate, and another request under the same
+    key is refused (422 ``Idempotency-Key``)."""
     now = now or utcnow()
     event, cap = prepare_alert(principal=principal, alert=payload, event_id=event_id or new_id("alert"), now=now)
-    if not (retry and lifecycle.get(cap.sender, cap.identifier)):
+    if digest is None:
         refuse(lifecycle.admit(cap, now))
-    return await submit(event, ALERTS_ISSUED)
+        return await submit(event, ALERTS_ISSUED)
+    if store is None:
+        raise TypeError("issue_alert needs the store to check an idempotency key")
+    earlier = await store.repository(ALERT_JOURNAL).versions(event.id)
+    if earlier:
+        return _repeat(earlier[0], digest)
+    if not lifecycle.get(cap.sender, cap.identifier):
+        refuse(lifecycle.admit(cap, now))
+    keyed = event.model_copy(update={"attributes": {**event.attributes, PRIVATE: {REQUEST_DIGEST: digest}}})
+    accepted = await submit(keyed, ALERTS_ISSUED)
+    if not accepted.created:  # the same key journaled meanwhile (the store keeps the first): which request?
+        return _repeat((await store.repository(ALERT_JOURNAL).versions(event.id))[0], digest)
+    return accepted
+
+
+def _repeat(first: Envelope, digest: str) -> Accepted:
+    """The answer to a request whose idempotency key was journaled before: a duplicate when it is the same
+    request, refused (422 ``Idempotency-Key``) when it is another one."""
+    if first.attributes.get(PRIVATE, {}).get(REQUEST_DIGEST) != digest:
+        raise IdempotencyKeyReused()
+    return Accepted(event_id=first.id, created=False)
 
 
 async def update_alert(*, principal: TokenRecord, alert_id: str, payload: AlertIn, submit: Submitter, store: Store,

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["citizen reports"])
 async def submit_report(report: CitizenReportIn, request: Request,
                         idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> AcceptedOut:
     """Accept a report; it reaches the map through raw.citizen -> cop.reports."""
-    event_id = idempotent_id("citizen", idempotency_key) or new_id("citizen")
+    event_id = idempotent_id("citizen", idempotency_key, payload=report) or new_id("citizen")
     try:
         event = citizen_event(report, event_id=event_id, source_type="citizen_api", now=utcnow())
     except ValueError as exc:
