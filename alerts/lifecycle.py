@@ -10,6 +10,8 @@ message never seen), ``expired-reference`` (referencing a message whose every in
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -58,6 +60,14 @@ class LifecycleRegistry:
     def __init__(self) -> None:
         self._by_id: dict[tuple[str, str], Entry] = {}
         self._threads: dict[str, Thread] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def thread_lock(self, alert_id: str) -> asyncio.Lock:
+        """The lock serialising changes (Update/Cancel) to one alert thread within this process."""
+        lock = self._locks.get(alert_id)
+        if lock is None:
+            lock = self._locks[alert_id] = asyncio.Lock()
+        return lock
 
     def get(self, sender: str, identifier: str) -> Entry | None:
         return self._by_id.get((sender, identifier))

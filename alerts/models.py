@@ -6,6 +6,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from alerts.tiers import Tier
 from emergency.geometry import AreaGeometry, CircleArea
+from emergency.text import SafeText
 
 
 class AlertArea(BaseModel):
@@ -15,7 +16,7 @@ class AlertArea(BaseModel):
     model_config = ConfigDict(extra="forbid")
     polygon: AreaGeometry | None = None
     circle: CircleArea | None = None
-    description: str | None = Field(None, max_length=500)
+    description: SafeText | None = Field(None, max_length=500)
 
     @model_validator(mode="after")
     def _one(self) -> AlertArea:
@@ -29,24 +30,24 @@ class AlertIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     tier: Tier
-    headline: str = Field(min_length=1, max_length=140)
-    description: str | None = Field(None, max_length=4000)
-    instruction: str | None = Field(None, max_length=2000)
-    event: str | None = Field(None, max_length=100, description="what is happening (e.g. \"Hazardous Materials "
+    headline: SafeText = Field(min_length=1, max_length=140)
+    description: SafeText | None = Field(None, max_length=4000)
+    instruction: SafeText | None = Field(None, max_length=2000)
+    event: SafeText | None = Field(None, max_length=100, description="what is happening (e.g. \"Hazardous Materials "
                               "Warning\"); it chooses the SAME event code; default: the tier's default event")
-    same_code: str | None = Field(None, min_length=3, max_length=3, description="SAME/EAS event code (e.g. HMW, "
+    same_code: SafeText | None = Field(None, min_length=3, max_length=3, description="SAME/EAS event code (e.g. HMW, "
                                   "FRW, EVI); default: chosen from the event (CEM when the event names none)")
     area: AlertArea
     expires: AwareDatetime
     # Wireless Emergency Alert text. When ``wea_text`` is left out the headline is used, so it must
     # then fit WEA's 90 characters; the CAP validator (alerts.cap.validate, WEA profile) enforces
     # both limits (90 and 360 characters) and names the field it refuses.
-    wea_text: str | None = Field(None, min_length=1, max_length=1000)
-    wea_long_text: str | None = Field(None, min_length=1, max_length=4000)
+    wea_text: SafeText | None = Field(None, min_length=1, max_length=1000)
+    wea_long_text: SafeText | None = Field(None, min_length=1, max_length=4000)
 
 
 class AlertCancelIn(BaseModel):
     """Cancelling an issued alert: an optional note for the public (replaces the description)."""
 
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(None, min_length=1, max_length=2000)
+    note: SafeText | None = Field(None, min_length=1, max_length=2000)

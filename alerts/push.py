@@ -17,7 +17,7 @@ from emergency.hub import Hub
 from emergency.layers import ALERTS, expires_at
 from emergency.metrics import Registry
 from emergency.store.base import EventQuery, Store
-from mapping.targeting import TargetIndex, parse_area
+from mapping.targeting import Area, Circle, TargetIndex, area_contains, parse_area
 
 Location = tuple[float, float]  # (lat, lon), WGS 84 degrees
 
@@ -30,6 +30,26 @@ def alert_message(event: Envelope) -> str:
 def is_active(event: Envelope, now: datetime) -> bool:
     end = expires_at(event)
     return end is None or end > now
+
+
+def delivery_area(event: Envelope) -> Area | None:
+    """Where an alert version is delivered: its circle (geodesic, WGS 84) while the thread has only ever
+    covered that circle, else its geometry (the circle's polygon, or the union an Update reaches); None
+    when the geometry is not an area."""
+    a = event.attributes
+    circle = a.get("circle")
+    if circle and "cap_area" not in a:
+        return Circle(circle["lat"], circle["lon"], circle["radius_km"] * 1000.0)
+    try:
+        return parse_area(event.geometry)
+    except ValueError:
+        return None
+
+
+def covers(event: Envelope, lat: float, lon: float) -> bool:
+    """True when the alert's delivery area covers the point (WGS 84 degrees)."""
+    area = delivery_area(event)
+    return area_contains(area, lat, lon) if area is not None else contains_point(event.geometry, lat, lon)
 
 
 class AlertPush:
@@ -50,7 +70,7 @@ class AlertPush:
         now = utcnow()
         active = await store.query_events(EventQuery(bbox=(lon, lat, lon, lat), layers=(ALERTS,), active_at=now))
         covering = sorted((e for e in active
-                           if delivers(e.category or "", tiers) and contains_point(e.geometry, lat, lon)),
+                           if delivers(e.category or "", tiers) and covers(e, lat, lon)),
                           key=lambda e: rank(e.category or ""))
         for event in covering:
             await ws.send_text(alert_message(event))
@@ -77,15 +97,15 @@ class AlertPush:
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
         tier = event.category or ""
-        targets = [ws for ws in self._inside(event.geometry)
+        targets = [ws for ws in self._inside(event)
                    if ws in self.hub.clients and delivers(tier, self.tiers.get(ws, DEFAULT_TIERS))]
         sent = self.hub.send(targets, alert_message(event))
         self.metrics.alerts_pushed.inc(sent, tier=event.category or "")
 
-    def _inside(self, geometry: dict) -> list[WebSocket]:
-        """Subscribers whose location lies inside or on the boundary of the area (WGS 84)."""
-        try:
-            area = parse_area(geometry)
-        except ValueError:  # not a polygon: test each subscriber against the geometry as it is
-            return [ws for ws, (lat, lon) in list(self.hub.clients.items()) if contains_point(geometry, lat, lon)]
+    def _inside(self, event: Envelope) -> list[WebSocket]:
+        """Subscribers whose location lies inside or on the boundary of the alert's delivery area."""
+        area = delivery_area(event)
+        if area is None:  # not an area: test each subscriber against the geometry as it is
+            return [ws for ws, (lat, lon) in list(self.hub.clients.items())
+                    if contains_point(event.geometry, lat, lon)]
         return self.targets.query(area)

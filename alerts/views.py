@@ -21,7 +21,7 @@ from emergency.events import utcnow
 from emergency.geometry import coordinate_from_text
 from emergency.layers import ALERTS
 from emergency.store.base import EventQuery
-from feeds.intake import AcceptedOut, idempotent_id
+from feeds.intake import AcceptedOut, idempotent_id, request_digest
 
 CAP_XML = "application/cap+xml"
 ORIGINATOR = require(Role.alert_originator, Role.national_authority)
@@ -33,12 +33,15 @@ router = APIRouter(tags=["alerts"])
 async def issue_alert(alert: AlertIn, request: Request,
                       idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
                       principal: TokenRecord = Depends(ORIGINATOR)) -> AcceptedOut:
-    """Issue an alert to everyone inside its area; 202 once journaled. The area must lie inside the token's
+    """Issue an alert to everyone inside its area; 202 once journaled. An ``Idempotency-Key`` is this
+    token's own: the same key and request again answer the original id (``duplicate: true``); the same key
+    with a different request is refused (422 ``Idempotency-Key``). The area must lie inside the token's
     authorised area (403 ``area`` otherwise); the SAME code follows ``event`` unless ``same_code`` is given."""
-    keyed_id = idempotent_id("alert", idempotency_key)
+    keyed_id = idempotent_id("alert", idempotency_key, sender=principal.token_hash)
     runtime = request.app.state.runtime
     accepted = await flows.issue_alert(principal=principal, payload=alert, submit=runtime.submit,
-                                       lifecycle=lifecycle(request), event_id=keyed_id, retry=keyed_id is not None)
+                                       lifecycle=lifecycle(request), event_id=keyed_id, store=runtime.store,
+                                       digest=request_digest(alert) if keyed_id else None)
     return AcceptedOut(id=accepted.event_id, duplicate=not accepted.created)
 
 

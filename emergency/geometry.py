@@ -2,7 +2,9 @@
 
 All coordinates are WGS 84 (EPSG:4326) degrees. GeoJSON positions are ``[lon, lat]`` (RFC 7946
 order); CAP text is ``lat,lon`` (CAP 1.2 order); circle radii are kilometres. Metric work (circle
-polygons) is done in a local azimuthal-equidistant projection (metres).
+polygons) is done geodesically on the WGS 84 ellipsoid (metres). Areas crossing ±180° longitude are
+split there into MultiPolygons (RFC 7946 section 3.1.9); an unsplit ring whose edge jumps more than 180°
+in longitude is refused.
 
 Every input check in the system goes through this module, so the same input gets the same message
 everywhere: ``lat: must be between -90 and 90, got 95``, ``must be a GeoJSON Polygon or MultiPolygon,
@@ -13,12 +15,14 @@ annotated types (``Lat``, ``Lon``, ``PointGeometry``, ``LineGeometry``, ``AreaGe
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
+import numpy as np
 import shapely
 import shapely.ops
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -178,7 +182,22 @@ def check_area_geometry(geom: Any) -> dict[str, Any]:
                 if not isinstance(pos, list | tuple) or len(pos) < 2:
                     raise ValueError(f"ring {r} of polygon {p} has a malformed position")
                 check_lat_lon(pos[1], pos[0])
+            _check_no_antimeridian_jump(ring, f"ring {r} of polygon {p}")
     return validate_geojson(geom)
+
+
+def _check_no_antimeridian_jump(ring: list, name: str) -> None:
+    """Refuse a ring (WGS 84 ``[lon, lat]`` degrees) with an edge spanning more than 180° of longitude: it is
+    a polygon crossing ±180° given unsplit, which RFC 7946 (3.1.9) requires to be split. Edges along ±180°
+    itself or along a pole (a global band, a polar cap) are fine."""
+    for (lon1, lat1, *_), (lon2, lat2, *_) in zip(ring, ring[1:]):
+        if abs(lon2 - lon1) <= 180.0:
+            continue
+        if abs(lon1) == abs(lon2) == LON_LIMIT or (lat1 == lat2 and abs(lat1) == LAT_LIMIT):
+            continue
+        raise ValueError(f"{name} has an edge from lon {lon1:g} to lon {lon2:g}, more than 180° of longitude: "
+                         "a polygon crossing the antimeridian (±180°) must be split there into a MultiPolygon "
+                         "(RFC 7946 section 3.1.9)")
 
 
 def check_line_geometry(geom: Any) -> dict[str, Any]:
@@ -281,29 +300,45 @@ def to_shape(geom: dict[str, Any]) -> BaseGeometry:
     return shape(geom)
 
 
-@lru_cache(maxsize=256)
-def _aeqd(lat: float, lon: float):
-    from pyproj import CRS, Transformer
+@lru_cache(maxsize=1)
+def _geod():
+    from pyproj import Geod
 
-    crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
-    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return Geod(ellps="WGS84")
+
+
+_WORLD_COPIES = (-360.0, 0.0, 360.0)  # longitude offsets of the copies a ring unwrapped across ±180° can reach
 
 
 def circle_polygon(lat: float, lon: float, radius_km: float, segments: int = 64) -> dict[str, Any]:
-    """A GeoJSON Polygon (WGS 84) approximating a circle of ``radius_km`` kilometres.
+    """A GeoJSON area (WGS 84 degrees) approximating the geodesic circle of ``radius_km`` kilometres around
+    (``lat``, ``lon``): its vertices lie on the circle (WGS 84 ellipsoid, ``segments`` of them).
 
-    Built in a local azimuthal-equidistant projection (metres) centred on the point,
-    so the radius is true in every direction.
+    A circle crossing ±180° longitude is split there into a MultiPolygon (RFC 7946 section 3.1.9). A circle
+    containing a pole becomes a cap: the polygon runs along the circle through every longitude and closes
+    along the pole (latitude ±90), split at ±180° like any other.
     """
-    to_wgs = _aeqd(round(lat, 6), round(lon, 6))
-    r = radius_km * 1000.0
-    ring = []
-    for i in range(segments):
-        a = 2 * math.pi * i / segments
-        x, y = to_wgs.transform(r * math.cos(a), r * math.sin(a))
-        ring.append([round(x, 7), round(y, 7)])
-    ring.append(ring[0])
-    return {"type": "Polygon", "coordinates": [ring]}
+    n = segments
+    az = np.linspace(0.0, 360.0, n, endpoint=False)
+    lons, lats, _ = _geod().fwd(np.full(n, float(lon)), np.full(n, float(lat)), az, np.full(n, radius_km * 1000.0))
+    lons = np.unwrap(np.asarray(lons), period=360.0)  # continuous, may leave [-180, 180]
+    lats = np.asarray(lats)
+    closing = (lons[0] - lons[-1] + 180.0) % 360.0 - 180.0
+    winding = lons[-1] + closing - lons[0]  # 0 for an ordinary circle, ±360 around a pole
+    ring = list(zip(lons.tolist(), lats.tolist()))
+    if abs(winding) > 180.0:
+        pole = 90.0 if lat > 0 else -90.0
+        end = lons[0] + winding
+        ring += [(end, float(lats[0])), (end, pole), (float(lons[0]), pole)]
+    unwrapped = shapely.make_valid(shapely.Polygon(ring))
+    parts = []
+    for offset in _WORLD_COPIES:
+        piece = unwrapped.intersection(shapely.box(offset - 180.0, -90.0, offset + 180.0, 90.0))
+        piece = shapely.transform(piece, lambda xy, o=offset: xy - np.array([o, 0.0]))
+        parts += [p for p in shapely.get_parts(piece) if isinstance(p, shapely.Polygon) and p.area > 0]
+    parts = list(shapely.get_parts(shapely.set_precision(shapely.union_all(parts), 1e-9)))  # re-join at cuts off ±180°
+    area = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    return json.loads(shapely.to_geojson(shapely.set_precision(area, 1e-9)))
 
 
 def contains_point(area: dict[str, Any], lat: float, lon: float) -> bool:

@@ -18,9 +18,12 @@ Exactness and the WEA 0.1-mile rule
 - WEA allows a device to be alerted at most 0.1 mile (161 m) outside the area; the index never
   adds a buffer, so the overshoot is 0 m for points, well within the rule.
 
-Antimeridian: no region pack comes near ±180° longitude. Polygons crossing it must be split
-into a MultiPolygon (RFC 7946 section 3.1.9); a circle whose extent crosses ±180° is refused
-with a ``ValueError`` rather than answered wrongly.
+Antimeridian and poles: polygons crossing ±180° must be split into a MultiPolygon (RFC 7946
+section 3.1.9; an unsplit ring with an edge jumping more than 180° of longitude is refused by the
+kernel's check); each part is answered on its own, so a split area costs no more than its parts.
+Circles are measured geodesically whatever they cross: their candidate boxes wrap around ±180° and
+become the whole band of latitudes near a pole. ``tests/test_antimeridian.py`` checks all of this
+against the geodesic truth on random circles and polygons worldwide.
 """
 
 from __future__ import annotations
@@ -60,16 +63,21 @@ class Circle:
         c = parse_cap_circle(text)
         return cls(c.lat, c.lon, c.radius_km * 1000.0)
 
-    def bounds(self) -> tuple[float, float, float, float]:
-        """A lon/lat box (degrees) certainly containing the circle; refuses the antimeridian."""
+    def boxes(self) -> list[tuple[float, float, float, float]]:
+        """Lon/lat boxes (degrees, min lon <= max lon) that together certainly contain the circle: one, or
+        two when it crosses ±180°, or the whole band of latitudes when it comes near a pole."""
         dlat = math.degrees(self.radius_m * (1 + SPHERE_MARGIN) / EARTH_RADIUS_M) + 1e-9
+        south, north = max(-90.0, self.lat - dlat), min(90.0, self.lat + dlat)
         top = min(90.0, abs(self.lat) + dlat)
-        if top >= 89.999:
-            return (-180.0, max(-90.0, self.lat - dlat), 180.0, min(90.0, self.lat + dlat))
-        dlon = dlat / math.cos(math.radians(top))
-        if self.lon - dlon < -180 or self.lon + dlon > 180:
-            raise ValueError("area: the circle crosses the antimeridian (180° longitude), which is not supported")
-        return (self.lon - dlon, self.lat - dlat, self.lon + dlon, self.lat + dlat)
+        dlon = dlat / math.cos(math.radians(top)) if top < 89.999 else 360.0
+        if dlon >= 180.0:
+            return [(-180.0, south, 180.0, north)]
+        west, east = self.lon - dlon, self.lon + dlon
+        if west < -180.0:
+            return [(west + 360.0, south, 180.0, north), (-180.0, south, east, north)]
+        if east > 180.0:
+            return [(west, south, 180.0, north), (-180.0, south, east - 360.0, north)]
+        return [(west, south, east, north)]
 
 
 Area = BaseGeometry | Circle
@@ -216,9 +224,8 @@ class TargetIndex:
             self._tree = (shapely.STRtree([self._areas[k] for k in keys]), keys)
         tree, keys = self._tree
         if isinstance(area, Circle):
-            box = shapely.box(*area.bounds())
-            return [keys[i] for i in sorted(tree.query(box, predicate="intersects"))
-                    if _area_touches_circle(self._areas[keys[i]], area)]
+            near = set().union(*(tree.query(shapely.box(*b), predicate="intersects").tolist() for b in area.boxes()))
+            return [keys[i] for i in sorted(near) if _area_touches_circle(self._areas[keys[i]], area)]
         return [keys[i] for i in sorted(tree.query(area, predicate="intersects"))]
 
 
@@ -227,8 +234,17 @@ def _bbox_candidates(bounds, x, y, alive) -> np.ndarray:
     return np.flatnonzero(alive & (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
 
 
-def _in_polygon(poly: BaseGeometry, x: np.ndarray, y: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    """Indices of points intersecting ``poly`` (planar lon/lat), exact; grid-accelerated when many."""
+def _in_polygon(area: BaseGeometry, x: np.ndarray, y: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Indices of points intersecting ``area`` (planar lon/lat, WGS 84 degrees), exact; a MultiPolygon part
+    by part (the halves of an area split at ±180° have a world-wide bbox together, small ones apart)."""
+    parts = shapely.get_parts(area)
+    if len(parts) == 1:
+        return _in_one_polygon(parts[0], x, y, alive)
+    return np.unique(np.concatenate([_in_one_polygon(p, x, y, alive) for p in parts]))
+
+
+def _in_one_polygon(poly: BaseGeometry, x: np.ndarray, y: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Indices of points intersecting one polygon (planar lon/lat), exact; grid-accelerated when many."""
     cand = _bbox_candidates(poly.bounds, x, y, alive)
     if len(cand) < GRID_MIN_POINTS:
         return cand[shapely.intersects_xy(poly, x[cand], y[cand])]
@@ -274,7 +290,10 @@ def _classify_cells(poly: BaseGeometry, g: int) -> tuple[np.ndarray, tuple[float
 
 def _in_circle(c: Circle, x: np.ndarray, y: np.ndarray, alive: np.ndarray) -> np.ndarray:
     """Indices of points within ``c.radius_m`` metres (geodesic, WGS 84 ellipsoid) of the centre."""
-    cand = _bbox_candidates(c.bounds(), x, y, alive)
+    boxes = c.boxes()
+    cand = _bbox_candidates(boxes[0], x, y, alive)
+    if len(boxes) > 1:
+        cand = np.union1d(cand, _bbox_candidates(boxes[1], x, y, alive))
     if not len(cand):
         return cand
     lon1, lat1 = np.radians(c.lon), np.radians(c.lat)
@@ -287,6 +306,14 @@ def _in_circle(c: Circle, x: np.ndarray, y: np.ndarray, alive: np.ndarray) -> np
         _, _, dist = GEOD.inv(np.full(len(ring), c.lon), np.full(len(ring), c.lat), x[cand][ring], y[cand][ring])
         sure[ring[np.asarray(dist) <= c.radius_m]] = True
     return cand[sure]
+
+
+def area_contains(area: Area, lat: float, lon: float) -> bool:
+    """True when the point (WGS 84 degrees) lies in a parsed area: within a circle (geodesic, WGS 84
+    ellipsoid, metres) or inside or on the boundary of a polygon (planar lon/lat, RFC 7946)."""
+    if isinstance(area, Circle):
+        return geodesic_distance_m(area.lat, area.lon, lat, lon) <= area.radius_m
+    return bool(shapely.intersects_xy(area, lon, lat))
 
 
 def geodesic_distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -73,8 +73,9 @@ async def test_a_headline_too_long_for_wea_without_wea_text_is_refused_naming_th
 
 
 async def test_idempotency_key_retries_are_still_answered_as_duplicates(system):
-    first = await issue(system, alert_body(), **{"Idempotency-Key": "cap-retry-1"})
-    again = await issue(system, alert_body(), **{"Idempotency-Key": "cap-retry-1"})
+    body = alert_body()  # a retry repeats the request exactly (another expiry would be another request)
+    first = await issue(system, body, **{"Idempotency-Key": "cap-retry-1"})
+    again = await issue(system, body, **{"Idempotency-Key": "cap-retry-1"})
     assert again == {**first, "duplicate": True}
 
 

@@ -174,16 +174,17 @@ def test_bad_areas_are_clear_errors(area, reason):
         TargetIndex().query(area)
 
 
-def test_circles_crossing_the_antimeridian_are_refused_not_answered_wrongly():
+def test_circles_crossing_the_antimeridian_are_answered_across_it():
     idx = TargetIndex()
     idx.add_point("fiji", -17.0, 179.99)
-    with pytest.raises(ValueError, match="antimeridian"):
-        idx.query(Circle(-17.0, 179.95, 20_000))
+    idx.add_point("across", -17.0, -179.9)   # 8 km east of the centre, across ±180°
+    idx.add_point("far", -17.0, -179.5)      # 48 km east: outside
+    assert idx.query(Circle(-17.0, 179.95, 20_000)) == ["fiji", "across"]
     # a polygon split at 180° as RFC 7946 asks works
     split = {"type": "MultiPolygon", "coordinates": [
         [[[179.5, -17.5], [180, -17.5], [180, -16.5], [179.5, -16.5], [179.5, -17.5]]],
         [[[-180, -17.5], [-179.5, -17.5], [-179.5, -16.5], [-180, -16.5], [-180, -17.5]]]]}
-    assert idx.query(split) == ["fiji"]
+    assert idx.query(split) == ["fiji", "across", "far"]  # "far" is on its eastern edge
 
 
 @pytest.mark.parametrize("lat,lon", [(91, 0), (0, -181), (float("nan"), 0), (float("inf"), 0)])

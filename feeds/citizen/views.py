@@ -17,7 +17,7 @@ async def submit_report(report: CitizenReportIn, request: Request,
                         idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> ReportAcceptedOut:
     """Accept a report placed by ``lat``/``lon`` or by ``location_text`` (geocoded in the region); the 202
     echoes where it was placed. It reaches the map through raw.citizen -> cop.reports."""
-    event_id = idempotent_id("citizen", idempotency_key) or new_id("citizen")
+    event_id = idempotent_id("citizen", idempotency_key, payload=report) or new_id("citizen")
     try:
         return await submit(intake=request.app.state.runtime, report=report, event_id=event_id,
                             source_type="citizen_api", now=utcnow())
