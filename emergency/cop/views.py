@@ -11,6 +11,7 @@ from emergency.cop.features import feature_collection, to_feature
 from emergency.layers import ALERTS, REPORTS, ROAD_CLOSURES
 from emergency.events import utcnow
 from emergency.store.base import EventQuery
+from emergency.timebounds import QueryTime
 
 router = APIRouter(tags=["common operating picture"])
 
@@ -50,7 +51,7 @@ async def _layer(request: Request, layer: str, *, bbox: str | None, since: datet
 
 @router.get("/api/v1/reports")
 async def reports(request: Request, bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
-                  since: datetime | None = None, until: datetime | None = None,
+                  since: QueryTime | None = None, until: QueryTime | None = None,
                   category: list[str] | None = Query(None), kind: list[str] | None = Query(None),
                   limit: int = Query(5000, ge=1, le=50_000)) -> dict[str, Any]:
     """Citizen reports and mapped social posts as a GeoJSON FeatureCollection (WGS 84)."""
