@@ -17,6 +17,7 @@ from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
 from emergency.http import BodyLimit, StatusMetrics, install_error_handlers
+from emergency.assembly.journal import router as journal_router
 from emergency.assembly.ops import router as ops_router
 from emergency.assembly.runtime import Runtime
 from feeds.agency.views import router as agency_router
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app = FastAPI(title="Emergency common operating picture", version=__version__, lifespan=lifespan)
     app.state.runtime = rt
     install_error_handlers(app)
-    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, ops_router, social_router):
+    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, journal_router, ops_router,
+                   social_router):
         app.include_router(router)
     live_map.mount(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
