@@ -309,3 +309,43 @@ async def test_a_poison_message_is_split_out_of_its_batch_and_transient_errors_n
     assert json.loads(dead[0]["value"])["id"] == "citizen:poison"
     assert sorted(set(applied)) == ["citizen:a", "citizen:b", "citizen:c", "citizen:d"]
     assert worker.metrics.dead_letters.value(topic=RAW_CITIZEN, reason="failed") == 1
+
+
+async def test_an_envelope_time_past_year_9999_is_a_dead_letter_and_never_stops_the_gateway_tail(broker, tmp_path,
+                                                                                                sqlite_url):
+    from emergency.stream.tail import Tail
+    from emergency.stream.topics import COP_REPORTS
+
+    settings = make_settings(broker, sqlite_url, tmp_path)
+    await ensure_topics(settings, broker.bootstrap)
+    seen: list[str] = []
+
+    async def handler(topic: str, event: Envelope) -> None:
+        seen.append(event.id)
+
+    tail = Tail(settings=settings, bootstrap=broker.bootstrap, topics=[COP_REPORTS], handler=handler)
+    run = asyncio.create_task(tail.run())
+    try:
+        await asyncio.wait_for(tail.ready.wait(), 30)
+        doc = json.loads(_event("citizen:far").to_json())
+        doc["observed_at"] = FAR  # journaled by an older build: OverflowError when converted to UTC
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(settings.topic(COP_REPORTS), json.dumps(doc).encode(), key=b"k")
+            await producer.send_and_wait(settings.topic(COP_REPORTS), _event("citizen:good").to_json(), key=b"k")
+        finally:
+            await producer.stop()
+        await eventually(lambda: "citizen:good" in seen, timeout=30)
+        assert seen == ["citizen:good"]
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+
+    from emergency.stream.consumer import decode
+
+    class Record:
+        value = json.dumps(doc).encode()
+
+    with pytest.raises(ValueError, match="invalid envelope: observed_at: Value error, must lie between years 1 and 9999"):
+        decode(Record())

@@ -23,7 +23,6 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Protocol
 
 import asyncpg
