@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.tiers import Tier
 from emergency.geometry import AreaGeometry, CircleArea
 from emergency.text import SafeText
+from emergency.timebounds import AlertExpiry
 
 
 class AlertArea(BaseModel):
@@ -38,7 +39,7 @@ class AlertIn(BaseModel):
     same_code: SafeText | None = Field(None, min_length=3, max_length=3, description="SAME/EAS event code (e.g. HMW, "
                                   "FRW, EVI); default: chosen from the event (CEM when the event names none)")
     area: AlertArea
-    expires: AwareDatetime
+    expires: AlertExpiry  # emergency.timebounds: at most 30 days ahead
     # Wireless Emergency Alert text. When ``wea_text`` is left out the headline is used, so it must
     # then fit WEA's 90 characters; the CAP validator (alerts.cap.validate, WEA profile) enforces
     # both limits (90 and 360 characters) and names the field it refuses.

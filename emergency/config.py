@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         "fetch only at this deadline, so it bounds per-hop latency"
     )
     broker_check_interval_s: float = Field(2.0, gt=0, description="how often the broker-restart watchdog looks")
+    apply_retries: int = Field(
+        3, ge=0, le=20, description="a processor tries a failing batch (then each of its messages) this many "
+        "more times before it dead-letters the failing message and marks its journal row failed"
+    )
+    apply_retry_backoff_s: float = Field(
+        0.2, ge=0, le=10, description="first pause between those tries; it doubles after each"
+    )
     gc_gen0_threshold: int = Field(
         50_000, ge=0, description="young-generation size before the garbage collector runs (Python's default "
         "is 700; 0 keeps it); see emergency/collector.py"

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from emergency.geometry import validate_geojson
+from emergency.timebounds import to_utc
 
 SCHEMA_VERSION = 1
 
@@ -75,7 +76,7 @@ class Envelope(BaseModel):
     @field_validator("observed_at", "received_at")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
-        return v.astimezone(UTC)
+        return to_utc(v)  # ValueError (not OverflowError) outside years 1-9999 in UTC: a readable refusal
 
     @field_validator("geometry")
     @classmethod

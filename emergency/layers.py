@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from emergency.events import Envelope, Kind
+from emergency.timebounds import to_utc
 
 Draw = Literal["markers", "lines", "areas"]
 
@@ -106,11 +107,17 @@ def layer_of(event: Envelope) -> str:
 
 
 def expires_at(event: Envelope) -> datetime | None:
-    """When the event stops being current (its layer's expiry attribute, UTC), or None if open-ended."""
+    """When the event stops being current (its layer's expiry attribute, UTC), or None if open-ended.
+
+    Raises ValueError naming the attribute when it is not an ISO 8601 time representable in UTC.
+    """
     for name in _expiry_attributes(event):
         value = event.attributes.get(name)
         if value:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+            try:
+                return to_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"attributes.{name}: {exc}") from None
     return None
 
 

@@ -47,11 +47,12 @@ class Registry:
     def __init__(self) -> None:
         self.events_in = Metric("emergency_events_consumed_total", "Messages consumed, by topic and group.", "counter")
         self.events_out = Metric("emergency_events_produced_total", "Messages produced, by topic.", "counter")
-        self.dead_letters = Metric("emergency_dead_letters_total", "Messages sent to the dead-letter topic, by source topic.", "counter")
+        self.dead_letters = Metric("emergency_dead_letters_total", "Messages sent to the dead-letter topic, by source topic and reason (undecodable, refused, failed).", "counter")
         self.consumer_lag = Metric("emergency_consumer_lag", "Messages behind the end of the topic, by group and topic.", "gauge")
         self.http_responses = Metric("emergency_http_responses_total", "HTTP responses, by method, route and status.", "counter")
         self.accepted = Metric("emergency_intake_accepted_total", "Submissions journaled at intake, by kind.", "counter")
         self.broker_restarts = Metric("emergency_broker_restarts_total", "Times the broker was found to have forgotten its topics.", "counter")
+        self.journal_failed = Metric("emergency_journal_failed", "Journal rows a processor gave up on (dead-lettered), waiting for `emergency journal retry`.", "gauge")
         self.outbox_pending = Metric("emergency_outbox_unapplied", "Journal rows not yet applied to the projection.", "gauge")
         self.ws_clients = Metric("emergency_websocket_clients", "Connected WebSocket clients, by endpoint.", "gauge")
         self.alerts_pushed = Metric("emergency_alerts_pushed_total", "Alert messages pushed to WebSocket subscribers.", "counter")

@@ -99,6 +99,9 @@ async def test_clusters_stay_dirty_when_the_journal_fails():
 def test_a_post_dated_in_the_far_future_does_not_expire_the_clusters():
     pipeline = SocialPipeline(now=lambda: T0)
     pipeline.process(Post(id="a", text=TEXT, created_at=T0))
-    pipeline.process(Post(id="b", text="Big flood " * 3 + "on Naito, cars stuck", created_at=T0 + timedelta(days=400)))
+    # the edge refuses such a post (emergency.timebounds: 1 day ahead at most); the pipeline's own cap stays a
+    # second defence, so build the post without validation
+    pipeline.process(Post.model_construct(id="b", text="Big flood " * 3 + "on Naito, cars stuck",
+                                          created_at=T0 + timedelta(days=400)))
     assert "a" in pipeline.deduper.clusters
     assert pipeline.process(Post(id="c", text=TEXT, created_at=T0)).cluster == "a"

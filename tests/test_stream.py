@@ -104,7 +104,8 @@ async def test_malformed_messages_go_to_dead_letter_and_the_consumer_keeps_runni
     r = await system.http.post("/api/v1/reports", json=report_body())
     assert r.status_code == 202
     await eventually(lambda: system.runtime.store.get_event(r.json()["id"]))
-    assert system.runtime.metrics.dead_letters.value(topic=RAW_CITIZEN) == 4
+    assert system.runtime.metrics.dead_letters.value(topic=RAW_CITIZEN, reason="undecodable") == 3
+    assert system.runtime.metrics.dead_letters.value(topic=RAW_CITIZEN, reason="refused") == 1
 
 
 async def test_embedded_broker_refuses_a_taken_port_with_a_clear_error(broker):

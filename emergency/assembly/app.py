@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from alerts.views import router as alerts_router
 from emergency import __version__
 from emergency.assembly.docs import mount_docs
+from emergency.assembly.journal import router as journal_router
 from emergency.assembly.ops import router as ops_router
 from emergency.assembly.runtime import Runtime
 from emergency.auth.tokens import Role, ensure_token
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                   docs_url=None, redoc_url=None)  # /docs is served from vendored files (docs.py), ReDoc not at all
     app.state.runtime = rt
     install_error_handlers(app)
-    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, ops_router, social_router):
+    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, journal_router, ops_router,
+                   social_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)

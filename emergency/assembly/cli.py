@@ -19,7 +19,7 @@ DEFAULT_SCENARIO = PROJECT_ROOT / "sample_data" / "scenarios" / "portland_demo.j
 # Command groups that live with their package. Each module has
 #   register(sub: argparse._SubParsersAction) -> None
 # which adds one sub-command whose parser sets ``run=callable(settings, args) -> int``.
-COMMAND_GROUPS = ("mapping.cli", "alerts.cli", "feeds.social.cli")
+COMMAND_GROUPS = ("mapping.cli", "alerts.cli", "feeds.social.cli", "emergency.assembly.journal")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -261,12 +261,12 @@ async def _rebuild(settings: Settings, timeout: float) -> int:
         with Progress("replaying journal", total) as bar:
             while loop.time() < deadline:
                 counts = await runtime.store.journal_counts()
-                bar.update(counts.applied)
-                if counts.applied == counts.total:
+                bar.update(counts.finished)
+                if counts.finished == counts.total:  # failed rows wait for `emergency journal retry`
                     break
                 await asyncio.sleep(0.2)
         counts = await runtime.store.journal_counts()
-        if counts.applied < counts.total:
+        if counts.finished < counts.total:
             print(f"emergency: error: only {counts.applied} of {counts.total} journal rows applied "
                   f"after {timeout:.0f} s", file=sys.stderr)
             return 1

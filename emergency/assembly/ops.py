@@ -20,10 +20,18 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the store and the broker answer, 503 naming what does not."""
-    checks = await request.app.state.runtime.ready()
+    """200 when the store and the broker answer, 503 naming what does not.
+
+    ``failed`` counts journal rows a processor gave up on (dead-lettered; ``GET
+    /api/v1/admin/journal/failed``); any makes ``degraded`` true but the process stays ready,
+    because the stream flows past them and taking the process out of service would stop intake.
+    """
+    runtime = request.app.state.runtime
+    checks = await runtime.ready()
+    failed = await runtime.journal_failed()
     ok = all(checks.values())
-    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks, "failed": failed,
+                         "degraded": bool(failed)}, status_code=200 if ok else 503)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
@@ -32,6 +40,7 @@ async def metrics(request: Request) -> PlainTextResponse:
     runtime = request.app.state.runtime
     counts = await runtime.store.journal_counts()
     runtime.metrics.outbox_pending.set(counts.total - counts.applied)
+    runtime.metrics.journal_failed.set(counts.failed)
     _social_streams(runtime.metrics, [runner.status() for runner in runtime.social_runners])
     return PlainTextResponse(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
 

@@ -114,10 +114,11 @@ class Runtime:
         assert store is not None and not self.workers
         self.workers = [
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
-                        process=make_normaliser(s, self.metrics, self.geocoder), metrics=self.metrics),
+                        process=make_normaliser(s, self.metrics, self.geocoder), metrics=self.metrics,
+                        journal=store),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
                         topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
-                        metrics=self.metrics),
+                        metrics=self.metrics, journal=store),
         ]
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")
@@ -156,14 +157,16 @@ class Runtime:
         return accepted
 
     async def wait_applied(self, timeout_s: float = 60.0, poll_s: float = 0.05) -> bool:
-        """Wait until every journal row is applied to the projection; False on timeout."""
+        """Wait until every journal row is applied to the projection (or failed: dead-lettered, waiting for an
+        operator's retry); False on timeout."""
         assert self.store is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
             counts = await self.store.journal_counts()
             self.metrics.outbox_pending.set(counts.total - counts.applied)
-            if counts.applied == counts.total:
+            self.metrics.journal_failed.set(counts.failed)
+            if counts.finished == counts.total:
                 return True
             await asyncio.sleep(poll_s)
         return False
@@ -178,6 +181,27 @@ class Runtime:
             except Exception:
                 store_ok = False
         return {"store": store_ok, "broker": bool(self.watchdog and self.watchdog.reachable)}
+
+    async def journal_failed(self) -> int | None:
+        """Journal rows a processor gave up on (dead-lettered, not applied), also set as the
+        ``emergency_journal_failed`` gauge; None when the store does not answer."""
+        if self.store is None:
+            return None
+        try:
+            counts = await asyncio.wait_for(self.store.journal_counts(), 2)
+        except Exception:
+            return None
+        self.metrics.journal_failed.set(counts.failed)
+        return counts.failed
+
+    async def retry_failed(self, seqs: list[int] | None = None) -> list[int]:
+        """Clear the failure of these journal rows (all when None) and wake the relay to publish them again."""
+        assert self.store is not None
+        retried = await self.store.retry_failed(seqs)
+        if retried and self.relay:
+            self.relay.wake()
+        await self.journal_failed()
+        return retried
 
     async def stop(self) -> None:
         """Cancel tasks, stop the embedded broker, close the store. Safe to call twice."""

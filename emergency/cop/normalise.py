@@ -20,7 +20,7 @@ from emergency.categories import AGENCY_CATEGORIES, REPORT_CATEGORIES
 from emergency.config import Settings
 from emergency.events import Envelope, Kind
 from emergency.geocoding import Geocoder
-from emergency.layers import layer_of
+from emergency.layers import expires_at, layer_of
 from emergency.metrics import Registry
 from emergency.stream.consumer import Incoming, Rejected
 from emergency.stream.producer import publish_all
@@ -58,6 +58,7 @@ def normalise(topic: str, event: Envelope, geocoder: Geocoder | None = None) -> 
         if event.category == "road_closure" and (event.geometry is None or event.geometry["type"] not in LINE_TYPES):
             raise ValueError("a road closure needs a LineString or MultiLineString geometry")
     layer_of(event)  # raises NoLayer (a ValueError): nothing enters the picture that no layer would show
+    expires_at(event)  # raises ValueError: an expiry the store cannot hold never reaches the projector
     text = _SPACE.sub(" ", event.text).strip() if event.text else event.text
     return event.model_copy(update={"text": text})
 

@@ -20,6 +20,7 @@ from emergency.cop.features import change, stored_feature, to_feature
 from emergency.events import utcnow
 from emergency.layers import REGISTRY, Layer
 from emergency.store.base import Cursor, EventQuery
+from emergency.timebounds import QueryTime
 
 router = APIRouter(tags=["common operating picture"])
 
@@ -84,8 +85,8 @@ def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
 
     async def read(request: Request, response: Response,
                    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS 84 degrees)"),
-                   since: datetime | None = Query(None, description="observed at or after (ISO 8601 with zone)"),
-                   until: datetime | None = Query(None, description="observed at or before (ISO 8601 with zone)"),
+                   since: QueryTime | None = Query(None, description="observed at or after (ISO 8601 with zone)"),
+                   until: QueryTime | None = Query(None, description="observed at or before (ISO 8601 with zone)"),
                    category: list[str] | None = Query(None), kind: list[str] | None = Query(None),
                    active: bool = Query(layer.active_by_default,
                                         description="only items whose end or expiry has not passed"),

@@ -39,6 +39,18 @@ class OutboxRow:
     payload: bytes
     published_at: datetime | None = None
     applied_at: datetime | None = None
+    failed_at: datetime | None = None  # a processor gave up on it (dead-lettered); not republished until retried
+    failure: str | None = None         # why, as sent to the dead-letter topic
+
+
+@dataclass(frozen=True)
+class JournalFailure:
+    """A message a processor gave up on: the journal rows of ``event_id`` (up to ``received_at``, or all
+    unapplied ones when None) are marked failed with ``reason``."""
+
+    event_id: str
+    received_at: datetime | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,12 @@ class JournalCounts:
     total: int
     published: int
     applied: int
+    failed: int = 0  # not applied, given up on by a processor (dead-lettered), waiting for an operator's retry
+
+    @property
+    def finished(self) -> int:
+        """Rows needing no more work from the stream: applied, or failed (until retried)."""
+        return self.applied + self.failed
 
 
 class Store(Protocol):
@@ -123,6 +141,9 @@ class Store(Protocol):
     async def mark_published(self, seqs: list[int], at: datetime) -> None: ...
     async def reset_unapplied(self) -> int: ...
     async def journal_counts(self) -> JournalCounts: ...
+    async def mark_failed(self, failures: list[JournalFailure], at: datetime) -> int: ...
+    async def failed_rows(self, limit: int = 1000) -> list[OutboxRow]: ...
+    async def retry_failed(self, seqs: list[int] | None = None) -> list[int]: ...
 
     # projection
     async def upsert_events(self, events: list[Envelope]) -> int: ...

@@ -25,6 +25,7 @@ from emergency.store.base import (
     EventPage,
     EventQuery,
     JournalCounts,
+    JournalFailure,
     OnConflict,
     OutboxRow,
     StoredEvent,
@@ -49,6 +50,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_event ON outbox(event_id);
 CREATE INDEX IF NOT EXISTS outbox_unapplied ON outbox(seq) WHERE applied_at IS NULL;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS failed_at TIMESTAMPTZ;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS failure TEXT;
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -189,7 +192,8 @@ class PostGISStore:
     async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:
         rows = await self.pool.fetch(
             "SELECT seq, event_id, topic, key, payload, published_at FROM outbox "
-            "WHERE applied_at IS NULL AND (published_at IS NULL OR published_at < $1) ORDER BY seq LIMIT $2",
+            "WHERE applied_at IS NULL AND failed_at IS NULL AND (published_at IS NULL OR published_at < $1) "
+            "ORDER BY seq LIMIT $2",
             republish_before, limit,
         )
         return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
@@ -200,13 +204,45 @@ class PostGISStore:
 
     async def reset_unapplied(self) -> int:
         status = await self.pool.execute(
-            "UPDATE outbox SET published_at = NULL WHERE applied_at IS NULL AND published_at IS NOT NULL"
+            "UPDATE outbox SET published_at = NULL WHERE applied_at IS NULL AND failed_at IS NULL"
+            " AND published_at IS NOT NULL"
         )
         return int(status.split()[-1])
 
     async def journal_counts(self) -> JournalCounts:
-        r = await self.pool.fetchrow("SELECT count(*), count(published_at), count(applied_at) FROM outbox")
-        return JournalCounts(r[0], r[1], r[2])
+        r = await self.pool.fetchrow(
+            "SELECT count(*), count(published_at), count(applied_at),"
+            " count(*) FILTER (WHERE failed_at IS NOT NULL AND applied_at IS NULL) FROM outbox")
+        return JournalCounts(r[0], r[1], r[2], r[3])
+
+    async def mark_failed(self, failures: list[JournalFailure], at: datetime) -> int:
+        """Mark the unapplied journal rows of each failure failed (not republished until retried)."""
+        if not failures:
+            return 0
+        n = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for f in failures:
+                status = await conn.execute(
+                    "UPDATE outbox SET failed_at = $1, failure = $2 WHERE event_id = $3 AND applied_at IS NULL"
+                    " AND failed_at IS NULL AND ($4::timestamptz IS NULL OR received_at <= $4)",
+                    at, f.reason[:2000], f.event_id, f.received_at)
+                n += int(status.split()[-1])
+        return n
+
+    async def failed_rows(self, limit: int = 1000) -> list[OutboxRow]:
+        """Failed, unapplied journal rows, oldest first."""
+        rows = await self.pool.fetch(
+            "SELECT seq, event_id, topic, key, payload, published_at, applied_at, failed_at, failure FROM outbox "
+            "WHERE failed_at IS NOT NULL AND applied_at IS NULL ORDER BY seq LIMIT $1", limit)
+        return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6], r[7], r[8]) for r in rows]
+
+    async def retry_failed(self, seqs: list[int] | None = None) -> list[int]:
+        """Clear the failure of these rows (all failed rows when None) so the relay publishes them again."""
+        rows = await self.pool.fetch(
+            "UPDATE outbox SET failed_at = NULL, failure = NULL, published_at = NULL "
+            "WHERE failed_at IS NOT NULL AND applied_at IS NULL AND ($1::bigint[] IS NULL OR seq = ANY($1::bigint[])) "
+            "RETURNING seq", seqs)
+        return sorted(r[0] for r in rows)
 
     # -- projection -------------------------------------------------------------------------
 

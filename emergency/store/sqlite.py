@@ -29,6 +29,7 @@ from emergency.store.base import (
     EventPage,
     EventQuery,
     JournalCounts,
+    JournalFailure,
     OnConflict,
     OutboxRow,
     StoredEvent,
@@ -51,7 +52,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     received_at TEXT NOT NULL,
     created_at TEXT NOT NULL,
     published_at TEXT,
-    applied_at TEXT
+    applied_at TEXT,
+    failed_at TEXT,
+    failure TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_event ON outbox(event_id);
 CREATE INDEX IF NOT EXISTS outbox_unapplied ON outbox(applied_at, published_at);
@@ -131,6 +134,7 @@ class SQLiteStore:
             conn.execute("PRAGMA busy_timeout=10000")
             conn.executescript(SCHEMA)
             _migrate(conn)
+            _add_outbox_failure_columns(conn)
             conn.executescript(INDEXES)
             conn.create_function("geom_hits", 5, _geom_hits, deterministic=True)
             return conn
@@ -182,7 +186,8 @@ class SQLiteStore:
         def _due(c: sqlite3.Connection) -> list[OutboxRow]:
             rows = c.execute(
                 "SELECT seq, event_id, topic, key, payload, published_at FROM outbox "
-                "WHERE applied_at IS NULL AND (published_at IS NULL OR published_at < ?) ORDER BY seq LIMIT ?",
+                "WHERE applied_at IS NULL AND failed_at IS NULL AND (published_at IS NULL OR published_at < ?) "
+                "ORDER BY seq LIMIT ?",
                 (ts(republish_before), limit),
             ).fetchall()
             return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), parse_ts(r[5])) for r in rows]
@@ -197,13 +202,56 @@ class SQLiteStore:
 
     async def reset_unapplied(self) -> int:
         return await self._run(lambda c: c.execute(
-            "UPDATE outbox SET published_at = NULL WHERE applied_at IS NULL AND published_at IS NOT NULL"
+            "UPDATE outbox SET published_at = NULL WHERE applied_at IS NULL AND failed_at IS NULL"
+            " AND published_at IS NOT NULL"
         ).rowcount)
 
     async def journal_counts(self) -> JournalCounts:
         row = await self._run(lambda c: c.execute(
-            "SELECT count(*), count(published_at), count(applied_at) FROM outbox").fetchone())
+            "SELECT count(*), count(published_at), count(applied_at),"
+            " count(CASE WHEN failed_at IS NOT NULL AND applied_at IS NULL THEN 1 END) FROM outbox").fetchone())
         return JournalCounts(*row)
+
+    async def mark_failed(self, failures: list[JournalFailure], at: datetime) -> int:
+        """Mark the unapplied journal rows of each failure failed (not republished until retried)."""
+
+        def _mark(c: sqlite3.Connection) -> int:
+            n = 0
+            with _transaction(c):
+                for f in failures:
+                    sql = ("UPDATE outbox SET failed_at = ?, failure = ? WHERE event_id = ? AND applied_at IS NULL"
+                           " AND failed_at IS NULL")
+                    params: tuple = (ts(at), f.reason[:2000], f.event_id)
+                    if f.received_at is not None:
+                        sql += " AND received_at <= ?"
+                        params += (ts(f.received_at),)
+                    n += c.execute(sql, params).rowcount
+            return n
+
+        return await self._run(_mark) if failures else 0
+
+    async def failed_rows(self, limit: int = 1000) -> list[OutboxRow]:
+        """Failed, unapplied journal rows, oldest first."""
+        rows = await self._run(lambda c: c.execute(
+            "SELECT seq, event_id, topic, key, payload, published_at, applied_at, failed_at, failure FROM outbox "
+            "WHERE failed_at IS NOT NULL AND applied_at IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall())
+        return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), parse_ts(r[5]), parse_ts(r[6]), parse_ts(r[7]), r[8])
+                for r in rows]
+
+    async def retry_failed(self, seqs: list[int] | None = None) -> list[int]:
+        """Clear the failure of these rows (all failed rows when None) so the relay publishes them again."""
+
+        def _retry(c: sqlite3.Connection) -> list[int]:
+            with _transaction(c):
+                found = [r[0] for r in c.execute(
+                    "SELECT seq FROM outbox WHERE failed_at IS NOT NULL AND applied_at IS NULL ORDER BY seq").fetchall()
+                    if seqs is None or r[0] in set(seqs)]
+                for seq in found:
+                    c.execute("UPDATE outbox SET failed_at = NULL, failure = NULL, published_at = NULL WHERE seq = ?",
+                              (seq,))
+            return found
+
+        return await self._run(_retry)
 
     # -- projection -------------------------------------------------------------------------
 
@@ -375,6 +423,14 @@ def _migrate(c: sqlite3.Connection) -> None:
                 c.execute(f"ALTER TABLE events ADD COLUMN {name}")
         for (rid,) in c.execute("SELECT rid FROM events WHERE seq IS NULL ORDER BY received_at, rid").fetchall():
             c.execute("UPDATE events SET seq = ? WHERE rid = ?", (_next_seq(c), rid))
+
+
+def _add_outbox_failure_columns(c: sqlite3.Connection) -> None:
+    """Add ``failed_at`` and ``failure`` to an outbox created before they existed (idempotent)."""
+    have = {r[1] for r in c.execute("PRAGMA table_info(outbox)").fetchall()}
+    for column in ("failed_at", "failure"):
+        if column not in have:
+            c.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
 
 
 def _journal(c: sqlite3.Connection, items: list[tuple[tuple, OnConflict]]) -> list[bool]:

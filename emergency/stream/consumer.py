@@ -1,26 +1,41 @@
 """Consumer helpers: a supervised group consumer with manual commits and a dead-letter topic.
 
 Offsets are committed only after the batch's effect is durable (``process`` returned, and
-every rejected message was acknowledged by the dead-letter topic). Any other failure closes
-the consumer and starts a new one from the last committed offset after a back-off, so a
-broker restart or a store outage delays work but never skips it.
+every rejected message was acknowledged by the dead-letter topic). A failure of the
+infrastructure (broker, store, network: ``is_transient``) closes the consumer and starts a new
+one from the last committed offset after a back-off, so a broker restart or a store outage
+delays work but never skips it.
+
+No single message can stop a processor: when ``process`` raises anything else, the batch is
+tried again ``EMERGENCY_APPLY_RETRIES`` times (short doubling back-off), then item by item, and
+each message that still fails alone goes to the dead-letter topic with the reason, its journal
+rows are marked failed (``Store.mark_failed``: not republished until an operator retries them),
+and the rest of the batch is applied and committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from emergency.config import Settings
+from emergency.errors import BrokerError, StoreError
 from emergency.events import Envelope, utcnow
 from emergency.metrics import Registry
-from emergency.stream.bounded import bounded, keep_running
+from emergency.store.base import JournalFailure
+from emergency.stream.bounded import BrokerCallCancelled, bounded, keep_running
 from emergency.stream.producer import publish_all, start_producer, stop_producer
 from emergency.stream.topics import DEAD_LETTER
 
@@ -47,8 +62,42 @@ Process = Callable[[list[Incoming], AIOKafkaProducer], Awaitable[list[Rejected]]
 """A batch processor: gets valid envelopes and the worker's producer, returns what it rejects for good."""
 
 
+class FailureJournal(Protocol):
+    """Where a worker records the journal rows of the messages it gave up on (the store)."""
+
+    async def mark_failed(self, failures: list[JournalFailure], at: datetime) -> int: ...
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    BrokerError, StoreError, KafkaError, OSError, TimeoutError, BrokerCallCancelled, sqlite3.OperationalError,
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TransactionRollbackError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure of the infrastructure (broker, store, network) rather than of the
+    messages: those restart the consumer from the committed offset and never dead-letter anything."""
+    return isinstance(exc, TRANSIENT)
+
+
+def failure_reason(exc: BaseException, tries: int) -> str:
+    """The dead-letter reason for a message whose processing raised ``exc`` on each of ``tries`` tries."""
+    return f"processing failed {tries} times: {type(exc).__name__}: {exc}"[:1000]
+
+
 def decode(record: ConsumerRecord) -> Envelope:
-    """Envelope from a record's value; raises ValueError with a readable reason."""
+    """Envelope from a record's value; raises ValueError with a readable reason (and nothing else)."""
+    try:
+        return _decode(record)
+    except ValueError:
+        raise
+    except Exception as exc:  # a validator that raised something other than ValueError must not halt a reader
+        raise ValueError(f"invalid envelope: {type(exc).__name__}: {exc}"[:1000]) from None
+
+
+def _decode(record: ConsumerRecord) -> Envelope:
     if record.value is None:
         raise ValueError("empty message value")
     try:  # fast path: pydantic parses and validates the JSON in one go
@@ -89,11 +138,14 @@ class GroupWorker:
     """Consume ``topics`` in consumer group ``group`` and hand valid envelopes to ``process``."""
 
     def __init__(self, *, settings: Settings, bootstrap: str, group: str, topics: list[str],
-                 process: Process, metrics: Registry, max_records: int = 500) -> None:
+                 process: Process, metrics: Registry, max_records: int = 500,
+                 journal: FailureJournal | None = None) -> None:
+        """``journal`` (the store) gets the journal rows of dead-lettered messages marked failed."""
         self.settings, self.bootstrap, self.group = settings, bootstrap, group
         self.topics = [settings.topic(t) for t in topics]
         self._logical = {settings.topic(t): t for t in topics}
         self.process, self.metrics, self.max_records = process, metrics, max_records
+        self.journal = journal
         self.dead_letter_topic = settings.topic(DEAD_LETTER)
         self.healthy = False
 
@@ -151,28 +203,83 @@ class GroupWorker:
     async def _handle(self, consumer: AIOKafkaConsumer, producer, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         good: list[Incoming] = []
         records: dict[int, ConsumerRecord] = {}
-        dead: list[tuple[ConsumerRecord, str]] = []
+        # (record, reason, reason class for the metric, the envelope when it decoded)
+        dead: list[tuple[ConsumerRecord, str, str, Envelope | None]] = []
         for tp, recs in batches.items():
             self.metrics.events_in.inc(len(recs), topic=self._logical.get(tp.topic, tp.topic), group=self.group)
             for rec in recs:
                 try:
                     inc = Incoming(self._logical.get(rec.topic, rec.topic), decode(rec))
                 except ValueError as exc:
-                    dead.append((rec, str(exc)))
+                    dead.append((rec, str(exc), "undecodable", None))
                     continue
                 records[id(inc)] = rec
                 good.append(inc)
         if good:
-            for rej in await self.process(good, producer):
-                dead.append((records[id(rej.incoming)], rej.reason))
+            refused, failed = await self._apply(good, producer)
+            dead += [(records[id(r.incoming)], r.reason, "refused", r.incoming.event) for r in refused]
+            dead += [(records[id(r.incoming)], r.reason, "failed", r.incoming.event) for r in failed]
         if dead:
             await publish_all(producer, [
                 (self.dead_letter_topic, rec.key,
                  dead_letter_value(topic=self._logical.get(rec.topic, rec.topic), partition=rec.partition,
                                    offset=rec.offset, group=self.group, reason=reason, value=rec.value),
                  [("reason", reason.encode("utf-8")[:1000])])
-                for rec, reason in dead
+                for rec, reason, _, _ in dead
             ], self.settings.broker_timeout_s)
-            for rec, reason in dead:
-                self.metrics.dead_letters.inc(topic=self._logical.get(rec.topic, rec.topic))
+            if self.journal is not None:  # after the dead letter is durable: a failed row is always findable there
+                await self.journal.mark_failed([_journal_failure(rec, reason, event) for rec, reason, _, event in dead
+                                                if event is not None or rec.key], utcnow())
+            for rec, reason, why, _ in dead:
+                self.metrics.dead_letters.inc(topic=self._logical.get(rec.topic, rec.topic), reason=why)
                 log.warning("dead-lettered %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, reason)
+
+    async def _apply(self, batch: list[Incoming], producer) -> tuple[list[Rejected], list[Rejected]]:
+        """``process`` the batch with bounded retries; when it keeps raising, process it item by item.
+        Returns (what ``process`` refused, what failed on its own every try); infrastructure errors propagate."""
+        try:
+            return await self._tries(batch, producer), []
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(batch) == 1:
+                return [], [Rejected(batch[0], failure_reason(exc, self.tries))]
+            log.warning("group %s: a batch of %d keeps failing (%s: %s); applying it one message at a time",
+                        self.group, len(batch), type(exc).__name__, exc)
+        refused: list[Rejected] = []
+        failed: list[Rejected] = []
+        for inc in batch:
+            try:
+                refused += await self._tries([inc], producer)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                failed.append(Rejected(inc, failure_reason(exc, self.tries)))
+        return refused, failed
+
+    @property
+    def tries(self) -> int:
+        return 1 + self.settings.apply_retries
+
+    async def _tries(self, batch: list[Incoming], producer) -> list[Rejected]:
+        """``process(batch)``, tried up to ``tries`` times while it raises a non-transient error."""
+        delay = self.settings.apply_retry_backoff_s
+        for attempt in range(1, self.tries + 1):
+            try:
+                return await self.process(batch, producer)
+            except Exception as exc:
+                if is_transient(exc) or attempt == self.tries:
+                    raise
+                log.info("group %s: processing %d message(s) failed (try %d of %d): %s: %s", self.group,
+                         len(batch), attempt, self.tries, type(exc).__name__, exc)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+
+def _journal_failure(rec: ConsumerRecord, reason: str, event: Envelope | None) -> JournalFailure:
+    """The journal rows a dead letter stands for: the event's rows up to its ``received_at``, or (undecodable)
+    every unapplied row of the record's key, which is the event id."""
+    if event is not None:
+        return JournalFailure(event.id, event.received_at, reason)
+    return JournalFailure(rec.key.decode("utf-8", "replace"), None, reason)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emergency.geometry import LineGeometry
+from emergency.timebounds import ClosureTime
 from feeds.intake import AcceptedOut
 
 
@@ -39,8 +40,8 @@ class RoadClosureIn(BaseModel):
     to: str | None = Field(None, min_length=1, max_length=200,
                            description="second cross street, its exact name (as for road)")
     snap: bool = Field(False, description="snap a hand-drawn geometry onto the named roads it follows")
-    start: AwareDatetime
-    end: AwareDatetime | None = None
+    start: ClosureTime  # emergency.timebounds: 1970 to 365 days ahead
+    end: ClosureTime | None = None
     road_name: str | None = Field(None, max_length=200)
 
     @model_validator(mode="after")

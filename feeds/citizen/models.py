@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from emergency.categories import ReportCategory
 from emergency.events import GeoPrecision
+from emergency.timebounds import ObservedTime
 from feeds.intake import AcceptedOut
 
 
@@ -21,7 +22,7 @@ class CitizenReportIn(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90, description="latitude, WGS 84 degrees (with lon)")
     lon: float | None = Field(None, ge=-180, le=180, description="longitude, WGS 84 degrees (with lat)")
     text: str = Field("", max_length=2000)
-    observed_at: AwareDatetime | None = Field(None, description="when it was seen; default: now")
+    observed_at: ObservedTime | None = Field(None, description="when it was seen (1970 to 1 day ahead); default: now")
     location_text: str | None = Field(None, max_length=500, description="where, in words (a street, an intersection, "
                                       "a place of the region); geocoded when lat/lon are absent, else kept as the "
                                       "description")

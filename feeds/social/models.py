@@ -7,9 +7,10 @@ leaves the pipeline except under an envelope's ``attributes["private"]``.
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emergency.geometry import Lat, Lon
+from emergency.timebounds import ObservedTime
 
 MAX_TEXT = 200_000  # characters; longer posts are refused with a reason (a 100 kB post is processed)
 
@@ -21,7 +22,7 @@ class Post(BaseModel):
 
     id: str = Field(min_length=1, max_length=300)
     text: str = Field("", max_length=MAX_TEXT)
-    created_at: AwareDatetime | None = None
+    created_at: ObservedTime | None = None  # emergency.timebounds: 1970 to 1 day ahead
     lat: Lat | None = None
     lon: Lon | None = None
     author: str | None = Field(None, max_length=300)
