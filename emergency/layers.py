@@ -57,8 +57,9 @@ REPORT_FIELDS = frozenset({
     "verified",                                                        # citizen reports
     "count", "distinct_authors", "first_seen", "last_seen", "social_category", "related",  # social posts
     "informative", "score", "keywords", "hashtags", "lang", "outside_region", "place_origin",
+    "links",  # only links that name no account: feeds/social/links.py keeps the others private
 })
-CLOSURE_FIELDS = frozenset({"agency", "reason", "road_name", "reference", "start", "end",
+CLOSURE_FIELDS = frozenset({"agency", "agency_id", "reason", "road_name", "reference", "start", "end",
                             "road", "from", "to", "length_m"})
 ALERT_FIELDS = frozenset({
     "tier", "rank", "headline", "description", "instruction", "event", "severity", "urgency", "certainty",

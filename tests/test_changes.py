@@ -12,8 +12,11 @@ import pytest
 import websockets
 
 from emergency.layers import REGISTRY
+from feeds.social.pipeline import public_ref
 from tests.conftest import eventually, make_settings, report_body, start_system
 from tests.test_durability import alert_body, closure_body
+
+SOCIAL_ID = f"social:jsonl:{public_ref('p1')}"
 
 
 async def recv(ws, timeout: float = 20.0) -> dict:
@@ -261,17 +264,17 @@ async def test_no_private_data_reaches_the_api_the_changes_or_the_socket(system)
         socket_text = json.dumps(await recv_until(ws, lambda m: m["seq"] == head))
         stored = await system.runtime.store.get_event(report_id)
         assert stored.attributes["private"] == {"contact": "+1 503 555 0100"}
-        social = await eventually(lambda: system.runtime.store.get_event("social:jsonl:p1"))
+        social = await eventually(lambda: system.runtime.store.get_event(SOCIAL_ID))
         assert social.attributes["private"]["author"] == "handle_alice"
         public = [socket_text]
         for path in ("/api/v1/reports", f"/api/v1/changes?after={hello['seq']}", f"/api/v1/events/{report_id}",
-                     "/api/v1/events/social:jsonl:p1"):
+                     f"/api/v1/events/{SOCIAL_ID}"):
             public.append((await system.http.get(path)).text)
         for surface in public:
             for secret in ("555 0100", "handle_alice", "handle_bob", '"private"', "post_ids", '"stream"'):
                 assert secret not in surface, (secret, surface[:300])
         props = json.loads(public[1])["features"]
-        social_props = next(f["properties"] for f in props if f["id"] == "social:jsonl:p1")
+        social_props = next(f["properties"] for f in props if f["id"] == SOCIAL_ID)
         for name in ("count", "first_seen", "last_seen", "distinct_authors", "social_category", "related",
                      "informative", "score", "keywords"):
             assert name in social_props, name
