@@ -1,0 +1,179 @@
+"""An accepted submission is never lost: broker down, broker restarts, redelivery, rebuild."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+
+from emergency.assembly.runtime import Runtime
+from emergency.config import PROJECT_ROOT
+from emergency.store import EventQuery
+from emergency.stream.topics import COP_REPORTS, RAW_CITIZEN
+from tests.conftest import eventually, make_settings, report_body, start_system
+from tests.emergency.stream.test_stream import sample_event
+
+
+async def test_submit_while_broker_is_down_then_it_arrives_exactly_once(system):
+    await system.broker.stop()
+    r = await system.http.post("/api/v1/reports", json=report_body(text="posted while the broker was down"))
+    assert r.status_code == 202
+    report_id = r.json()["id"]
+    ready = await system.http.get("/readyz")
+    await eventually(lambda: not system.runtime.watchdog.reachable)
+    assert (await system.http.get("/readyz")).status_code == 503 or ready.status_code == 503
+    assert await system.runtime.store.get_event(report_id) is None
+    await system.broker.start()  # same port, empty memory: topics, data and offsets are gone
+    stored = await eventually(lambda: system.runtime.store.get_event(report_id), timeout=40)
+    assert stored.text == "posted while the broker was down"
+    assert await system.runtime.wait_applied(timeout_s=30)
+    assert await system.runtime.store.count_events() == 1
+    counts = await system.runtime.store.journal_counts()
+    assert (counts.total, counts.applied) == (1, 1)
+    assert (await system.http.get("/readyz")).status_code == 200
+
+
+async def test_published_but_unconsumed_messages_survive_a_broker_restart(broker, sqlite_url, tmp_path):
+    """The broker acknowledged the message, then forgot it: the outbox publishes it again."""
+    settings = make_settings(broker, sqlite_url, tmp_path)
+    runtime = await Runtime(settings).start(workers=False, gateways=False)
+    try:
+        accepted = await runtime.submit(sample_event("citizen:acked-then-lost"), RAW_CITIZEN)
+
+        async def published():
+            return (await runtime.store.journal_counts()).published == 1
+
+        await eventually(published)
+        await broker.stop()
+        await broker.start()
+        await eventually(lambda: runtime.metrics.broker_restarts.value() >= 1)
+        runtime.start_workers()
+        assert await runtime.wait_applied(timeout_s=40)
+        assert (await runtime.store.get_event(accepted.event_id)).text == "Water over the road ☔"
+    finally:
+        await runtime.stop()
+
+
+async def test_redelivered_messages_give_one_row(system):
+    s = system.settings
+    await eventually(lambda: system.runtime.workers and all(w.healthy for w in system.runtime.workers))
+    event = sample_event("citizen:twice")
+    producer = AIOKafkaProducer(bootstrap_servers=system.broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic in (RAW_CITIZEN, RAW_CITIZEN, COP_REPORTS, COP_REPORTS):
+            await producer.send_and_wait(s.topic(topic), event.to_json(), key=event.id.encode())
+    finally:
+        await producer.stop()
+    await eventually(lambda: system.runtime.metrics.events_in.value(topic=COP_REPORTS, group="projector") >= 4)
+    assert await system.runtime.store.count_events() == 1
+    assert await system.runtime.store.get_event("citizen:twice") == event
+
+
+def closure_body(ref: str) -> dict:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    return {"reference": ref, "reason": "Tree and power lines down", "road_name": "SE Hawthorne Blvd",
+            "geometry": {"type": "LineString", "coordinates": [[-122.6530, 45.5121], [-122.6460, 45.5121]]},
+            "start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}
+
+
+def alert_body() -> dict:
+    return {"tier": "imminent_threat_severe", "headline": "Evacuate now: fire near SE Division St",
+            "area": {"circle": {"lat": 45.5047, "lon": -122.6400, "radius_km": 0.5}},
+            "expires": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}
+
+
+async def picture(system) -> dict:
+    """What every layer shows, without the change seqs (a rebuild numbers the changes anew)."""
+    out = {}
+    for path in ("/api/v1/reports", "/api/v1/road-closures", "/api/v1/alerts"):
+        r = await system.http.get(path)
+        assert r.status_code == 200
+        fc = r.json()
+        assert fc.pop("seq") >= max((f["properties"].pop("seq") for f in fc["features"]), default=0)
+        out[path] = fc
+    return out
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emergency.assembly.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **env})
+
+
+def assert_no_stray_errors(stderr: str) -> None:
+    """A clean run prints its progress and result, never an asyncio complaint or a traceback."""
+    for stray in ("exception was never retrieved", "CancelledError", "Traceback", "Task was destroyed"):
+        assert stray not in stderr, stderr
+
+
+async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
+    settings = make_settings(broker, store_url, tmp_path)
+    system, task, server = await start_system(settings, broker)
+    try:
+        for i in range(12):
+            r = await system.http.post("/api/v1/reports", json=report_body(text=f"report {i}", lat=45.50 + i / 1000))
+            assert r.status_code == 202
+        assert (await system.http.post("/api/v1/agency/road-closures", json=closure_body("PBOT-1"),
+                                       headers=system.auth("agency"))).status_code == 202
+        updated = {**closure_body("PBOT-1"), "reason": "Reopened one lane"}
+        assert (await system.http.post("/api/v1/agency/road-closures", json=updated,
+                                       headers=system.auth("agency"))).status_code == 202
+        assert (await system.http.post("/api/v1/alerts", json=alert_body(),
+                                       headers=system.auth("alert_originator"))).status_code == 202
+        assert await system.runtime.wait_applied(timeout_s=30)
+        before = await picture(system)
+        assert len(before["/api/v1/reports"]["features"]) == 12
+        [closure] = before["/api/v1/road-closures"]["features"]
+        assert closure["properties"]["reason"] == "Reopened one lane"
+        assert len(before["/api/v1/alerts"]["features"]) == 1
+    finally:
+        await system.http.aclose()
+        server.should_exit = True
+        await task
+        await system.runtime.stop()
+
+    env = {"EMERGENCY_STORE_URL": store_url, "EMERGENCY_TOPIC_PREFIX": settings.topic_prefix,
+           "EMERGENCY_DATA_DIR": str(tmp_path)}
+    # 1: on the same broker, which still holds the topics and the groups' committed offsets
+    done = run_cli("rebuild", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap})
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt: 14 events in the picture" in done.stderr  # 12 reports, 1 closure (2 versions), 1 alert
+    assert_no_stray_errors(done.stderr)
+    # 2: after the broker was restarted (it forgot everything): an embedded broker of its own
+    await broker.stop()
+    await broker.start()
+    done = run_cli("rebuild", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": ""})
+    assert done.returncode == 0, done.stderr
+    assert_no_stray_errors(done.stderr)
+
+    system, task, server = await start_system(settings, broker)
+    try:
+        after = await picture(system)
+        assert after == before
+        assert await system.runtime.store.count_events() == 14
+        assert len(await system.runtime.store.query_events(EventQuery())) == 14
+    finally:
+        await system.http.aclose()
+        server.should_exit = True
+        await task
+        await system.runtime.stop()
+
+
+async def test_an_accepted_submission_survives_a_process_restart(broker, sqlite_url, tmp_path):
+    """202 given, then the process stops before anything was published: the next process delivers it."""
+    first = await Runtime(make_settings(broker, sqlite_url, tmp_path, run_relay=False)).start(gateways=False)
+    try:
+        accepted = await first.submit(sample_event("citizen:before-crash"), RAW_CITIZEN)
+        assert (await first.store.journal_counts()).published == 0
+    finally:
+        await first.stop()
+    second = await Runtime(make_settings(broker, sqlite_url, tmp_path)).start(gateways=False)
+    try:
+        assert await second.wait_applied(timeout_s=30)
+        assert (await second.store.get_event(accepted.event_id)).text == "Water over the road ☔"
+        assert await second.store.count_events() == 1
+    finally:
+        await second.stop()

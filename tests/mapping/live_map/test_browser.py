@@ -1,0 +1,264 @@
+"""The coordinator's view end to end: real Chromium opens /map on the real system; a report posted
+through the API appears as a marker without a reload, a social cluster's popup says how many people
+posted it, and nothing is fetched from off the machine. The live-picture protocol on the real system:
+overlapping alerts listed in priority order (CAP XML link, cancel shown as cancelled), a truncated layer
+says "showing N newest of M", an ended closure leaves the open map, a dropped socket resumes after the
+last seq with no gap and no duplicate."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import async_playwright
+
+import emergency.layers as layer_registry
+from feeds.social.pipeline import public_ref
+from tests.conftest import eventually, report_body
+from tests.emergency.assembly.test_durability import closure_body
+from tests.mapping.live_map.test_page import CHROMIUM, CHROMIUM_ARGS
+from tests.feeds.social.test_api import post
+
+
+async def test_report_marker_appears_live_on_the_map(system, tmp_path):
+    offsite: list[str] = []
+    errors: list[str] = []
+
+    async def guard(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            await route.continue_()
+        else:
+            offsite.append(route.request.url)
+            await route.abort()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            await page.route("**/*", guard)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{system.base_url}/map")
+            await page.wait_for_function("document.getElementById('cop-status')?.textContent.trim().toLowerCase() === 'live'",
+                                         timeout=15_000)
+            assert await page.locator("#cop-count-reports").inner_text() == "0"
+            # the offline street layer of the region is drawn
+            await page.wait_for_function("window.copLayers !== undefined", timeout=10_000)
+
+            r = await system.http.post("/api/v1/reports", json=report_body(category="spot_fire", text="Flames by the fence"))
+            report_id = r.json()["id"]
+            await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=report_id, timeout=20_000)
+            assert await page.locator("#cop-count-reports").inner_text() == "1"
+            c = await system.http.post("/api/v1/agency/road-closures", json=closure_body("PBOT-99"),
+                                       headers=system.auth("agency"))
+            await page.wait_for_function("(id) => window.copLayers.road_closures.has(id)", arg=c.json()["id"],
+                                         timeout=20_000)
+
+            # three people post the same smoke report: one item on the map that says so
+            text = "Thick smoke pouring from the warehouse on SE Water Ave"
+            r = await system.http.post("/api/v1/social/posts", headers=system.auth("coordinator"), json={"posts": [
+                post("p1", text, author="ann", lat=45.5171, lon=-122.6655),
+                post("p2", text + " http://t.co/x", author="ben", lat=45.5172, lon=-122.6656),
+                post("p3", "RT " + text, author="cat", lat=45.5170, lon=-122.6654),
+            ]})
+            assert {d["cluster"] for d in r.json()["decisions"]} == {"p1"}, r.text
+            await page.wait_for_function(
+                f"() => {{ const m = window.copLayers.reports.get('social:jsonl:{public_ref('p1')}');"
+                " return m && m.feature && m.feature.properties.count === 3; }", timeout=20_000)
+            await page.evaluate(f"() => {{ window.copLayers.reports.get('social:jsonl:{public_ref('p1')}').openPopup(); }}")
+            popup = page.locator(".cop-popup")
+            await popup.wait_for(timeout=5_000)
+            rows = await popup.locator(".cop-popup-rows").first.inner_text()
+            assert "3 posts from 3 people" in rows and "First seen" in rows and "Last seen" in rows
+            assert "ann" not in await popup.inner_text()  # authors stay private
+            await page.screenshot(path=str(tmp_path / "map.png"))
+            assert await page.evaluate("performance.navigation.type") == 0  # never reloaded
+        finally:
+            await browser.close()
+    assert offsite == []
+    assert errors == []
+
+
+# ---------------------------------------------------------------- the live-picture protocol on the real system
+
+@asynccontextmanager
+async def _map_page(system, *, record_socket: bool = False) -> AsyncIterator[tuple[Any, list[str]]]:
+    """Chromium on the real /map, synced (status live, every layer's snapshot applied); yields the page
+    and the paths of its snapshot reads. Fails the test on page errors and off-host requests."""
+    problems: list[str] = []
+    reads: list[str] = []
+
+    async def guard(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            await route.continue_()
+        else:
+            problems.append(f"offsite: {route.request.url}")
+            await route.abort()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            await page.route("**/*", guard)
+            page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+            page.on("request", lambda r: reads.append(urlsplit(r.url).path + "?" + urlsplit(r.url).query)
+                    if urlsplit(r.url).path.startswith("/api/") else None)
+            if record_socket:  # every message any socket of the page receives, in order
+                await page.add_init_script("""(() => {
+                    window.__received = [];
+                    const Native = window.WebSocket;
+                    window.WebSocket = function (url, protocols) {
+                        const ws = new Native(url, protocols);
+                        ws.addEventListener('message', (e) => window.__received.push(JSON.parse(e.data)));
+                        return ws;
+                    };
+                    window.WebSocket.prototype = Native.prototype;
+                    Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+                })();""")
+            await page.goto(f"{system.base_url}/map")
+            await page.wait_for_function(
+                "window.copLive && window.copLive.status === 'live'"
+                " && Object.values(window.copLive.layers).every(l => l.synced)", timeout=15_000)
+            yield page, reads
+        finally:
+            await browser.close()
+    assert problems == []
+
+
+async def _alert(system, *, tier: str, headline: str, lat: float, lon: float, radius_km: float) -> str:
+    body = {"tier": tier, "headline": headline, "description": f"{headline}: the fire is spreading east",
+            "instruction": f"{headline}: leave by SE Hawthorne Blvd westbound",
+            "area": {"circle": {"lat": lat, "lon": lon, "radius_km": radius_km}},
+            "expires": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}
+    r = await system.http.post("/api/v1/alerts", json=body, headers=system.auth("alert_originator"))
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+async def _pixel(page, lat: float, lon: float) -> tuple[float, float]:
+    """The page pixel of (lat, lon), WGS 84."""
+    return await page.evaluate(
+        """([lat, lon]) => {
+            const map = window[JSON.parse(document.getElementById('cop-config').textContent).map_var];
+            const p = map.latLngToContainerPoint([lat, lon]);
+            const box = map.getContainer().getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""", [lat, lon])
+
+
+async def _entries(page, n: int) -> list[str]:
+    await page.wait_for_function("(n) => document.querySelectorAll('.cop-area-list .cop-area-entry').length === n",
+                                 arg=n, timeout=5_000)
+    return await page.eval_on_selector_all(".cop-area-list .cop-area-entry", "ns => ns.map(n => n.dataset.copId)")
+
+
+async def test_overlapping_alerts_list_every_alert_and_a_cancel_shows_as_cancelled(system):
+    evac_at = (45.5190, -122.6560)  # (lat, lon) inside the region, away from the panels
+    async with _map_page(system) as (page, _):
+        evac = await _alert(system, tier="imminent_threat_extreme", headline="EVACUATE NOW", lat=evac_at[0],
+                            lon=evac_at[1], radius_km=0.3)
+        await page.wait_for_function("(id) => window.copLayers.alerts.has(id)", arg=evac, timeout=20_000)
+        test = await _alert(system, tier="test", headline="TEST of the alert system", lat=45.518106,
+                            lon=-122.654868, radius_km=5.0)  # issued after: would be drawn over the small one
+        await page.wait_for_function("(id) => window.copLayers.alerts.has(id)", arg=test, timeout=20_000)
+
+        x, y = await _pixel(page, *evac_at)
+        assert await page.evaluate(
+            "([id, x, y]) => window.copLayers.alerts.get(id).getLayers()[0]._path === document.elementFromPoint(x, y)",
+            [evac, x, y])
+        await page.mouse.click(x, y)
+        assert await _entries(page, 2) == [evac, test]
+        entry = page.locator(f".cop-area-entry[data-cop-id='{evac}']")
+        text = await entry.inner_text()
+        assert text.count("EVACUATE NOW") == 3  # headline once, then in description and instruction
+        assert "the fire is spreading east" in text and "leave by SE Hawthorne Blvd westbound" in text
+        assert "Active alert" in text and "Imminent threat: extreme" in text
+        href = await entry.locator("a", has_text="CAP XML").get_attribute("href")
+        cap = await page.request.get(system.base_url + href)
+        assert cap.status == 200 and "<headline>EVACUATE NOW</headline>" in await cap.text()
+
+        r = await system.http.post(f"/api/v1/alerts/{evac}/cancel", json={"note": "Fire is out."},
+                                   headers=system.auth("alert_originator"))
+        assert r.status_code == 202, r.text
+        await page.wait_for_function(
+            "(id) => window.copLayers.alerts.get(id).getLayers()[0]._path.getAttribute('fill') === 'none'",
+            arg=evac, timeout=20_000)
+        # the open list follows: the cancelled alert moves below the active TEST alert and says so
+        assert await _entries(page, 2) == [test, evac]
+        sub = await page.locator(f".cop-area-entry[data-cop-id='{evac}'] .cop-popup-sub").inner_text()
+        assert sub.startswith("Cancelled at ")
+
+
+async def test_a_truncated_layer_shows_the_newest_and_says_so(system, monkeypatch):
+    small = dataclasses.replace(layer_registry.REGISTRY["reports"], default_limit=3)
+    monkeypatch.setattr(layer_registry, "REGISTRY", {**layer_registry.REGISTRY, "reports": small})
+    ids = []
+    for i in range(5):
+        r = await system.http.post("/api/v1/reports", json=report_body(text=f"Smoke report {i}",
+                                                                       lat=45.51 + i / 1000))
+        ids.append(r.json()["id"])
+    await eventually(lambda: _total(system), timeout=20)
+    async with _map_page(system) as (page, reads):
+        assert "/api/v1/reports?limit=3" in reads
+        note = page.locator("#cop-truncated-reports")
+        assert await note.inner_text() == "showing 3 newest of 5" and await note.is_visible()
+        assert await page.evaluate("[...window.copLayers.reports.keys()].sort()") == sorted(ids[2:])
+        trapped = await system.http.post("/api/v1/reports", json=report_body(category="needs_help",
+                                                                              text="Person trapped"))
+        await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=trapped.json()["id"],
+                                     timeout=20_000)
+        assert await page.locator("#cop-count-reports").inner_text() == "4"
+
+
+async def _total(system) -> bool:
+    return (await system.http.get("/api/v1/reports?limit=1")).json().get("total") == 5
+
+
+async def test_a_dropped_socket_resumes_after_max_seq_with_no_gap_and_no_duplicate(system):
+    async with _map_page(system, record_socket=True) as (page, reads):
+        seq = await page.evaluate("window.copLive.maxSeq")
+        await page.evaluate("window.copLive.disconnect()")
+        r = await system.http.post("/api/v1/reports", json=report_body(category="needs_help", text="Person trapped"))
+        missed = r.json()["id"]
+        await eventually(lambda: _has(system, missed), timeout=20)
+        await page.evaluate("window.copLive.connect()")
+        await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=missed, timeout=20_000)
+        urls = await page.evaluate("window.copLive.socketUrls")
+        assert len(urls) == 2 and urls[1].endswith(f"/ws/cop?after={seq}")
+        after = await system.http.post("/api/v1/reports", json=report_body(text="After the reconnect"))
+        await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=after.json()["id"],
+                                     timeout=20_000)
+        received = await page.evaluate("window.__received")
+        upserts = [m for m in received if m.get("type") == "upsert" and m["feature"]["id"] == missed]
+        assert len(upserts) == 1, received
+        seqs = [m["seq"] for m in received if m.get("type") in ("upsert", "remove")]
+        assert seqs == sorted(set(seqs))
+        assert [p for p in reads if p.startswith("/api/v1/reports")] == ["/api/v1/reports?limit=5000"]
+        assert await page.evaluate("window.copLive.maxSeq") == seqs[-1]
+
+
+async def _has(system, event_id: str) -> bool:
+    return (await system.http.get(f"/api/v1/events/{event_id}")).status_code == 200
+
+
+async def test_a_closure_popup_names_the_road_and_an_ended_closure_leaves_the_open_map(system):
+    async with _map_page(system) as (page, _):
+        body = closure_body("PBOT-END")
+        body["end"] = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()  # the sweeper ends it soon
+        r = await system.http.post("/api/v1/agency/road-closures", json=body, headers=system.auth("agency"))
+        closure = r.json()["id"]
+        await page.wait_for_function("(id) => window.copLayers.road_closures.has(id)", arg=closure, timeout=20_000)
+        await page.evaluate("(id) => { window.copLayers.road_closures.get(id).openPopup(); }", closure)
+        popup = page.locator(".leaflet-popup .cop-popup")
+        await popup.wait_for(timeout=5_000)
+        rows = dict(zip(await popup.locator("dt").all_inner_texts(), await popup.locator("dd").all_inner_texts()))
+        assert rows["Road"] == "SE Hawthorne Blvd"
+        assert rows["Agency"] == "City of Portland" and rows["Reason"] == "Tree and power lines down"
+        assert "From" in rows and "Until" in rows
+        # its end passes: a remove change takes it off the map, no reload
+        await page.wait_for_function("(id) => !window.copLayers.road_closures.has(id)", arg=closure, timeout=30_000)
+        assert await page.locator("#cop-count-road_closures").inner_text() == "0"
+        assert await page.evaluate("performance.navigation.type") == 0
