@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from emergency.errors import ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.geocoding import Geocoder, Located, no_match
 from emergency.geometry import representative_point
@@ -20,11 +21,11 @@ def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, n
     """The envelope for a citizen report; the contact goes under the private attributes.
 
     The point is ``lat``/``lon`` (precision exact) or else ``located`` (from :func:`locate_report`).
-    Raises ValueError naming the field when ``observed_at`` is in the future or nothing places it.
+    Raises ``ValidationFailed`` naming the field when ``observed_at`` is in the future or nothing places it.
     """
     observed = report.observed_at or now
     if observed > now + FUTURE_TOLERANCE:
-        raise ValueError("observed_at: is in the future")
+        raise ValidationFailed("observed_at", "is in the future")
     attributes: dict = {"verified": False}
     if report.contact:
         attributes["private"] = {"contact": report.contact}
@@ -36,7 +37,7 @@ def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, n
             round(0.5 * located.confidence, 3)
         attributes["located_as"] = located.label
     else:
-        raise ValueError("location_text: give lat and lon, or a location_text to geocode")
+        raise ValidationFailed("location_text", "give lat and lon, or a location_text to geocode")
     return Envelope(
         id=event_id, kind=Kind.citizen_report, source=Source(type=source_type), observed_at=observed,
         received_at=now, category=report.category.value, text=report.text, geometry=geometry,
@@ -48,27 +49,27 @@ def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, n
 def locate_report(report: CitizenReportIn, *, geocoder: Geocoder | None) -> Located | None:
     """Where a report without lat/lon is, from its ``location_text`` (geometry GeoJSON, WGS 84).
 
-    None when lat and lon are both given (they win); ValueError naming the field when only one
+    None when lat and lon are both given (they win); ``ValidationFailed`` naming the field when only one
     of them is, when neither nor a location text is, or when the region has no match.
     """
     if (report.lat is None) != (report.lon is None):
         missing = "lon" if report.lon is None else "lat"
-        raise ValueError(f"{missing}: give lat and lon together (or neither, with a location_text)")
+        raise ValidationFailed(missing, "give lat and lon together (or neither, with a location_text)")
     if report.lat is not None:
         return None
     if not (report.location_text or "").strip():
-        raise ValueError("location_text: give lat and lon, or a location_text to geocode")
+        raise ValidationFailed("location_text", "give lat and lon, or a location_text to geocode")
     if geocoder is None:
-        raise ValueError("location_text: geocoding is unavailable on this server (no region loaded); give lat and lon")
+        raise ValidationFailed("location_text", "geocoding is unavailable on this server (no region loaded); give lat and lon")
     found = geocoder.locate(location_text=report.location_text, text=None)
     if found is None:
-        raise ValueError(f"location_text: {no_match(geocoder)}")
+        raise ValidationFailed("location_text", no_match(geocoder))
     return found
 
 
 async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: str, source_type: str,
                         now: datetime) -> ReportAcceptedOut:
-    """Place, build and journal a citizen report; the answer echoes where it was placed (ValueError naming the field)."""
+    """Place, build and journal a citizen report; the answer echoes where it was placed (``ValidationFailed`` naming the field)."""
     located = None
     if report.lat is None or report.lon is None:  # geocoding reads the region's indexes: off the event loop
         located = await asyncio.to_thread(locate_report, report, geocoder=intake.geocoder)

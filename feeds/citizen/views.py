@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, Request
 
 from emergency.events import new_id, utcnow
 from feeds.citizen.models import CitizenReportIn, ReportAcceptedOut
@@ -18,8 +18,5 @@ async def submit_report(report: CitizenReportIn, request: Request,
     """Accept a report placed by ``lat``/``lon`` or by ``location_text`` (geocoded in the region); the 202
     echoes where it was placed. It reaches the map through raw.citizen -> cop.reports."""
     event_id = idempotent_id("citizen", idempotency_key, payload=report) or new_id("citizen")
-    try:
-        return await submit(intake=request.app.state.runtime, report=report, event_id=event_id,
-                            source_type="citizen_api", now=utcnow())
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    return await submit(intake=request.app.state.runtime, report=report, event_id=event_id,
+                        source_type="citizen_api", now=utcnow())
