@@ -25,6 +25,9 @@ from emergency.timebounds import QueryTime
 router = APIRouter(tags=["common operating picture"])
 
 CHANGES_PATH = "/api/v1/changes"
+BBOX_PATTERN = r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$"  # documented form; parse_bbox decides
+BBOX_DOC = ("four comma-separated numbers `minlon,minlat,maxlon,maxlat` (WGS 84 degrees, "
+            "-180 <= minlon <= maxlon <= 180, -90 <= minlat <= maxlat <= 90); 422 naming `bbox` otherwise")
 
 
 def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -84,7 +87,8 @@ def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
     """The read route of one layer: its items newest first as a GeoJSON FeatureCollection (WGS 84)."""
 
     async def read(request: Request, response: Response,
-                   bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS 84 degrees)"),
+                   bbox: str | None = Query(None, description=BBOX_DOC, examples=["-122.70,45.49,-122.62,45.54"],
+                                            json_schema_extra={"pattern": BBOX_PATTERN}),
                    since: QueryTime | None = Query(None, description="observed at or after (ISO 8601 with zone)"),
                    until: QueryTime | None = Query(None, description="observed at or before (ISO 8601 with zone)"),
                    category: list[str] | None = Query(None), kind: list[str] | None = Query(None),
