@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocke
 from emergency.cop.features import change, stored_feature, to_feature
 from emergency.events import utcnow
 from emergency.layers import REGISTRY, Layer
-from emergency.store.base import Cursor, EventQuery
+from emergency.store.base import MAX_SEQ, Cursor, EventQuery
 from emergency.timebounds import QueryTime
 
 router = APIRouter(tags=["common operating picture"])
@@ -61,7 +61,7 @@ def parse_cursor(raw: str | None) -> Cursor | None:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
         observed, seq = text.split("|")
         at = datetime.fromisoformat(observed)
-        if at.tzinfo is None:
+        if at.tzinfo is None or not 0 <= int(seq) <= MAX_SEQ:
             raise ValueError
         return Cursor(at, int(seq))
     except (ValueError, UnicodeDecodeError, binascii.Error):
@@ -123,7 +123,7 @@ for _layer in REGISTRY.values():
 
 @router.get(CHANGES_PATH)
 async def changes(request: Request, response: Response,
-                  after: int = Query(0, ge=0, description="the last seq the client holds"),
+                  after: int = Query(0, ge=0, le=MAX_SEQ, description="the last seq the client holds"),
                   limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
     """Every change to the picture after ``after``, seq ascending, each id once (its latest state)."""
     store = request.app.state.runtime.store
@@ -152,7 +152,7 @@ async def cop_socket(ws: WebSocket) -> None:
     raw = ws.query_params.get("after")
     try:
         after = int(raw) if raw is not None else None
-        if after is not None and after < 0:
+        if after is not None and not 0 <= after <= MAX_SEQ:
             raise ValueError
     except ValueError:
         await ws.close(code=1008, reason=f"after: must be a seq (an integer >= 0), got {raw!r}"[:120])
