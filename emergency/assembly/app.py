@@ -13,6 +13,7 @@ from alerts.views import router as alerts_router
 from emergency import __version__
 from emergency.assembly.docs import mount_docs
 from emergency.assembly.journal import router as journal_router
+from emergency.assembly.openapi import install_openapi
 from emergency.assembly.ops import router as ops_router
 from emergency.assembly.runtime import Runtime
 from emergency.auth.tokens import Role, ensure_token
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)
+    install_openapi(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(StatusMetrics, metrics=rt.metrics)
     return app

@@ -59,7 +59,7 @@ async def failed(request: Request, limit: int = Query(1000, ge=1, le=10_000),
     return {"failed": [failed_view(r) for r in rows], "count": await runtime.journal_failed()}
 
 
-@router.post("/retry")
+@router.post("/retry", responses={404: {"description": "a seq is not a failed journal row: `detail` lists them"}})
 async def retry(request: Request, body: RetryIn | None = None,
                 _: TokenRecord = Depends(require(Role.admin))) -> dict[str, Any]:
     """Clear the failure of these rows (all failed rows without ``seqs``) so they are published again."""

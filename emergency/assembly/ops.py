@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 
 from emergency.metrics import Registry
 
@@ -18,7 +19,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class ReadyOut(BaseModel):
+    """The readiness answer (200 ready, 503 not ready)."""
+
+    status: str
+    checks: dict[str, bool]
+    failed: int
+    degraded: bool
+
+
+@router.get("/readyz", response_model=ReadyOut, responses={
+    503: {"model": ReadyOut, "description": "not ready: `checks` names the part that does not answer"}})
 async def readyz(request: Request) -> JSONResponse:
     """200 when the store and the broker answer, 503 naming what does not.
 

@@ -34,4 +34,5 @@ def require(*roles: Role) -> Callable[..., Awaitable[TokenRecord]]:
                                      f"the token has {', '.join(principal.roles) or 'no roles'}")
         return principal
 
+    check.required_roles = frozenset(wanted)  # type: ignore[attr-defined]  # read by the OpenAPI document
     return check

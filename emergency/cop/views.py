@@ -19,12 +19,15 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocke
 from emergency.cop.features import change, stored_feature, to_feature
 from emergency.events import utcnow
 from emergency.layers import REGISTRY, Layer
-from emergency.store.base import Cursor, EventQuery
+from emergency.store.base import MAX_SEQ, Cursor, EventQuery
 from emergency.timebounds import QueryTime
 
 router = APIRouter(tags=["common operating picture"])
 
 CHANGES_PATH = "/api/v1/changes"
+BBOX_PATTERN = r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$"  # documented form; parse_bbox decides
+BBOX_DOC = ("four comma-separated numbers `minlon,minlat,maxlon,maxlat` (WGS 84 degrees, "
+            "-180 <= minlon <= maxlon <= 180, -90 <= minlat <= maxlat <= 90); 422 naming `bbox` otherwise")
 
 
 def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -58,7 +61,7 @@ def parse_cursor(raw: str | None) -> Cursor | None:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
         observed, seq = text.split("|")
         at = datetime.fromisoformat(observed)
-        if at.tzinfo is None:
+        if at.tzinfo is None or not 0 <= int(seq) <= MAX_SEQ:
             raise ValueError
         return Cursor(at, int(seq))
     except (ValueError, UnicodeDecodeError, binascii.Error):
@@ -84,7 +87,8 @@ def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
     """The read route of one layer: its items newest first as a GeoJSON FeatureCollection (WGS 84)."""
 
     async def read(request: Request, response: Response,
-                   bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS 84 degrees)"),
+                   bbox: str | None = Query(None, description=BBOX_DOC, examples=["-122.70,45.49,-122.62,45.54"],
+                                            json_schema_extra={"pattern": BBOX_PATTERN}),
                    since: QueryTime | None = Query(None, description="observed at or after (ISO 8601 with zone)"),
                    until: QueryTime | None = Query(None, description="observed at or before (ISO 8601 with zone)"),
                    category: list[str] | None = Query(None), kind: list[str] | None = Query(None),
@@ -119,7 +123,7 @@ for _layer in REGISTRY.values():
 
 @router.get(CHANGES_PATH)
 async def changes(request: Request, response: Response,
-                  after: int = Query(0, ge=0, description="the last seq the client holds"),
+                  after: int = Query(0, ge=0, le=MAX_SEQ, description="the last seq the client holds"),
                   limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
     """Every change to the picture after ``after``, seq ascending, each id once (its latest state)."""
     store = request.app.state.runtime.store
@@ -148,7 +152,7 @@ async def cop_socket(ws: WebSocket) -> None:
     raw = ws.query_params.get("after")
     try:
         after = int(raw) if raw is not None else None
-        if after is not None and after < 0:
+        if after is not None and not 0 <= after <= MAX_SEQ:
             raise ValueError
     except ValueError:
         await ws.close(code=1008, reason=f"after: must be a seq (an integer >= 0), got {raw!r}"[:120])

@@ -27,6 +27,8 @@ from emergency.store.repository import Dialect, RepositorySpec
 OnConflict = Literal["keep", "append"]
 R = TypeVar("R")
 
+MAX_SEQ = 2**63 - 1  # a seq is a signed 64-bit integer in both backends (SQLite INTEGER, PostgreSQL bigint)
+
 
 @dataclass(frozen=True)
 class OutboxRow:

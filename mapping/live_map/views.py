@@ -43,7 +43,8 @@ async def live_map(request: Request) -> HTMLResponse:
     return HTMLResponse(page)
 
 
-@router.get("/region/roads.geojson")
+@router.get("/region/roads.geojson", response_class=FileResponse, responses={
+    200: {"content": {"application/geo+json": {}}, "description": "GeoJSON FeatureCollection (WGS 84)"}, 404: {"description": "this region has no roads file"}})
 async def region_roads(request: Request) -> FileResponse:
     """The region's named roads (OSM, ODbL) used as the offline street layer."""
     path = request.app.state.runtime.settings.region_dir / "roads.geojson"

@@ -5,6 +5,7 @@ and public fields only — against the real app, broker and store."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -278,3 +279,17 @@ async def test_no_private_data_reaches_the_api_the_changes_or_the_socket(system)
         for name in ("count", "first_seen", "last_seen", "distinct_authors", "social_category", "related",
                      "informative", "score", "keywords"):
             assert name in social_props, name
+
+
+async def test_a_seq_beyond_64_bits_is_refused_naming_the_field_not_a_server_error(system):
+    """Found by schemathesis: ``after`` or a ``before`` cursor past 2**63-1 overflowed SQLite (500)."""
+    big = str(2**70)
+    answer = await system.http.get("/api/v1/changes", params={"after": big})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("after:"), answer.text
+    cursor = base64.urlsafe_b64encode(f"2026-01-01T00:00:00+00:00|{big}".encode()).decode().rstrip("=")
+    answer = await system.http.get("/api/v1/reports", params={"before": cursor})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("before:"), answer.text
+    async with websockets.connect(f"{system.ws_url}/ws/cop?after={big}") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason.startswith("after:")

@@ -1,0 +1,218 @@
+"""The authorisation matrix: every route of the app × every kind of principal, against the real system.
+
+The routes come from the app's route table; the expected answer of each is declared once, in
+``EXPECTED``. A route the table does not declare (a new one) fails the test, and so does a
+declared route that no longer exists. Each principal's answer is checked: 401 (no usable
+token), 403 (the token may not do this), or allowed (anything else: a minimal body makes a 422
+count as "got past authorisation"). Never a 5xx.
+
+Principals: no token, a wrong token, a revoked token (of an admin), one token of each role, and
+another agency's token (roles agency and alert_originator, jurisdiction around Seattle), which
+holds the roles but not the resource: agency-scoped routes are asked about City of Portland's
+closure, County EM's alert area and alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from starlette.routing import Mount, Route
+
+from emergency.assembly.app import create_app
+from emergency.auth.tokens import Role, create_token, hash_token
+from emergency.config import Settings
+from tests.conftest import PORTLAND_POINT, System
+from tests.emergency.assembly.test_durability import alert_body, closure_body
+
+ALL_ROLES = frozenset(r.value for r in Role)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a route: everyone (``public``), or holders of ``roles``; an agency-scoped route is
+    asked about one agency's resource, so only ``owners`` (principal names) of the role holders pass."""
+
+    roles: frozenset[str] = ALL_ROLES
+    public: bool = False
+    owners: frozenset[str] | None = None
+
+
+PUBLIC = Access(public=True)
+
+
+def roles(*names: str) -> Access:
+    """Holders of any of these roles."""
+    return Access(roles=frozenset(names))
+
+
+def agency_scoped(*names: str, owners: tuple[str, ...]) -> Access:
+    """Holders of these roles acting on ``owners``' resource: other holders get 403."""
+    return Access(roles=frozenset(names), owners=frozenset(owners))
+
+
+ORIGINATORS = ("alert_originator", "national_authority")
+
+# The one table: every route of the app and who may use it.
+EXPECTED: dict[str, Access] = {
+    "GET /openapi.json": PUBLIC,
+    "GET /docs": PUBLIC,
+    "GET /docs/oauth2-redirect": PUBLIC,
+    "MOUNT /static/map": PUBLIC,
+    "MOUNT /static/docs": PUBLIC,
+    "GET /map": PUBLIC,
+    "GET /region/roads.geojson": PUBLIC,
+    "GET /healthz": PUBLIC,
+    "GET /readyz": PUBLIC,
+    "GET /metrics": PUBLIC,
+    "POST /api/v1/reports": PUBLIC,
+    "GET /api/v1/reports": PUBLIC,
+    "GET /api/v1/road-closures": PUBLIC,
+    "GET /api/v1/alerts": PUBLIC,
+    "GET /api/v1/changes": PUBLIC,
+    "GET /api/v1/events/{event_id}": PUBLIC,
+    "GET /api/v1/alerts/{alert_id}.xml": PUBLIC,
+    "GET /api/v1/alerts.atom": PUBLIC,
+    "WS /ws/cop": PUBLIC,
+    "WS /ws/alerts": PUBLIC,
+    # a closure in City of Portland's jurisdiction
+    "POST /api/v1/agency/road-closures": agency_scoped("agency", owners=("agency",)),
+    # an alert area inside County EM's authorised area (a national authority alerts nationwide)
+    "POST /api/v1/alerts": agency_scoped(*ORIGINATORS, owners=("alert_originator", "national_authority")),
+    # County EM's alert: only its sender may change it
+    "POST /api/v1/alerts/{alert_id}/update": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
+    "POST /api/v1/alerts/{alert_id}/cancel": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
+    "POST /api/v1/admin/tokens": roles("admin"),
+    "DELETE /api/v1/admin/tokens/{token_hash}": roles("admin"),
+    "GET /api/v1/admin/journal/failed": roles("admin"),
+    "POST /api/v1/admin/journal/retry": roles("admin"),
+    "GET /api/v1/social/rules": roles("coordinator", "admin"),
+    "PUT /api/v1/social/rules": roles("coordinator", "admin"),
+    "GET /api/v1/social/streams": roles("coordinator", "admin"),
+    "POST /api/v1/social/posts": roles("collector", "coordinator", "admin"),  # the collectors' webhook
+}
+
+# Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
+BODIES: dict[str, Any] = {
+    "POST /api/v1/agency/road-closures": lambda: closure_body("R-MATRIX"),
+    "POST /api/v1/alerts": alert_body,
+    "POST /api/v1/alerts/{alert_id}/update": alert_body,
+    "POST /api/v1/alerts/{alert_id}/cancel": lambda: {"note": "all clear"},
+}
+QUERIES = {"WS /ws/alerts": f"?lat={PORTLAND_POINT['lat']}&lon={PORTLAND_POINT['lon']}"}
+
+SEATTLE = {"type": "Polygon", "coordinates": [[[-122.45, 47.5], [-122.2, 47.5], [-122.2, 47.75], [-122.45, 47.75],
+                                               [-122.45, 47.5]]]}
+
+
+@dataclass
+class Principal:
+    name: str
+    token: str | None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    authenticated: bool = True
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+
+def route_table(app) -> dict[str, Any]:
+    """``"METHOD /path"`` (``WS``, ``MOUNT`` for sockets and mounts) of every route of ``app``."""
+    table: dict[str, Any] = {}
+    for context in iter_route_contexts(app.routes):
+        route, path = context.original_route, context.path
+        if isinstance(route, APIWebSocketRoute):
+            table[f"WS {path}"] = route
+        elif isinstance(route, Mount):
+            table[f"MOUNT {path}"] = route
+        elif isinstance(route, APIRoute | Route):
+            for method in sorted((context.methods or set()) - {"HEAD"}):
+                table[f"{method} {path}"] = route
+        else:
+            raise AssertionError(f"a route of a kind the matrix does not know: {route!r}")
+    return table
+
+
+async def principals(system: System) -> list[Principal]:
+    """No token, wrong, revoked, one per role, another agency."""
+    store = system.runtime.store
+    made = {name: system.tokens[name] for name in ("admin", "agency", "alert_originator", "coordinator", "collector")}
+    made["amber"], _ = await create_token(store, name="Amber desk", roles=[Role.amber])
+    made["national_authority"], _ = await create_token(store, name="FEMA", roles=[Role.national_authority])
+    made["other_agency"], _ = await create_token(store, name="Seattle EM", roles=[Role.agency, Role.alert_originator],
+                                                 agency="City of Seattle", jurisdiction=SEATTLE)
+    revoked, _ = await create_token(store, name="revoked admin", roles=[Role.admin])
+    answer = await system.http.delete(f"/api/v1/admin/tokens/{hash_token(revoked)}", headers=system.auth("admin"))
+    assert answer.status_code == 200, answer.text
+    role_of = {"agency": {"agency"}, "alert_originator": {"alert_originator"}, "coordinator": {"coordinator"},
+               "collector": {"collector"}, "admin": {"admin"}, "amber": {"amber"},
+               "national_authority": {"national_authority"}, "other_agency": {"agency", "alert_originator"}}
+    return [Principal("no token", None, authenticated=False),
+            Principal("wrong token", "not-a-token-" + "x" * 32, authenticated=False),
+            Principal("revoked token", revoked, authenticated=False),
+            *(Principal(name, made[name], frozenset(role_of[name])) for name in role_of)]
+
+
+def expected(access: Access, who: Principal) -> str:
+    """``allowed``, ``401`` or ``403``."""
+    if access.public:
+        return "allowed"
+    if not who.authenticated:
+        return "401"
+    if not access.roles & who.roles:
+        return "403"
+    if access.owners is not None and who.name not in access.owners:
+        return "403"
+    return "allowed"
+
+
+def got(status: int) -> str:
+    return str(status) if status in (401, 403) else "allowed"
+
+
+async def ask(system: System, key: str, route: Any, who: Principal, alert_id: str) -> int:
+    """The status of one minimal request to the route ``key`` as ``who`` (101 for an accepted socket)."""
+    method, path = key.split(" ", 1)
+    path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
+        .replace("{token_hash}", "0" * 64)
+    if method == "WS":
+        url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
+        try:
+            async with websockets.connect(url, additional_headers=who.headers):
+                return 101
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code
+    if method == "MOUNT":
+        method, path = "GET", f"{path}/none.txt"
+    kwargs: dict[str, Any] = {"headers": who.headers}
+    if method in ("POST", "PUT", "PATCH"):
+        kwargs["json"] = BODIES[key]() if key in BODIES else {}
+    answer = await system.http.request(method, path, **kwargs)
+    assert answer.status_code < 500, f"{key} as {who.name}: {answer.status_code} {answer.text[:300]}"
+    return answer.status_code
+
+
+def test_every_route_of_the_app_has_a_declared_expectation():
+    table = route_table(create_app(Settings()))
+    assert not set(table) - set(EXPECTED), f"routes without a declared expectation: {sorted(set(table) - set(EXPECTED))}"
+    assert not set(EXPECTED) - set(table), f"declared routes that do not exist: {sorted(set(EXPECTED) - set(table))}"
+
+
+async def test_every_route_answers_every_principal_as_declared(system):
+    table = route_table(create_app(runtime=system.runtime))  # the routes the server runs
+    assert set(table) == set(EXPECTED), "see test_every_route_of_the_app_has_a_declared_expectation"
+    who_all = await principals(system)
+    issued = await system.http.post("/api/v1/alerts", json=alert_body(), headers=system.auth("alert_originator"))
+    assert issued.status_code == 202, issued.text
+    alert_id = issued.json()["id"]
+    wrong: list[str] = []
+    for key in sorted(table, key=lambda k: k.endswith("/cancel")):  # cancel County EM's alert last
+        for who in who_all:
+            status = await ask(system, key, table[key], who, alert_id)
+            if got(status) != expected(EXPECTED[key], who):
+                wrong.append(f"{key} as {who.name}: expected {expected(EXPECTED[key], who)}, got {status}")
+    assert not wrong, "\n".join(wrong)
+
