@@ -36,6 +36,7 @@ from emergency.geocoding import Geocoder
 from emergency.metrics import Registry
 from emergency.store import open_store
 from emergency.store.base import Accepted, OnConflict, Store
+from emergency.store.errors import store_unreachable_is_store_error
 from emergency.stream.broker import EmbeddedBroker
 from emergency.stream.consumer import GroupWorker
 from emergency.stream.outage import BrokerOutage
@@ -127,10 +128,10 @@ class Runtime:
         self.workers = [
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
                         process=make_normaliser(s, self.metrics, self.geocoder), metrics=self.metrics,
-                        journal=store),
+                        journal=store, outage=self.outage),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
                         topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
-                        metrics=self.metrics, journal=store),
+                        metrics=self.metrics, journal=store, outage=self.outage),
         ]
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")
@@ -167,10 +168,12 @@ class Runtime:
     async def submit(self, event: Envelope, topic: str, *, on_conflict: OnConflict = "keep") -> Accepted:
         """Journal an input (event + outbox row in one transaction) and wake the relay.
 
-        Returns once the input is durable in the store; publication happens in the background.
+        Returns once the input is durable in the store; publication happens in the background. StoreError
+        (answered 503 with Retry-After) when the store cannot be reached: nothing was journaled.
         """
         assert self.store is not None
-        accepted = await self.store.accept(event, topic, event.id, on_conflict)
+        with store_unreachable_is_store_error("the journal cannot be written"):
+            accepted = await self.store.accept(event, topic, event.id, on_conflict)
         if accepted.created:
             self.metrics.accepted.inc(kind=event.kind.value)
             if self.relay:

@@ -19,7 +19,6 @@ import asyncio
 import base64
 import json
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,10 +30,11 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from emergency.config import Settings
-from emergency.errors import BrokerError, StoreError
+from emergency.errors import BrokerError
 from emergency.events import Envelope, utcnow
 from emergency.metrics import Registry
 from emergency.store.base import JournalFailure
+from emergency.store.errors import UNREACHABLE as STORE_UNREACHABLE
 from emergency.stream.bounded import BrokerCallCancelled, bounded, keep_running
 from emergency.stream.outage import BrokerOutage
 from emergency.stream.producer import publish_all, start_producer, stop_producer
@@ -70,10 +70,7 @@ class FailureJournal(Protocol):
 
 
 TRANSIENT: tuple[type[BaseException], ...] = (
-    BrokerError, StoreError, KafkaError, OSError, TimeoutError, BrokerCallCancelled, sqlite3.OperationalError,
-    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TransactionRollbackError,
-    asyncpg.exceptions.InsufficientResourcesError,
+    BrokerError, KafkaError, BrokerCallCancelled, asyncpg.exceptions.TransactionRollbackError, *STORE_UNREACHABLE,
 )
 
 

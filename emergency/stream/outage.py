@@ -25,9 +25,9 @@ from emergency.stream.bounded import BrokerCallCancelled, BrokerTimeout
 
 log = logging.getLogger(__name__)
 
-BROKER_FAILURES: tuple[type[BaseException], ...] = (KafkaError, BrokerError, BrokerTimeout, BrokerCallCancelled,
-                                                    ConnectionError)
-"""Failures that mean the broker (not the store, not a message) is in trouble."""
+BROKER_FAILURES: tuple[type[BaseException], ...] = (KafkaError, BrokerError, BrokerTimeout, BrokerCallCancelled)
+"""Failures that mean the broker (not the store, not a message) is in trouble; the Kafka client wraps its
+socket errors in ``KafkaConnectionError``, so a plain OSError is the store's."""
 
 
 def is_broker_failure(exc: BaseException | None) -> bool:
@@ -98,8 +98,8 @@ class BrokerOutage:
 
 
 class KafkaClientLog(logging.Filter):
-    """Filter on the ``aiokafka`` loggers: nothing while an outage is open (counted there); otherwise each
-    kind of line (logger, level, message template) at most once per ``every_s`` seconds."""
+    """Filter on the ``aiokafka`` loggers: nothing while an outage is open or just over (counted there);
+    otherwise each kind of line (logger, level, message template) at most once per ``every_s`` seconds."""
 
     every_s = 60.0
     _installed: KafkaClientLog | None = None
@@ -127,8 +127,9 @@ class KafkaClientLog(logging.Filter):
         if record.levelno < logging.WARNING:
             return True
         outages = list(self.outages)
-        for outage in outages:
-            if outage.down:
+        now = time.monotonic()
+        for outage in outages:  # down, or just back (connections made before it ended fail once more)
+            if outage.down or now - outage.ended_at < outage.settle_s:
                 outage.held_back += 1
                 return False
         for outage in outages:  # the embedded broker died and nobody noticed yet: say that, not this
@@ -138,7 +139,6 @@ class KafkaClientLog(logging.Filter):
                 outage.held_back += 1
                 return False
         key = (record.name, record.levelno, str(record.msg))
-        now = time.monotonic()
         at, held = self.last.get(key, (float("-inf"), 0))
         if now - at < self.every_s:
             self.last[key] = (at, held + 1)

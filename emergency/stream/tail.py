@@ -59,7 +59,7 @@ class Tail:
             await bounded(consumer.topics(), timeout, "topics")
             tps = [TopicPartition(t, p) for t in self._logical for p in sorted(consumer.partitions_for_topic(t) or ())]
             if not tps:
-                raise RuntimeError("topics do not exist yet")
+                raise BrokerError("topics do not exist yet")
             consumer.assign(tps)
             if seek_end:
                 await bounded(consumer.seek_to_end(*tps), timeout, "seek_to_end")
