@@ -14,7 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emergency.errors import RequestRefused, StoreError
 from emergency.metrics import Registry
 
-
 RETRY_AFTER_S = "5"  # seconds a client waits before sending again what got a 503 (store or broker unavailable)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from emergency.config import Settings
+from emergency.errors import BrokerError
 from emergency.events import Envelope
 from emergency.stream.bounded import bounded, keep_running
 from emergency.stream.consumer import decode
