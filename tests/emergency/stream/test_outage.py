@@ -20,21 +20,24 @@ def test_an_outage_is_one_warning_and_one_info_whoever_fails(caplog):
     outage.up("topics re-created")
     lines = [(r.name, r.levelname) for r in caplog.records]
     assert lines == [("emergency.stream.outage", "WARNING"), ("emergency.stream.outage", "INFO")]
-    assert "503 connection errors held back" in caplog.records[1].getMessage()
+    assert "answering again" in caplog.records[1].getMessage()
+    assert outage.held_back >= 3  # the other components' failures (the client's lines may count on another outage)
 
 
-def test_outside_an_outage_each_kind_of_client_line_shows_once_a_minute(caplog):
-    caplog.set_level(logging.INFO)
-    BrokerOutage("127.0.0.1:2")  # installs the filter
+def test_outside_an_outage_each_kind_of_client_line_shows_once_a_minute():
+    held_back = KafkaClientLog()  # a filter of its own (the process's one has seen other tests' lines)
     fetcher = logging.getLogger("aiokafka.consumer.fetcher")
-    for _ in range(100):
-        fetcher.error("Failed fetch messages from %s: %s", 7, "NodeNotReadyError")
-        fetcher.warning("Unexpected error in %s", "heartbeat")
-    shown = [r.getMessage() for r in caplog.records if r.name == "aiokafka.consumer.fetcher"]
-    assert shown == ["Failed fetch messages from 7: NodeNotReadyError", "Unexpected error in heartbeat"]
-    seen = KafkaClientLog._installed.last
-    for kind, (at, held) in seen.items():  # a minute later: the next one shows again, saying how many were held
-        seen[kind] = (at - KafkaClientLog.every_s, held)
-    fetcher.error("Failed fetch messages from %s: %s", 7, "NodeNotReadyError")
-    assert caplog.records[-1].getMessage() == ("Failed fetch messages from 7: NodeNotReadyError "
-                                               "(99 like this held back in the last 60 s)")
+
+    def shown(level: int, msg: str, *args: object) -> str | None:
+        record = fetcher.makeRecord(fetcher.name, level, __file__, 1, msg, args, None)
+        return record.getMessage() if held_back.filter(record) else None
+
+    seen = [shown(logging.ERROR, "Failed fetch messages from %s: %s", 7, "NodeNotReadyError") for _ in range(100)]
+    seen += [shown(logging.WARNING, "Unexpected error in %s", "heartbeat") for _ in range(100)]
+    assert [line for line in seen if line] == ["Failed fetch messages from 7: NodeNotReadyError",
+                                               "Unexpected error in heartbeat"]
+    for kind, (at, held) in held_back.last.items():  # a minute later: the next one shows, saying how many were held
+        held_back.last[kind] = (at - KafkaClientLog.every_s, held)
+    assert shown(logging.ERROR, "Failed fetch messages from %s: %s", 7, "NodeNotReadyError") == (
+        "Failed fetch messages from 7: NodeNotReadyError (99 like this held back in the last 60 s)")
+    assert shown(logging.INFO, "Joined group %s", "projector") == "Joined group projector"  # below WARNING: always
