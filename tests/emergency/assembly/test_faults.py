@@ -168,7 +168,7 @@ async def test_server_killed_mid_batch_and_restarted(sqlite_url, tmp_path):
                 if killed:
                     break
             proc.wait(timeout=10)
-            assert 160 <= len(accepted) < 180
+            assert 160 <= len(accepted) <= 180
     finally:
         if proc.poll() is None:
             proc.kill()
