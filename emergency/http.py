@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emergency.errors import RequestRefused
+from emergency.errors import RequestRefused, StoreError
 from emergency.metrics import Registry
+
+RETRY_AFTER_S = "5"  # seconds a client waits before sending again what got a 503 (store or broker unavailable)
 
 
 def describe_errors(errors: list[dict[str, Any]]) -> str:
@@ -37,7 +39,12 @@ def install_error_handlers(app: FastAPI) -> None:
         body: dict[str, Any] = {"detail": str(exc)}
         if exc.candidates:
             body["candidates"] = list(exc.candidates)
-        return JSONResponse(body, status_code=exc.status)
+        retry = {"Retry-After": RETRY_AFTER_S} if exc.status == 503 else None
+        return JSONResponse(body, status_code=exc.status, headers=retry)
+
+    @app.exception_handler(StoreError)  # the store cannot be reached (nothing was journaled): send it again
+    async def _store_unreachable(request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": RETRY_AFTER_S})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

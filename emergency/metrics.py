@@ -52,6 +52,8 @@ class Registry:
         self.http_responses = Metric("emergency_http_responses_total", "HTTP responses, by method, route and status.", "counter")
         self.accepted = Metric("emergency_intake_accepted_total", "Submissions journaled at intake, by kind.", "counter")
         self.broker_restarts = Metric("emergency_broker_restarts_total", "Times the broker was found to have forgotten its topics.", "counter")
+        self.embedded_broker_restarts = Metric("emergency_embedded_broker_restarts_total", "Times the embedded broker process died and was started again on its port.", "counter")
+        self.broker_outages = Metric("emergency_broker_outages_total", "Times the broker stopped answering (each outage is logged once).", "counter")
         self.journal_failed = Metric("emergency_journal_failed", "Journal rows a processor gave up on (dead-lettered), waiting for `emergency journal retry`.", "gauge")
         self.outbox_pending = Metric("emergency_outbox_unapplied", "Journal rows not yet applied to the projection.", "gauge")
         self.ws_clients = Metric("emergency_websocket_clients", "Connected WebSocket clients, by endpoint.", "gauge")

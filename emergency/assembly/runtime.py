@@ -11,6 +11,8 @@ benchmarks and the tests. Components:
   this process's projector and sweeper, polling every ``live_poll_s`` otherwise
 - gateway tail (no group): alerts.issued -> alert subscribers
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
+- broker supervisor (embedded broker only): a broker process that died is reaped and started again on its port;
+  the outage is logged once (``emergency.stream.outage``) and /readyz says not ready until the topics are back
 - social stream runners (API processes only, when EMERGENCY_SOCIAL_STREAMS is set): posts -> journal
 - social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
 """
@@ -34,8 +36,10 @@ from emergency.geocoding import Geocoder
 from emergency.metrics import Registry
 from emergency.store import open_store
 from emergency.store.base import Accepted, OnConflict, Store
+from emergency.store.errors import store_unreachable_is_store_error
 from emergency.stream.broker import EmbeddedBroker
 from emergency.stream.consumer import GroupWorker
+from emergency.stream.outage import BrokerOutage
 from emergency.stream.relay import OutboxRelay
 from emergency.stream.tail import Tail
 from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS, RAW_TOPICS
@@ -54,6 +58,7 @@ class Runtime:
     bootstrap: str = ""
     relay: OutboxRelay | None = None
     watchdog: BrokerWatchdog | None = None
+    outage: BrokerOutage | None = None  # the broker's connection state, shared by every component that uses it
     workers: list[GroupWorker] = field(default_factory=list)
     tail: Tail | None = None
     cop_live: CopLive | None = None
@@ -78,16 +83,23 @@ class Runtime:
                 self.broker = EmbeddedBroker()
                 self.bootstrap = await self.broker.start()
                 log.info("embedded broker listening on %s", self.bootstrap)
-            self.relay = OutboxRelay(settings=s, bootstrap=self.bootstrap, store=self.store, metrics=self.metrics)
+            broker = self.broker
+            self.outage = BrokerOutage(self.bootstrap, metrics=self.metrics, cause=lambda: _died(broker))
             self.watchdog = BrokerWatchdog(settings=s, bootstrap=self.bootstrap, store=self.store,
-                                           metrics=self.metrics, on_recovered=self.relay.wake)
+                                           metrics=self.metrics, on_recovered=self._broker_recovered,
+                                           outage=self.outage)
+            self.relay = OutboxRelay(settings=s, bootstrap=self.bootstrap, store=self.store, metrics=self.metrics,
+                                     topics_ready=self.watchdog.topics_ready, outage=self.outage)
             try:
                 await self.watchdog.check()
             except Exception as exc:  # an external cluster may come later; the watchdog keeps trying
                 log.warning("broker %s not reachable at start: %s", self.bootstrap, exc or type(exc).__name__)
             self._spawn(self.watchdog.run(), "watchdog")
+            if broker is not None:
+                self._spawn(broker.supervise(on_exit=self.watchdog.broker_lost, on_back=self._broker_back),
+                            "broker-supervisor")
             if s.run_relay:
-                self._spawn(self._relay_when_topics_ready(), "relay")
+                self._spawn(self.relay.run(), "relay")
             if s.run_workers if workers is None else workers:
                 self.start_workers()
             if streams and gateways:  # only an API process (serve, demo): not rebuild, not scaled-out workers
@@ -101,7 +113,8 @@ class Runtime:
                 self.alert_push = AlertPush(self.metrics)
                 alert_push = self.alert_push
                 self.tail = Tail(settings=s, bootstrap=self.bootstrap, topics=[ALERTS_ISSUED],
-                                 handler=self._to_gateways, listening=lambda: bool(len(alert_push.hub)))
+                                 handler=self._to_gateways, listening=lambda: bool(len(alert_push.hub)),
+                                 outage=self.outage)
                 self._spawn(self.tail.run(), "gateway-tail")
         except BaseException:
             await self.stop()
@@ -115,10 +128,10 @@ class Runtime:
         self.workers = [
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
                         process=make_normaliser(s, self.metrics, self.geocoder), metrics=self.metrics,
-                        journal=store),
+                        journal=store, outage=self.outage),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
                         topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
-                        metrics=self.metrics, journal=store),
+                        metrics=self.metrics, journal=store, outage=self.outage),
         ]
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")
@@ -129,10 +142,19 @@ class Runtime:
         if self.cop_live is not None:
             self.cop_live.wake()
 
-    async def _relay_when_topics_ready(self) -> None:
-        assert self.watchdog and self.relay
-        await self.watchdog.topics_ready.wait()  # never let a send auto-create a topic with the wrong shape
-        await self.relay.run()
+    async def _broker_back(self) -> None:
+        """The embedded broker runs again (empty): count it and let the watchdog re-create topics and re-queue now."""
+        assert self.watchdog
+        self.metrics.embedded_broker_restarts.inc()
+        try:
+            await self.watchdog.check()
+        except Exception as exc:  # its periodic look tries again
+            log.debug("first look at the restarted broker failed: %s", exc)
+
+    def _broker_recovered(self) -> None:
+        """The watchdog re-created the topics and re-queued the journal: publish at once."""
+        if self.relay:
+            self.relay.wake()
 
     async def _to_gateways(self, topic: str, event: Envelope) -> None:
         assert self.alert_push
@@ -146,10 +168,12 @@ class Runtime:
     async def submit(self, event: Envelope, topic: str, *, on_conflict: OnConflict = "keep") -> Accepted:
         """Journal an input (event + outbox row in one transaction) and wake the relay.
 
-        Returns once the input is durable in the store; publication happens in the background.
+        Returns once the input is durable in the store; publication happens in the background. StoreError
+        (answered 503 with Retry-After) when the store cannot be reached: nothing was journaled.
         """
         assert self.store is not None
-        accepted = await self.store.accept(event, topic, event.id, on_conflict)
+        with store_unreachable_is_store_error("the journal cannot be written"):
+            accepted = await self.store.accept(event, topic, event.id, on_conflict)
         if accepted.created:
             self.metrics.accepted.inc(kind=event.kind.value)
             if self.relay:
@@ -172,7 +196,8 @@ class Runtime:
         return False
 
     async def ready(self) -> dict[str, bool]:
-        """Whether the store and the broker answer (for /readyz)."""
+        """Whether the store and the broker answer (for /readyz); the broker not while an outage is open (the
+        embedded one died or is restarting), until the watchdog has its topics back."""
         store_ok = False
         if self.store is not None:
             try:
@@ -180,7 +205,8 @@ class Runtime:
                 store_ok = True
             except Exception:
                 store_ok = False
-        return {"store": store_ok, "broker": bool(self.watchdog and self.watchdog.reachable)}
+        broker_ok = bool(self.watchdog and self.watchdog.reachable) and (self.broker is None or self.broker.running)
+        return {"store": store_ok, "broker": broker_ok}
 
     async def journal_failed(self) -> int | None:
         """Journal rows a processor gave up on (dead-lettered, not applied), also set as the
@@ -224,6 +250,12 @@ def _social_streams(settings: Settings) -> list[Any]:
     from feeds.social.streams import parse_streams
 
     return parse_streams(settings.social_streams)
+
+
+def _died(broker: EmbeddedBroker | None) -> str | None:
+    """Why the embedded broker is gone (it is being restarted), None when it runs or there is none."""
+    reason = broker.exit_status() if broker is not None else None
+    return f"{reason}; restarting it on {broker.bootstrap}" if reason and broker else None
 
 
 def _log_crash(task: asyncio.Task) -> None:

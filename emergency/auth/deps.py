@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role, lookup_token
+from emergency.store.errors import store_unreachable_is_store_error
 
 bearer = HTTPBearer(auto_error=False, description="API token")
 
@@ -18,7 +19,8 @@ async def current_principal(request: Request,
     """The token's record; 401 when the Authorization header is missing, unknown or revoked."""
     if creds is None or not creds.credentials:
         raise HTTPException(401, "Authorization: a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    record = await lookup_token(request.app.state.runtime.store, creds.credentials)
+    with store_unreachable_is_store_error("the token cannot be checked"):
+        record = await lookup_token(request.app.state.runtime.store, creds.credentials)
     if record is None:
         raise HTTPException(401, "Authorization: the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
     return record

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from emergency.stream.outage import BrokerOutage
 
 T = TypeVar("T")
 
@@ -56,26 +60,48 @@ def really_cancelled() -> bool:
 
 async def keep_running(step: Callable[[], Awaitable[None]], *, name: str, log: logging.Logger,
                        on_failure: Callable[[], Awaitable[None] | None] | None = None,
-                       min_backoff_s: float = 0.2, max_backoff_s: float = 5.0) -> None:
+                       min_backoff_s: float = 0.2, max_backoff_s: float = 5.0,
+                       outage: BrokerOutage | None = None, remind_every_s: float = 60.0) -> None:
     """Call ``step`` for ever; after a failure log it, run ``on_failure`` and back off (doubling, capped).
 
     Only the cancellation of the current task stops the loop: a CancelledError raised from
-    inside the Kafka client counts as a failure like any other.
+    inside the Kafka client counts as a failure like any other. A run of failures is logged once
+    (a warning, then a reminder every ``remind_every_s``, and an info when a step works again);
+    one that begins with the broker's trouble is said by ``outage`` instead, once for every
+    component.
     """
     backoff = min_backoff_s
+    streak, absorbed, said_at = 0, False, 0.0
     while True:
+        exc: BaseException | None = None
         try:
             await step()
         except asyncio.CancelledError:
             if really_cancelled():
                 raise
             failure = "a call was cancelled inside the Kafka client"
-        except Exception as exc:
-            failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as e:
+            exc = e
+            failure = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         else:
-            backoff = min_backoff_s
+            if streak and not absorbed:
+                log.info("%s: working again after %d failure(s)", name, streak)
+            backoff, streak, absorbed = min_backoff_s, 0, False
             continue
-        log.warning("%s: %s; retrying in %.1f s", name, failure, backoff)
+        streak += 1
+        now = time.monotonic()
+        if streak == 1 and outage is not None and outage.failed(name, failure, exc):
+            absorbed, said_at = True, now
+        elif absorbed and (outage is not None and outage.down or now - said_at < remind_every_s):
+            log.debug("%s: %s (the broker outage is reported once)", name, failure)
+        elif streak == 1:
+            said_at = now
+            log.warning("%s: %s; retrying in %.1f s", name, failure, backoff)
+        elif now - said_at >= remind_every_s:
+            said_at = now
+            log.warning("%s: still failing after %d tries: %s; retrying", name, streak, failure)
+        else:
+            log.debug("%s: %s (try %d); retrying in %.1f s", name, failure, streak, backoff)
         if on_failure is not None:
             result = on_failure()
             if asyncio.iscoroutine(result):

@@ -2,11 +2,14 @@
 
 Tansu keeps everything in memory: a restart loses topics, data and committed offsets.
 The store's outbox and the restart watchdog (``emergency.stream.watchdog``) make up for it.
+``EmbeddedBroker.supervise`` reaps a broker process that died and starts a new one on the same
+port (so every client reconnects to it), with bounded back-off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -14,12 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emergency.errors import BrokerError
 from emergency.stream.bounded import bounded
+
+log = logging.getLogger(__name__)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -82,6 +88,7 @@ class EmbeddedBroker:
     port: int = 0
     start_timeout_s: float = 15.0
     process: subprocess.Popen | None = field(default=None, init=False)
+    restarts: int = field(default=0, init=False)
     _errlog: Any = field(default=None, init=False, repr=False)
 
     @property
@@ -148,6 +155,43 @@ class EmbeddedBroker:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def exit_status(self) -> str | None:
+        """Why the broker process is gone ("was killed by SIGKILL"); None while it runs or after ``stop()``."""
+        proc = self.process
+        if proc is None or proc.poll() is None:  # poll() also reaps it, so it never lingers <defunct>
+            return None
+        code = proc.returncode
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        return f"the embedded broker process {how}"
+
+    async def supervise(self, *, on_exit: Callable[[str], None], on_back: Callable[[], Awaitable[None] | None],
+                        poll_s: float = 0.1, min_backoff_s: float = 0.2, max_backoff_s: float = 5.0) -> None:
+        """Until cancelled: when the broker process has died, reap it, call ``on_exit(reason)``, start a new one on
+        the same port (retrying with doubling back-off up to ``max_backoff_s``), then call ``on_back()``."""
+        while True:
+            await asyncio.sleep(poll_s)
+            reason = self.exit_status()
+            if reason is None:
+                continue
+            on_exit(f"{reason}; restarting it on {self.bootstrap}")
+            backoff, tries = min_backoff_s, 0
+            while True:
+                await self.stop()  # closes what the dead one left (its stderr file)
+                try:
+                    await self.start()
+                    break
+                except BrokerError as exc:
+                    tries += 1
+                    (log.warning if tries == 1 else log.debug)(
+                        "could not restart the embedded broker on %s: %s; trying again (backing off up to %.0f s)",
+                        self.bootstrap, exc, max_backoff_s)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, max_backoff_s)
+            self.restarts += 1
+            result = on_back()
+            if asyncio.iscoroutine(result):
+                await result
 
 
 def _die_with_parent() -> None:

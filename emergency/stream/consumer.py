@@ -19,7 +19,6 @@ import asyncio
 import base64
 import json
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +30,13 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from emergency.config import Settings
-from emergency.errors import BrokerError, StoreError
+from emergency.errors import BrokerError
 from emergency.events import Envelope, utcnow
 from emergency.metrics import Registry
 from emergency.store.base import JournalFailure
+from emergency.store.errors import UNREACHABLE as STORE_UNREACHABLE
 from emergency.stream.bounded import BrokerCallCancelled, bounded, keep_running
+from emergency.stream.outage import BrokerOutage
 from emergency.stream.producer import publish_all, start_producer, stop_producer
 from emergency.stream.topics import DEAD_LETTER
 
@@ -69,10 +70,7 @@ class FailureJournal(Protocol):
 
 
 TRANSIENT: tuple[type[BaseException], ...] = (
-    BrokerError, StoreError, KafkaError, OSError, TimeoutError, BrokerCallCancelled, sqlite3.OperationalError,
-    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TransactionRollbackError,
-    asyncpg.exceptions.InsufficientResourcesError,
+    BrokerError, KafkaError, BrokerCallCancelled, asyncpg.exceptions.TransactionRollbackError, *STORE_UNREACHABLE,
 )
 
 
@@ -139,13 +137,14 @@ class GroupWorker:
 
     def __init__(self, *, settings: Settings, bootstrap: str, group: str, topics: list[str],
                  process: Process, metrics: Registry, max_records: int = 500,
-                 journal: FailureJournal | None = None) -> None:
-        """``journal`` (the store) gets the journal rows of dead-lettered messages marked failed."""
+                 journal: FailureJournal | None = None, outage: BrokerOutage | None = None) -> None:
+        """``journal`` (the store) gets the journal rows of dead-lettered messages marked failed; ``outage`` is
+        where broker failures are reported (once for the process)."""
         self.settings, self.bootstrap, self.group = settings, bootstrap, group
         self.topics = [settings.topic(t) for t in topics]
         self._logical = {settings.topic(t): t for t in topics}
         self.process, self.metrics, self.max_records = process, metrics, max_records
-        self.journal = journal
+        self.journal, self.outage = journal, outage
         self.dead_letter_topic = settings.topic(DEAD_LETTER)
         self.healthy = False
 
@@ -155,7 +154,8 @@ class GroupWorker:
         def unhealthy() -> None:
             self.healthy = False
 
-        await keep_running(self._run_once, name=f"consumer group {self.group}", log=log, on_failure=unhealthy)
+        await keep_running(self._run_once, name=f"consumer group {self.group}", log=log, on_failure=unhealthy,
+                           outage=self.outage)
 
     async def _run_once(self) -> None:
         s = self.settings

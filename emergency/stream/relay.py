@@ -21,6 +21,7 @@ from emergency.events import utcnow
 from emergency.metrics import Registry
 from emergency.store.base import Store
 from emergency.stream.bounded import keep_running
+from emergency.stream.outage import BrokerOutage
 from emergency.stream.producer import publish_all, start_producer, stop_producer
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,12 @@ log = logging.getLogger(__name__)
 class OutboxRelay:
     """Moves due outbox rows to Kafka in sequence order, in batches."""
 
-    def __init__(self, *, settings: Settings, bootstrap: str, store: Store, metrics: Registry, batch: int = 1000) -> None:
+    def __init__(self, *, settings: Settings, bootstrap: str, store: Store, metrics: Registry, batch: int = 1000,
+                 topics_ready: asyncio.Event | None = None, outage: BrokerOutage | None = None) -> None:
+        """``topics_ready`` (the watchdog's): publish only while it is set, so a send never auto-creates a topic
+        with the wrong shape on a broker that forgot them; ``outage``: where broker failures are reported."""
         self.settings, self.bootstrap, self.store, self.metrics, self.batch = settings, bootstrap, store, metrics, batch
+        self.topics_ready, self.outage = topics_ready, outage
         self._wake = asyncio.Event()
         self.published = 0
 
@@ -43,6 +48,8 @@ class OutboxRelay:
         state: dict[str, AIOKafkaProducer | None] = {"producer": None}
 
         async def step() -> None:
+            if self.topics_ready is not None:
+                await self.topics_ready.wait()
             if state["producer"] is None:
                 state["producer"] = await start_producer(self.settings, self.bootstrap)
             self._wake.clear()  # before looking, so a wake() during the publish is not lost
@@ -56,7 +63,7 @@ class OutboxRelay:
                 await stop_producer(producer)
 
         try:
-            await keep_running(step, name="outbox relay", log=log, on_failure=drop_producer)
+            await keep_running(step, name="outbox relay", log=log, on_failure=drop_producer, outage=self.outage)
         finally:
             await drop_producer()
 

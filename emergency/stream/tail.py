@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from emergency.config import Settings
+from emergency.errors import BrokerError
 from emergency.events import Envelope
 from emergency.stream.bounded import bounded, keep_running
 from emergency.stream.consumer import decode
+from emergency.stream.outage import BrokerOutage
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,11 @@ class Tail:
     """Read ``topics`` (logical names) from their current end and call ``handler(topic, event)``."""
 
     def __init__(self, *, settings: Settings, bootstrap: str, topics: list[str], handler: Handler,
-                 listening: Callable[[], bool] = lambda: True) -> None:
-        """``listening()`` false means nobody would receive anything: records are then skipped undecoded."""
+                 listening: Callable[[], bool] = lambda: True, outage: BrokerOutage | None = None) -> None:
+        """``listening()`` false means nobody would receive anything: records are then skipped undecoded;
+        ``outage`` is where broker failures are reported."""
         self.settings, self.bootstrap, self.handler, self.listening = settings, bootstrap, handler, listening
+        self.outage = outage
         self._logical = {settings.topic(t): t for t in topics}
         self.ready = asyncio.Event()
 
@@ -41,7 +45,7 @@ class Tail:
             state["seek_end"] = False
 
         await keep_running(lambda: self._run_once(state["seek_end"]), name=f"tail {list(self._logical.values())}",
-                           log=log, on_failure=after_failure)
+                           log=log, on_failure=after_failure, outage=self.outage)
 
     async def _run_once(self, seek_end: bool) -> None:
         timeout = self.settings.broker_timeout_s
@@ -56,7 +60,7 @@ class Tail:
             await bounded(consumer.topics(), timeout, "topics")
             tps = [TopicPartition(t, p) for t in self._logical for p in sorted(consumer.partitions_for_topic(t) or ())]
             if not tps:
-                raise RuntimeError("topics do not exist yet")
+                raise BrokerError("topics do not exist yet")
             consumer.assign(tps)
             if seek_end:
                 await bounded(consumer.seek_to_end(*tps), timeout, "seek_to_end")

@@ -2,7 +2,8 @@
 
 The embedded broker loses everything on restart. When the sentinel topic is gone the
 watchdog re-creates the topics as configured and re-queues every journal row that is not yet
-applied, so the relay publishes them again.
+applied, so the relay publishes them again. It is also the one that declares a broker outage
+over (``BrokerOutage.up``), once the topics are in place again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from emergency.config import Settings
 from emergency.metrics import Registry
 from emergency.store.base import Store
 from emergency.stream.bounded import keep_running
+from emergency.stream.outage import BrokerOutage
 from emergency.stream.topics import ensure_topics, epoch_present
 
 log = logging.getLogger(__name__)
@@ -24,31 +26,54 @@ class BrokerWatchdog:
     """Keeps the topics in place; ``reachable`` tells /readyz whether the broker answers."""
 
     def __init__(self, *, settings: Settings, bootstrap: str, store: Store, metrics: Registry,
-                 on_recovered: Callable[[], None]) -> None:
+                 on_recovered: Callable[[], None], outage: BrokerOutage | None = None) -> None:
         self.settings, self.bootstrap, self.store, self.metrics = settings, bootstrap, store, metrics
         self.on_recovered = on_recovered
-        self.reachable = False
+        self.outage = outage or BrokerOutage(bootstrap)
         self.topics_ready = asyncio.Event()
+        self._answered = False
         self._known = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def reachable(self) -> bool:
+        """The broker answered the last look and no outage has been seen since."""
+        return self._answered and not self.outage.down
+
+    def broker_lost(self, reason: str) -> None:
+        """The broker is gone (the embedded one exited): say so once, and hold the relay until topics are back."""
+        self.topics_ready.clear()
+        self.outage.begin(reason)
 
     async def check(self) -> None:
         """One look: create topics if the broker does not know them; re-queue after a restart."""
+        async with self._lock:  # the periodic look and one asked for after a restart never overlap
+            await self._check()
+
+    async def _check(self) -> None:
         try:
             present = await epoch_present(self.settings, self.bootstrap)
         except Exception:
-            self.reachable = False
+            self._answered = False
             raise
-        self.reachable = True
+        self._answered = True
         if present:
             self._known = True
             self.topics_ready.set()
+            self.outage.up()
             return
+        self.topics_ready.clear()
         await ensure_topics(self.settings, self.bootstrap)
-        if self._known:
+        restarted = self._known
+        if restarted:
             self.metrics.broker_restarts.inc()
-            log.warning("broker forgot its topics (restart?): topics re-created")
         requeued = await self.store.reset_unapplied()
-        if requeued:
+        if self.outage.down:
+            self.outage.up(f"it had forgotten its topics: re-created them, re-queued {requeued} unapplied journal rows")
+        elif restarted:
+            log.warning("broker forgot its topics (restart?): topics re-created, %d unapplied journal rows "
+                        "re-queued", requeued)
+        elif requeued:
             log.warning("re-queued %d unapplied journal rows for publication", requeued)
         self._known = True
         self.topics_ready.set()
@@ -59,6 +84,6 @@ class BrokerWatchdog:
             await self.check()
             await asyncio.sleep(self.settings.broker_check_interval_s)
 
-        await keep_running(step, name=f"broker {self.bootstrap}", log=log,
+        await keep_running(step, name=f"broker {self.bootstrap}", log=log, outage=self.outage,
                            min_backoff_s=self.settings.broker_check_interval_s,
                            max_backoff_s=self.settings.broker_check_interval_s)
