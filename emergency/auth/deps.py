@@ -24,6 +24,14 @@ async def current_principal(request: Request,
     return record
 
 
+async def optional_principal(request: Request,
+                             creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> TokenRecord | None:
+    """The token's record on a public route, or None when no token, or an unknown or revoked one, was given."""
+    if creds is None or not creds.credentials:
+        return None
+    return await lookup_token(request.app.state.runtime.store, creds.credentials)
+
+
 def require(*roles: Role) -> Callable[..., Awaitable[TokenRecord]]:
     """Dependency: the principal must hold at least one of ``roles`` (403 otherwise)."""
     wanted = {r.value for r in roles}
