@@ -70,6 +70,8 @@ class Settings(BaseSettings):
         "(the `limits` package's notation, e.g. 100000/minute)")
     read_budget_authenticated: str = Field(
         "1000000/minute", description="the same per token, for reads that carry a valid token")
+    read_concurrency: int = Field(
+        2, ge=1, le=64, description="pages of the picture read and encoded at once; further reads wait their turn")
     ws_max_buffered_bytes: int = Field(
         1024 * 1024, ge=1024, description="a WebSocket client with more than this many bytes queued and "
         "unsent (it stopped reading) is closed with 1013")

@@ -9,11 +9,14 @@ GeoJSON) and they are public, while intake is what the system is for. So:
   storage, per process), and each read counts the ``limit`` it asks for. Clients without a valid
   token are told apart by address, the others by token. A read beyond the budget gets 429 with
   ``Retry-After`` and a detail naming the budget;
+- at most ``Settings.read_concurrency`` pages are read and encoded at once (encoding runs in a worker
+  thread); further reads wait their turn, so reads queue behind each other, not in front of intake;
 - intake routes never pass through here: no amount of reading refuses a report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -54,11 +57,17 @@ class Overdrawn:
 
 
 class ReadBudget:
-    """Items of the picture per client per moving window (in memory, this process)."""
+    """Items of the picture per client per moving window (in memory, this process), and the read slots."""
 
-    def __init__(self, *, anonymous: str, authenticated: str) -> None:
+    def __init__(self, *, anonymous: str, authenticated: str, concurrency: int) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.anonymous, self.authenticated = parse(anonymous), parse(authenticated)
+        self._slots = asyncio.Semaphore(concurrency)
+
+    def slot(self) -> asyncio.Semaphore:
+        """Held while a page is read and encoded: at most ``concurrency`` at once, the others wait their turn
+        (so however many clients read, the loop and the store stay free for intake)."""
+        return self._slots
 
     async def spend(self, *, client: str, items: int, authenticated: bool) -> Overdrawn | None:
         """Count ``items`` against ``client``'s budget; None when they fit, else an ``Overdrawn``."""

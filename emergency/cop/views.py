@@ -11,13 +11,12 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
-from fastapi.responses import StreamingResponse
 
 from emergency.auth.deps import optional_principal
 from emergency.auth.models import TokenRecord
@@ -87,16 +86,16 @@ def _link(response: Response, url: str | None) -> None:
         response.headers["Link"] = f'<{url}>; rel="next"'
 
 
-FEATURES_PER_CHUNK = 100  # a streamed page is encoded this many features at a time, letting other requests run between
+FEATURES_PER_CHUNK = 100  # features encoded per json.dumps call, so the encoding thread lets the loop run in between
 
 
 def _budget(request: Request) -> ReadBudget:
-    """This app's read budget (made from the runtime's settings on first use)."""
+    """This app's read budget and read slots (made from the runtime's settings on first use)."""
     state = request.app.state
     if getattr(state, "read_budget", None) is None:
         settings = state.runtime.settings
-        state.read_budget = ReadBudget(anonymous=settings.read_budget,
-                                       authenticated=settings.read_budget_authenticated)
+        state.read_budget = ReadBudget(anonymous=settings.read_budget, authenticated=settings.read_budget_authenticated,
+                                       concurrency=settings.read_concurrency)
     return state.read_budget
 
 
@@ -116,14 +115,15 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-async def _collection_chunks(meta: dict[str, Any], items: list[StoredEvent]) -> AsyncIterator[bytes]:
-    """``meta`` with ``features`` last, encoded a few features at a time, yielding to the loop in between."""
-    yield (_dumps(meta)[:-1] + ',"features":[').encode()
+def encode_collection(meta: dict[str, Any], items: list[StoredEvent]) -> bytes:
+    """``meta`` with the public features of ``items`` as ``features`` (last), as JSON bytes; run off the loop."""
+    parts = [_dumps(meta)[:-1], ',"features":[']
     for start in range(0, len(items), FEATURES_PER_CHUNK):
-        part = ",".join(_dumps(stored_feature(item)) for item in items[start:start + FEATURES_PER_CHUNK])
-        yield (("," if start else "") + part).encode()
-        await asyncio.sleep(0)  # intake and other reads run between chunks: a large page never holds the loop
-    yield b"]}"
+        if start:
+            parts.append(",")
+        parts.append(",".join(_dumps(stored_feature(item)) for item in items[start:start + FEATURES_PER_CHUNK]))
+    parts.append("]}")
+    return "".join(parts).encode()
 
 
 def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -147,13 +147,14 @@ def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
         query = EventQuery(bbox=parse_bbox(bbox), since=since, until=until, categories=_split(category),
                            kinds=_split(kind), layers=(layer.name,), active_at=utcnow() if active else None,
                            limit=limit, before=parse_cursor(before))
-        page = await request.app.state.runtime.store.read_events(query)
-        next_url = _next_url(request, before=encode_cursor(page.items[-1].cursor)) if page.more else None
-        meta = {"type": "FeatureCollection", "seq": page.head, "total": page.total, "returned": len(page.items),
-                "truncated": page.more, "next": next_url}
+        async with _budget(request).slot():  # a few pages at a time are read and encoded; intake never waits here
+            page = await request.app.state.runtime.store.read_events(query)
+            next_url = _next_url(request, before=encode_cursor(page.items[-1].cursor)) if page.more else None
+            meta = {"type": "FeatureCollection", "seq": page.head, "total": page.total, "returned": len(page.items),
+                    "truncated": page.more, "next": next_url}
+            body = await asyncio.to_thread(encode_collection, meta, page.items)
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url is not None else None
-        return StreamingResponse(_collection_chunks(meta, page.items), media_type="application/json",
-                                 headers=headers)  # type: ignore[return-value]
+        return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
 
     read.__name__ = f"read_{layer.name}"
     read.__doc__ = (f"{layer.description or layer.title}: a GeoJSON FeatureCollection (WGS 84), newest first, "
@@ -178,13 +179,20 @@ async def changes(request: Request, response: Response,
     and read budgets as on the layer routes."""
     await allow_read(request, limit=limit, layer_max=CHANGES_MAX_LIMIT, principal=principal)
     store = request.app.state.runtime.store
-    head = await store.head_seq()
-    items = await store.changes_after(after, limit + 1, upto=head)
-    truncated = len(items) > limit
-    items = items[:limit]
-    next_url = _next_url(request, after=str(items[-1].seq)) if truncated else None
-    _link(response, next_url)
-    return {"seq": head, "changes": [change(item) for item in items], "truncated": truncated, "next": next_url}
+    async with _budget(request).slot():
+        head = await store.head_seq()
+        items = await store.changes_after(after, limit + 1, upto=head)
+        truncated = len(items) > limit
+        items = items[:limit]
+        next_url = _next_url(request, after=str(items[-1].seq)) if truncated else None
+        _link(response, next_url)
+        answer = {"seq": head, "truncated": truncated, "next": next_url}
+        if len(items) <= FEATURES_PER_CHUNK:
+            return {**answer, "changes": [change(item) for item in items]}
+        body = await asyncio.to_thread(lambda: (_dumps(answer)[:-1] + ',"changes":['
+                                                + ",".join(_dumps(change(item)) for item in items) + "]}").encode())
+    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url is not None else None
+    return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
 
 
 @router.get("/api/v1/events/{event_id}")

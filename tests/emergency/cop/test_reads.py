@@ -77,3 +77,18 @@ async def test_a_streamed_page_is_one_feature_collection(system: System):
     assert len({f["id"] for f in body["features"]}) == 150
     page = (await system.http.get("/api/v1/reports", params={"limit": 100})).json()
     assert page["truncated"] is True and page["returned"] == 100 and len(page["features"]) == 100
+
+
+async def test_a_large_changes_page_is_the_same_json(system: System):
+    for i in range(120):  # more than is encoded on the loop
+        assert (await system.http.post("/api/v1/reports", json=report_body(text=f"fire {i}"))).status_code == 202
+    from tests.conftest import eventually
+
+    async def page():
+        r = await system.http.get("/api/v1/changes", params={"limit": 110})
+        return r if r.json()["truncated"] else None
+
+    r = await eventually(page, timeout=30)
+    body = r.json()
+    assert len(body["changes"]) == 110 and body["next"] and r.headers["Link"].startswith(f'<{body["next"]}>')
+    assert [c["seq"] for c in body["changes"]] == sorted(c["seq"] for c in body["changes"])
