@@ -72,12 +72,6 @@ class Settings(BaseSettings):
         "1000000/minute", description="the same per token, for reads that carry a valid token")
     read_concurrency: int = Field(
         2, ge=1, le=64, description="pages of the picture read and encoded at once; further reads wait their turn")
-    ws_max_buffered_bytes: int = Field(
-        1024 * 1024, ge=1024, description="a WebSocket client with more than this many bytes queued and "
-        "unsent (it stopped reading) is closed with 1013")
-    ws_send_timeout_s: float = Field(
-        10.0, gt=0, description="a WebSocket client that takes longer than this to take one message is "
-        "closed with 1013")
 
     # map
     region_dir: Path = Field(PROJECT_ROOT / "sample_data" / "regions" / "portland")

@@ -23,6 +23,7 @@ from emergency.auth.models import TokenRecord
 from emergency.cop.features import change, stored_feature, to_feature
 from emergency.cop.reads import ReadBudget, check_page_size, client_key
 from emergency.events import utcnow
+from emergency.hub import read_until_closed
 from emergency.layers import REGISTRY, Layer
 from emergency.store.base import Cursor, EventQuery, StoredEvent
 from emergency.timebounds import QueryTime
@@ -219,8 +220,7 @@ async def cop_socket(ws: WebSocket) -> None:
     live = ws.app.state.runtime.cop_live
     try:
         await live.attach(ws, after)
-        while True:
-            await ws.receive_text()
+        await read_until_closed(ws)  # a binary frame closes it with 1003
     except (WebSocketDisconnect, OSError, RuntimeError):  # the client left (possibly while its backlog was sent)
         pass
     finally:
