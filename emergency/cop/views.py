@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, WebSocket, WebSocketDisconnect
 
 from emergency.auth.deps import optional_principal
 from emergency.auth.models import TokenRecord
@@ -196,12 +196,19 @@ async def changes(request: Request, response: Response,
     return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
 
 
+EVENT_ID_MAX = 400  # longer than any id the system makes (an agency id and a 100-character reference fit)
+ECHO_MAX = 60  # at most this much of a path id is echoed in an answer
+
+
 @router.get("/api/v1/events/{event_id}")
-async def event(event_id: str, request: Request) -> dict[str, Any]:
-    """One event of the picture as a GeoJSON Feature."""
+async def event(request: Request, event_id: str = Path(max_length=EVENT_ID_MAX,
+                                                       description="the event's id, as in a feature's `id`")
+                ) -> dict[str, Any]:
+    """One event of the picture as a GeoJSON Feature; 404 naming ``event_id`` when there is none."""
     found = await request.app.state.runtime.store.get_event(event_id)
     if found is None:
-        raise HTTPException(404, f"event_id: no event {event_id!r} in the picture")
+        more = f"… ({len(event_id)} characters)" if len(event_id) > ECHO_MAX else ""
+        raise HTTPException(404, f"event_id: no event {event_id[:ECHO_MAX]!r}{more} in the picture")
     return to_feature(found)
 
 

@@ -92,3 +92,15 @@ async def test_a_large_changes_page_is_the_same_json(system: System):
     body = r.json()
     assert len(body["changes"]) == 110 and body["next"] and r.headers["Link"].startswith(f'<{body["next"]}>')
     assert [c["seq"] for c in body["changes"]] == sorted(c["seq"] for c in body["changes"])
+
+
+async def test_an_unknown_event_id_is_echoed_only_as_a_short_prefix_and_long_ids_are_refused(system: System):
+    r = await system.http.get("/api/v1/events/" + "a" * 300)
+    assert r.status_code == 404
+    detail = r.json()["detail"]
+    assert detail.startswith("event_id: no event 'aaaa") and "(300 characters)" in detail and len(detail) < 160
+    r = await system.http.get("/api/v1/events/" + "b" * 10_000)
+    assert r.status_code == 422 and r.json()["detail"].startswith("event_id:")
+    assert len(r.text) < 1000  # the id is never echoed back
+    assert (await system.http.get("/api/v1/events/citizen:nope")).json()["detail"] == \
+        "event_id: no event 'citizen:nope' in the picture"
