@@ -11,13 +11,14 @@ from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role, lookup_token
 
 bearer = HTTPBearer(auto_error=False, description="API token")
+TOKEN_REQUIRED = "Authorization: a bearer token is required"
 
 
 async def current_principal(request: Request,
                             creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> TokenRecord:
     """The token's record; 401 when the Authorization header is missing, unknown or revoked."""
     if creds is None or not creds.credentials:
-        raise HTTPException(401, "Authorization: a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, TOKEN_REQUIRED, headers={"WWW-Authenticate": "Bearer"})
     record = await lookup_token(request.app.state.runtime.store, creds.credentials)
     if record is None:
         raise HTTPException(401, "Authorization: the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
