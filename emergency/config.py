@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     read_budget_authenticated: str = Field(
         "1000000/minute", description="the same per token, for reads that carry a valid token")
     read_concurrency: int = Field(
-        2, ge=1, le=64, description="pages of the picture read and encoded at once; further reads wait their turn")
+        1, ge=1, le=64, description="pages of the picture read and encoded at once; further reads wait their turn "
+        "(each one competes with intake for the interpreter while it is encoded)")
 
     # map
     region_dir: Path = Field(PROJECT_ROOT / "sample_data" / "regions" / "portland")
