@@ -73,7 +73,7 @@ class AlertPush:
                            if delivers(e.category or "", tiers) and covers(e, lat, lon)),
                           key=lambda e: rank(e.category or ""))
         for event in covering:
-            await ws.send_text(alert_message(event))
+            await self.hub.deliver(ws, alert_message(event))  # a client that stops reading is closed (1013)
         self.tiers[ws] = tiers
         self.hub.add(ws, (lat, lon))
         self.targets.add_point(ws, lat, lon)

@@ -19,6 +19,7 @@ from emergency.auth.tokens import Role
 from emergency.errors import RequestRefused
 from emergency.events import utcnow
 from emergency.geometry import coordinate_from_text
+from emergency.hub import ClientStalled, read_until_closed
 from emergency.layers import ALERTS
 from emergency.store.base import EventQuery
 from feeds.intake import AcceptedOut, idempotent_id, request_digest
@@ -122,11 +123,10 @@ async def alerts_socket(ws: WebSocket, tiers: str | None = Query(None, descripti
         return
     runtime = ws.app.state.runtime
     push = runtime.alert_push
-    await push.subscribe(ws, lat, lon, runtime.store, tiers=chosen)
     try:
-        while True:
-            await ws.receive_text()  # clients may send pings; we only push
-    except WebSocketDisconnect:
+        await push.subscribe(ws, lat, lon, runtime.store, tiers=chosen)
+        await read_until_closed(ws)  # clients may send pings; we only push (a binary frame: 1003)
+    except (WebSocketDisconnect, ClientStalled):
         pass
     finally:
         push.unsubscribe(ws)

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +58,21 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     admin_token: SecretStr = Field(SecretStr(""), description="initial admin bearer token; empty = none is created")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="request bodies larger than this get 413")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="a request body not received in full this many seconds after the request "
+        "started gets 408 and the connection is closed (half-sent bodies never hold a connection for ever)")
+    anon_max_limit: int = Field(
+        5000, ge=1, description="largest `limit` a read of the picture accepts without a coordinator or admin "
+        "token (those may use the layer's own maximum); a larger one gets 422 naming `limit`")
+    read_budget: str = Field(
+        "100000/minute", description="items of the picture one anonymous client (by address) may ask for in a "
+        "moving window, each read counting its `limit`; beyond it reads get 429 with Retry-After "
+        "(the `limits` package's notation, e.g. 100000/minute)")
+    read_budget_authenticated: str = Field(
+        "1000000/minute", description="the same per token, for reads that carry a valid token")
+    read_concurrency: int = Field(
+        1, ge=1, le=64, description="pages of the picture read and encoded at once; further reads wait their turn "
+        "(each one competes with intake for the interpreter while it is encoded)")
 
     # map
     region_dir: Path = Field(PROJECT_ROOT / "sample_data" / "regions" / "portland")
@@ -88,6 +103,17 @@ class Settings(BaseSettings):
     social_streams: str = Field("", description="streams the system runs itself, comma-separated NETWORK=URL "
                                 "(jetstream=wss://host/subscribe, mastodon=https://host/api/v1/streaming/public, "
                                 "twitter=https://host/2/tweets/search/stream); empty = none")
+
+    @field_validator("read_budget", "read_budget_authenticated")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"expected an amount per period such as 100000/minute, got {value!r}") from None
+        return value
 
     def resolved_store_url(self) -> str:
         """The store URL, defaulting to a SQLite file under ``data_dir``.

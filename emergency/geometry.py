@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import numpy as np
 import shapely
 import shapely.ops
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -112,16 +112,20 @@ def _pydantic(check, strip: str | None = None):
     return AfterValidator(run)
 
 
+# A JSON number as a request field: an integer or a float, never a boolean (``true`` is not 1) nor a string
+# (``"45.5"``, or full-width digits such as ``"４５"``, which Python's float() would read).
+Number = Annotated[float, Strict()]
+
 # Latitude and longitude fields, WGS 84 degrees (finite; -90..90 and -180..180).
-Lat = Annotated[float, _pydantic(lambda v: check_lat_lon(v, 0)[0], strip="lat"),
+Lat = Annotated[Number, _pydantic(lambda v: check_lat_lon(v, 0)[0], strip="lat"),
                 Field(description="latitude, WGS 84 degrees, -90..90")]
-Lon = Annotated[float, _pydantic(lambda v: check_lat_lon(0, v)[1], strip="lon"),
+Lon = Annotated[Number, _pydantic(lambda v: check_lat_lon(0, v)[1], strip="lon"),
                 Field(description="longitude, WGS 84 degrees, -180..180")]
 # A bounding box with area, (min lon, min lat, max lon, max lat), WGS 84 degrees.
-AreaBBox = Annotated[tuple[float, float, float, float],
+AreaBBox = Annotated[tuple[Number, Number, Number, Number],
                      _pydantic(lambda v: check_bbox(v, empty_ok=False), strip="bbox"),
                      Field(description="min lon, min lat, max lon, max lat; WGS 84 degrees; min < max")]
-RadiusKm = Annotated[float, _pydantic(check_radius_km, strip="radius_km"),
+RadiusKm = Annotated[Number, _pydantic(check_radius_km, strip="radius_km"),
                      Field(description=f"kilometres, more than 0 and at most {MAX_CIRCLE_RADIUS_KM:g}")]
 
 
@@ -136,6 +140,7 @@ def validate_geojson(geom: dict[str, Any]) -> dict[str, Any]:
     if gtype == "Point":  # the common case, without building a shapely object
         _check_position(geom.get("coordinates"))
         return geom
+    _check_numbers(geom.get("coordinates"))
     try:
         g = shape(geom)
     except Exception as exc:  # shapely raises several types for bad coordinates
@@ -150,6 +155,17 @@ def validate_geojson(geom: dict[str, Any]) -> dict[str, Any]:
     if gtype in ("Polygon", "MultiPolygon") and not g.is_valid:
         raise ValueError(f"polygon is invalid: {shapely.is_valid_reason(g)}")
     return geom
+
+
+def _check_numbers(coords: Any) -> None:
+    """Every leaf of GeoJSON ``coordinates`` is a finite JSON number (not a boolean, not a string)."""
+    stack = [coords]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise ValueError(f"geometry coordinates are malformed: positions must be finite numbers, got {item!r}"[:160])
 
 
 def _check_position(pos: Any) -> None:

@@ -1,14 +1,21 @@
-"""HTTP edge: body size limit, error bodies that name the field, and status metrics."""
+"""HTTP edge: body size and time limits, a missing token answered before the body, error bodies that name the
+field, and status metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emergency.errors import RequestRefused, StoreError
@@ -25,7 +32,9 @@ def describe_errors(errors: list[dict[str, Any]]) -> str:
         field = ".".join(loc) or "body"
         msg = err.get("msg", "invalid")
         if err.get("type") == "json_invalid":
-            field, msg = "body", f"malformed JSON: {err.get('ctx', {}).get('error', msg)}"
+            where = err.get("loc", ())[1:2]
+            at = f" at character {where[0]}" if where and isinstance(where[0], int) else ""
+            field, msg = "body", f"malformed JSON{at}: {err.get('ctx', {}).get('error', msg)}"
         lines.append(f"{field}: {msg}")
     return "; ".join(lines)
 
@@ -59,10 +68,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for request bodies larger than ``limit`` bytes (declared or streamed)."""
+    """ASGI middleware: 413 for request bodies larger than ``limit`` bytes (declared or streamed), 408
+    (with ``Connection: close``) for a body not received in full within ``timeout_s`` of the request's start,
+    and 422 naming ``body`` for a JSON body that is not UTF-8."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float | None = None) -> None:
+        self.app, self.limit, self.timeout_s = app, limit, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,25 +83,92 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _too_large(send, int(declared), self.limit)
             return
-        seen = 0
+        seen, complete = 0, False
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        chunks: list[bytes] | None = [] if b"json" in content_type.lower() else None  # kept to check UTF-8
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s if self.timeout_s is not None else None
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete or deadline is None:  # after the body: waiting for a disconnect is not bounded
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    raise HTTPException(408, f"body: not received in full within {self.timeout_s:g} s "
+                                             f"({seen} bytes came)", headers={"Connection": "close"}) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > self.limit:
                     raise HTTPException(413, f"body: request body is {seen} bytes or more; the limit is {self.limit} bytes")
+                if chunks is not None:
+                    chunks.append(message.get("body", b""))
+                    if complete:
+                        _check_utf8(b"".join(chunks))
             return message
 
         await self.app(scope, limited_receive, send)
 
 
+def _check_utf8(body: bytes) -> None:
+    """A JSON body is UTF-8 (RFC 8259); else 422 naming ``body`` and the byte where decoding failed."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, f"body: JSON must be UTF-8; byte {exc.start} ({body[exc.start]:#04x}) is not "
+                                 f"({exc.reason})") from None
+
+
 async def _too_large(send: Send, size: int, limit: int) -> None:
-    body = json.dumps({"detail": f"body: request body is {size} bytes or more; the limit is {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await _answer(send, 413, f"body: request body is {size} bytes or more; the limit is {limit} bytes")
+
+
+async def _answer(send: Send, status: int, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _needs(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    """Whether ``call`` is among the dependencies of ``dependant`` (at any depth)."""
+    return any(dep.call is call or _needs(dep, call) for dep in dependant.dependencies)
+
+
+class AuthFirst:
+    """ASGI middleware: a request without an ``Authorization`` header to a route that depends on ``required``
+    (the dependency demanding a token) gets 401 with ``detail`` before its body is read, so a missing token is
+    answered as such whatever the body holds."""
+
+    def __init__(self, app: ASGIApp, required: Callable[..., Any], detail: str) -> None:
+        self.app, self.required, self.detail = app, required, detail
+        self._routes: list[tuple[BaseRoute, bool]] | None = None  # every route, in order, and whether it needs a token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and b"authorization" not in dict(scope.get("headers") or []) \
+                and self._route_requires(scope):
+            await _answer(send, 401, self.detail, ((b"www-authenticate", b"Bearer"),))
+            return
+        await self.app(scope, receive, send)
+
+    def _route_requires(self, scope: Scope) -> bool:
+        if self._routes is None:
+            routes = _flat_routes(getattr(scope.get("app"), "routes", []))
+            self._routes = [(r, isinstance(r, APIRoute) and _needs(r.dependant, self.required)) for r in routes]
+        for route, needs in self._routes:
+            if route.matches(scope)[0] is Match.FULL:
+                return needs
+        return False
+
+
+def _flat_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The app's routes as it matches them, included routers flattened (FastAPI >= 0.13x nests them)."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    return [c.route for c in contexts(routes)] if contexts is not None else list(routes)
 
 
 class StatusMetrics:

@@ -16,11 +16,12 @@ from emergency.assembly.journal import router as journal_router
 from emergency.assembly.openapi import install_openapi
 from emergency.assembly.ops import router as ops_router
 from emergency.assembly.runtime import Runtime
+from emergency.auth.deps import TOKEN_REQUIRED, current_principal
 from emergency.auth.tokens import Role, ensure_token
 from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
-from emergency.http import BodyLimit, StatusMetrics, install_error_handlers
+from emergency.http import AuthFirst, BodyLimit, StatusMetrics, install_error_handlers
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
 from feeds.social.views import router as social_router
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     live_map.mount(app)
     mount_docs(app)
     install_openapi(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(AuthFirst, required=current_principal, detail=TOKEN_REQUIRED)  # 401 before the body
     app.add_middleware(StatusMetrics, metrics=rt.metrics)
     return app

@@ -45,6 +45,10 @@ class TokenRepository(Protocol):
         """Every (agency_id, agency name) pair that any token (revoked ones included) carries."""
         ...
 
+    async def hashes_starting(self, prefix: str) -> list[str]:
+        """The hashes of active tokens starting with ``prefix`` (lowercase hex; a ``token_id`` is 16 digits)."""
+        ...
+
 
 class SQLiteTokens(SQLiteRepository):
     schema = """
@@ -93,6 +97,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     async def agencies(self) -> list[tuple[str, str]]:
         return await self.run(lambda c: [tuple(r) for r in c.execute(
             "SELECT DISTINCT agency_id, agency FROM tokens WHERE agency IS NOT NULL").fetchall()])
+
+    async def hashes_starting(self, prefix: str) -> list[str]:
+        return await self.run(lambda c: [r[0] for r in c.execute(
+            "SELECT token_hash FROM tokens WHERE substr(token_hash, 1, ?) = ? AND revoked_at IS NULL",
+            (len(prefix), prefix)).fetchall()])
 
 
 def _sqlite_upgrade(c: sqlite3.Connection) -> None:
@@ -161,6 +170,11 @@ ALTER TABLE tokens ADD COLUMN IF NOT EXISTS agency_id TEXT;
         rows = await (await self.pool()).fetch(
             "SELECT DISTINCT agency_id, agency FROM tokens WHERE agency IS NOT NULL")
         return [(r[0], r[1]) for r in rows]
+
+    async def hashes_starting(self, prefix: str) -> list[str]:
+        rows = await (await self.pool()).fetch(
+            "SELECT token_hash FROM tokens WHERE left(token_hash, $1) = $2 AND revoked_at IS NULL", len(prefix), prefix)
+        return [r[0] for r in rows]
 
 
 TOKENS = RepositorySpec[TokenRepository]("tokens", sqlite=SQLiteTokens, postgis=PostGISTokens)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from enum import Enum
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from emergency.auth.agencies import assign_agency_id
 from emergency.auth.models import TokenRecord
 from emergency.auth.repository import TOKENS
-from emergency.errors import ValidationFailed
+from emergency.errors import NotFound, ValidationFailed
 from emergency.events import utcnow
 from emergency.geometry import check_area_geometry
 from emergency.store.base import Store
@@ -47,6 +48,27 @@ async def lookup_token(store: Store, token: str) -> TokenRecord | None:
 def token_id(token_hash: str) -> str:
     """Short public handle of a token (first 16 hex digits of its hash), for listing and revoking."""
     return token_hash[:16]
+
+
+_TOKEN_REF = re.compile(r"^(?:[0-9a-f]{16}|[0-9a-f]{64})$")
+
+
+async def revoke_token(store: Store, *, ref: str, field: str = "token_id") -> str:
+    """Revoke the active token ``ref`` names (its ``token_id`` as create and list show it, or its full
+    SHA-256 hash) and return its ``token_id``; ``ValidationFailed``/``NotFound`` naming ``field`` otherwise."""
+    ref = ref.strip().lower()
+    if not _TOKEN_REF.match(ref):
+        raise ValidationFailed(field, "expected a token_id (16 hex digits, as shown when the token was created) "
+                                      "or the token's full SHA-256 hash (64 hex digits)")
+    repository = store.repository(TOKENS)
+    found = await repository.hashes_starting(ref)
+    if not found:
+        raise NotFound(field, "no active token with this token_id or hash")
+    if len(found) > 1:  # two hashes sharing 64 bits: say so rather than guess
+        raise ValidationFailed(field, "more than one active token starts with this token_id: give the full hash")
+    if not await repository.revoke(found[0], utcnow()):
+        raise NotFound(field, "no active token with this token_id or hash")
+    return token_id(found[0])
 
 
 async def create_token(store: Store, *, name: str, roles: list[Role], agency: str | None = None,

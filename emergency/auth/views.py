@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
-from emergency.auth.repository import TOKENS
-from emergency.auth.tokens import Role, create_token, token_id
-from emergency.events import utcnow
+from emergency.auth.tokens import Role, create_token, revoke_token, token_id
 from emergency.geometry import AreaGeometry
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -43,7 +41,6 @@ async def create(body: TokenIn, request: Request, _: TokenRecord = Depends(requi
 
 @router.delete("/tokens/{token_hash}", status_code=200)
 async def revoke(token_hash: str, request: Request, _: TokenRecord = Depends(require(Role.admin))) -> dict[str, Any]:
-    """Revoke a token by its full SHA-256 hash."""
-    if not await request.app.state.runtime.store.repository(TOKENS).revoke(token_hash, utcnow()):
-        raise HTTPException(404, "token_hash: no active token with this hash")
-    return {"revoked": token_id(token_hash)}
+    """Revoke a token by its ``token_id`` (16 hex digits, as create shows it) or its full SHA-256 hash;
+    404 when no active token has it."""
+    return {"revoked": await revoke_token(request.app.state.runtime.store, ref=token_hash, field="token_hash")}

@@ -50,12 +50,12 @@ class CopLive:
         """
         head = await self.store.head_seq()
         reset = after is not None and after > head
-        await ws.send_text(json.dumps({"type": "hello", "seq": head, "reset": reset}))
+        await self.hub.deliver(ws, json.dumps({"type": "hello", "seq": head, "reset": reset}))
         seq = head if after is None or reset else after
         while True:  # the bulk of a backlog, sent directly (a slow client holds up only itself)
             batch = await self.store.changes_after(seq, PAGE)
             for item in batch:
-                await ws.send_text(json.dumps(change(item)))
+                await self.hub.deliver(ws, json.dumps(change(item)))  # a client that stops reading is closed (1013)
                 seq = item.seq
             if len(batch) < PAGE:
                 break

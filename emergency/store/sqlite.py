@@ -314,7 +314,7 @@ class SQLiteStore:
             page_where += (" AND " if where else " WHERE ") + "(observed_at, seq) < (?, ?)"
             page_params += [ts(query.before.observed_at), query.before.seq]
 
-        def _read(c: sqlite3.Connection) -> EventPage:
+        def _read(c: sqlite3.Connection) -> tuple[int, int, list[tuple]]:
             c.execute("BEGIN")  # one snapshot for the head, the count and the page
             try:
                 head = _head(c)
@@ -323,10 +323,13 @@ class SQLiteStore:
                                  (*page_params, query.limit + 1)).fetchall()
             finally:
                 c.execute("COMMIT")
-            items = [_stored(r) for r in rows]
-            return EventPage(items[:query.limit], total, head, len(items) > query.limit)
+            return head, total, rows
 
-        return await self._run(_read)
+        head, total, rows = await self._run(_read)
+        # parsed off the connection's thread: journal writes waiting for it are not held up by a large page
+        items = await asyncio.to_thread(lambda: [_stored(r) for r in rows]) if len(rows) > 100 else \
+            [_stored(r) for r in rows]
+        return EventPage(items[:query.limit], total, head, len(items) > query.limit)
 
     async def head_seq(self) -> int:
         return await self._run(_head)

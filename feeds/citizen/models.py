@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emergency.categories import ReportCategory
 from emergency.events import GeoPrecision
+from emergency.geometry import Lat, Lon
 from emergency.timebounds import ObservedTime
 from feeds.intake import AcceptedOut
 
@@ -19,8 +20,8 @@ class CitizenReportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     category: ReportCategory
-    lat: float | None = Field(None, ge=-90, le=90, description="latitude, WGS 84 degrees (with lon)")
-    lon: float | None = Field(None, ge=-180, le=180, description="longitude, WGS 84 degrees (with lat)")
+    lat: Lat | None = Field(None, description="latitude, WGS 84 degrees, -90..90 (with lon); a JSON number")
+    lon: Lon | None = Field(None, description="longitude, WGS 84 degrees, -180..180 (with lat); a JSON number")
     text: str = Field("", max_length=2000)
     observed_at: ObservedTime | None = Field(None, description="when it was seen (1970 to 1 day ahead); default: now")
     location_text: str | None = Field(None, max_length=500, description="where, in words (a street, an intersection, "

@@ -55,3 +55,44 @@ async def test_a_failing_client_is_removed():
     hub.add(broken, None)
     hub.send([broken], "x")
     await eventually(lambda: len(hub) == 0, timeout=5)
+
+
+async def test_a_client_that_never_takes_a_message_is_closed_with_1013():
+    hub: Hub[None] = Hub(send_timeout_s=0.2)
+    stuck = Peer(stalled=True)  # its send never completes: the network buffer is full and it does not read
+    hub.add(stuck, None)
+    hub.send([stuck], "m")
+    await eventually(lambda: stuck.closed is not None, timeout=5)
+    assert stuck.closed[0] == CLOSE_TRY_AGAIN_LATER and "not taken within 0.2 s" in stuck.closed[1]
+    assert len(hub) == 0
+
+
+async def test_a_client_with_too_many_bytes_waiting_is_closed_with_1013():
+    hub: Hub[None] = Hub(max_bytes=1000)
+    slow, fast = Peer(stalled=True), Peer()
+    hub.add(slow, None)
+    hub.add(fast, None)
+    big = "x" * 400
+    assert hub.send([slow, fast], big) == 2
+    await asyncio.sleep(0.01)  # the stalled client's writer holds the first (unsent); the second waits queued
+    assert hub.send([slow, fast], big) == 2
+    await asyncio.sleep(0.01)
+    assert hub.send([slow, fast], big) == 1  # 1200 unsent bytes for the stalled one: dropped
+    await eventually(lambda: slow.closed is not None, timeout=5)
+    assert slow.closed[0] == CLOSE_TRY_AGAIN_LATER and "bytes" in slow.closed[1]
+    await eventually(lambda: len(fast.received) == 3, timeout=5)
+
+
+async def test_a_direct_send_to_a_stalled_client_is_bounded():
+    from emergency.hub import ClientStalled
+
+    hub: Hub[None] = Hub(send_timeout_s=0.2)
+    stuck = Peer(stalled=True)
+    try:
+        await hub.deliver(stuck, "backlog")
+    except ClientStalled:
+        pass
+    else:
+        raise AssertionError("deliver did not give up")
+    await eventually(lambda: stuck.closed is not None, timeout=5)
+    assert stuck.closed[0] == CLOSE_TRY_AGAIN_LATER

@@ -99,7 +99,7 @@ async def test_agency_road_closure_reaches_the_closures_layer_and_updates_by_ref
 
 BAD_REPORTS = [
     ("malformed JSON", b'{"category": "smoke", "lat": 45.5,', 422, "body: malformed JSON"),
-    ("latitude 95", report_body(lat=95), 422, "lat: Input should be less than or equal to 90"),
+    ("latitude 95", report_body(lat=95), 422, "lat: must be between -90 and 90, got 95"),
     ("longitude text", report_body(lon="east"), 422, "lon: Input should be a valid number"),
     ("unknown category", report_body(category="alien_invasion"), 422, "category: Input should be"),
     ("text too long", report_body(text="x" * 2001), 422, "text: String should have at most 2000 characters"),
