@@ -13,12 +13,16 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
+from playwright.async_api import async_playwright
 
 from emergency.assembly.app import create_app
 from emergency.assembly.runtime import Runtime
@@ -189,3 +193,39 @@ def report_body(**over) -> dict:
     body = {"category": "smoke", "text": "Smoke rising behind the school", **PORTLAND_POINT}
     body.update(over)
     return body
+
+
+# ---------------------------------------------------------------- a real, offline browser
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium, driven by Playwright; never a downloaded browser
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@asynccontextmanager
+async def offline_page(*, width: int = 1280, height: int = 800) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
+    """One Chromium page that may reach 127.0.0.1 only: yields (page, off-host requests it aborted, page errors)."""
+    offsite: list[str] = []
+    errors: list[str] = []
+
+    async def guard(route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            await route.continue_()
+        else:
+            offsite.append(route.request.url)
+            await route.abort()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": width, "height": height})
+            await page.route("**/*", guard)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            yield page, offsite, errors
+        finally:
+            await browser.close()

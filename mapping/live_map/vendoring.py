@@ -203,7 +203,7 @@ def readme_text() -> str:
     return "\n".join(lines)
 
 
-def _npm_pack(spec: str, workdir: Path) -> Path:
+def npm_pack(spec: str, workdir: Path) -> Path:
     """Download ``spec`` with ``npm pack`` into ``workdir`` and return the tarball path."""
     out = subprocess.run(
         ["npm", "pack", spec, "--silent"],
@@ -215,29 +215,33 @@ def _npm_pack(spec: str, workdir: Path) -> Path:
     return workdir / out.stdout.strip().splitlines()[-1]
 
 
+def install_package(pkg: VendorPackage, workdir: Path, vendor_dir: Path) -> Path:
+    """Download ``pkg`` into ``workdir`` and replace ``vendor_dir/<dest>`` with its listed files and licence."""
+    tarball = npm_pack(f"{pkg.npm_name}@{pkg.version}", workdir)
+    unpacked = workdir / pkg.dest
+    with tarfile.open(tarball) as tar:
+        tar.extractall(unpacked, filter="data")
+    root = unpacked / "package"
+    dest = vendor_dir / pkg.dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    for rel in pkg.files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / rel, target)
+    if pkg.licence_file:
+        shutil.copyfile(root / pkg.licence_file, dest / pkg.licence_dest)
+    else:
+        (dest / pkg.licence_dest).write_text(pkg.licence_text or "", encoding="utf-8")
+    return dest
+
+
 def refresh(vendor_dir: Path = VENDOR_DIR) -> None:
     """Re-download every package and replace ``vendor_dir`` contents with the manifest files."""
     with tempfile.TemporaryDirectory(prefix="live_map_vendor_") as tmp:
-        work = Path(tmp)
         for pkg in PACKAGES:
-            tarball = _npm_pack(f"{pkg.npm_name}@{pkg.version}", work)
-            unpacked = work / pkg.dest
-            with tarfile.open(tarball) as tar:
-                tar.extractall(unpacked, filter="data")
-            root = unpacked / "package"
-            dest = vendor_dir / pkg.dest
-            if dest.exists():
-                shutil.rmtree(dest)
-            for rel in pkg.files:
-                target = dest / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(root / rel, target)
-            if pkg.licence_file:
-                shutil.copyfile(root / pkg.licence_file, dest / pkg.licence_dest)
-            else:
-                (dest / pkg.licence_dest).write_text(pkg.licence_text or "", encoding="utf-8")
+            install_package(pkg, Path(tmp), vendor_dir)
     (vendor_dir / "README.md").write_text(readme_text(), encoding="utf-8")
-
 
 if __name__ == "__main__":
     refresh()

@@ -4,12 +4,9 @@ else (favicon included), and a real Chromium that may not leave the machine rend
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
-
-from playwright.async_api import async_playwright
 
 from emergency.assembly.docs import STATIC_DIR, SWAGGER_UI
-from tests.mapping.live_map.test_page import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import offline_page
 
 URL = re.compile(r"""(?:https?:)?//[^\s"'<>)]+""")
 
@@ -31,30 +28,13 @@ async def test_docs_page_links_only_to_its_own_host(system):
 
 
 async def test_docs_render_the_operations_in_chromium_offline(system):
-    offsite: list[str] = []
-    errors: list[str] = []
-
-    async def guard(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            await route.continue_()
-        else:
-            offsite.append(route.request.url)
-            await route.abort()
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            await page.route("**/*", guard)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"{system.base_url}/docs")
-            await page.locator(".opblock-summary-path", has_text="/api/v1/reports").first.wait_for(timeout=20_000)
-            paths = await page.locator(".opblock-summary-path").all_inner_texts()
-            assert {"/api/v1/reports", "/api/v1/alerts", "/api/v1/agency/road-closures"} <= {
-                p.replace("\u200b", "").strip() for p in paths}
-            assert await page.locator(".information-container .title").first.inner_text() != ""
-            assert await page.locator(".validator-badge, img[src*='validator']").count() == 0
-        finally:
-            await browser.close()
+    async with offline_page(height=900) as (page, offsite, errors):
+        await page.goto(f"{system.base_url}/docs")
+        await page.locator(".opblock-summary-path", has_text="/api/v1/reports").first.wait_for(timeout=20_000)
+        paths = await page.locator(".opblock-summary-path").all_inner_texts()
+        assert {"/api/v1/reports", "/api/v1/alerts", "/api/v1/agency/road-closures"} <= {
+            p.replace("\u200b", "").strip() for p in paths}
+        assert await page.locator(".information-container .title").first.inner_text() != ""
+        assert await page.locator(".validator-badge, img[src*='validator']").count() == 0
     assert offsite == []
     assert errors == []

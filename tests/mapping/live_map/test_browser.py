@@ -14,70 +14,50 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import async_playwright
-
 import emergency.layers as layer_registry
 from feeds.social.pipeline import public_ref
-from tests.conftest import eventually, report_body
+from tests.conftest import eventually, offline_page, report_body
 from tests.emergency.assembly.test_durability import closure_body
-from tests.mapping.live_map.test_page import CHROMIUM, CHROMIUM_ARGS
 from tests.feeds.social.test_api import post
 
 
 async def test_report_marker_appears_live_on_the_map(system, tmp_path):
-    offsite: list[str] = []
-    errors: list[str] = []
+    async with offline_page() as (page, offsite, errors):
+        await page.goto(f"{system.base_url}/map")
+        await page.wait_for_function("document.getElementById('cop-status')?.textContent.trim().toLowerCase() === 'live'",
+                                     timeout=15_000)
+        assert await page.locator("#cop-count-reports").inner_text() == "0"
+        # the offline street layer of the region is drawn
+        await page.wait_for_function("window.copLayers !== undefined", timeout=10_000)
 
-    async def guard(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            await route.continue_()
-        else:
-            offsite.append(route.request.url)
-            await route.abort()
+        r = await system.http.post("/api/v1/reports", json=report_body(category="spot_fire", text="Flames by the fence"))
+        report_id = r.json()["id"]
+        await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=report_id, timeout=20_000)
+        assert await page.locator("#cop-count-reports").inner_text() == "1"
+        c = await system.http.post("/api/v1/agency/road-closures", json=closure_body("PBOT-99"),
+                                   headers=system.auth("agency"))
+        await page.wait_for_function("(id) => window.copLayers.road_closures.has(id)", arg=c.json()["id"],
+                                     timeout=20_000)
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 800})
-            await page.route("**/*", guard)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"{system.base_url}/map")
-            await page.wait_for_function("document.getElementById('cop-status')?.textContent.trim().toLowerCase() === 'live'",
-                                         timeout=15_000)
-            assert await page.locator("#cop-count-reports").inner_text() == "0"
-            # the offline street layer of the region is drawn
-            await page.wait_for_function("window.copLayers !== undefined", timeout=10_000)
-
-            r = await system.http.post("/api/v1/reports", json=report_body(category="spot_fire", text="Flames by the fence"))
-            report_id = r.json()["id"]
-            await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=report_id, timeout=20_000)
-            assert await page.locator("#cop-count-reports").inner_text() == "1"
-            c = await system.http.post("/api/v1/agency/road-closures", json=closure_body("PBOT-99"),
-                                       headers=system.auth("agency"))
-            await page.wait_for_function("(id) => window.copLayers.road_closures.has(id)", arg=c.json()["id"],
-                                         timeout=20_000)
-
-            # three people post the same smoke report: one item on the map that says so
-            text = "Thick smoke pouring from the warehouse on SE Water Ave"
-            r = await system.http.post("/api/v1/social/posts", headers=system.auth("coordinator"), json={"posts": [
-                post("p1", text, author="ann", lat=45.5171, lon=-122.6655),
-                post("p2", text + " http://t.co/x", author="ben", lat=45.5172, lon=-122.6656),
-                post("p3", "RT " + text, author="cat", lat=45.5170, lon=-122.6654),
-            ]})
-            assert {d["cluster"] for d in r.json()["decisions"]} == {"p1"}, r.text
-            await page.wait_for_function(
-                f"() => {{ const m = window.copLayers.reports.get('social:jsonl:{public_ref('p1')}');"
-                " return m && m.feature && m.feature.properties.count === 3; }", timeout=20_000)
-            await page.evaluate(f"() => {{ window.copLayers.reports.get('social:jsonl:{public_ref('p1')}').openPopup(); }}")
-            popup = page.locator(".cop-popup")
-            await popup.wait_for(timeout=5_000)
-            rows = await popup.locator(".cop-popup-rows").first.inner_text()
-            assert "3 posts from 3 people" in rows and "First seen" in rows and "Last seen" in rows
-            assert "ann" not in await popup.inner_text()  # authors stay private
-            await page.screenshot(path=str(tmp_path / "map.png"))
-            assert await page.evaluate("performance.navigation.type") == 0  # never reloaded
-        finally:
-            await browser.close()
+        # three people post the same smoke report: one item on the map that says so
+        text = "Thick smoke pouring from the warehouse on SE Water Ave"
+        r = await system.http.post("/api/v1/social/posts", headers=system.auth("coordinator"), json={"posts": [
+            post("p1", text, author="ann", lat=45.5171, lon=-122.6655),
+            post("p2", text + " http://t.co/x", author="ben", lat=45.5172, lon=-122.6656),
+            post("p3", "RT " + text, author="cat", lat=45.5170, lon=-122.6654),
+        ]})
+        assert {d["cluster"] for d in r.json()["decisions"]} == {"p1"}, r.text
+        await page.wait_for_function(
+            f"() => {{ const m = window.copLayers.reports.get('social:jsonl:{public_ref('p1')}');"
+            " return m && m.feature && m.feature.properties.count === 3; }", timeout=20_000)
+        await page.evaluate(f"() => {{ window.copLayers.reports.get('social:jsonl:{public_ref('p1')}').openPopup(); }}")
+        popup = page.locator(".cop-popup")
+        await popup.wait_for(timeout=5_000)
+        rows = await popup.locator(".cop-popup-rows").first.inner_text()
+        assert "3 posts from 3 people" in rows and "First seen" in rows and "Last seen" in rows
+        assert "ann" not in await popup.inner_text()  # authors stay private
+        await page.screenshot(path=str(tmp_path / "map.png"))
+        assert await page.evaluate("performance.navigation.type") == 0  # never reloaded
     assert offsite == []
     assert errors == []
 
@@ -88,44 +68,28 @@ async def test_report_marker_appears_live_on_the_map(system, tmp_path):
 async def _map_page(system, *, record_socket: bool = False) -> AsyncIterator[tuple[Any, list[str]]]:
     """Chromium on the real /map, synced (status live, every layer's snapshot applied); yields the page
     and the paths of its snapshot reads. Fails the test on page errors and off-host requests."""
-    problems: list[str] = []
     reads: list[str] = []
-
-    async def guard(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            await route.continue_()
-        else:
-            problems.append(f"offsite: {route.request.url}")
-            await route.abort()
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 800})
-            await page.route("**/*", guard)
-            page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-            page.on("request", lambda r: reads.append(urlsplit(r.url).path + "?" + urlsplit(r.url).query)
-                    if urlsplit(r.url).path.startswith("/api/") else None)
-            if record_socket:  # every message any socket of the page receives, in order
-                await page.add_init_script("""(() => {
-                    window.__received = [];
-                    const Native = window.WebSocket;
-                    window.WebSocket = function (url, protocols) {
-                        const ws = new Native(url, protocols);
-                        ws.addEventListener('message', (e) => window.__received.push(JSON.parse(e.data)));
-                        return ws;
-                    };
-                    window.WebSocket.prototype = Native.prototype;
-                    Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
-                })();""")
-            await page.goto(f"{system.base_url}/map")
-            await page.wait_for_function(
-                "window.copLive && window.copLive.status === 'live'"
-                " && Object.values(window.copLive.layers).every(l => l.synced)", timeout=15_000)
-            yield page, reads
-        finally:
-            await browser.close()
-    assert problems == []
+    async with offline_page() as (page, offsite, errors):
+        page.on("request", lambda r: reads.append(urlsplit(r.url).path + "?" + urlsplit(r.url).query)
+                if urlsplit(r.url).path.startswith("/api/") else None)
+        if record_socket:  # every message any socket of the page receives, in order
+            await page.add_init_script("""(() => {
+                window.__received = [];
+                const Native = window.WebSocket;
+                window.WebSocket = function (url, protocols) {
+                    const ws = new Native(url, protocols);
+                    ws.addEventListener('message', (e) => window.__received.push(JSON.parse(e.data)));
+                    return ws;
+                };
+                window.WebSocket.prototype = Native.prototype;
+                Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+            })();""")
+        await page.goto(f"{system.base_url}/map")
+        await page.wait_for_function(
+            "window.copLive && window.copLive.status === 'live'"
+            " && Object.values(window.copLive.layers).every(l => l.synced)", timeout=15_000)
+        yield page, reads
+    assert [f"offsite: {u}" for u in offsite] + [f"pageerror: {e}" for e in errors] == []
 
 
 async def _alert(system, *, tier: str, headline: str, lat: float, lon: float, radius_km: float) -> str:

@@ -45,6 +45,7 @@ from mapping.live_map.assets import (
 )
 from mapping.live_map.page import render_map_page
 from mapping.live_map.vendoring import PACKAGES, VENDOR_DIR, vendored_files
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 CENTER = (45.5152, -122.6784)  # Portland, OR (lat, lon)
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)""")
@@ -308,14 +309,6 @@ print("ok")
 # A stub server that speaks the live-picture protocol (sequence numbers, hello, resume, reset,
 # truncated snapshots) serves the page; the real system is driven in tests/test_browser.py.
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 
 
 def _point(fid: str, lon: float, lat: float, category: str, text: str, **extra: Any) -> dict:
