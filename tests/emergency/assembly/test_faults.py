@@ -38,6 +38,10 @@ def body(i: int) -> dict:
     return report_body(text=f"fault report {i}", lat=45.50 + (i % 100) / 2000, lon=-122.66 + (i // 100) / 2000)
 
 
+# the test watches the picture many times a second; the per-client read budget is not what is under test here
+OBSERVER_BUDGET = "100000000/minute"
+
+
 async def picture_ids(http: httpx.AsyncClient) -> list[str]:
     """Every report id the public read API shows (duplicates kept, so they can be counted)."""
     r = await http.get("/api/v1/reports", params={"limit": 5000})
@@ -62,7 +66,8 @@ async def test_broker_child_killed_mid_stream(sqlite_url, tmp_path, caplog):
     """kill -9 of the embedded Tansu child: intake goes on (202), the child is reaped and started again on its
     port, topics re-created and the journal re-queued; all in the picture within the bound; logged once."""
     caplog.set_level(logging.INFO)
-    settings = make_settings(SimpleNamespace(bootstrap=""), sqlite_url, tmp_path)  # empty bootstrap: embedded broker
+    settings = make_settings(SimpleNamespace(bootstrap=""), sqlite_url, tmp_path,  # empty bootstrap: embedded broker
+                             read_budget=OBSERVER_BUDGET)
     system, task, server = await start_system(settings, None)
     runtime = system.runtime
     broker = runtime.broker
@@ -123,7 +128,8 @@ def serve(tmp_path: Path, store_url: str, port: int, log: Path) -> subprocess.Po
     """``emergency serve`` (embedded broker) as a child process on ``port``."""
     env = {**os.environ, "EMERGENCY_STORE_URL": store_url, "EMERGENCY_DATA_DIR": str(tmp_path),
            "EMERGENCY_PORT": str(port), "EMERGENCY_HOST": "127.0.0.1", "EMERGENCY_KAFKA_BOOTSTRAP": "",
-           "EMERGENCY_BROKER_CHECK_INTERVAL_S": "0.5", "PYTHONPATH": str(PROJECT_ROOT)}
+           "EMERGENCY_BROKER_CHECK_INTERVAL_S": "0.5", "EMERGENCY_READ_BUDGET": OBSERVER_BUDGET,
+           "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen([sys.executable, "-m", "emergency.assembly.cli", "serve"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
 
@@ -216,7 +222,8 @@ async def test_postgresql_restarted_mid_stream(broker, postgis_database, tmp_pat
     with Retry-After (never 500); a report answered 503 is sent again (same Idempotency-Key) and accepted once;
     nothing accepted is lost, nothing duplicated."""
     await _truncate(postgis_database)
-    system, task, server = await start_system(make_settings(broker, postgis_database, tmp_path), broker)
+    system, task, server = await start_system(make_settings(broker, postgis_database, tmp_path,
+                                                             read_budget=OBSERVER_BUDGET), broker)
     accepted: set[str] = set()
     refused: list[int] = []
 
