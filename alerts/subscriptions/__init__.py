@@ -1,0 +1,1 @@
+"""Citizens' alert subscriptions: areas, channels (confirmed before use), languages, tier choices."""
