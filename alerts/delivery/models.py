@@ -142,3 +142,38 @@ class Channel(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class TargetChannel(BaseModel):
+    """One channel of a subscription as the fan-out sees it (no contact data)."""
+
+    channel_id: str
+    channel: ChannelType
+    confirmed: bool  # email and sms only count once confirmed; other channels are confirmed at creation
+
+
+class Target(BaseModel):
+    """A subscription as the fan-out index holds it: where, which tiers, which languages, which channels.
+    ``areas``: GeoJSON Polygon/MultiPolygon geometries in WGS 84 degrees (a point + radius_m is kept as
+    ``{"type": "Point", "coordinates": [lon, lat], "radius_m": r}``; zones resolved to their polygons).
+    This is also the payload on ``alerts.subscriptions`` (``deleted`` True removes it)."""
+
+    subscription_id: str
+    version: int                 # increases with every change; the index keeps the highest
+    areas: list[dict[str, Any]]
+    tiers: list[Tier]            # the tiers this subscription takes (already per alerts.tiers.delivers rules)
+    languages: list[str]
+    channels: list[TargetChannel]
+    deleted: bool = False
+
+
+class Directory(Protocol):
+    """What the fan-out and the channel workers read from the subscription repository."""
+
+    async def targets(self) -> list[Target]:
+        """Every live subscription (for an index rebuilt at a worker's start)."""
+        ...
+
+    async def contact(self, subscription_id: str, channel_id: str) -> Contact | None:
+        """The contact of one channel; None when the subscription or channel is gone, or not confirmed."""
+        ...
