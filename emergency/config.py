@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +103,23 @@ class Settings(BaseSettings):
     social_streams: str = Field("", description="streams the system runs itself, comma-separated NETWORK=URL "
                                 "(jetstream=wss://host/subscribe, mastodon=https://host/api/v1/streaming/public, "
                                 "twitter=https://host/2/tweets/search/stream); empty = none")
+
+    # alert delivery channels (alerts/delivery/channels): a channel without its setting is off
+    public_url: str = Field("", description="the address people reach this server at (links in messages, the Web "
+                            "Push VAPID subject); empty = http://HOST:PORT")
+    webhook_allow_hosts: str = Field("", description="hosts (comma-separated) outbound calls may reach despite the "
+                                     "private-address rule (webhooks, Web Push endpoints); tests put 127.0.0.1 here")
+    vapid_subject: str = Field("", description="the VAPID `sub` claim push services may contact (mailto: or https:); "
+                               "empty = EMERGENCY_PUBLIC_URL")
+    mqtt_url: str = Field("", description="mqtt://host:port of the MQTT broker alerts are published to; empty = off")
+    mqtt_topic_prefix: str = Field("", description="prepended to every MQTT topic (alerts/<region>/...)")
+    mqtt_cell_resolution: int = Field(5, ge=0, le=15, description="H3 resolution of the per-cell MQTT topics")
+    mastodon_url: str = Field("", description="https://instance of the account public alerts are posted to; "
+                              "empty = off")
+    mastodon_post_token: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("EMERGENCY_MASTODON_TOKEN", "mastodon_post_token"),
+        description="EMERGENCY_MASTODON_TOKEN: access token (scope write:statuses) of that account; a setting of its "
+        "own, apart from EMERGENCY_MASTODON_ACCESS_TOKEN, which the social streams read with")
 
     @field_validator("read_budget", "read_budget_authenticated")
     @classmethod

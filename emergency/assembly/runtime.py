@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts.delivery.channels.vapid import ensure_vapid
 from alerts.push import AlertPush
 from emergency.collector import tune_collector
 from emergency.config import Settings
@@ -77,6 +78,7 @@ class Runtime:
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         try:
+            await ensure_vapid(self.store)  # the Web Push key pair exists from the first start on
             if s.kafka_bootstrap:
                 self.bootstrap = s.kafka_bootstrap
             else:

@@ -77,6 +77,7 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/alerts.atom": PUBLIC,
     "WS /ws/cop": PUBLIC,
     "WS /ws/alerts": PUBLIC,
+    "GET /api/v1/webpush/vapid": PUBLIC,
     # a closure in City of Portland's jurisdiction
     "POST /api/v1/agency/road-closures": agency_scoped("agency", owners=("agency",)),
     # an alert area inside County EM's authorised area (a national authority alerts nationwide)
