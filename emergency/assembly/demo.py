@@ -9,6 +9,11 @@ given by ``EMERGENCY_STORE_URL`` is never deleted either.
 Demo tokens stay the same across starts: each is derived (HMAC-SHA256) from a secret created
 once in ``$EMERGENCY_DATA_DIR/demo-secret`` (mode 0600) and stored (hashed) in the demo's store
 at every start. Deleting that file gives new tokens at the next start.
+
+When Debian's ``mosquitto`` is installed, the demo starts one on a free loopback port (``LocalMosquitto``:
+anonymous, no persistence) and points ``EMERGENCY_MQTT_URL`` at it, unless that is set already, so a new user
+watches alerts arrive with ``mosquitto_sub -h 127.0.0.1 -p PORT -t 'alerts/#' -v``. The tests start their
+MQTT peer the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,7 @@ from emergency.config import Settings
 from emergency.errors import EmergencyError
 from emergency.store import open_store
 from emergency.store.base import Store
+from emergency.stream.broker import free_port, port_is_taken
 
 SECRET_FILE = "demo-secret"
 ALERT_SENDER = "Demo emergency management"
@@ -107,3 +116,59 @@ async def empty_previous_demo(settings: Settings, *, secret: bytes) -> bool:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return True
+
+
+MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
+
+
+def mosquitto_binary() -> str | None:
+    """The ``mosquitto`` broker's executable, or None when it is not installed."""
+    return shutil.which("mosquitto") or next((p for p in MOSQUITTO_PATHS if Path(p).exists()), None)
+
+
+class LocalMosquitto:
+    """A mosquitto broker on 127.0.0.1 (a free port, anonymous, no persistence) in a folder of its own."""
+
+    def __init__(self, folder: Path, *, binary: str | None = None) -> None:
+        self.folder = folder
+        self.binary = binary or mosquitto_binary()
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> LocalMosquitto:
+        """Start the broker and wait until it listens; EmergencyError if it is not installed or does not start."""
+        if self.binary is None:
+            raise EmergencyError("mosquitto is not installed (Debian: apt-get install mosquitto)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        conf = self.folder / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        "log_dest stderr\n", encoding="utf-8")
+        log = (self.folder / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=log, stderr=log,
+                                        stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while not port_is_taken("127.0.0.1", self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise EmergencyError(f"mosquitto did not start; see {self.folder / 'mosquitto.log'}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after 5 s) and reap it."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
