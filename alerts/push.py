@@ -90,22 +90,27 @@ class AlertPush:
         tier; an Update/Cancel keeps the tier, so it reaches the same subscribers the original did."""
         if event.kind is not Kind.alert or event.geometry is None or not is_active(event, utcnow()):
             return
-        key = (event.id, event.received_at.isoformat())
+        self.push_once((event.id, event.received_at.isoformat()), alert_message(event), tier=event.category or "",
+                       area=delivery_area(event), geometry=event.geometry)
+
+    def push_once(self, key: tuple[str, str], text: str, *, tier: str, area: Area | None,
+                  geometry: dict) -> int:
+        """Queue ``text`` once per ``key`` for the subscribers inside ``area`` (else inside ``geometry``, GeoJSON
+        WGS 84 degrees) that take ``tier``; returns how many queued it (0 for a key already pushed)."""
         if key in self._seen:
-            return
+            return 0
         self._seen[key] = None
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
-        tier = event.category or ""
-        targets = [ws for ws in self._inside(event)
+        targets = [ws for ws in self._inside(area, geometry)
                    if ws in self.hub.clients and delivers(tier, self.tiers.get(ws, DEFAULT_TIERS))]
-        sent = self.hub.send(targets, alert_message(event))
-        self.metrics.alerts_pushed.inc(sent, tier=event.category or "")
+        sent = self.hub.send(targets, text)
+        self.metrics.alerts_pushed.inc(sent, tier=tier)
+        return sent
 
-    def _inside(self, event: Envelope) -> list[WebSocket]:
-        """Subscribers whose location lies inside or on the boundary of the alert's delivery area."""
-        area = delivery_area(event)
+    def _inside(self, area: Area | None, geometry: dict) -> list[WebSocket]:
+        """Subscribers whose location lies inside or on the boundary of the delivery area."""
         if area is None:  # not an area: test each subscriber against the geometry as it is
             return [ws for ws, (lat, lon) in list(self.hub.clients.items())
-                    if contains_point(event.geometry, lat, lon)]
+                    if contains_point(geometry, lat, lon)]
         return self.targets.query(area)

@@ -9,7 +9,7 @@ benchmarks and the tests. Components:
 - expiry sweeper (with the workers): closures and alerts past their end -> ended, with a new seq
 - live picture (API processes): the store's change sequence -> live map clients (``/ws/cop``), woken by
   this process's projector and sweeper, polling every ``live_poll_s`` otherwise
-- gateway tail (no group): alerts.issued -> alert subscribers
+- gateway tail (no group): alerts.issued -> alert subscribers (the WebSocket channel, alerts/delivery/channels)
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
 - broker supervisor (embedded broker only): a broker process that died is reaped and started again on its port;
   the outage is logged once (``emergency.stream.outage``) and /readyz says not ready until the topics are back
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.delivery.channels.vapid import ensure_vapid
+from alerts.delivery.channels.websocket import WebSocketChannel
 from alerts.push import AlertPush
 from emergency.collector import tune_collector
 from emergency.config import Settings
@@ -64,6 +65,7 @@ class Runtime:
     tail: Tail | None = None
     cop_live: CopLive | None = None
     alert_push: AlertPush | None = None
+    websocket: WebSocketChannel | None = None  # the WebSocket delivery channel over alert_push (API processes)
     geocoder: Geocoder | None = None  # the region's (EMERGENCY_REGION_DIR), loaded once at start; None if it cannot load
     social_rules: Any = None  # feeds.social RulesHolder shared by the social API and the stream runners
     social_runners: list[Any] = field(default_factory=list)
@@ -114,6 +116,7 @@ class Runtime:
                 self._spawn(self.cop_live.run(), "cop-live")
                 self.alert_push = AlertPush(self.metrics)
                 alert_push = self.alert_push
+                self.websocket = WebSocketChannel(alert_push)
                 self.tail = Tail(settings=s, bootstrap=self.bootstrap, topics=[ALERTS_ISSUED],
                                  handler=self._to_gateways, listening=lambda: bool(len(alert_push.hub)),
                                  outage=self.outage)
@@ -159,8 +162,8 @@ class Runtime:
             self.relay.wake()
 
     async def _to_gateways(self, topic: str, event: Envelope) -> None:
-        assert self.alert_push
-        await self.alert_push.on_event(topic, event)
+        assert self.websocket
+        await self.websocket.on_event(topic, event)
 
     def _spawn(self, coro, name: str) -> None:
         task = asyncio.create_task(coro, name=name)

@@ -46,5 +46,5 @@ def rendered(*, headline: str = "Flash flood warning for SE Portland", area: dic
                              "river. Move to higher ground now. Do not drive through flooded roads.",
                     cap_xml=cap,
                     geojson={"type": "Feature", "id": alert_id, "geometry": area,
-                             "properties": {"headline": headline, "category": "imminent_threat"}},
+                             "properties": {"headline": headline, "category": "imminent_threat_severe", "tier": "imminent_threat_severe"}},
                     link=f"http://127.0.0.1:8000/api/v1/alerts/{alert_id}.xml")
