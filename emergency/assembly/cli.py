@@ -155,11 +155,8 @@ def _banner(runtime, note: str = "") -> None:
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
-    from emergency.assembly.demo import demo_secret, empty_previous_demo, store_demo_tokens
-    from emergency.assembly.runtime import Runtime
-    from emergency.auth.tokens import find_token
-    from emergency.progress import Progress
-    from feeds.scenario import load_scenario, replay
+    from emergency.assembly.demo import demo_mqtt, demo_secret, empty_previous_demo
+    from feeds.scenario import load_scenario
     from mapping.live_map.views import region_info
 
     items = load_scenario(args.scenario)
@@ -167,6 +164,23 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     emptied = False if args.keep else await empty_previous_demo(settings, secret=secret)
     region = region_info(settings.region_dir)
     agency = region.get("jurisdiction_agency", "Demo agency")
+    settings, mqtt_peer, mqtt_line = demo_mqtt(settings)
+    try:
+        await _demo_run(settings, args, items=items, secret=secret, emptied=emptied, agency=agency, region=region,
+                        mqtt_line=mqtt_line)
+    finally:
+        if mqtt_peer is not None:
+            mqtt_peer.stop()
+
+
+async def _demo_run(settings: Settings, args: argparse.Namespace, *, items, secret: bytes, emptied: bool,
+                    agency: str, region: dict, mqtt_line: str) -> None:
+    from emergency.assembly.demo import store_demo_tokens
+    from emergency.assembly.runtime import Runtime
+    from emergency.auth.tokens import find_token
+    from emergency.progress import Progress
+    from feeds.scenario import replay
+
     runtime = await Runtime(settings).start()
     try:
         assert runtime.store is not None
@@ -177,6 +191,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
               file=sys.stderr)
         for label, token in tokens.items():
             print(f"emergency:   {label:<17} {token}", file=sys.stderr)
+        print(f"emergency: {mqtt_line}", file=sys.stderr)
         print("emergency: commands run with the same settings (emergency token, emergency ingest-posts, ...) "
               "use this store", file=sys.stderr)
 

@@ -172,3 +172,17 @@ class LocalMosquitto:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def demo_mqtt(settings: Settings) -> tuple[Settings, LocalMosquitto | None, str]:
+    """The demo's MQTT peer: a LocalMosquitto under ``data_dir/mosquitto`` when mosquitto is installed and
+    ``EMERGENCY_MQTT_URL`` is not set; returns the settings to run with, the broker (None when none was
+    started) and the line to print."""
+    if settings.mqtt_url:
+        return settings, None, f"MQTT: alerts are published to {settings.mqtt_url} (EMERGENCY_MQTT_URL)"
+    if mosquitto_binary() is None:
+        return settings, None, "MQTT: off (install mosquitto and the demo starts a local broker to watch alerts on)"
+    peer = LocalMosquitto(settings.data_dir / "mosquitto").start()
+    line = (f"MQTT: local mosquitto at {peer.url}; watch alerts arrive with "
+            f"mosquitto_sub -h 127.0.0.1 -p {peer.port} -t '{settings.mqtt_topic_prefix}alerts/#' -v")
+    return settings.model_copy(update={"mqtt_url": peer.url}), peer, line

@@ -103,3 +103,28 @@ def test_demo_never_empties_a_store_with_inputs_that_are_not_a_demos(tmp_path):
     assert done.stderr.strip().startswith(f"emergency: error: the store {store} holds ")
     assert "emergency demo --keep" in done.stderr
     assert store.stat().st_size >= size
+
+
+def test_demo_starts_a_local_mqtt_peer_and_says_where_to_watch(tmp_path):
+    import asyncio
+
+    import aiomqtt
+
+    port = free_port()
+    proc, lines, _ = start_demo(tmp_path, port)
+    try:
+        [line] = [x for x in lines if "MQTT:" in x]
+        m = re.search(r"mqtt://127\.0\.0\.1:(\d+); watch alerts arrive with mosquitto_sub -h 127\.0\.0\.1 -p (\d+) "
+                      r"-t 'alerts/#' -v", line)
+        assert m and m.group(1) == m.group(2), line
+
+        async def connect() -> None:
+            async with aiomqtt.Client("127.0.0.1", int(m.group(1))) as client:
+                await client.publish("alerts/portland/hello", b"demo", qos=1)
+
+        asyncio.run(connect())  # a real broker answers there
+    finally:
+        stop(proc)
+    from emergency.stream.broker import port_is_taken
+
+    assert not port_is_taken("127.0.0.1", int(m.group(1)))  # the demo's broker ended with it
