@@ -29,6 +29,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 from pywebpush import WebPusher, WebPushException
@@ -122,7 +123,7 @@ class WebPushChannel:
         status = resp.status
         if status in (200, 201, 202):
             return Receipt(delivery_id=job.delivery_id, alert_id=job.alert_id, alert_version=job.alert_version,
-                           channel=self.type, state="sent", at=utcnow(), remote_id=resp.headers.get("Location"))
+                           channel=self.type, state="sent", at=utcnow())  # the Location may identify the browser
         if status in (404, 410):
             await self._gone(contact)
             raise SendFailed(f"push subscription gone ({status})", retry=False)
@@ -142,8 +143,6 @@ class WebPushChannel:
 
 
 def _origin(url: str) -> str:
-    from urllib.parse import urlsplit
-
     p = urlsplit(url)
     return f"{p.scheme}://{p.netloc}"
 
