@@ -20,6 +20,7 @@ from alerts.delivery.models import ChannelType, SendFailed
 from emergency.assembly.demo import LocalMosquitto
 from emergency.config import Settings
 from tests.alerts.delivery.channels.samples import INSIDE, OUTSIDE, contact, job, rendered
+from tests.conftest import eventually
 
 SEATTLE = {"type": "Polygon", "coordinates": [[[-122.35, 47.6], [-122.32, 47.6], [-122.32, 47.62],
                                                [-122.35, 47.62], [-122.35, 47.6]]]}
@@ -157,3 +158,22 @@ def test_mqtt_is_off_without_its_setting_and_a_bad_url_is_named(tmp_path):
     assert mqtt_from_settings(Settings(data_dir=tmp_path)) is None
     with pytest.raises(ValueError, match="EMERGENCY_MQTT_URL"):
         mqtt_from_settings(Settings(mqtt_url="http://127.0.0.1:1883", data_dir=tmp_path))
+
+
+async def test_the_retained_active_message_ends_with_the_alert(channel, mosquitto):
+    short = job(ChannelType.mqtt, alert_id="alert:short", subscription_id=BROADCAST_SUBSCRIPTION, expires_in_s=2)
+    keep = job(ChannelType.mqtt, alert_id="alert:keep", subscription_id=BROADCAST_SUBSCRIPTION)
+    await channel.send(short, broadcast_contact(), rendered(alert_id="alert:short"))
+    await channel.send(keep, broadcast_contact(), rendered(alert_id="alert:keep"))
+
+    async def retained_topics() -> list[str]:
+        async with Listener(mosquitto.port, "alerts/portland/active/#") as late:
+            await late.until(lambda g: keep.delivery_id.encode() in g[1])
+            return sorted(t for t, *_ in late.got)
+
+    assert await retained_topics() == ["alerts/portland/active/alert:keep", "alerts/portland/active/alert:short"]
+
+    async def only_the_live_one_is_left() -> bool:
+        return await retained_topics() == ["alerts/portland/active/alert:keep"]
+
+    assert await eventually(only_the_live_one_is_left, timeout=20, interval=0.3)  # mosquitto dropped it at expiry
