@@ -32,6 +32,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import aiohttp
+from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
 from alerts.delivery.channels.vapid import ensure_vapid
@@ -84,11 +85,11 @@ class WebPushChannel:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.on_gone = on_gone
         self.gone: set[tuple[str, str]] = set()  # (subscription_id, channel_id) the push service says are gone
-        self._vapid = None
+        self._vapid: Vapid02 | None = None
         self._session: aiohttp.ClientSession | None = None
         self._lock = asyncio.Lock()
 
-    async def _ready(self) -> tuple[object, aiohttp.ClientSession]:
+    async def _ready(self) -> tuple[Vapid02, aiohttp.ClientSession]:
         async with self._lock:
             if self._vapid is None:
                 self._vapid = await ensure_vapid(self.store)
