@@ -104,7 +104,18 @@ class Settings(BaseSettings):
                                 "(jetstream=wss://host/subscribe, mastodon=https://host/api/v1/streaming/public, "
                                 "twitter=https://host/2/tweets/search/stream); empty = none")
 
-    @field_validator("read_budget", "read_budget_authenticated")
+    # alert subscriptions (alerts/subscriptions)
+    subscribe_rate: str = Field(
+        "10/minute", description="subscriptions one client address may create in a moving window; beyond it "
+        "POST /api/v1/subscriptions gets 429 with Retry-After (the `limits` package's notation)")
+    webhook_allow_hosts: str = Field(
+        "", description="comma-separated hosts a subscriber's webhook or push endpoint may name although they are "
+        "loopback, private or local (emergency/netguard.py); empty = none")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="the system's address as people reach it, for links in messages "
+        "(unsubscribe, alert pages)")
+
+    @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse
