@@ -95,8 +95,8 @@ def unsubscribe_sig(*, key: bytes, subscription_id: str, channel_id: str) -> str
 
 def sig_matches(*, key: bytes, subscription_id: str, channel_id: str, sig: str) -> bool:
     """Whether ``sig`` signs this channel's unsubscribe link (constant time)."""
-    return hmac.compare_digest(unsubscribe_sig(key=key, subscription_id=subscription_id, channel_id=channel_id),
-                               sig.lower())
+    expected = unsubscribe_sig(key=key, subscription_id=subscription_id, channel_id=channel_id)
+    return hmac.compare_digest(expected.encode(), sig.lower().encode("utf-8", "replace"))
 
 
 def unsubscribe_url(*, public_url: str, key: bytes, subscription_id: str, channel_id: str) -> str:
