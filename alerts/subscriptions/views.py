@@ -3,7 +3,6 @@ unsubscribe links (RFC 8058, signed), and ``GET /api/v1/admin/subscriptions`` (a
 
 from __future__ import annotations
 
-import html
 import math
 import time
 from typing import Any
@@ -133,11 +132,10 @@ async def unsubscribe_page(subscription_id: str, channel_id: str, request: Reque
     """A page with one button that unsubscribes this channel (the link in every email)."""
     await flows.check_unsubscribe(store=_runtime(request).store, subscription_id=subscription_id,
                                   channel_id=channel_id, sig=sig)
-    action = html.escape(str(request.url), quote=True)
-    return HTMLResponse(
+    return HTMLResponse(  # the form posts to this same URL (sig included), as RFC 8058 one-click does
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Unsubscribe</title>"
         "<body><h1>Stop alerts on this channel?</h1>"
-        f"<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"List-Unsubscribe\" "
+        "<form method=\"post\" action=\"\"><input type=\"hidden\" name=\"List-Unsubscribe\" "
         "value=\"One-Click\"><button type=\"submit\">Unsubscribe</button></form></body></html>")
 
 
