@@ -121,7 +121,12 @@ class Settings(BaseSettings):
         description="EMERGENCY_MASTODON_TOKEN: access token (scope write:statuses) of that account; a setting of its "
         "own, apart from EMERGENCY_MASTODON_ACCESS_TOKEN, which the social streams read with")
 
-    @field_validator("read_budget", "read_budget_authenticated")
+    # alert subscriptions (alerts/subscriptions)
+    subscribe_rate: str = Field(
+        "10/minute", description="subscriptions one client address may create in a moving window; beyond it "
+        "POST /api/v1/subscriptions gets 429 with Retry-After (the `limits` package's notation)")
+
+    @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse
@@ -146,6 +151,10 @@ class Settings(BaseSettings):
         """The file of a SQLite store (None for PostGIS)."""
         url = self.resolved_store_url()
         return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+    def public_base_url(self) -> str:
+        """Where people reach this server, for links in messages: ``public_url``, else http://HOST:PORT."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def public_store_url(self) -> str:
         """The store URL without a password, for printing."""

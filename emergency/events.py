@@ -29,6 +29,7 @@ class Kind(str, Enum):
     incident = "incident"
     alert = "alert"
     receipt = "receipt"
+    subscription = "subscription"  # a change of an alert subscription (no contact data: see alerts.subscriptions)
 
 
 class GeoPrecision(str, Enum):

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.tiers import Tier
+from emergency.stream.topics import SUBSCRIPTIONS
 
 
 class ChannelType(str, Enum):
@@ -36,7 +37,7 @@ class ChannelType(str, Enum):
 # Priority classes, 0 first: presidential > imminent extreme > imminent severe > AMBER > public safety > test.
 PRIORITIES = 6
 DELIVERY_TOPICS = tuple(f"alerts.deliveries.p{p}" for p in range(PRIORITIES))
-SUBSCRIPTIONS_TOPIC = "alerts.subscriptions"
+SUBSCRIPTIONS_TOPIC = SUBSCRIPTIONS  # emergency.stream.topics, "alerts.subscriptions"
 
 
 def priority(tier: Tier | str, severity: str | None = None) -> int:

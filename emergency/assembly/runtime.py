@@ -13,6 +13,8 @@ benchmarks and the tests. Components:
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
 - broker supervisor (embedded broker only): a broker process that died is reaped and started again on its port;
   the outage is logged once (``emergency.stream.outage``) and /readyz says not ready until the topics are back
+- subscriptions marker (group ``subscriptions``, with the workers): alerts.subscriptions journal rows -> applied
+  (their effect is the subscription repository, written before they were journaled)
 - social stream runners (API processes only, when EMERGENCY_SOCIAL_STREAMS is set): posts -> journal
 - social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
 """
@@ -27,6 +29,8 @@ from typing import Any
 from alerts.delivery.channels.vapid import ensure_vapid
 from alerts.delivery.channels.websocket import WebSocketChannel
 from alerts.push import AlertPush
+from alerts.subscriptions.repository import SUBSCRIPTIONS as SUBSCRIPTION_REPOSITORY
+from alerts.subscriptions.worker import make_applied_marker
 from emergency.collector import tune_collector
 from emergency.config import Settings
 from emergency.cop.expiry import sweep_expired
@@ -44,7 +48,7 @@ from emergency.stream.consumer import GroupWorker
 from emergency.stream.outage import BrokerOutage
 from emergency.stream.relay import OutboxRelay
 from emergency.stream.tail import Tail
-from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS, RAW_TOPICS
+from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS, RAW_TOPICS, SUBSCRIPTIONS
 from emergency.stream.watchdog import BrokerWatchdog
 from mapping.geocode import region_geocoder
 
@@ -79,6 +83,7 @@ class Runtime:
             self.geocoder = await asyncio.to_thread(region_geocoder, s.region_dir)
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
+        self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
         try:
             await ensure_vapid(self.store)  # the Web Push key pair exists from the first start on
             if s.kafka_bootstrap:
@@ -127,7 +132,7 @@ class Runtime:
         return self
 
     def start_workers(self) -> None:
-        """Start the stream processors (normaliser, projector) as tasks of this process."""
+        """Start the stream processors (normaliser, projector, subscriptions marker) as tasks of this process."""
         s, store = self.settings, self.store
         assert store is not None and not self.workers
         self.workers = [
@@ -137,6 +142,8 @@ class Runtime:
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
                         topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
                         metrics=self.metrics, journal=store, outage=self.outage),
+            GroupWorker(settings=s, bootstrap=self.bootstrap, group="subscriptions", topics=[SUBSCRIPTIONS],
+                        process=make_applied_marker(store), metrics=self.metrics, journal=store, outage=self.outage),
         ]
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")

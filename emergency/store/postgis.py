@@ -229,6 +229,19 @@ class PostGISStore:
                 n += int(status.split()[-1])
         return n
 
+    async def mark_applied(self, events: list[tuple[str, datetime]], at: datetime) -> int:
+        """Mark the unapplied journal rows of each ``(event_id, received_at)`` applied, up to that ``received_at``."""
+        if not events:
+            return 0
+        n = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for event_id, received in events:
+                status = await conn.execute(
+                    "UPDATE outbox SET applied_at = $1 WHERE event_id = $2 AND applied_at IS NULL AND received_at <= $3",
+                    at, event_id, received)
+                n += int(status.split()[-1])
+        return n
+
     async def failed_rows(self, limit: int = 1000) -> list[OutboxRow]:
         """Failed, unapplied journal rows, oldest first."""
         rows = await self.pool.fetch(

@@ -230,6 +230,17 @@ class SQLiteStore:
 
         return await self._run(_mark) if failures else 0
 
+    async def mark_applied(self, events: list[tuple[str, datetime]], at: datetime) -> int:
+        """Mark the unapplied journal rows of each ``(event_id, received_at)`` applied, up to that ``received_at``."""
+
+        def _mark(c: sqlite3.Connection) -> int:
+            with _transaction(c):
+                return sum(c.execute("UPDATE outbox SET applied_at = ? WHERE event_id = ? AND applied_at IS NULL"
+                                     " AND received_at <= ?", (ts(at), event_id, ts(received))).rowcount
+                           for event_id, received in events)
+
+        return await self._run(_mark) if events else 0
+
     async def failed_rows(self, limit: int = 1000) -> list[OutboxRow]:
         """Failed, unapplied journal rows, oldest first."""
         rows = await self._run(lambda c: c.execute(

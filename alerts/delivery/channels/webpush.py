@@ -150,7 +150,7 @@ def _origin(url: str) -> str:
 
 def vapid_subject(settings: Settings) -> str:
     """The VAPID ``sub`` claim: EMERGENCY_VAPID_SUBJECT, else EMERGENCY_PUBLIC_URL, else this server's address."""
-    return settings.vapid_subject or settings.public_url or f"http://{settings.host}:{settings.port}"
+    return settings.vapid_subject or settings.public_base_url()
 
 
 def from_settings(settings: Settings, *, store: Store | None = None, on_gone: OnGone | None = None,

@@ -9,7 +9,9 @@ count as "got past authorisation"). Never a 5xx.
 Principals: no token, a wrong token, a revoked token (of an admin), one token of each role, and
 another agency's token (roles agency and alert_originator, jurisdiction around Seattle), which
 holds the roles but not the resource: agency-scoped routes are asked about City of Portland's
-closure, County EM's alert area and alert.
+closure, County EM's alert area and alert; and a subscriber holding one subscription's management
+token (not an API token). Routes of that subscription (``HOLDER``) answer its token only: without a
+token 401, with any other token 404, the same as for a subscription that does not exist.
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ class Access:
     roles: frozenset[str] = ALL_ROLES
     public: bool = False
     owners: frozenset[str] | None = None
+    holder: bool = False  # only the subscription's own management token
 
 
 PUBLIC = Access(public=True)
+HOLDER = Access(roles=frozenset(), holder=True)
 
 
 def roles(*names: str) -> Access:
@@ -93,6 +97,15 @@ EXPECTED: dict[str, Access] = {
     "PUT /api/v1/social/rules": roles("coordinator", "admin"),
     "GET /api/v1/social/streams": roles("coordinator", "admin"),
     "POST /api/v1/social/posts": roles("collector", "coordinator", "admin"),  # the collectors' webhook
+    "POST /api/v1/subscriptions": PUBLIC,
+    "GET /api/v1/subscriptions/{subscription_id}": HOLDER,
+    "PATCH /api/v1/subscriptions/{subscription_id}": HOLDER,
+    "DELETE /api/v1/subscriptions/{subscription_id}": HOLDER,
+    "POST /api/v1/subscriptions/{subscription_id}/confirm": HOLDER,
+    # the signed link is the authority (a bad `sig` is 403 for everyone; tests/alerts/subscriptions)
+    "GET /api/v1/subscriptions/{subscription_id}/unsubscribe/{channel_id}": PUBLIC,
+    "POST /api/v1/subscriptions/{subscription_id}/unsubscribe/{channel_id}": PUBLIC,
+    "GET /api/v1/admin/subscriptions": roles("admin"),
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -101,6 +114,8 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/alerts": alert_body,
     "POST /api/v1/alerts/{alert_id}/update": alert_body,
     "POST /api/v1/alerts/{alert_id}/cancel": lambda: {"note": "all clear"},
+    "POST /api/v1/subscriptions": lambda: {"areas": [{"zone": "ORZ111"}], "channels": [{"type": "mqtt"}]},
+    "POST /api/v1/subscriptions/{subscription_id}/confirm": lambda: {"channel": "mqtt", "code": "000000"},
 }
 QUERIES = {"WS /ws/alerts": f"?lat={PORTLAND_POINT['lat']}&lon={PORTLAND_POINT['lon']}"}
 
@@ -143,6 +158,9 @@ async def principals(system: System) -> list[Principal]:
     made = {name: system.tokens[name] for name in ("admin", "agency", "alert_originator", "coordinator", "collector")}
     made["amber"], _ = await create_token(store, name="Amber desk", roles=[Role.amber])
     made["national_authority"], _ = await create_token(store, name="FEMA", roles=[Role.national_authority])
+    created = await system.http.post("/api/v1/subscriptions", json=BODIES["POST /api/v1/subscriptions"]())
+    assert created.status_code == 201, created.text
+    system.subscription_id = created.json()["id"]  # type: ignore[attr-defined]
     made["other_agency"], _ = await create_token(store, name="Seattle EM", roles=[Role.agency, Role.alert_originator],
                                                  agency="City of Seattle", jurisdiction=SEATTLE)
     revoked, _ = await create_token(store, name="revoked admin", roles=[Role.admin])
@@ -154,11 +172,14 @@ async def principals(system: System) -> list[Principal]:
     return [Principal("no token", None, authenticated=False),
             Principal("wrong token", "not-a-token-" + "x" * 32, authenticated=False),
             Principal("revoked token", revoked, authenticated=False),
-            *(Principal(name, made[name], frozenset(role_of[name])) for name in role_of)]
+            *(Principal(name, made[name], frozenset(role_of[name])) for name in role_of),
+            Principal("subscriber", created.json()["token"], authenticated=False)]
 
 
 def expected(access: Access, who: Principal) -> str:
-    """``allowed``, ``401`` or ``403``."""
+    """``allowed``, ``401``, ``403`` or (a subscription's route, another token) ``404``."""
+    if access.holder:
+        return "allowed" if who.name == "subscriber" else "401" if who.token is None else "404"
     if access.public:
         return "allowed"
     if not who.authenticated:
@@ -170,15 +191,16 @@ def expected(access: Access, who: Principal) -> str:
     return "allowed"
 
 
-def got(status: int) -> str:
-    return str(status) if status in (401, 403) else "allowed"
+def got(status: int, access: Access) -> str:
+    return str(status) if status in (401, 403) or (access.holder and status == 404) else "allowed"
 
 
 async def ask(system: System, key: str, route: Any, who: Principal, alert_id: str) -> int:
     """The status of one minimal request to the route ``key`` as ``who`` (101 for an accepted socket)."""
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
-        .replace("{token_hash}", "0" * 64)
+        .replace("{token_hash}", "0" * 64).replace("{subscription_id}", system.subscription_id) \
+        .replace("{channel_id}", "mqtt-0")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
@@ -210,10 +232,11 @@ async def test_every_route_answers_every_principal_as_declared(system):
     assert issued.status_code == 202, issued.text
     alert_id = issued.json()["id"]
     wrong: list[str] = []
-    for key in sorted(table, key=lambda k: k.endswith("/cancel")):  # cancel County EM's alert last
+    last = ("DELETE /api/v1/subscriptions/{subscription_id}", "/cancel")  # delete and cancel last
+    for key in sorted(table, key=lambda k: (k == last[0], k.endswith(last[1]))):
         for who in who_all:
             status = await ask(system, key, table[key], who, alert_id)
-            if got(status) != expected(EXPECTED[key], who):
+            if got(status, EXPECTED[key]) != expected(EXPECTED[key], who):
                 wrong.append(f"{key} as {who.name}: expected {expected(EXPECTED[key], who)}, got {status}")
     assert not wrong, "\n".join(wrong)
 

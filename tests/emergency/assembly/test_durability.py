@@ -123,6 +123,9 @@ async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
                                        headers=system.auth("agency"))).status_code == 202
         assert (await system.http.post("/api/v1/alerts", json=alert_body(),
                                        headers=system.auth("alert_originator"))).status_code == 202
+        subscribed = await system.http.post("/api/v1/subscriptions", json={"areas": [{"zone": "ORZ111"}],
+                                                                           "channels": [{"type": "mqtt"}]})
+        assert subscribed.status_code == 201  # its journal rows are applied by group subscriptions, not the projector
         assert await system.runtime.wait_applied(timeout_s=30)
         before = await picture(system)
         assert len(before["/api/v1/reports"]["features"]) == 12

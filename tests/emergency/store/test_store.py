@@ -287,3 +287,20 @@ async def test_a_sqlite_file_from_before_the_change_sequence_is_numbered_on_open
         assert (await store.changes_after(2, 10))[0].seq == 3
     finally:
         await store.close()
+
+
+async def test_mark_applied_finishes_journal_rows_up_to_the_version_seen(store):
+    first = ev("subscription:s1", kind=Kind.subscription, geometry=None)
+    second = ev("subscription:s1", kind=Kind.subscription, received=T0 + timedelta(seconds=1))
+    await store.accept(first, "alerts.subscriptions", first.id, "append")
+    await store.accept(second, "alerts.subscriptions", second.id, "append")
+    await store.accept(ev("other"), "raw.citizen", "other")
+    assert await store.mark_applied([], T0) == 0
+    assert await store.mark_applied([(first.id, first.received_at)], T0) == 1  # the newer version waits for its message
+    counts = await store.journal_counts()
+    assert (counts.total, counts.applied) == (3, 1)
+    assert await store.mark_applied([(first.id, second.received_at), ("nothing", T0)], T0) == 1
+    assert await store.mark_applied([(first.id, second.received_at)], T0) == 0
+    assert (await store.journal_counts()).applied == 2
+    due = await store.due_for_publication(10, T0 + timedelta(days=1))
+    assert [r.event_id for r in due] == ["other"]
