@@ -104,6 +104,23 @@ class Settings(BaseSettings):
                                 "(jetstream=wss://host/subscribe, mastodon=https://host/api/v1/streaming/public, "
                                 "twitter=https://host/2/tweets/search/stream); empty = none")
 
+    # alert delivery channels (alerts/delivery/channels): an empty setting turns its channel off
+    public_url: str = Field("http://127.0.0.1:8000", description="the address people reach this system at; "
+                            "links in messages, the SMS delivery-report and inbound URLs, the email Message-ID host")
+    webhook_allow_hosts: str = Field("", description="hosts (comma-separated) webhooks and outbound calls may reach "
+                                     "despite the rule against loopback/private/link-local addresses (tests)")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="connect/read/write budget of one webhook call")
+    smtp_url: str = Field("", description="smtp://[user:password@]host:port (STARTTLS when the server offers it), "
+                          "smtps://host:port (TLS from the start); empty = email off")
+    smtp_from: str = Field("", description="From address of alert mails; empty = alerts@<host of public_url>")
+    smtp_timeout_s: float = Field(30.0, gt=0, description="budget of one SMTP conversation")
+    sms_gateway_url: str = Field("", description="Kannel sendsms URL with its credentials, "
+                                 "http://host:13013/cgi-bin/sendsms?username=..&password=..; empty = SMS off")
+    sms_from: str = Field("", description="sender number or short code of alert SMS (Kannel `from`)")
+    sms_callback_secret: SecretStr = Field(SecretStr(""), description="key of the HMAC signatures on the SMS "
+                                           "delivery-report and inbound URLs (every process must share it); empty = "
+                                           "a random key kept in data_dir/sms_callback.key")
+
     @field_validator("read_budget", "read_budget_authenticated")
     @classmethod
     def _rate(cls, value: str) -> str:
