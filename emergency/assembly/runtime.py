@@ -66,6 +66,8 @@ class Runtime:
     geocoder: Geocoder | None = None  # the region's (EMERGENCY_REGION_DIR), loaded once at start; None if it cannot load
     social_rules: Any = None  # feeds.social RulesHolder shared by the social API and the stream runners
     social_runners: list[Any] = field(default_factory=list)
+    delivery_receipts: Any = None  # alerts.delivery ReceiptSink: where channel callbacks (SMS DLRs) put receipts
+    sms_opt_outs: Any = None  # alerts.delivery.channels.sms OptOuts (the subscription repository): inbound STOP
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self, *, workers: bool | None = None, gateways: bool = True) -> Runtime:

@@ -92,6 +92,10 @@ EXPECTED: dict[str, Access] = {
     "PUT /api/v1/social/rules": roles("coordinator", "admin"),
     "GET /api/v1/social/streams": roles("coordinator", "admin"),
     "POST /api/v1/social/posts": roles("collector", "coordinator", "admin"),  # the collectors' webhook
+    # Kannel's callbacks: public, each request carries an HMAC signature of its own (403 without a valid one)
+    "GET /api/v1/channels/sms/dlr": PUBLIC,
+    "POST /api/v1/channels/sms/dlr": PUBLIC,
+    "GET /api/v1/channels/sms/inbound": PUBLIC,
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
