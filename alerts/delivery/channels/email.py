@@ -136,7 +136,7 @@ class EmailChannel:
         """Nothing is held between sends."""
 
 
-def from_settings(settings: Settings) -> EmailChannel | None:
+def from_settings(settings: Settings, **_deps: object) -> EmailChannel | None:
     """The email channel, or None when ``EMERGENCY_SMTP_URL`` is empty (off)."""
     if not settings.smtp_url:
         return None

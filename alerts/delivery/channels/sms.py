@@ -236,7 +236,7 @@ class KannelChannel:
         await self.client.aclose()
 
 
-def from_settings(settings: Settings) -> KannelChannel | None:
+def from_settings(settings: Settings, **_deps: object) -> KannelChannel | None:
     """The SMS channel, or None when ``EMERGENCY_SMS_GATEWAY_URL`` is empty (off)."""
     if not settings.sms_gateway_url:
         return None

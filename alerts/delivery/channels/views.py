@@ -10,9 +10,11 @@ from alerts.delivery.channels import sms
 from emergency.errors import Unavailable
 
 router = APIRouter(tags=["channels"])
+SIGNED = {403: {"description": "`sig` is not this callback's signature"}}
 
 
-@router.api_route(sms.DLR_PATH, methods=["GET", "POST"], response_class=PlainTextResponse)
+@router.get(sms.DLR_PATH, response_class=PlainTextResponse, responses=SIGNED)
+@router.post(sms.DLR_PATH, response_class=PlainTextResponse, responses=SIGNED)
 async def sms_delivery_report(request: Request, t: str = Query(..., max_length=2048), sig: str = Query(..., max_length=128),
                               type: int = Query(..., description="Kannel's DLR type (%d)"),  # noqa: A002 - Kannel's name
                               reply: str | None = Query(None, max_length=1024)) -> str:
@@ -27,7 +29,7 @@ async def sms_delivery_report(request: Request, t: str = Query(..., max_length=2
     return "ok"
 
 
-@router.get(sms.INBOUND_PATH, response_class=PlainTextResponse)
+@router.get(sms.INBOUND_PATH, response_class=PlainTextResponse, responses=SIGNED)
 async def sms_inbound(request: Request, sig: str = Query(..., max_length=128),
                       sender: str = Query(..., alias="from", max_length=32), text: str = Query("", max_length=1600)) -> str:
     """An SMS sent to our number (Kannel's ``get-url``); the answer's text is the reply Kannel sends back."""

@@ -110,7 +110,7 @@ class WebhookChannel:
         await self.client.aclose()
 
 
-def from_settings(settings: Settings) -> WebhookChannel:
+def from_settings(settings: Settings, **_deps: object) -> WebhookChannel:
     """The webhook channel: always on (each subscriber brings its own URL); the allow list is the SSRF guard's."""
     return WebhookChannel(allow_hosts=parse_allow_hosts(settings.webhook_allow_hosts),
                           timeout_s=settings.webhook_timeout_s)

@@ -9,9 +9,9 @@ import pytest
 
 from alerts.delivery.channels import sms
 from alerts.delivery.channels.segments import segmentation
-from alerts.delivery.models import ChannelType, Receipt
+from alerts.delivery.models import ChannelType, Receipt, SendFailed
 from tests.alerts.delivery.channels.kannel import Kannel, running_kannel
-from tests.alerts.delivery.channels.samples import contact, job, rendered
+from tests.alerts.delivery.channels.samples import contact, free_port, job, rendered
 from tests.conftest import System, eventually
 
 NUMBER = "+15035550100"
@@ -127,3 +127,72 @@ async def test_stop_start_and_help_from_a_phone(system, kannel):
     assert started.endswith(sms.REPLY_STARTED) and book.stopped == {NUMBER: False}
     [helped] = await kannel.inject(NUMBER, "12345", "HELP", expect_reply=True)
     assert "Reply STOP to end" in helped and book.stopped == {NUMBER: False}
+
+
+async def test_a_delivery_report_must_carry_our_signature(system):
+    sink = system.runtime.delivery_receipts = Receipts()
+    key = sms.callback_key(system.settings)
+    url = sms.dlr_url(public_url=system.base_url, job=job(ChannelType.sms, delivery_id="ab12"), key=key)
+    path = url.removeprefix(system.base_url)
+    answer = await system.http.get(path.replace("%d", "1").replace("%A", ""))
+    assert answer.status_code == 200 and [r.state for r in sink.got] == ["delivered"]
+    t = path.split("t=", 1)[1].split("&", 1)[0]
+    forged = await system.http.get(sms.DLR_PATH, params={"t": t, "sig": "0" * 64, "type": "2"})
+    assert forged.status_code == 403 and forged.json()["detail"].startswith("sig:")
+    other = sms.delivery_token(job(ChannelType.sms, delivery_id="someone-else"))
+    replayed = await system.http.post(sms.DLR_PATH, params={"t": other, "sig": path.split("sig=")[1][:64],
+                                                            "type": "2"})
+    assert replayed.status_code == 403  # a signature is good for its own delivery only
+    unsigned = await system.http.get(sms.DLR_PATH, params={"t": t, "type": "1"})
+    assert unsigned.status_code == 422 and "sig" in unsigned.text
+    sig = path.split("sig=")[1][:64]
+    odd = await system.http.get(sms.DLR_PATH, params={"t": t, "sig": sig, "type": "3"})
+    assert odd.status_code == 422 and odd.json()["detail"].startswith("type:")
+    buffered = await system.http.get(sms.DLR_PATH, params={"t": t, "sig": sig, "type": "8", "reply": "ACK/"})
+    assert buffered.status_code == 200
+    failed = await system.http.get(sms.DLR_PATH, params={"t": t, "sig": sig, "type": "16", "reply": "NACK/0x0b"})
+    assert failed.status_code == 200
+    assert [(r.state, r.reason) for r in sink.got] == \
+        [("delivered", None), ("failed", "refused by the SMS centre: NACK/0x0b")]
+
+
+async def test_an_inbound_message_must_carry_our_signature_and_a_number(system):
+    book = system.runtime.sms_opt_outs = OptOutBook()
+    sig = sms.inbound_url(settings_for(system)).split("sig=", 1)[1].split("&", 1)[0]
+    forged = await system.http.get(sms.INBOUND_PATH, params={"sig": "f" * 64, "from": NUMBER, "text": "STOP"})
+    assert forged.status_code == 403 and book.stopped == {}
+    bad = await system.http.get(sms.INBOUND_PATH, params={"sig": sig, "from": "not a number", "text": "STOP"})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("from:") and book.stopped == {}
+    plain = await system.http.get(sms.INBOUND_PATH, params={"sig": sig, "from": "15035550100", "text": "stop."})
+    assert plain.status_code == 200 and plain.text == sms.REPLY_STOPPED and book.stopped == {NUMBER: True}
+    other = await system.http.get(sms.INBOUND_PATH, params={"sig": sig, "from": NUMBER, "text": "thanks"})
+    assert other.status_code == 200 and other.text == ""  # not a keyword: no reply
+
+
+async def test_the_gateway_refusing_our_credentials_is_not_retried_and_a_gateway_down_is(system, kannel):
+    wrong = kannel.gateway_url.replace("kannel-test-password", "wrong")
+    channel = sms.from_settings(settings_for(system, sms_gateway_url=wrong))
+    try:
+        with pytest.raises(SendFailed) as refused:
+            await channel.send(job(ChannelType.sms), contact(ChannelType.sms, number=NUMBER), rendered())
+    finally:
+        await channel.close()
+    assert refused.value.retry is False and "403" in refused.value.reason and NUMBER not in refused.value.reason
+    down = sms.from_settings(settings_for(system, sms_gateway_url=f"http://127.0.0.1:{free_port()}/cgi-bin/sendsms"))
+    try:
+        with pytest.raises(SendFailed) as unreachable:
+            await down.send(job(ChannelType.sms), contact(ChannelType.sms, number=NUMBER), rendered())
+    finally:
+        await down.close()
+    assert unreachable.value.retry is True
+    assert kannel.messages() == []
+
+
+def test_the_channel_is_off_without_a_gateway_and_the_callback_key_is_shared_through_the_data_dir(tmp_path):
+    from emergency.config import Settings
+
+    assert sms.from_settings(Settings(sms_gateway_url="", data_dir=tmp_path)) is None
+    first = sms.callback_key(Settings(data_dir=tmp_path))
+    assert first == sms.callback_key(Settings(data_dir=tmp_path)) and len(first) == 32
+    assert (tmp_path / "sms_callback.key").stat().st_mode & 0o077 == 0
+    assert sms.callback_key(Settings(data_dir=tmp_path, sms_callback_secret="s3cret")) == b"s3cret"
