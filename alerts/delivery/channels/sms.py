@@ -44,6 +44,8 @@ from emergency.events import utcnow
 
 DLR_PATH = "/api/v1/channels/sms/dlr"
 INBOUND_PATH = "/api/v1/channels/sms/inbound"
+SIG_PATTERN = "^[0-9a-f]{64}$"  # HMAC-SHA256, hex
+TOKEN_PATTERN = "^[A-Za-z0-9_-]{1,2048}$"  # base64url without padding
 DLR_MASK = 31  # delivered 1 | undeliverable 2 | buffered 4 | SMSC accepted 8 | SMSC rejected 16
 DLR_STATES = {1: ("delivered", None), 2: ("failed", "undeliverable to the phone"),
               16: ("failed", "refused by the SMS centre"), 4: (None, None), 8: (None, None)}
@@ -113,7 +115,7 @@ def inbound_url(settings: Settings) -> str:
 
 def check_sig(*, key: bytes, purpose: str, value: str, sig: str) -> None:
     """Refuse (403 naming ``sig``) a callback whose signature is not ours."""
-    if not hmac.compare_digest(_mac(key, purpose, value), sig):
+    if not hmac.compare_digest(_mac(key, purpose, value).encode(), sig.encode("utf-8", "replace")):
         raise Forbidden("sig", "the signature does not match this callback")
 
 

@@ -15,7 +15,8 @@ SIGNED = {403: {"description": "`sig` is not this callback's signature"}}
 
 @router.get(sms.DLR_PATH, response_class=PlainTextResponse, responses=SIGNED)
 @router.post(sms.DLR_PATH, response_class=PlainTextResponse, responses=SIGNED)
-async def sms_delivery_report(request: Request, t: str = Query(..., max_length=2048), sig: str = Query(..., max_length=128),
+async def sms_delivery_report(request: Request, t: str = Query(..., pattern=sms.TOKEN_PATTERN),
+                              sig: str = Query(..., pattern=sms.SIG_PATTERN),
                               type: int = Query(..., description="Kannel's DLR type (%d)"),  # noqa: A002 - Kannel's name
                               reply: str | None = Query(None, max_length=1024)) -> str:
     """A Kannel delivery report for one delivery: "delivered" or "failed" becomes a receipt (403 on a bad ``sig``)."""
@@ -30,7 +31,7 @@ async def sms_delivery_report(request: Request, t: str = Query(..., max_length=2
 
 
 @router.get(sms.INBOUND_PATH, response_class=PlainTextResponse, responses=SIGNED)
-async def sms_inbound(request: Request, sig: str = Query(..., max_length=128),
+async def sms_inbound(request: Request, sig: str = Query(..., pattern=sms.SIG_PATTERN),
                       sender: str = Query(..., alias="from", max_length=32), text: str = Query("", max_length=1600)) -> str:
     """An SMS sent to our number (Kannel's ``get-url``); the answer's text is the reply Kannel sends back."""
     runtime = request.app.state.runtime
