@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     smtp_from: str = Field("", description="From address of alert mails; empty = alerts@<host of public_url>")
     smtp_timeout_s: float = Field(30.0, gt=0, description="budget of one SMTP conversation")
     sms_gateway_url: str = Field("", description="Kannel sendsms URL with its credentials, "
-                                 "http://host:13013/cgi-bin/sendsms?username=..&password=..; empty = SMS off")
+                                 "http://host:13013/cgi-bin/sendsms?username=..&password=.., or a Twilio-shaped "
+                                 "REST API as twilio+https://ACCOUNT_SID:AUTH_TOKEN@host; empty = SMS off")
     sms_from: str = Field("", description="sender number or short code of alert SMS (Kannel `from`)")
     sms_callback_secret: SecretStr = Field(SecretStr(""), description="key of the HMAC signatures on the SMS "
                                            "delivery-report and inbound URLs (every process must share it); empty = "

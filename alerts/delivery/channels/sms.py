@@ -30,7 +30,7 @@ import hmac
 import json
 import os
 import secrets
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -41,6 +41,9 @@ from alerts.delivery.models import ChannelType, Contact, DeliveryJob, Receipt, R
 from emergency.config import Settings
 from emergency.errors import Forbidden, Unavailable, ValidationFailed
 from emergency.events import utcnow
+
+if TYPE_CHECKING:
+    from alerts.delivery.channels.sms_twilio import TwilioChannel
 
 DLR_PATH = "/api/v1/channels/sms/dlr"
 INBOUND_PATH = "/api/v1/channels/sms/inbound"
@@ -238,9 +241,14 @@ class KannelChannel:
         await self.client.aclose()
 
 
-def from_settings(settings: Settings, **_deps: object) -> KannelChannel | None:
-    """The SMS channel, or None when ``EMERGENCY_SMS_GATEWAY_URL`` is empty (off)."""
+def from_settings(settings: Settings, **_deps: object) -> KannelChannel | TwilioChannel | None:
+    """The SMS channel, or None when ``EMERGENCY_SMS_GATEWAY_URL`` is empty (off): Kannel for an http(s) URL, the
+    Twilio-shaped driver (``sms_twilio.py``) for ``twilio+https://SID:TOKEN@host``."""
     if not settings.sms_gateway_url:
         return None
+    if settings.sms_gateway_url.startswith("twilio+"):
+        from alerts.delivery.channels.sms_twilio import TwilioChannel  # it imports sms_text from here
+
+        return TwilioChannel(gateway_url=settings.sms_gateway_url, sender=settings.sms_from)
     return KannelChannel(gateway_url=settings.sms_gateway_url, sender=settings.sms_from,
                          public_url=settings.public_url, key=callback_key(settings))
