@@ -120,6 +120,18 @@ class Settings(BaseSettings):
         SecretStr(""), validation_alias=AliasChoices("EMERGENCY_MASTODON_TOKEN", "mastodon_post_token"),
         description="EMERGENCY_MASTODON_TOKEN: access token (scope write:statuses) of that account; a setting of its "
         "own, apart from EMERGENCY_MASTODON_ACCESS_TOKEN, which the social streams read with")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="connect/read/write budget of one webhook call")
+    smtp_url: str = Field("", description="smtp://[user:password@]host:port (STARTTLS when the server offers it), "
+                          "smtps://host:port (TLS from the start); empty = email off")
+    smtp_from: str = Field("", description="From address of alert mails; empty = alerts@<host of public_url>")
+    smtp_timeout_s: float = Field(30.0, gt=0, description="budget of one SMTP conversation")
+    sms_gateway_url: str = Field("", description="Kannel sendsms URL with its credentials, "
+                                 "http://host:13013/cgi-bin/sendsms?username=..&password=.., or a Twilio-shaped "
+                                 "REST API as twilio+https://ACCOUNT_SID:AUTH_TOKEN@host; empty = SMS off")
+    sms_from: str = Field("", description="sender number or short code of alert SMS (Kannel `from`)")
+    sms_callback_secret: SecretStr = Field(SecretStr(""), description="key of the HMAC signatures on the SMS "
+                                           "delivery-report and inbound URLs (every process must share it); empty = "
+                                           "a random key kept in data_dir/sms_callback.key")
 
     # alert subscriptions (alerts/subscriptions)
     subscribe_rate: str = Field(

@@ -122,12 +122,14 @@ class Rendered(BaseModel):
 
 class SendFailed(Exception):
     """A channel could not deliver; ``retry`` says whether trying again may succeed (5xx, timeouts, 429,
-    connection refused) or not (4xx other than 429, an address the peer refuses for good)."""
+    connection refused) or not (4xx other than 429, an address the peer refuses for good). ``retry_after_s``: the
+    peer asked to wait this long before the next try (HTTP ``Retry-After``), None = the worker's own backoff."""
 
-    def __init__(self, reason: str, *, retry: bool) -> None:
+    def __init__(self, reason: str, *, retry: bool, retry_after_s: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry = retry
+        self.retry_after_s = retry_after_s
 
 
 class Channel(Protocol):

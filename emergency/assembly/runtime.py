@@ -29,6 +29,7 @@ from typing import Any
 from alerts.delivery.channels.vapid import ensure_vapid
 from alerts.delivery.channels.websocket import WebSocketChannel
 from alerts.push import AlertPush
+from alerts.subscriptions.flows import NumberOptOuts
 from alerts.subscriptions.repository import SUBSCRIPTIONS as SUBSCRIPTION_REPOSITORY
 from alerts.subscriptions.worker import make_applied_marker
 from emergency.collector import tune_collector
@@ -73,6 +74,8 @@ class Runtime:
     geocoder: Geocoder | None = None  # the region's (EMERGENCY_REGION_DIR), loaded once at start; None if it cannot load
     social_rules: Any = None  # feeds.social RulesHolder shared by the social API and the stream runners
     social_runners: list[Any] = field(default_factory=list)
+    delivery_receipts: Any = None  # alerts.delivery ReceiptSink: where channel callbacks (SMS DLRs) put receipts
+    sms_opt_outs: Any = None  # alerts.delivery.channels.sms OptOuts (the subscription repository): inbound STOP
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self, *, workers: bool | None = None, gateways: bool = True) -> Runtime:
@@ -84,6 +87,7 @@ class Runtime:
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
+        self.sms_opt_outs = NumberOptOuts(store=self.store, submit=self.submit)  # inbound SMS STOP/START
         try:
             await ensure_vapid(self.store)  # the Web Push key pair exists from the first start on
             if s.kafka_bootstrap:

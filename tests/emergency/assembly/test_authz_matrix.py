@@ -106,6 +106,10 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/subscriptions/{subscription_id}/unsubscribe/{channel_id}": PUBLIC,
     "POST /api/v1/subscriptions/{subscription_id}/unsubscribe/{channel_id}": PUBLIC,
     "GET /api/v1/admin/subscriptions": roles("admin"),
+    # Kannel's callbacks: public, each request carries an HMAC signature of its own (403 without a valid one)
+    "GET /api/v1/channels/sms/dlr": PUBLIC,
+    "POST /api/v1/channels/sms/dlr": PUBLIC,
+    "GET /api/v1/channels/sms/inbound": PUBLIC,
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
