@@ -15,6 +15,8 @@ benchmarks and the tests. Components:
   the outage is logged once (``emergency.stream.outage``) and /readyz says not ready until the topics are back
 - social stream runners (API processes only, when EMERGENCY_SOCIAL_STREAMS is set): posts -> journal
 - social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
+- feed poller (with the workers, one per system): external feeds (``EMERGENCY_FEEDS`` and the admin API) ->
+  raw.feeds, only new, changed and ended items (``feeds/external/poller.py``)
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Runtime:
     geocoder: Geocoder | None = None  # the region's (EMERGENCY_REGION_DIR), loaded once at start; None if it cannot load
     social_rules: Any = None  # feeds.social RulesHolder shared by the social API and the stream runners
     social_runners: list[Any] = field(default_factory=list)
+    feed_poller: Any = None  # feeds.external FeedPoller, where the workers run
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self, *, workers: bool | None = None, gateways: bool = True) -> Runtime:
@@ -136,6 +139,19 @@ class Runtime:
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")
         self._spawn(sweep_expired(store=store, interval_s=s.expiry_sweep_s, on_ended=self._wake_live), "expiry")
+        self.feed_poller = self.make_feed_poller()
+        self._spawn(self.feed_poller.run(), "feed-poller")
+
+    def make_feed_poller(self):
+        """The external feed poller on this runtime's store, journal and region zones (NWS zone codes)."""
+        from feeds.external.poller import FeedPoller
+        from feeds.external.service import region_zones
+
+        assert self.store is not None
+        region = getattr(self.geocoder, "region", None)
+        zones = region_zones(region) if region is not None else None
+        return FeedPoller(settings=self.settings, store=self.store, submitter=self, metrics=self.metrics,
+                          zones=lambda: zones)
 
     def _wake_live(self) -> None:
         """The projection changed in this process: the live picture reads it now, not at its next poll."""

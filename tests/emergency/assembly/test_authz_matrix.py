@@ -92,6 +92,11 @@ EXPECTED: dict[str, Access] = {
     "PUT /api/v1/social/rules": roles("coordinator", "admin"),
     "GET /api/v1/social/streams": roles("coordinator", "admin"),
     "POST /api/v1/social/posts": roles("collector", "coordinator", "admin"),  # the collectors' webhook
+    "GET /api/v1/feed-items": PUBLIC,  # the "Agency feeds" layer
+    "GET /api/v1/feeds": PUBLIC,  # feed health: no URLs, no secrets
+    "GET /api/v1/admin/feeds": roles("admin"),
+    "POST /api/v1/admin/feeds": roles("admin"),
+    "DELETE /api/v1/admin/feeds/{name}": roles("admin"),
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -177,7 +182,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     """The status of one minimal request to the route ``key`` as ``who`` (101 for an accepted socket)."""
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
-        .replace("{token_hash}", "0" * 64)
+        .replace("{token_hash}", "0" * 64).replace("{name}", "no-such-feed")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
