@@ -57,15 +57,16 @@ def _item(entry: Any) -> FeedItem | None:
         if not title:
             return None
         fid = "title-" + hashlib.sha256(title.encode()).hexdigest()[:24]
+    # dict.get: feedparser's own get() maps a missing `updated` to `published` with a DeprecationWarning
+    updated = dict.get(entry, "updated") or dict.get(entry, "published")
     tags = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
     gdacs_type = entry.get("gdacs_eventtype")
     category = GDACS_TYPES.get(gdacs_type or "") or slug(tags[0] if tags else None)
     summary = plain(entry.get("summary"))
     text = f"{title}. {summary}"[:2000] if title and summary and not summary.startswith(title) else title or summary
     attrs = {"link": entry.get("link") if str(entry.get("link", "")).startswith(("http://", "https://")) else None,
-             "updated": iso(entry.get("updated") or entry.get("published")),
+             "updated": iso(updated),
              "alert_level": entry.get("gdacs_alertlevel"), "event_type": gdacs_type or (tags[0] if tags else None),
              "place": entry.get("gdacs_country") or entry.get("dfes_region"), "headline": title}
-    return FeedItem(str(fid), category, text, _geometry(entry),
-                    when(entry.get("updated") or entry.get("published")),
+    return FeedItem(str(fid), category, text, _geometry(entry), when(updated),
                     {k: v for k, v in attrs.items() if v is not None})
