@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,7 @@ from emergency.config import PROJECT_ROOT
 from feeds.external.models import FeedConfig
 from feeds.external.poller import FeedPoller
 from feeds.external.service import event_id
-from tests.conftest import System, eventually
+from tests.conftest import System
 from tests.feeds.external.server import FeedServer
 
 DATA = PROJECT_ROOT / "tests" / "data" / "feeds"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from emergency.store import open_store
 from feeds.external.models import FeedConfig
 from feeds.external.repository import FEEDS, StoredItem
-from emergency.store import open_store
 
 
 async def test_feeds_and_items_are_durable_on_both_stores(store_url: str):
