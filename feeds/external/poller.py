@@ -113,7 +113,7 @@ class FeedPoller:
     async def _first_due(self, feed: FeedConfig) -> datetime:
         """When a feed first seen by this loop is due: its saved ``next_poll`` if the URL is the same, else now."""
         try:
-            state = await service.load_state(self.store, feed.name)
+            state = await service.load_state(store=self.store, feed=feed.name)
         except Exception:
             return utcnow()
         if state.url == feed.url and state.next_poll:
@@ -133,7 +133,7 @@ class FeedPoller:
         """Poll ``feed`` once now: fetch, journal what changed, save the state; returns the state saved."""
         lock = self._locks.setdefault(feed.name, asyncio.Lock())
         async with lock:
-            state = await service.load_state(self.store, feed.name)
+            state = await service.load_state(store=self.store, feed=feed.name)
             if state.url != feed.url:  # validators and the last body belong to another URL
                 state = FeedState(errors=state.errors, polls=state.polls, not_modified=state.not_modified,
                                   changes=state.changes, last_change=state.last_change, items=state.items)

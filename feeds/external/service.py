@@ -38,7 +38,7 @@ SOURCE_TYPE = "feed"
 MAX_KEY = 160  # item ids longer than this (URLs, URNs) are named by a digest in event ids
 
 
-def setting_feeds(settings: Settings) -> list[FeedConfig]:
+def setting_feeds(*, settings: Settings) -> list[FeedConfig]:
     """The feeds of ``EMERGENCY_FEEDS`` (the operator's own), each at ``EMERGENCY_FEED_INTERVAL_S``."""
     return [FeedConfig(name, url, settings.feed_interval_s, "setting")
             for name, url in parse_feed_list(settings.feeds)]
@@ -46,7 +46,7 @@ def setting_feeds(settings: Settings) -> list[FeedConfig]:
 
 async def all_feeds(*, store: Store, settings: Settings) -> list[FeedConfig]:
     """Every feed to poll: the setting's, then those added through the admin API (a name in the setting wins)."""
-    own = setting_feeds(settings)
+    own = setting_feeds(settings=settings)
     names = {f.name for f in own}
     added = await store.repository(FEEDS).list_feeds()
     return own + [f for f in added if f.name not in names]
@@ -54,7 +54,7 @@ async def all_feeds(*, store: Store, settings: Settings) -> list[FeedConfig]:
 
 async def add_feed(*, store: Store, settings: Settings, body: FeedIn, created_by: str) -> FeedConfig:
     """Add a feed through the admin API: its URL must pass the outbound-URL guard; names are unique."""
-    if any(f.name == body.name for f in setting_feeds(settings)):
+    if any(f.name == body.name for f in setting_feeds(settings=settings)):
         raise Conflict("name", f"the feed {body.name!r} is configured by EMERGENCY_FEEDS")
     await check_outbound_url(body.url, field="url", allow_hosts=parse_allow_hosts(settings.webhook_allow_hosts))
     feed = FeedConfig(body.name, body.url, body.interval_s, "admin", created_by)
@@ -65,7 +65,7 @@ async def add_feed(*, store: Store, settings: Settings, body: FeedIn, created_by
 
 async def remove_feed(*, store: Store, settings: Settings, name: str) -> None:
     """Stop polling an admin-added feed (its items stay until it is added again or they expire)."""
-    if any(f.name == name for f in setting_feeds(settings)):
+    if any(f.name == name for f in setting_feeds(settings=settings)):
         raise Conflict("name", f"the feed {name!r} is configured by EMERGENCY_FEEDS; change the setting instead")
     if not await store.repository(FEEDS).delete_feed(name):
         raise NotFound("name", f"no feed called {name!r} was added through the API")
@@ -76,7 +76,7 @@ def cursor_name(feed: str) -> str:
     return f"feed:{feed}"
 
 
-async def load_state(store: Store, feed: str) -> FeedState:
+async def load_state(*, store: Store, feed: str) -> FeedState:
     """The poll state saved for ``feed`` (empty when it was never polled)."""
     return FeedState.from_json(await store.repository(CURSORS).get(cursor_name(feed)))
 
@@ -85,7 +85,7 @@ async def health(*, store: Store, settings: Settings) -> list[FeedHealth]:
     """Each feed's health from its saved poll state, in configuration order."""
     out = []
     for feed in await all_feeds(store=store, settings=settings):
-        s = await load_state(store, feed.name)
+        s = await load_state(store=store, feed=feed.name)
         out.append(FeedHealth(name=feed.name, origin=feed.origin, format=s.format, last_poll=s.last_poll,
                               last_change=s.last_change, items=s.items, errors=s.errors, last_error=s.last_error,
                               unlocated=s.unlocated, next_poll=s.next_poll))
@@ -167,7 +167,7 @@ def diff(*, feed: str, parsed: ParsedFeed, stored: dict[str, StoredItem], at: da
     return out
 
 
-def region_zones(region: Any) -> ZoneResolver:
+def region_zones(*, region: Any) -> ZoneResolver:
     """A resolver of UGC / SAME codes to the union of the zones ``region`` (a ``mapping.regions.Region``)
     knows; codes it does not know are passed over, None when it knows none (GeoJSON, WGS 84)."""
     from mapping.zones import expand_codes, find_zone

@@ -14,9 +14,10 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from emergency.geometry import validate_geojson
+from emergency.timebounds import to_utc
+from feeds.social.adapters.mastodon import html_to_text
 
 _SLUG = re.compile(r"[^a-z0-9]+")
-_TAG = re.compile(r"<[^>]+>")
 MAX_TEXT = 2000
 
 
@@ -27,10 +28,11 @@ def slug(text: Any, default: str = "incident") -> str:
 
 
 def plain(text: Any, limit: int = MAX_TEXT) -> str | None:
-    """Text without HTML tags and runs of space, at most ``limit`` characters; None when empty."""
+    """Text without HTML tags, entities decoded, runs of space as one; at most ``limit`` characters; None
+    when empty."""
     if text is None:
         return None
-    out = " ".join(_TAG.sub(" ", str(text)).replace("&nbsp;", " ").split())
+    out = " ".join(html_to_text(str(text)).split())
     return out[:limit] or None
 
 
@@ -55,8 +57,8 @@ def when(value: Any) -> datetime | None:
     if parsed is None or parsed.tzinfo is None:
         return None
     try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
+        return to_utc(parsed)
+    except ValueError:
         return None
 
 

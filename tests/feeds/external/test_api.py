@@ -127,5 +127,23 @@ def test_feed_settings_are_read():
     from feeds.external.service import setting_feeds
 
     s = Settings(feeds=" usgs=http://host/all_day.geojson , gdacs=http://host/rss.xml", feed_interval_s=30)
-    assert [(f.name, f.url, f.interval_s, f.origin) for f in setting_feeds(s)] == [
+    assert [(f.name, f.url, f.interval_s, f.origin) for f in setting_feeds(settings=s)] == [
         ("usgs", "http://host/all_day.geojson", 30, "setting"), ("gdacs", "http://host/rss.xml", 30, "setting")]
+
+
+async def test_a_rebuild_runs_the_workers_without_the_feed_poller(broker: EmbeddedBroker, sqlite_url: str,
+                                                                  tmp_path: Path):
+    from emergency.assembly.runtime import Runtime
+
+    settings = make_settings(broker, sqlite_url, tmp_path, feeds="usgs=http://127.0.0.1:9/all_day.geojson")
+    rt = await Runtime(settings).start(workers=True, gateways=False, feeds=False)  # as `emergency rebuild` does
+    try:
+        assert rt.workers and rt.feed_poller is None
+        assert "feed-poller" not in {t.get_name() for t in rt._tasks}
+    finally:
+        await rt.stop()
+    rt = await Runtime(settings).start(workers=True, gateways=False)  # `emergency worker`, `serve`
+    try:
+        assert rt.feed_poller is not None and "feed-poller" in {t.get_name() for t in rt._tasks}
+    finally:
+        await rt.stop()

@@ -20,7 +20,7 @@ XEE = PROJECT_ROOT / "tests" / "data" / "cap" / "validator_cases" / "security"
 
 @pytest.fixture(scope="module")
 def zones():
-    return region_zones(load_region("portland"))
+    return region_zones(region=load_region("portland"))
 
 
 def test_usgs_earthquakes():
