@@ -51,6 +51,10 @@ class PollFailed(Exception):
         self.retry_after_s = retry_after_s
 
 
+class FeedRemoved(Exception):
+    """The admin deleted the feed during its poll."""
+
+
 class FeedPoller:
     """Polls every configured feed on its interval and journals what changed."""
 
@@ -129,10 +133,20 @@ class FeedPoller:
             log.exception("feed %s: poll crashed", feed.name)
             self._due[feed.name] = utcnow() + timedelta(seconds=feed.interval_s)
 
-    async def poll(self, feed: FeedConfig) -> FeedState:
-        """Poll ``feed`` once now: fetch, journal what changed, save the state; returns the state saved."""
+    async def _removed(self, feed: FeedConfig) -> bool:
+        """Whether an admin-added feed was deleted since the loop read the feed list."""
+        if feed.origin != "admin":
+            return False
+        return all(f.name != feed.name for f in await self.store.repository(FEEDS).list_feeds())
+
+    async def poll(self, feed: FeedConfig) -> FeedState | None:
+        """Poll ``feed`` once now: fetch, journal what changed, save the state; returns the state saved (None:
+        the admin deleted the feed meanwhile, nothing was journaled or saved)."""
         lock = self._locks.setdefault(feed.name, asyncio.Lock())
         async with lock:
+            if await self._removed(feed):
+                self._due.pop(feed.name, None)
+                return None
             state = await service.load_state(store=self.store, feed=feed.name)
             if state.url != feed.url:  # validators and the last body belong to another URL
                 state = FeedState(errors=state.errors, polls=state.polls, not_modified=state.not_modified,
@@ -146,6 +160,9 @@ class FeedPoller:
             try:
                 await self._poll(feed, state, now)
                 state.failures, state.last_error = 0, None
+            except FeedRemoved:
+                self._due.pop(feed.name, None)
+                return None
             except PollFailed as exc:
                 state.errors += 1
                 state.failures += 1
@@ -182,6 +199,8 @@ class FeedPoller:
         except ValueError as exc:
             raise PollFailed(f"unreadable {state.format or 'feed'}: {exc}"[:300]) from None
         repo = self.store.repository(FEEDS)
+        if await self._removed(feed):  # deleted while we fetched: its items were ended, do not bring them back
+            raise FeedRemoved
         changes = service.diff(feed=feed.name, parsed=parsed, stored=await repo.items(feed.name), at=now)
         for envelope in changes.envelopes:
             await self.submitter.submit(envelope, RAW_FEEDS, on_conflict="append")

@@ -26,13 +26,15 @@ from shapely.geometry import mapping
 
 from emergency.config import Settings, parse_feed_list
 from emergency.errors import Conflict, NotFound
-from emergency.events import Envelope, GeoPrecision, Kind, Source
+from emergency.events import Envelope, GeoPrecision, Kind, Source, utcnow
 from emergency.netguard import check_outbound_url, parse_allow_hosts
 from emergency.store.base import Store
 from emergency.store.cursors import CURSORS
+from emergency.stream.topics import RAW_FEEDS
 from feeds.external.formats import ZoneResolver
 from feeds.external.models import FeedConfig, FeedHealth, FeedIn, FeedItem, FeedState, ParsedFeed
 from feeds.external.repository import FEEDS, StoredItem
+from feeds.intake import Submitter
 
 SOURCE_TYPE = "feed"
 MAX_KEY = 160  # item ids longer than this (URLs, URNs) are named by a digest in event ids
@@ -63,12 +65,20 @@ async def add_feed(*, store: Store, settings: Settings, body: FeedIn, created_by
     return feed
 
 
-async def remove_feed(*, store: Store, settings: Settings, name: str) -> None:
-    """Stop polling an admin-added feed (its items stay until it is added again or they expire)."""
+async def remove_feed(*, store: Store, settings: Settings, submitter: Submitter, name: str) -> int:
+    """Stop polling an admin-added feed and end every item it listed (open maps get a ``remove``); its poll
+    state is cleared, so adding it again reads it afresh. Returns the number of items ended."""
     if any(f.name == name for f in setting_feeds(settings=settings)):
         raise Conflict("name", f"the feed {name!r} is configured by EMERGENCY_FEEDS; change the setting instead")
-    if not await store.repository(FEEDS).delete_feed(name):
+    repo = store.repository(FEEDS)
+    if not await repo.delete_feed(name):
         raise NotFound("name", f"no feed called {name!r} was added through the API")
+    items, at = await repo.items(name), utcnow()
+    for stored in items.values():
+        await submitter.submit(ended_envelope(stored, at=at), RAW_FEEDS, on_conflict="append")
+    await repo.apply(name, put={}, remove=list(items))
+    await store.repository(CURSORS).put(cursor_name(name), FeedState().to_json())
+    return len(items)
 
 
 def cursor_name(feed: str) -> str:

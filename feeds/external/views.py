@@ -57,7 +57,7 @@ async def post_feed(body: FeedIn, request: Request, who: TokenRecord = Depends(a
 
 @router.delete("/api/v1/admin/feeds/{name}", status_code=204)
 async def delete_feed(name: str, request: Request, _: TokenRecord = Depends(admin)) -> Response:
-    """Stop polling a feed added through the API."""
+    """Stop polling a feed added through the API; every item it listed is ended (removed from open maps)."""
     rt = request.app.state.runtime
-    await remove_feed(store=rt.store, settings=rt.settings, name=name)
+    await remove_feed(store=rt.store, settings=rt.settings, submitter=rt, name=name)
     return Response(status_code=204)

@@ -76,6 +76,19 @@ async def test_feeds_are_polled_by_the_workers_and_reported_in_health(feeds_syst
     assert 'emergency_feed_items{feed="nsw-rfs"} 12' in metrics
     assert 'emergency_feed_errors_total{feed="broken"}' in metrics
 
+    # deleting a feed ends what it listed: its items leave the layer and open maps get a remove each
+    head = (await s.http.get("/api/v1/changes")).json()["seq"]
+    assert (await s.http.delete("/api/v1/admin/feeds/nsw-rfs", headers=s.auth("admin"))).status_code == 204
+    await eventually(lambda: _layer_count(s, "nsw-rfs", 0))
+    delta = (await s.http.get("/api/v1/changes", params={"after": head})).json()["changes"]
+    assert sorted(c["id"] for c in delta if c["type"] == "remove") == sorted(f["id"] for f in rfs)
+    assert "nsw-rfs" not in await health(s)
+
+
+async def _layer_count(s: System, feed: str, n: int) -> bool:
+    features = (await s.http.get("/api/v1/feed-items", params={"limit": 1000})).json()["features"]
+    return sum(1 for f in features if f["properties"]["feed"] == feed) == n
+
 
 async def _polled(s: System, name: str) -> dict | None:
     h = (await health(s)).get(name)

@@ -220,3 +220,19 @@ async def test_cap_index_entries_are_placed_through_their_geocodes(system: Syste
     server.put("/cap.atom", body, "application/atom+xml")
     state = await poller(system).poll(FeedConfig("nwscap", server.url("/cap.atom"), 60))
     assert (state.format, state.items, state.unlocated, state.errors) == ("cap-index", 1, 0, 0)
+
+
+async def test_a_feed_deleted_by_the_admin_is_not_polled_back_into_the_picture(system: System,
+                                                                               server: FeedServer):
+    from feeds.external.repository import FEEDS
+
+    server.put("/gone.geojson", json.dumps(usgs()).encode())
+    feed = FeedConfig("gone", server.url("/gone.geojson"), 60, "admin", "ops")
+    repo = system.runtime.store.repository(FEEDS)
+    assert await repo.put_feed(feed)
+    p = poller(system, webhook_allow_hosts="127.0.0.1")
+    assert (await p.poll(feed)).items == 3
+    await repo.delete_feed("gone")  # as DELETE /api/v1/admin/feeds/gone, while the loop still holds the feed
+    before = await journal_total(system)
+    assert await p.poll(feed) is None
+    assert await journal_total(system) == before
