@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -108,7 +109,8 @@ class Settings(BaseSettings):
     public_url: str = Field("", description="the address people reach this server at (links in messages, the Web "
                             "Push VAPID subject); empty = http://HOST:PORT")
     webhook_allow_hosts: str = Field("", description="hosts (comma-separated) outbound calls may reach despite the "
-                                     "private-address rule (webhooks, Web Push endpoints); tests put 127.0.0.1 here")
+                                     "private-address rule of emergency/netguard.py (subscriber webhooks, Web Push "
+                                     "endpoints, feeds added through the admin API); tests put 127.0.0.1 here")
     vapid_subject: str = Field("", description="the VAPID `sub` claim push services may contact (mailto: or https:); "
                                "empty = EMERGENCY_PUBLIC_URL")
     mqtt_url: str = Field("", description="mqtt://host:port of the MQTT broker alerts are published to; empty = off")
@@ -137,6 +139,26 @@ class Settings(BaseSettings):
     subscribe_rate: str = Field(
         "10/minute", description="subscriptions one client address may create in a moving window; beyond it "
         "POST /api/v1/subscriptions gets 429 with Retry-After (the `limits` package's notation)")
+
+    # external feeds (feeds/external)
+    feeds: str = Field("", description="feeds the system polls itself, comma-separated NAME=URL "
+                       "(usgs=https://host/all_day.geojson,gdacs=https://host/rss.xml); the format is recognised "
+                       "from the content; these are the operator's own and not checked against the outbound-URL "
+                       "guard (feeds added through the admin API are); empty = none")
+    feed_interval_s: float = Field(60.0, ge=1, le=86_400, description="how often each feed of EMERGENCY_FEEDS "
+                                   "is polled (feeds added through the admin API carry their own)")
+    feed_timeout_s: float = Field(10.0, gt=0, le=300, description="upper bound on one feed request (connect, "
+                                  "read, whole body)")
+    feed_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="a feed body larger than this is refused "
+                                "(counted as an error of the feed)")
+    feed_backoff_max_s: float = Field(900.0, ge=1, description="longest pause before polling a failing feed again "
+                                      "(the pause doubles from the feed's interval after each failure)")
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds(cls, value: str) -> str:
+        parse_feed_list(value)  # ValueError naming the bad entry: refused at start
+        return value
 
     @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate")
     @classmethod
@@ -184,6 +206,34 @@ class Settings(BaseSettings):
     def group(self, name: str) -> str:
         """Full consumer-group id for a logical name such as ``normaliser`` (same prefix as topics)."""
         return f"{self.topic_prefix}{name}"
+
+
+FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+"""A feed's name: lower-case letters, digits, ``_`` and ``-``, 1-40 characters (it is part of item ids)."""
+
+
+def parse_feed_list(text: str) -> list[tuple[str, str]]:
+    """``"usgs=https://h/a.geojson, gdacs=https://h/rss.xml"`` -> ``[(name, url), ...]``.
+
+    Raises ValueError naming the entry that is not ``NAME=URL`` with a valid name and an http(s) URL
+    with a host, or a name given twice.
+    """
+    out: list[tuple[str, str]] = []
+    for raw in (e.strip() for e in text.split(",")):
+        if not raw:
+            continue
+        name, sep, url = (part.strip() for part in raw.partition("="))
+        if not sep or not name or not url:
+            raise ValueError(f"feed entry {raw[:80]!r} is not NAME=URL")
+        if not FEED_NAME.match(name):
+            raise ValueError(f"feed entry {raw[:80]!r}: the name must be 1-40 lower-case letters, digits, _ or -")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"feed entry {raw[:80]!r}: the URL must be http(s) and name a host")
+        if any(name == seen for seen, _ in out):
+            raise ValueError(f"feed entry {raw[:80]!r}: the name {name!r} is given twice")
+        out.append((name, url))
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -67,14 +67,23 @@ ALERT_FIELDS = frozenset({
     "cap_id",
 })
 
+FEED_FIELDS = frozenset({
+    "feed", "feed_format", "publisher", "attribution", "item_id", "link", "updated", "ended_at",  # every feed item
+    "event_type", "status", "severity", "urgency", "certainty", "msg_type", "headline", "instruction", "area_desc",
+    "sent", "effective", "expires", "sender_name", "zones", "magnitude", "depth_km", "place", "pager_alert",
+    "tsunami", "feed_type", "action", "source_org", "resources", "size", "alert_level", "council_area",
+    "responsible_agency",
+})
+
 REPORTS = "reports"
 ROAD_CLOSURES = "road_closures"
 ALERTS = "alerts"
+FEED_INCIDENTS = "feed_incidents"
 
 REGISTRY: Mapping[str, Layer] = {
     layer.name: layer for layer in (
         Layer(name=REPORTS, title="Reports", path="/api/v1/reports",
-              kinds=frozenset({Kind.citizen_report, Kind.social_post, Kind.feed_item}),
+              kinds=frozenset({Kind.citizen_report, Kind.social_post}),
               draw="markers", color="#436978", z=30, public_fields=REPORT_FIELDS,
               description="Citizen reports and mapped social posts"),
         Layer(name=ROAD_CLOSURES, title="Road closures", path="/api/v1/road-closures",
@@ -85,6 +94,11 @@ REGISTRY: Mapping[str, Layer] = {
               kinds=frozenset({Kind.alert}), draw="areas", color="#c62828", z=10,
               expiry_attributes=("expires",), active_by_default=True, default_limit=1000, max_limit=10_000,
               public_fields=ALERT_FIELDS, description="Issued public alerts with their areas as polygons"),
+        Layer(name=FEED_INCIDENTS, title="Agency feeds", path="/api/v1/feed-items",
+              kinds=frozenset({Kind.feed_item}), draw="markers", color="#6a1b9a", z=25,
+              expiry_attributes=("ended_at", "expires"), active_by_default=True, public_fields=FEED_FIELDS,
+              description="Items of other agencies' public feeds (earthquakes, fires, warnings), each with its "
+                          "publisher and licence attribution; an item that leaves its feed is ended"),
     )
 }
 """Every layer by name, in legend order."""
@@ -129,5 +143,5 @@ def _expiry_attributes(event: Envelope) -> tuple[str, ...]:
         return ()
 
 
-__all__ = ["ALERTS", "REGISTRY", "REPORTS", "ROAD_CLOSURES", "Draw", "Layer", "NoLayer", "expires_at", "layer_for",
+__all__ = ["ALERTS", "FEED_INCIDENTS", "REGISTRY", "REPORTS", "ROAD_CLOSURES", "Draw", "Layer", "NoLayer", "expires_at", "layer_for",
            "layer_of"]

@@ -65,6 +65,11 @@ class Registry:
         self.social_reconnects = Metric("emergency_social_reconnects_total", "Stream reconnections, by stream.", "counter")
         self.social_attempts = Metric("emergency_social_stream_attempts_total", "Supervised starts of a stream runner, by stream.", "counter")
         self.social_clusters = Metric("emergency_social_live_clusters", "Near-duplicate clusters held in memory, by stream.", "gauge")
+        self.feed_polls = Metric("emergency_feed_polls_total", "Polls of an external feed, by feed.", "counter")
+        self.feed_not_modified = Metric("emergency_feed_not_modified_total", "Polls answered 304 Not Modified, by feed.", "counter")
+        self.feed_changes = Metric("emergency_feed_changes_total", "Feed item versions journaled, by feed and change (new, changed, ended).", "counter")
+        self.feed_errors = Metric("emergency_feed_errors_total", "Failed polls (network, timeout, HTTP status, size, format), by feed.", "counter")
+        self.feed_items = Metric("emergency_feed_items", "Items a feed lists now (published ones), by feed.", "gauge")
 
     def all(self) -> list[Metric]:
         return [m for m in vars(self).values() if isinstance(m, Metric)]

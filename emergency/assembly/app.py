@@ -26,6 +26,7 @@ from emergency.cop.views import router as cop_router
 from emergency.http import AuthFirst, BodyLimit, StatusMetrics, install_error_handlers
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
+from feeds.external.views import router as external_feeds_router
 from feeds.social.views import router as social_router
 from mapping.live_map import views as live_map
 
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.runtime = rt
     install_error_handlers(app)
     for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, journal_router, ops_router,
-                   social_router, channels_router, subscriptions_router):
+                   social_router, channels_router, subscriptions_router, external_feeds_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)

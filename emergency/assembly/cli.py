@@ -269,7 +269,7 @@ async def _rebuild(settings: Settings, timeout: float) -> int:
         total = (await runtime.store.journal_counts()).total
         print(f"emergency: projection dropped ({before} events); replaying {total} journal rows", file=sys.stderr)
         await runtime.stop()
-        runtime = await Runtime(settings).start(workers=True, gateways=False)
+        runtime = await Runtime(settings).start(workers=True, gateways=False, feeds=False)  # replay, no intake
         assert runtime.store is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -17,6 +17,8 @@ benchmarks and the tests. Components:
   (their effect is the subscription repository, written before they were journaled)
 - social stream runners (API processes only, when EMERGENCY_SOCIAL_STREAMS is set): posts -> journal
 - social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
+- feed poller (with the workers, one per system): external feeds (``EMERGENCY_FEEDS`` and the admin API) ->
+  raw.feeds, only new, changed and ended items (``feeds/external/poller.py``)
 """
 
 from __future__ import annotations
@@ -76,10 +78,12 @@ class Runtime:
     social_runners: list[Any] = field(default_factory=list)
     delivery_receipts: Any = None  # alerts.delivery ReceiptSink: where channel callbacks (SMS DLRs) put receipts
     sms_opt_outs: Any = None  # alerts.delivery.channels.sms OptOuts (the subscription repository): inbound STOP
+    feed_poller: Any = None  # feeds.external FeedPoller, where the workers run
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
-    async def start(self, *, workers: bool | None = None, gateways: bool = True) -> Runtime:
-        """Open the store, start or reach the broker, and start the background tasks."""
+    async def start(self, *, workers: bool | None = None, gateways: bool = True, feeds: bool = True) -> Runtime:
+        """Open the store, start or reach the broker, and start the background tasks (``feeds``: the feed
+        poller with the workers; ``emergency rebuild`` replays the journal without taking in anything new)."""
         s = self.settings
         streams = _social_streams(s)  # a bad EMERGENCY_SOCIAL_STREAMS fails before anything starts
         if self.geocoder is None:  # loading a region takes about 0.5 s: off the event loop, once per process
@@ -114,7 +118,7 @@ class Runtime:
             if s.run_relay:
                 self._spawn(self.relay.run(), "relay")
             if s.run_workers if workers is None else workers:
-                self.start_workers()
+                self.start_workers(feeds=feeds)
             if streams and gateways:  # only an API process (serve, demo): not rebuild, not scaled-out workers
                 from feeds.social.streams import stream_tasks
 
@@ -135,8 +139,9 @@ class Runtime:
             raise
         return self
 
-    def start_workers(self) -> None:
-        """Start the stream processors (normaliser, projector, subscriptions marker) as tasks of this process."""
+    def start_workers(self, *, feeds: bool = True) -> None:
+        """Start the stream processors (normaliser, projector, subscriptions marker), the expiry sweeper and
+        (``feeds``) the feed poller as tasks of this process."""
         s, store = self.settings, self.store
         assert store is not None and not self.workers
         self.workers = [
@@ -152,6 +157,20 @@ class Runtime:
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")
         self._spawn(sweep_expired(store=store, interval_s=s.expiry_sweep_s, on_ended=self._wake_live), "expiry")
+        if feeds:
+            self.feed_poller = self.make_feed_poller()
+            self._spawn(self.feed_poller.run(), "feed-poller")
+
+    def make_feed_poller(self):
+        """The external feed poller on this runtime's store, journal and region zones (NWS zone codes)."""
+        from feeds.external.poller import FeedPoller
+        from feeds.external.service import region_zones
+
+        assert self.store is not None
+        region = getattr(self.geocoder, "region", None)
+        zones = region_zones(region=region) if region is not None else None
+        return FeedPoller(settings=self.settings, store=self.store, submitter=self, metrics=self.metrics,
+                          zones=lambda: zones)
 
     def _wake_live(self) -> None:
         """The projection changed in this process: the live picture reads it now, not at its next poll."""

@@ -57,6 +57,8 @@ def normalise(topic: str, event: Envelope, geocoder: Geocoder | None = None) -> 
             raise ValueError(f"category {event.category!r} is not an agency category")
         if event.category == "road_closure" and (event.geometry is None or event.geometry["type"] not in LINE_TYPES):
             raise ValueError("a road closure needs a LineString or MultiLineString geometry")
+    if event.kind is Kind.feed_item and event.geometry is None:
+        raise ValueError("a feed item needs a geometry (the poller publishes only located items)")
     layer_of(event)  # raises NoLayer (a ValueError): nothing enters the picture that no layer would show
     expires_at(event)  # raises ValueError: an expiry the store cannot hold never reaches the projector
     text = _SPACE.sub(" ", event.text).strip() if event.text else event.text

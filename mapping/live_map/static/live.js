@@ -237,6 +237,7 @@
     var box = popupShell(heading, style.hex, KIND_LABELS[p.kind] || (p.kind ? humanize(p.kind) : null));
     addText(box, p.text);
     if (p.kind === "social_post") addRows(box, socialRows(p));
+    if (p.kind === "feed_item") addRows(box, feedRows(p));
     addRows(box, [
       timeRow("Observed", p.observed_at),
       ["Location", p.geo_precision ? humanize(p.geo_precision) : null],
@@ -244,7 +245,23 @@
       ["Source", p.source_type ? humanize(p.source_type) : null],
       ["ID", featureId(feature)],
     ]);
+    if (p.kind === "feed_item" && /^https?:\/\//.test(p.link || "")) addLink(box, "Source page", p.link);
     return box;
+  }
+
+  /* an item of another agency's feed: who published it, under which licence, and its own details */
+  function feedRows(p) {
+    return [
+      ["Event", p.event_type || null],
+      ["Magnitude", p.magnitude === undefined ? null : p.magnitude],
+      ["Status", p.status || p.alert_level || null],
+      ["Severity", p.severity || null],
+      ["Place", p.place || p.area_desc || null],
+      timeRow("Updated", p.updated),
+      timeRow("Until", p.expires),
+      ["Published by", p.publisher || p.feed || null],
+      ["Licence", p.attribution || null],
+    ];
   }
 
   /* a near-duplicate cluster of social posts: how many said it, how many people, since when */

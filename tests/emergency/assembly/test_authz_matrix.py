@@ -110,6 +110,11 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/channels/sms/dlr": PUBLIC,
     "POST /api/v1/channels/sms/dlr": PUBLIC,
     "GET /api/v1/channels/sms/inbound": PUBLIC,
+    "GET /api/v1/feed-items": PUBLIC,  # the "Agency feeds" layer
+    "GET /api/v1/feeds": PUBLIC,  # feed health: no URLs, no secrets
+    "GET /api/v1/admin/feeds": roles("admin"),
+    "POST /api/v1/admin/feeds": roles("admin"),
+    "DELETE /api/v1/admin/feeds/{name}": roles("admin"),
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -204,7 +209,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
         .replace("{token_hash}", "0" * 64).replace("{subscription_id}", system.subscription_id) \
-        .replace("{channel_id}", "mqtt-0")
+        .replace("{channel_id}", "mqtt-0").replace("{name}", "no-such-feed")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:

@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 import emergency.layers as layer_registry
-from emergency.layers import Layer
+from emergency.layers import REGISTRY, Layer
 from mapping.live_map.assets import (
     OFFLINE_ASSETS,
     STATIC_DIR,
@@ -143,7 +143,7 @@ def test_config_blob() -> None:
     page = _render(changes_path="/api/v2/changes", ws_path="/ws/live")
     config = _config(page)
     assert config["layers"] == [layer.page_config() for layer in layer_registry.REGISTRY.values()]
-    assert [entry["name"] for entry in config["layers"]] == ["reports", "road_closures", "alerts"]
+    assert [entry["name"] for entry in config["layers"]] == ["reports", "road_closures", "alerts", "feed_incidents"]
     assert config["changes_path"] == "/api/v2/changes"
     assert config["ws_path"] == "/ws/live"
     assert config["base_layer_url"] == "/static/map/test/roads.geojson"
@@ -640,8 +640,8 @@ def test_live_map_in_browser(live_server: LiveServer, tmp_path: Path) -> None:
         _wait_counts(page, reports=3, road_closures=1, alerts=3)
         assert page.evaluate("window.copLayers.reports.get('r-1').options.copId") == "r-1"
         assert page.evaluate("window.copLive.maxSeq") == live_server.seq == 7
-        assert sorted(live_server.reads) == ["/api/v1/alerts?limit=1000", "/api/v1/reports?limit=5000",
-                                             "/api/v1/road-closures?limit=5000"]
+        assert sorted(live_server.reads) == ["/api/v1/alerts?limit=1000", "/api/v1/feed-items?limit=5000",
+                                             "/api/v1/reports?limit=5000", "/api/v1/road-closures?limit=5000"]
 
         # Everything is drawn: markers, closure line (casing + dashes), alert areas, streets.
         page.wait_for_selector(".awesome-marker", timeout=5_000)
@@ -654,9 +654,10 @@ def test_live_map_in_browser(live_server: LiveServer, tmp_path: Path) -> None:
         )
         # one control entry and one legend entry per registry layer, plus the streets
         labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-        assert [t.strip() for t in labels] == ["Reports", "Road closures", "Alerts", "Streets (offline)"]
+        assert [t.strip() for t in labels] == ["Reports", "Agency feeds", "Road closures", "Alerts",
+                                               "Streets (offline)"]
         legend = page.eval_on_selector_all("#cop-legend [data-layer]", "ns => ns.map(n => n.dataset.layer)")
-        assert legend == ["reports", "road_closures", "alerts"]
+        assert legend == ["reports", "road_closures", "alerts", "feed_incidents"]
         assert page.locator("#cop-legend .cop-legend-item").count() >= 17
         page.evaluate("document.fonts.ready")
         assert page.evaluate("document.fonts.check('900 14px \"Font Awesome 6 Free\"')")
@@ -721,7 +722,7 @@ def test_live_map_in_browser(live_server: LiveServer, tmp_path: Path) -> None:
         page.wait_for_function(
             "window.copLayers.reports.get('r-new').feature.properties.text === 'Rescued'", timeout=5_000)
         assert live_server.connections == [None, "10", "12"]
-        assert len(live_server.reads) == 3  # the snapshot was read once
+        assert len(live_server.reads) == len(REGISTRY)  # the snapshot was read once (one read per layer)
 
         shot = os.environ.get("LIVE_MAP_SCREENSHOT") or str(tmp_path / "map.png")
         page.screenshot(path=shot)
@@ -788,6 +789,23 @@ def test_closure_popup_shows_road_cross_streets_and_length(live_server: LiveServ
         page.wait_for_function("window.copLayers.road_closures.get('c-1').feature.properties.length_m === 850")
         page.evaluate("window.copLayers.road_closures.get('c-1').openPopup()")
         page.wait_for_function("[...document.querySelectorAll('.leaflet-popup dd')].some(n => n.textContent === '850 m')")
+
+
+def test_feed_item_popup_names_its_publisher_and_licence(live_server: LiveServer) -> None:
+    quake = _point("feed:usgs:us7000", -122.66, 45.52, "earthquake", "M 3.4 - 5 km N of Portland", kind="feed_item",
+                   source_type="feed", feed="usgs", publisher="USGS Earthquake Hazards Program",
+                   attribution="U.S. Geological Survey, public domain", magnitude=3.4, event_type="earthquake",
+                   link="https://earthquake.usgs.gov/earthquakes/eventpage/us7000")
+    live_server.upsert("feed_incidents", quake)
+    with _browser_page(live_server) as page:
+        _wait_counts(page, feed_incidents=1)
+        page.evaluate("window.copLayers.feed_incidents.get('feed:usgs:us7000').openPopup()")
+        popup = page.locator(".leaflet-popup .cop-popup")
+        popup.wait_for(timeout=5_000)
+        rows = dict(zip(popup.locator("dt").all_inner_texts(), popup.locator("dd").all_inner_texts()))
+        assert rows["Published by"] == "USGS Earthquake Hazards Program"
+        assert rows["Licence"] == "U.S. Geological Survey, public domain" and rows["Magnitude"] == "3.4"
+        assert popup.locator("a.cop-popup-link").get_attribute("href").startswith("https://earthquake.usgs.gov/")
 
 
 def test_cancelled_alert_is_drawn_as_cancelled_and_a_remove_deletes_it(live_server: LiveServer) -> None:
@@ -888,7 +906,7 @@ def test_a_layer_added_to_the_registry_is_drawn(live_server: LiveServer, monkeyp
         labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
         assert labels[0] == "Shelters"  # highest z first
         legend = page.eval_on_selector_all("#cop-legend [data-layer]", "ns => ns.map(n => n.dataset.layer)")
-        assert legend == ["reports", "road_closures", "alerts", "shelters"]
+        assert legend == ["reports", "road_closures", "alerts", "feed_incidents", "shelters"]
         assert page.locator("#cop-status-panel th").all_inner_texts()[-1] == "Shelters"
         # drawn in its own pane, above the reports (z 40 over 30), in the layer's colour
         assert page.evaluate("getComputedStyle(document.querySelector('.leaflet-cop-pane-shelters-pane')).zIndex") \
