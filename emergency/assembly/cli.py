@@ -155,7 +155,7 @@ def _banner(runtime, note: str = "") -> None:
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
-    from emergency.assembly.demo import demo_mqtt, demo_secret, empty_previous_demo
+    from emergency.assembly.demo import demo_mail, demo_mqtt, demo_secret, empty_previous_demo
     from feeds.scenario import load_scenario
     from mapping.live_map.views import region_info
 
@@ -165,16 +165,19 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     region = region_info(settings.region_dir)
     agency = region.get("jurisdiction_agency", "Demo agency")
     settings, mqtt_peer, mqtt_line = demo_mqtt(settings)
+    settings, mail_sink, mail_line = demo_mail(settings)
     try:
         await _demo_run(settings, args, items=items, secret=secret, emptied=emptied, agency=agency, region=region,
-                        mqtt_line=mqtt_line)
+                        peer_lines=[mqtt_line, mail_line])
     finally:
         if mqtt_peer is not None:
             mqtt_peer.stop()
+        if mail_sink is not None:
+            mail_sink.stop()
 
 
 async def _demo_run(settings: Settings, args: argparse.Namespace, *, items, secret: bytes, emptied: bool,
-                    agency: str, region: dict, mqtt_line: str) -> None:
+                    agency: str, region: dict, peer_lines: list[str]) -> None:
     from emergency.assembly.demo import store_demo_tokens
     from emergency.assembly.runtime import Runtime
     from emergency.auth.tokens import find_token
@@ -191,7 +194,8 @@ async def _demo_run(settings: Settings, args: argparse.Namespace, *, items, secr
               file=sys.stderr)
         for label, token in tokens.items():
             print(f"emergency:   {label:<17} {token}", file=sys.stderr)
-        print(f"emergency: {mqtt_line}", file=sys.stderr)
+        for line in peer_lines:
+            print(f"emergency: {line}", file=sys.stderr)
         print("emergency: commands run with the same settings (emergency token, emergency ingest-posts, ...) "
               "use this store", file=sys.stderr)
 

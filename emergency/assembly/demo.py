@@ -186,3 +186,56 @@ def demo_mqtt(settings: Settings) -> tuple[Settings, LocalMosquitto | None, str]
     line = (f"MQTT: local mosquitto at {peer.url}; watch alerts arrive with "
             f"mosquitto_sub -h 127.0.0.1 -p {peer.port} -t '{settings.mqtt_topic_prefix}alerts/#' -v")
     return settings.model_copy(update={"mqtt_url": peer.url}), peer, line
+
+
+class MailSink:
+    """The demo's local mail server: an ``aiosmtpd`` SMTP server on 127.0.0.1 (a free port) that keeps each
+    message it receives as ``<folder>/<n>.eml`` (n counting up), so a new user opens the alert mails and the
+    confirmation codes the email channel sends; nothing leaves the machine."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = 0
+        self._controller: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> MailSink:
+        """Start the server (in its own thread, aiosmtpd's ``Controller``)."""
+        from aiosmtpd.controller import Controller
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        folder = self.folder
+
+        class Keep:
+            async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+                n = len(list(folder.glob("*.eml"))) + 1
+                (folder / f"{n:05d}.eml").write_bytes(envelope.original_content or envelope.content)
+                return "250 kept"
+
+        self.port = free_port()
+        self._controller = Controller(Keep(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def messages(self) -> list[Path]:
+        """The kept messages, oldest first."""
+        return sorted(self.folder.glob("*.eml"))
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+def demo_mail(settings: Settings) -> tuple[Settings, MailSink | None, str]:
+    """The demo's mail peer: a MailSink under ``data_dir/demo-mail`` unless ``EMERGENCY_SMTP_URL`` is set;
+    returns the settings to run with, the sink (None when none was started) and the line to print."""
+    if settings.smtp_url:
+        return settings, None, f"email: alert mails go to {settings.smtp_url} (EMERGENCY_SMTP_URL)"
+    sink = MailSink(settings.data_dir / "demo-mail").start()
+    line = (f"email: a local mail sink at {sink.url} keeps every mail the system sends in "
+            f"{sink.folder.resolve()} (one .eml file each)")
+    return settings.model_copy(update={"smtp_url": sink.url}), sink, line

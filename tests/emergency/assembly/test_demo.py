@@ -128,3 +128,24 @@ def test_demo_starts_a_local_mqtt_peer_and_says_where_to_watch(tmp_path):
     from emergency.stream.broker import port_is_taken
 
     assert not port_is_taken("127.0.0.1", int(m.group(1)))  # the demo's broker ended with it
+
+
+def test_demo_keeps_the_mails_it_sends_in_a_local_sink(tmp_path):
+    import smtplib
+    from email.message import EmailMessage
+
+    port = free_port()
+    proc, lines, _ = start_demo(tmp_path, port)
+    try:
+        [line] = [x for x in lines if "email:" in x]
+        m = re.search(r"smtp://127\.0\.0\.1:(\d+) keeps every mail the system sends in (\S+) ", line)
+        assert m, line
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "alerts@example.org", "someone@example.org", "Demo check"
+        msg.set_content("hello from the test")
+        with smtplib.SMTP("127.0.0.1", int(m.group(1)), timeout=10) as smtp:  # a real SMTP server answers there
+            smtp.send_message(msg)
+        [kept] = sorted(Path(m.group(2)).glob("*.eml"))
+        assert b"Subject: Demo check" in kept.read_bytes()
+    finally:
+        stop(proc)
