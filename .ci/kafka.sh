@@ -13,7 +13,7 @@ if [ -f "$stamp" ] && ls "$home"/kafka_2.13-*.jar >/dev/null 2>&1; then
   exit 0
 fi
 for tool in java mvn; do
-  command -v "$tool" >/dev/null || { echo "kafka.sh: $tool not found (apt-get install default-jdk-headless maven)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "kafka.sh: $tool not found (apt-get install openjdk-17-jre-headless maven)" >&2; exit 1; }
 done
 echo "==> fetching Apache Kafka 4.1.1 and its runtime dependencies from Maven Central into $home"
 tmp="$home.tmp.$$"
