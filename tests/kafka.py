@@ -133,6 +133,9 @@ class KafkaCluster:
                 "share.coordinator.state.topic.replication.factor": rf,
                 "share.coordinator.state.topic.min.isr": max(1, rf - 1),
                 "group.initial.rebalance.delay.ms": 0,
+                # a killed broker is fenced (its leaderships moved) after 3 s instead of 9
+                "broker.session.timeout.ms": 3000,
+                "broker.heartbeat.interval.ms": 500,
                 "group.min.session.timeout.ms": 500,
                 "num.network.threads": 2,
                 "num.io.threads": 2,

@@ -169,6 +169,29 @@ async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
         await task
         await system.runtime.stop()
 
+    # 3: the other replay mode, the retained topics; only a broker that keeps them can do it
+    if forgets_on_restart(broker):
+        refused = run_cli("rebuild", "--from-topics", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": ""})
+        assert refused.returncode == 2
+        assert "rebuild --from-topics needs EMERGENCY_KAFKA_BOOTSTRAP: the embedded broker keeps its topics in " \
+               "memory only" in refused.stderr
+        return
+    done = run_cli("rebuild", "--from-topics", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap})
+    assert done.returncode == 0, done.stderr
+    assert "projection dropped (14 events)" in done.stderr and "14 events in the picture" in done.stderr
+    assert_no_stray_errors(done.stderr)
+    system, task, server = await start_system(settings, broker)
+    try:
+        assert await picture(system) == before
+    finally:
+        await system.http.aclose()
+        server.should_exit = True
+        await task
+        await system.runtime.stop()
+    gone = run_cli("rebuild", "--from-topics", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap,
+                                                    "EMERGENCY_TOPIC_PREFIX": "never-created."})
+    assert gone.returncode == 2 and "does not hold topic never-created.cop.reports" in gone.stderr
+
 
 async def test_an_accepted_submission_survives_a_process_restart(broker, sqlite_url, tmp_path):
     """202 given, then the process stops before anything was published: the next process delivers it."""
