@@ -217,7 +217,7 @@ class Runtime:
         groups = {w.group: w.logical_topics for w in self.workers}
         try:
             lag = await asyncio.wait_for(group_lag(self.settings, self.bootstrap, groups), 2)
-        except Exception as exc:
+        except Exception as exc:  # the broker is down or slow: the scrape answers without it
             log.debug("broker lag not available: %s", exc)
             return False
         for (group, topic), n in lag.items():

@@ -67,42 +67,46 @@ async def group_lag(settings: Settings, bootstrap: str, groups: dict[str, list[s
     """Messages between each group's committed offsets and the ends of its topics, as the broker reports them.
 
     ``groups``: {logical group: [logical topics]}; returns {(group, topic): lag summed over partitions}.
-    A partition without a committed offset counts from the start of the partition.
+    A partition without a committed offset counts from the start of the partition. The committed offsets are
+    fetched the way the workers fetch them (a consumer of the group that does not join it), which both engines
+    answer; the admin client's OffsetFetch is one Tansu cannot.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
     timeout = settings.broker_timeout_s
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+
+    def consumer(group: str | None) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 request_timeout_ms=int(timeout * 1000) + 1000)
+
+    reader = consumer(None)
+    opened = [reader]
     try:
-        await bounded(admin.start(), timeout, "admin start")
-        await bounded(consumer.start(), timeout, "start")
-        names = sorted({settings.topic(t) for topics in groups.values() for t in topics})
-        described = await bounded(admin.describe_topics(names), timeout, "describe_topics")
-        tps = [TopicPartition(d["topic"], p["partition"]) for d in described if not d.get("error_code")
-               for p in d.get("partitions", [])]
+        await bounded(reader.start(), timeout, "start")
+        cluster = await bounded(reader._client.fetch_all_metadata(), timeout, "metadata")
+        parts = {t: [TopicPartition(settings.topic(t), p) for p in sorted(cluster.partitions_for_topic(settings.topic(t))
+                                                                           or ())]
+                 for topics in groups.values() for t in topics}
+        tps = [tp for ps in parts.values() for tp in ps]
         if not tps:
             return {}
-        ends = await bounded(consumer.end_offsets(tps), timeout, "end_offsets")
-        starts = await bounded(consumer.beginning_offsets(tps), timeout, "beginning_offsets")
+        ends = await bounded(reader.end_offsets(tps), timeout, "end_offsets")
+        starts = await bounded(reader.beginning_offsets(tps), timeout, "beginning_offsets")
         lag: dict[tuple[str, str], int] = {}
         for group, topics in groups.items():
-            committed = await bounded(admin.list_consumer_group_offsets(settings.group(group)), timeout,
-                                      "list_consumer_group_offsets")
+            member = consumer(settings.group(group))
+            opened.append(member)
+            await bounded(member.start(), timeout, "start")
             for logical in topics:
-                name = settings.topic(logical)
                 total = 0
-                for tp in (tp for tp in tps if tp.topic == name):
-                    meta = committed.get(tp)
-                    at = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
-                    total += max(0, ends[tp] - at)
+                for tp in parts[logical]:
+                    at = await bounded(member.committed(tp), timeout, "committed")
+                    total += max(0, ends[tp] - (at if at is not None and at >= 0 else starts[tp]))
                 lag[(group, logical)] = total
         return lag
     finally:
-        for close in (consumer.stop, admin.close):
+        for c in opened:
             try:
-                await bounded(close(), 5, "close")
+                await bounded(c.stop(), 5, "stop")
             except Exception:
                 pass
