@@ -3,7 +3,8 @@
 The invariants of ``test_faults.py``: 0 accepted submissions lost, 0 duplicated in the picture, the picture
 complete within a bound (a timeout, never a timing assertion).
 
-- one broker of three killed (-9) while reports are submitted through the API: leaders move, nothing lost
+- one broker of three killed (-9) or stopped (SIGTERM) while reports are submitted through the API: leaders
+  move, nothing lost
 - two of three killed: producers cannot reach ``min.insync.replicas``, intake keeps journaling and
   answering 202; once the brokers return, everything reaches the picture once
 """
@@ -58,8 +59,10 @@ async def _submit(system, start: int, stop: int, accepted: set[str]) -> None:
         accepted.add(r.json()["id"])
 
 
-async def test_one_broker_of_three_killed_mid_stream(cluster, sqlite_url, tmp_path):
-    """kill -9 of one broker while 300 reports come in: 0 lost, 0 duplicated, all in the picture."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+async def test_one_broker_of_three_stopped_mid_stream(cluster, sqlite_url, tmp_path, sig):
+    """One broker killed (-9) or stopped (controlled shutdown) while 320 reports come in: 0 lost, 0 duplicated,
+    all in the picture within the bound."""
     settings = make_settings(cluster, sqlite_url, tmp_path, read_budget=OBSERVER_BUDGET, broker_timeout_s=10.0)
     system, task, server = await start_system(settings, cluster)
     try:
@@ -68,7 +71,7 @@ async def test_one_broker_of_three_killed_mid_stream(cluster, sqlite_url, tmp_pa
         accepted: set[str] = set()
         await _submit(system, 0, 150, accepted)
         await eventually(system.runtime.store.count_events, timeout=BOUND_S)  # mid-stream
-        cluster.signal_node(0, signal.SIGKILL)
+        cluster.signal_node(0, sig)
         await _submit(system, 150, 320, accepted)
         ids = await assert_complete(system.http, accepted, timeout=BOUND_S)
         assert len(ids) == 320 == await system.runtime.store.count_events()
