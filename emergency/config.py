@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("", description="host:port list; empty starts the embedded Tansu broker")
     topic_prefix: str = Field("", description="prepended to every topic name")
     topic_partitions: int = Field(3, ge=1, le=256)
+    topic_replication: int = Field(
+        0, ge=0, le=16, description="replication factor of the topics created at start; 0: min(3, brokers in the cluster)"
+    )
+    topic_min_insync: int = Field(
+        0, ge=0, le=16, description="min.insync.replicas of those topics; 0: one less than the replication factor (>= 1)"
+    )
     session_timeout_ms: int = Field(
         2000, ge=1000, description="consumer-group session timeout; group joins take half of it on Tansu"
     )

@@ -49,6 +49,7 @@ class Registry:
         self.events_out = Metric("emergency_events_produced_total", "Messages produced, by topic.", "counter")
         self.dead_letters = Metric("emergency_dead_letters_total", "Messages sent to the dead-letter topic, by source topic and reason (undecodable, refused, failed).", "counter")
         self.consumer_lag = Metric("emergency_consumer_lag", "Messages behind the end of the topic, by group and topic.", "gauge")
+        self.broker_lag = Metric("emergency_broker_consumer_lag", "Messages between a group's committed offsets and the ends of its topics, as the broker reports them, by group and topic.", "gauge")
         self.http_responses = Metric("emergency_http_responses_total", "HTTP responses, by method, route and status.", "counter")
         self.accepted = Metric("emergency_intake_accepted_total", "Submissions journaled at intake, by kind.", "counter")
         self.broker_restarts = Metric("emergency_broker_restarts_total", "Times the broker was found to have forgotten its topics.", "counter")

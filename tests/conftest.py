@@ -1,4 +1,4 @@
-"""Shared fixtures: a real Tansu broker, real SQLite and PostGIS stores, a real HTTP server.
+"""Shared fixtures: a real Tansu broker (and Apache Kafka, tests/kafka.py), real SQLite and PostGIS stores, a real HTTP server.
 
 PostGIS comes from the environment that ``pg_virtualenv`` sets up (PGHOST, PGPORT, PGUSER,
 PGPASSWORD); ``bash .ci/run`` runs the suite inside it. Without it, the PostGIS tests fail
@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from emergency.assembly.runtime import Runtime
 from emergency.auth.tokens import Role, create_token
 from emergency.config import PROJECT_ROOT, Settings
 from emergency.stream.broker import EmbeddedBroker, free_port
+from tests.kafka import KafkaCluster
 
 REGION = json.loads((PROJECT_ROOT / "sample_data" / "regions" / "portland" / "region.json").read_text())
 ADMIN_TOKEN = "test-admin-token"
@@ -105,6 +106,56 @@ async def broker() -> AsyncIterator[EmbeddedBroker]:
     await b.start()
     yield b
     await b.stop()
+
+
+def _in_thread(coro) -> Any:
+    """Run ``coro`` to completion on a loop of its own (session fixtures may be set up inside a running loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[KafkaCluster]:
+    """One Apache Kafka broker (KRaft, broker + controller) for the whole session, stopped at its end.
+
+    Tests share it: each one uses a topic prefix (and so consumer groups) of its own (``make_settings``).
+    A test that stops it must start it again (``await broker.start()``) before it ends.
+    """
+    cluster = KafkaCluster(1)
+    cluster.launch()  # from this (the main) thread: the broker must not die with a helper thread
+    try:
+        _in_thread(cluster.wait_ready())
+    except BaseException:
+        _in_thread(cluster.stop())
+        raise
+    yield cluster
+    _in_thread(cluster.stop())
+    cluster.cleanup()
+
+
+@pytest.fixture(params=["tansu", "kafka"])
+async def either_broker(request) -> AsyncIterator[EmbeddedBroker | KafkaCluster]:
+    """Each engine in turn: a fresh embedded Tansu broker, then the session's Apache Kafka broker.
+
+    Suites that must hold on both engines override ``broker`` with it (``broker = either_broker`` fixture).
+    """
+    if request.param == "tansu":
+        b = EmbeddedBroker()
+        await b.start()
+        yield b
+        await b.stop()
+        return
+    cluster = request.getfixturevalue("kafka_broker")
+    if not cluster.running:  # a test before stopped it and failed before starting it again
+        await cluster.start()
+    yield cluster
+    if not all(n.running for n in cluster.nodes):
+        await cluster.start()
+
+
+def forgets_on_restart(broker: EmbeddedBroker | KafkaCluster) -> bool:
+    """True for the embedded broker (memory only: a restart loses topics, data and offsets), False for Kafka."""
+    return isinstance(broker, EmbeddedBroker)
 
 
 def make_settings(broker: EmbeddedBroker, store_url: str, tmp_path: Path, **extra) -> Settings:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from emergency.config import PROJECT_ROOT, Settings, get_settings
-from emergency.errors import EmergencyError
+from emergency.errors import BrokerError, EmergencyError
 
 DEFAULT_SCENARIO = PROJECT_ROOT / "sample_data" / "scenarios" / "portland_demo.jsonl"
 
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rebuild", help="drop the projection and replay the journal through the topics and "
                        "processors (stop the server first)")
     r.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    r.add_argument("--from-topics", action="store_true",
+                   help="replay the broker's retained topics (cop.reports, alerts.issued) instead of the journal; "
+                   "needs EMERGENCY_KAFKA_BOOTSTRAP of a cluster that retains them (Apache Kafka)")
 
     t = sub.add_parser("token", help="create an API token (printed once)")
     t.add_argument("--name", required=True)
@@ -85,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "ingest-posts":
             asyncio.run(_ingest_posts(settings, args.file, args.source))
         elif args.command == "rebuild":
+            if args.from_topics:
+                return asyncio.run(_rebuild_from_topics(settings))
             return asyncio.run(_rebuild(settings, args.timeout))
         elif args.command == "token":
             asyncio.run(_token(settings, args))
@@ -293,6 +298,36 @@ async def _rebuild(settings: Settings, timeout: float) -> int:
         return 0
     finally:
         await runtime.stop()
+
+
+async def _rebuild_from_topics(settings: Settings) -> int:
+    """Drop the projection and give it the projector's topics again, from their first message (stop the server first)."""
+    from emergency.store import open_store
+    from emergency.stream.replay import replay_topics
+    from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS
+
+    if not settings.kafka_bootstrap:
+        raise BrokerError("rebuild --from-topics needs EMERGENCY_KAFKA_BOOTSTRAP: the embedded broker keeps its "
+                          "topics in memory only, so a new one has nothing to replay; `emergency rebuild` "
+                          "replays the journal")
+    _print_store(settings)
+    store = await open_store(settings.resolved_store_url())
+    try:
+        before = await store.count_events()
+        topics = [COP_REPORTS, ALERTS_ISSUED]
+        # first a dry pass that only checks the topics are whole, so a refusal leaves the projection as it was
+        await replay_topics(settings=settings, bootstrap=settings.kafka_bootstrap, topics=topics, apply=None)
+        await store.clear_projection()
+        print(f"emergency: projection dropped ({before} events); replaying topics "
+              f"{', '.join(settings.topic(t) for t in topics)} from {settings.kafka_bootstrap}", file=sys.stderr)
+        done = await replay_topics(settings=settings, bootstrap=settings.kafka_bootstrap, topics=topics,
+                                   apply=store.upsert_events)
+        print(f"emergency: rebuilt from topics: {done['messages']} messages"
+              + (f" ({done['undecodable']} undecodable, skipped)" if done["undecodable"] else "")
+              + f", {await store.count_events()} events in the picture", file=sys.stderr)
+        return 0
+    finally:
+        await store.close()
 
 
 async def _token(settings: Settings, args: argparse.Namespace) -> None:

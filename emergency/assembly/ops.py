@@ -47,11 +47,12 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text format (0.0.4)."""
+    """Prometheus text format (0.0.4); ``emergency_broker_consumer_lag`` is read from the broker at each scrape."""
     runtime = request.app.state.runtime
     counts = await runtime.store.journal_counts()
     runtime.metrics.outbox_pending.set(counts.total - counts.applied)
     runtime.metrics.journal_failed.set(counts.failed)
+    await runtime.broker_lag()
     _social_streams(runtime.metrics, [runner.status() for runner in runtime.social_runners])
     return PlainTextResponse(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
 

@@ -46,6 +46,7 @@ from emergency.metrics import Registry
 from emergency.store import open_store
 from emergency.store.base import Accepted, OnConflict, Store
 from emergency.store.errors import store_unreachable_is_store_error
+from emergency.stream.abilities import group_lag
 from emergency.stream.broker import EmbeddedBroker
 from emergency.stream.consumer import GroupWorker
 from emergency.stream.outage import BrokerOutage
@@ -242,6 +243,21 @@ class Runtime:
                 store_ok = False
         broker_ok = bool(self.watchdog and self.watchdog.reachable) and (self.broker is None or self.broker.running)
         return {"store": store_ok, "broker": broker_ok}
+
+    async def broker_lag(self) -> bool:
+        """Read the consumer groups' lag from the broker (committed vs end offsets) into ``emergency_broker_consumer_lag``;
+        False (and the gauge left as it was) when the broker does not answer within 2 s."""
+        if not self.workers or not self.bootstrap:
+            return False
+        groups = {w.group: w.logical_topics for w in self.workers}
+        try:
+            lag = await asyncio.wait_for(group_lag(self.settings, self.bootstrap, groups), 2)
+        except Exception as exc:  # the broker is down or slow: the scrape answers without it
+            log.debug("broker lag not available: %s", exc)
+            return False
+        for (group, topic), n in lag.items():
+            self.metrics.broker_lag.set(n, group=group, topic=topic)
+        return True
 
     async def journal_failed(self) -> int | None:
         """Journal rows a processor gave up on (dead-lettered, not applied), also set as the

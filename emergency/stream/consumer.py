@@ -142,6 +142,7 @@ class GroupWorker:
         where broker failures are reported (once for the process)."""
         self.settings, self.bootstrap, self.group = settings, bootstrap, group
         self.topics = [settings.topic(t) for t in topics]
+        self.logical_topics = list(topics)
         self._logical = {settings.topic(t): t for t in topics}
         self.process, self.metrics, self.max_records = process, metrics, max_records
         self.journal, self.outage = journal, outage

@@ -1,8 +1,8 @@
 """Producer factory and publishing helpers.
 
-``acks="all"``, idempotence off: the embedded broker rejects the InitProducerId version that
-idempotent/transactional aiokafka producers send, so delivery is at-least-once and every
-consumer deduplicates by event id.
+``acks="all"``; idempotence when the broker grants producer ids (Apache Kafka, asked at each start:
+``emergency.stream.abilities``). The embedded broker refuses them, so delivery there is
+at-least-once; every consumer deduplicates by event id either way.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 
 from emergency.config import Settings
+from emergency.stream.abilities import detect
 from emergency.stream.bounded import bounded
 
 
-def make_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
-    """An unstarted producer with acks=all and bounded request time."""
+def make_producer(settings: Settings, bootstrap: str, *, idempotence: bool = False) -> AIOKafkaProducer:
+    """An unstarted producer with acks=all and bounded request time (idempotent if asked)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
-        enable_idempotence=False,
+        enable_idempotence=idempotence,
         linger_ms=2,
         request_timeout_ms=int(settings.broker_timeout_s * 1000),
         max_batch_size=256 * 1024,
@@ -30,8 +31,9 @@ def make_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
 
 
 async def start_producer(settings: Settings, bootstrap: str) -> AIOKafkaProducer:
-    """A started producer; the start is bounded by the broker timeout."""
-    producer = make_producer(settings, bootstrap)
+    """A started producer, idempotent where the broker allows it; the start is bounded by the broker timeout."""
+    abilities = await detect(settings, bootstrap)
+    producer = make_producer(settings, bootstrap, idempotence=abilities.idempotence)
     try:
         await bounded(producer.start(), settings.broker_timeout_s, "start")
     except BaseException:

@@ -57,8 +57,10 @@ class Tail:
         )
         try:
             await bounded(consumer.start(), timeout, "start")
-            await bounded(consumer.topics(), timeout, "topics")
-            tps = [TopicPartition(t, p) for t in self._logical for p in sorted(consumer.partitions_for_topic(t) or ())]
+            # the metadata of every topic, fetched now: Apache Kafka sends a client that has no subscription
+            # no topics at all in its own metadata, so ``consumer.partitions_for_topic`` would stay None there
+            cluster = await bounded(consumer._client.fetch_all_metadata(), timeout, "metadata")
+            tps = [TopicPartition(t, p) for t in self._logical for p in sorted(cluster.partitions_for_topic(t) or ())]
             if not tps:
                 raise BrokerError("topics do not exist yet")
             consumer.assign(tps)

@@ -13,6 +13,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from emergency.config import Settings
+from emergency.stream.abilities import detect
 from emergency.stream.bounded import bounded
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def admin_client(settings: Settings, bootstrap: str) -> AIOKafkaAdminClient:
 
 
 async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, str]:
-    """Create missing topics with ``settings.topic_partitions`` partitions.
+    """Create missing topics with ``settings.topic_partitions`` partitions, the replication factor and
+    ``min.insync.replicas`` of ``Abilities.replication`` / ``min_insync`` (configured, or from the broker count).
 
     A topic that exists with a different partition count (the embedded broker re-creates
     topics with 4 partitions when a producer writes to a forgotten topic) is deleted and
@@ -69,8 +71,11 @@ async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, str]:
             await asyncio.sleep(0.2)
         missing = [t for t in wanted if t not in existing or t in wrong]
         if missing:
-            await bounded(admin.create_topics([NewTopic(t, wanted[t], 1) for t in missing]), timeout,
-                          "create_topics")
+            abilities = await detect(settings, bootstrap)
+            rf, isr = abilities.replication(settings), abilities.min_insync(settings)
+            configs = {"min.insync.replicas": str(isr)}
+            await bounded(admin.create_topics([NewTopic(t, wanted[t], rf, topic_configs=configs) for t in missing]),
+                          timeout, "create_topics")
         for t in wanted:
             result[t] = "recreated" if t in wrong else "created" if t in missing else "ok"
         return result

@@ -7,14 +7,21 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from emergency.assembly.runtime import Runtime
 from emergency.config import PROJECT_ROOT
 from emergency.store import EventQuery
 from emergency.stream.topics import COP_REPORTS, RAW_CITIZEN
-from tests.conftest import eventually, make_settings, report_body, start_system
+from tests.conftest import eventually, forgets_on_restart, make_settings, report_body, start_system
 from tests.emergency.stream.test_stream import sample_event
+
+
+@pytest.fixture
+def broker(either_broker):
+    """Durability holds on both engines: the embedded Tansu broker and Apache Kafka."""
+    return either_broker
 
 
 async def test_submit_while_broker_is_down_then_it_arrives_exactly_once(system):
@@ -26,7 +33,7 @@ async def test_submit_while_broker_is_down_then_it_arrives_exactly_once(system):
     await eventually(lambda: not system.runtime.watchdog.reachable)
     assert (await system.http.get("/readyz")).status_code == 503 or ready.status_code == 503
     assert await system.runtime.store.get_event(report_id) is None
-    await system.broker.start()  # same port, empty memory: topics, data and offsets are gone
+    await system.broker.start()  # same port; Tansu: empty memory, topics, data and offsets are gone
     stored = await eventually(lambda: system.runtime.store.get_event(report_id), timeout=40)
     assert stored.text == "posted while the broker was down"
     assert await system.runtime.wait_applied(timeout_s=30)
@@ -37,7 +44,7 @@ async def test_submit_while_broker_is_down_then_it_arrives_exactly_once(system):
 
 
 async def test_published_but_unconsumed_messages_survive_a_broker_restart(broker, sqlite_url, tmp_path):
-    """The broker acknowledged the message, then forgot it: the outbox publishes it again."""
+    """The broker acknowledged the message, then (Tansu) forgot it: the outbox publishes it again; Kafka kept it."""
     settings = make_settings(broker, sqlite_url, tmp_path)
     runtime = await Runtime(settings).start(workers=False, gateways=False)
     try:
@@ -49,7 +56,8 @@ async def test_published_but_unconsumed_messages_survive_a_broker_restart(broker
         await eventually(published)
         await broker.stop()
         await broker.start()
-        await eventually(lambda: runtime.metrics.broker_restarts.value() >= 1)
+        if forgets_on_restart(broker):
+            await eventually(lambda: runtime.metrics.broker_restarts.value() >= 1)
         runtime.start_workers()
         assert await runtime.wait_applied(timeout_s=40)
         assert (await runtime.store.get_event(accepted.event_id)).text == "Water over the road ☔"
@@ -164,6 +172,29 @@ async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
         await task
         await system.runtime.stop()
 
+    # 3: the other replay mode, the retained topics; only a broker that keeps them can do it
+    if forgets_on_restart(broker):
+        refused = run_cli("rebuild", "--from-topics", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": ""})
+        assert refused.returncode == 2
+        assert "rebuild --from-topics needs EMERGENCY_KAFKA_BOOTSTRAP: the embedded broker keeps its topics in " \
+               "memory only" in refused.stderr
+        return
+    done = run_cli("rebuild", "--from-topics", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap})
+    assert done.returncode == 0, done.stderr
+    assert "projection dropped (14 events)" in done.stderr and "14 events in the picture" in done.stderr
+    assert_no_stray_errors(done.stderr)
+    system, task, server = await start_system(settings, broker)
+    try:
+        assert await picture(system) == before
+    finally:
+        await system.http.aclose()
+        server.should_exit = True
+        await task
+        await system.runtime.stop()
+    gone = run_cli("rebuild", "--from-topics", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap,
+                                                    "EMERGENCY_TOPIC_PREFIX": "never-created."})
+    assert gone.returncode == 2 and "does not hold topic never-created.cop.reports" in gone.stderr
+
 
 async def test_an_accepted_submission_survives_a_process_restart(broker, sqlite_url, tmp_path):
     """202 given, then the process stops before anything was published: the next process delivers it."""
@@ -180,3 +211,20 @@ async def test_an_accepted_submission_survives_a_process_restart(broker, sqlite_
         assert await second.store.count_events() == 1
     finally:
         await second.stop()
+
+
+async def test_metrics_give_the_consumer_lag_the_broker_reports(system):
+    """Committed offsets vs end offsets per group and topic, read from the broker at the scrape: 0 once applied."""
+    for i in range(3):
+        assert (await system.http.post("/api/v1/reports", json=report_body(text=f"lag {i}"))).status_code == 202
+    assert await system.runtime.wait_applied(timeout_s=30)
+
+    async def caught_up() -> str | None:
+        text = (await system.http.get("/metrics")).text
+        lines = [ln for ln in text.splitlines() if ln.startswith("emergency_broker_consumer_lag{")]
+        wanted = {'group="normaliser",topic="raw.citizen"', 'group="projector",topic="cop.reports"'}
+        seen = {ln.split("{")[1].split("}")[0]: float(ln.rsplit(" ", 1)[1]) for ln in lines}
+        return text if wanted <= set(seen) and all(seen[k] == 0 for k in wanted) else None
+
+    text = await eventually(caught_up, timeout=30, interval=0.5)  # commits follow the applies
+    assert "# TYPE emergency_broker_consumer_lag gauge" in text

@@ -64,16 +64,19 @@ def test_envelope_rejects_unknown_schema_version_and_naive_times():
 
 
 async def test_topics_are_created_with_configured_partitions(broker):
-    settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="parts.", topic_partitions=3)
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix=f"parts{uuid.uuid4().hex[:6]}.",
+                        topic_partitions=3)
     first = await ensure_topics(settings, broker.bootstrap)
     assert set(first.values()) == {"created"} and len(first) == len(ALL_TOPICS)
-    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
-    await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
     try:
-        await consumer.topics()
-        assert consumer.partitions_for_topic("parts.raw.citizen") == {0, 1, 2}
+        [described] = await admin.describe_topics([settings.topic(RAW_CITIZEN)])
+        assert sorted(p["partition"] for p in described["partitions"]) == [0, 1, 2]
     finally:
-        await consumer.stop()
+        await admin.close()
     assert set((await ensure_topics(settings, broker.bootstrap)).values()) == {"ok"}
 
 
@@ -135,3 +138,37 @@ async def test_broker_stops_cleanly():
         os.kill(pid, 0)
     await b.stop()  # twice is fine
     assert broker_mod.broker_binary().exists()
+
+
+async def test_the_broker_is_asked_what_it_can_do_and_topics_get_its_replication(broker):
+    """Tansu refuses producer ids (at-least-once); Kafka grants them: producers there are idempotent."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from emergency.stream.abilities import detect
+    from emergency.stream.producer import start_producer, stop_producer
+    from tests.conftest import forgets_on_restart
+
+    settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix=f"ab{uuid.uuid4().hex[:6]}.")
+    abilities = await detect(settings, broker.bootstrap)
+    assert abilities.idempotence is not forgets_on_restart(broker)
+    assert abilities.brokers == 1
+    assert (abilities.replication(settings), abilities.min_insync(settings)) == (1, 1)
+    producer = await start_producer(settings, broker.bootstrap)
+    try:
+        assert (producer._txn_manager is not None) is abilities.idempotence  # aiokafka: a producer-id holder
+        await ensure_topics(settings, broker.bootstrap)
+        await producer.send_and_wait(settings.topic(RAW_CITIZEN), sample_event().to_json(), key=b"k")
+    finally:
+        await stop_producer(producer)
+    assert len(await consume_all(broker.bootstrap, settings.topic(RAW_CITIZEN), 1)) == 1
+    if not forgets_on_restart(broker):  # Kafka keeps topic configs: the created topic carries min.insync.replicas
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            [described] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC,
+                                                                       settings.topic(RAW_CITIZEN))])
+            configs = {c[0]: c[1] for c in described.resources[0][4]}
+            assert configs["min.insync.replicas"] == "1"
+        finally:
+            await admin.close()
