@@ -9,10 +9,13 @@ from typing import Protocol
 
 from emergency.auth.models import TokenRecord
 from emergency.config import Settings
-from emergency.errors import ConfigError, Unavailable
+from emergency.errors import ConfigError, Forbidden, NotFound, Unavailable
 from emergency.events import Envelope, utcnow
 from emergency.store.base import OnConflict
 from emergency.stream.topics import RAW_AGENCY
+from feeds.agency.inputs.base import AgencyInputIn, InputAccepted, InputKind
+from feeds.agency.inputs.resources import RESOURCE_REQUESTS, FulfilmentIn, fulfilled_version
+from feeds.agency.inputs.shelters import SHELTERS, OccupancyIn, updated_occupancy
 from feeds.agency.models import ClosureAccepted, RoadClosureIn, UnderstoodClosure
 from feeds.agency.service import (
     agency_id_of,
@@ -22,8 +25,12 @@ from feeds.agency.service import (
     closure_event,
     closure_id,
     closure_on_conflict,
+    ended_version,
+    input_event,
+    input_id,
     needs_roads,
     understand_closure,
+    understand_detour,
 )
 from feeds.intake import Submitter
 from mapping.regions import Region, load_region
@@ -48,13 +55,16 @@ def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, sett
                          now: datetime | None = None) -> PreparedClosure:
     """Place the closure on the region's roads, check the agency's jurisdiction, mint its id and event
     (blocking: loads the region and snaps; run it in a thread from async code)."""
-    understood = understand_closure(closure=closure, region=_region(settings=settings,
-                                                                    required=needs_roads(closure=closure)))
+    region = _region(settings=settings, required=needs_roads(closure=closure) or closure.detour_snap)
+    understood = understand_closure(closure=closure, region=region)
     check_jurisdiction(geometry=understood.geometry, principal=principal)
+    detour = understand_detour(closure=closure, region=region)
+    if detour is not None:
+        check_jurisdiction(geometry=detour, principal=principal, field="detour")
     agency, agency_id = agency_of(principal=principal), agency_id_of(principal=principal)
     event_id = closure_id(agency_id=agency_id, reference=closure.reference)
     event = closure_event(closure=closure, understood=understood, event_id=event_id, agency=agency,
-                          agency_id=agency_id, now=now or utcnow())
+                          agency_id=agency_id, now=now or utcnow(), detour=detour)
     return PreparedClosure(event, closure_on_conflict(reference=closure.reference), understood)
 
 
@@ -69,14 +79,113 @@ async def submit_road_closure(*, closure: RoadClosureIn, principal: TokenRecord,
     accepted = await submitter.submit(prepared.event, RAW_AGENCY, on_conflict=prepared.on_conflict)
     u = prepared.understood
     return ClosureAccepted(id=accepted.event_id, duplicate=not accepted.created, road=u.road, from_=u.from_, to=u.to,
-                           length_m=u.length_m)
+                           length_m=u.length_m, closure_status=prepared.event.attributes["status"])
 
 
-def _region(*, settings: Settings, required: bool) -> Region | None:
-    """The configured region; Unavailable when it is required and cannot be loaded, else None."""
+@dataclass(frozen=True)
+class PreparedInput:
+    """An agency input ready to journal, with what its answer echoes."""
+
+    event: Envelope
+    answer: InputAccepted
+
+
+def prepare_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: TokenRecord, settings: Settings,
+                         existing: Envelope | None, now: datetime | None = None) -> PreparedInput:
+    """Build the input's event (resolving zone codes on the region when the kind needs it), check it lies
+    in the agency's jurisdiction (403 naming ``geometry``) and shape the answer. Blocking when a region
+    is loaded: run it in a thread from async code."""
+    now = now or utcnow()
+    region = _region(settings=settings, required=True, field="zones") if kind.needs_region(item) else None
+    built = kind.build(item=item, existing=existing, region=region, now=now)
+    check_jurisdiction(geometry=built.geometry, principal=principal)
+    agency, agency_id = agency_of(principal=principal), agency_id_of(principal=principal)
+    event_id = input_id(agency_id=agency_id, slug=kind.slug, reference=item.reference)
+    event = input_event(kind=kind, item=item, built=built, event_id=event_id, agency=agency, agency_id=agency_id,
+                        now=now)
+    answer = InputAccepted(id=event_id, reference=item.reference, item_status=str(event.attributes["status"]),
+                           understood=built.understood, suggested_alert=built.suggested_alert)
+    return PreparedInput(event, answer)
+
+
+async def submit_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: TokenRecord, submitter: Submitter,
+                              events: EventLookup, settings: Settings) -> InputAccepted:
+    """Check that the reference is the agency's own (the current version in ``events`` names its owner),
+    build and check the input, and journal it on raw.agency (a resubmitted reference is a new version)."""
+    event_id = input_id(agency_id=agency_id_of(principal=principal), slug=kind.slug, reference=item.reference)
+    existing = await events.get_event(event_id)
+    check_owner(existing=existing, principal=principal, reference=item.reference, what=kind.title)
+    prepared = await asyncio.to_thread(prepare_agency_input, kind=kind, item=item, principal=principal,
+                                       settings=settings, existing=existing)
+    accepted = await submitter.submit(prepared.event, RAW_AGENCY, on_conflict="append")
+    return prepared.answer.model_copy(update={"duplicate": not accepted.created})
+
+
+async def _own(*, event_id: str, reference: str, what: str, principal: TokenRecord, events: EventLookup) -> Envelope:
+    """The current version of the agency's own item; NotFound / Forbidden naming ``reference``."""
+    existing = await events.get_event(event_id)
+    if existing is None:
+        raise NotFound("reference", f"no {what} {reference} of {agency_of(principal=principal)}")
+    check_owner(existing=existing, principal=principal, reference=reference, what=what)
+    return existing
+
+
+async def end_agency_input(*, kind: InputKind | None, reference: str, principal: TokenRecord, submitter: Submitter,
+                           events: EventLookup) -> InputAccepted:
+    """Record the agency's item as ended (``kind.ended_status``; a road closure when ``kind`` is None:
+    reopened), so it leaves open maps; ending an ended item again changes nothing."""
+    agency_id = agency_id_of(principal=principal)
+    if kind is None:
+        event_id, what, status = closure_id(agency_id=agency_id, reference=reference), "closure", "reopened"
+    else:
+        event_id, what, status = input_id(agency_id=agency_id, slug=kind.slug, reference=reference), kind.title, \
+            kind.ended_status
+    existing = await _own(event_id=event_id, reference=reference, what=what, principal=principal, events=events)
+    if existing.attributes.get("ended"):
+        return InputAccepted(id=event_id, reference=reference, duplicate=True,
+                             item_status=str(existing.attributes.get("status") or status))
+    await submitter.submit(ended_version(existing=existing, status=status, now=utcnow()), RAW_AGENCY,
+                           on_conflict="append")
+    return InputAccepted(id=event_id, reference=reference, item_status=status)
+
+
+async def update_shelter_occupancy(*, reference: str, update: OccupancyIn, principal: TokenRecord,
+                                   submitter: Submitter, events: EventLookup) -> InputAccepted:
+    """The cheap, frequent update: a shelter's occupancy (at most its capacity) and status, as a new version."""
+    event_id = input_id(agency_id=agency_id_of(principal=principal), slug=SHELTERS.slug, reference=reference)
+    existing = await _own(event_id=event_id, reference=reference, what=SHELTERS.title, principal=principal,
+                          events=events)
+    event = updated_occupancy(existing=existing, update=update, now=utcnow())
+    await submitter.submit(event, RAW_AGENCY, on_conflict="append")
+    a = event.attributes
+    return InputAccepted(id=event_id, reference=reference, item_status=a["status"],
+                         understood={k: a[k] for k in ("name", "status", "capacity", "occupancy", "available")})
+
+
+async def fulfil_resource_request(*, request_id: str, fulfilment: FulfilmentIn, principal: TokenRecord,
+                                  submitter: Submitter, events: EventLookup) -> InputAccepted:
+    """Another agency fulfils (part of) a resource request, named by its id as the map shows it; the
+    request's new version records who delivered how much and its status."""
+    existing = await events.get_event(request_id)
+    if existing is None or existing.category != RESOURCE_REQUESTS.category:
+        raise NotFound("request_id", "no resource request with this id")
+    if existing.attributes.get("agency_id") == agency_id_of(principal=principal):
+        raise Forbidden("request_id", "an agency does not fulfil its own request: update or cancel it instead")
+    event = fulfilled_version(existing=existing, fulfilment=fulfilment, agency=agency_of(principal=principal),
+                              agency_id=agency_id_of(principal=principal), now=utcnow())
+    await submitter.submit(event, RAW_AGENCY, on_conflict="append")
+    a = event.attributes
+    return InputAccepted(id=request_id, reference=str(a["reference"]), item_status=a["status"],
+                         understood={k: a[k] for k in ("what", "quantity", "unit", "fulfilled_quantity",
+                                                       "remaining_quantity")})
+
+
+def _region(*, settings: Settings, required: bool, field: str = "road") -> Region | None:
+    """The configured region; Unavailable (naming ``field``) when it is required and cannot be loaded, else None."""
     try:
         return load_region(settings.region_dir)
     except ConfigError as exc:
         if required:
-            raise Unavailable("road", f"snapping is unavailable: {exc}") from None
+            raise Unavailable(field, f"the region is unavailable: {exc}" if field != "road"
+                              else f"snapping is unavailable: {exc}") from None
         return None

@@ -1,26 +1,114 @@
-"""``POST /api/v1/agency/road-closures``: agency operators, inside their jurisdiction only."""
+"""``/api/v1/agency/*``: agency operators submit, update and end their inputs, inside their
+jurisdiction only. One POST and one DELETE per input kind (``feeds.agency.inputs.KINDS``), the
+shelters' occupancy PATCH and the resource requests' fulfilments."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Path, Request
 
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
-from feeds.agency.flows import submit_road_closure
+from feeds.agency.flows import (
+    end_agency_input,
+    fulfil_resource_request,
+    submit_agency_input,
+    submit_road_closure,
+    update_shelter_occupancy,
+)
+from feeds.agency.inputs import KINDS, InputKind
+from feeds.agency.inputs.base import InputAccepted
+from feeds.agency.inputs.resources import FulfilmentIn
+from feeds.agency.inputs.shelters import OccupancyIn
 from feeds.agency.models import ClosureAccepted, RoadClosureIn
 
 router = APIRouter(prefix="/api/v1/agency", tags=["agency inputs"])
 
+REFERENCE = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$", description="the agency's reference")
+OWNED = {403: {"description": "the reference names an item of another agency"},
+         404: {"description": "the agency has no item with this reference"}}
+
 
 @router.post("/road-closures", status_code=202, response_model=ClosureAccepted, responses={
-    403: {"description": "the closure lies outside the agency's jurisdiction, or its reference names a "
-                         "closure of another agency"},
+    403: {"description": "the closure (or its detour) lies outside the agency's jurisdiction, or its reference "
+                         "names a closure of another agency"},
     422: {"description": "a field is invalid, or a road name is not exact: `detail` names the field, "
                          "`candidates` lists the region's names it may mean"}})
 async def post_road_closure(closure: RoadClosureIn, request: Request,
                             principal: TokenRecord = Depends(require(Role.agency))) -> ClosureAccepted:
-    """Accept a road closure and echo what was understood; resubmitting the same ``reference`` updates it."""
+    """Accept a road closure and echo what was understood; resubmitting the same ``reference`` updates it
+    (status ``reopened`` ends it)."""
     runtime = request.app.state.runtime
     return await submit_road_closure(closure=closure, principal=principal, submitter=runtime,
                                      events=runtime.store, settings=runtime.settings)
+
+
+@router.delete("/road-closures/{reference}", response_model=InputAccepted, responses=OWNED)
+async def delete_road_closure(request: Request, reference: str = REFERENCE,
+                              principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
+    """Reopen the road: the closure leaves open maps (a ``remove`` on the change feed)."""
+    runtime = request.app.state.runtime
+    return await end_agency_input(kind=None, reference=reference, principal=principal, submitter=runtime,
+                                  events=runtime.store)
+
+
+def _post(kind: InputKind):
+    async def post(request: Request, item: Any = Body(),
+                   principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
+        runtime = request.app.state.runtime
+        return await submit_agency_input(kind=kind, item=item, principal=principal, submitter=runtime,
+                                         events=runtime.store, settings=runtime.settings)
+
+    post.__annotations__["item"] = kind.model
+    post.__doc__ = (f"Accept a {kind.title} and echo what was understood; resubmitting the same ``reference`` "
+                    "updates it.")
+    post.__name__ = f"post_{kind.slug}"
+    return post
+
+
+def _delete(kind: InputKind):
+    async def delete(request: Request, reference: str = REFERENCE,
+                     principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
+        runtime = request.app.state.runtime
+        return await end_agency_input(kind=kind, reference=reference, principal=principal, submitter=runtime,
+                                      events=runtime.store)
+
+    delete.__doc__ = f"End the agency's {kind.title} (status {kind.ended_status}): it leaves open maps."
+    delete.__name__ = f"delete_{kind.slug}"
+    return delete
+
+
+for _kind in KINDS.values():
+    router.add_api_route(f"/{_kind.path}", _post(_kind), methods=["POST"], status_code=202,
+                         response_model=InputAccepted, summary=f"Submit a {_kind.title}", responses={
+                             403: {"description": "the geometry lies outside the agency's jurisdiction, or the "
+                                                  "reference names an item of another agency"},
+                             422: {"description": "a field is invalid: `detail` names it"}})
+    router.add_api_route(f"/{_kind.path}/{{reference}}", _delete(_kind), methods=["DELETE"],
+                         response_model=InputAccepted, summary=f"End a {_kind.title}", responses=OWNED)
+
+
+@router.patch("/shelters/{reference}", response_model=InputAccepted, responses={
+    **OWNED, 422: {"description": "occupancy above the capacity, or a bad field"}})
+async def patch_shelter(update: OccupancyIn, request: Request, reference: str = REFERENCE,
+                        principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
+    """Update a shelter's occupancy (and status): the frequent, cheap update."""
+    runtime = request.app.state.runtime
+    return await update_shelter_occupancy(reference=reference, update=update, principal=principal,
+                                          submitter=runtime, events=runtime.store)
+
+
+@router.post("/resource-requests/{request_id}/fulfilments", status_code=202, response_model=InputAccepted,
+             responses={403: {"description": "the request is the agency's own"},
+                        404: {"description": "no resource request with this id"},
+                        409: {"description": "the request is fulfilled or cancelled"}})
+async def post_fulfilment(fulfilment: FulfilmentIn, request: Request,
+                          request_id: str = Path(min_length=1, max_length=256, description=(
+                              "the request's id as the map shows it (agency:<agency_id>:resource:<reference>)")),
+                          principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
+    """Another agency delivers part or all of a resource request."""
+    runtime = request.app.state.runtime
+    return await fulfil_resource_request(request_id=request_id, fulfilment=fulfilment, principal=principal,
+                                         submitter=runtime, events=runtime.store)

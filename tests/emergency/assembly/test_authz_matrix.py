@@ -26,6 +26,7 @@ from emergency.auth.tokens import Role, create_token, hash_token
 from emergency.config import Settings
 from tests.conftest import PORTLAND_POINT, System
 from tests.emergency.assembly.test_durability import alert_body, closure_body
+from tests.feeds.agency.test_inputs_api import damage, perimeter, resource, shelter, zone
 
 ALL_ROLES = frozenset(r.value for r in Role)
 
@@ -54,6 +55,8 @@ def agency_scoped(*names: str, owners: tuple[str, ...]) -> Access:
 
 
 ORIGINATORS = ("alert_originator", "national_authority")
+
+AGENCY_INPUTS = ("damage-reports", "resource-requests", "shelters", "evacuation-zones", "hazard-perimeters")
 
 # The one table: every route of the app and who may use it.
 EXPECTED: dict[str, Access] = {
@@ -84,6 +87,13 @@ EXPECTED: dict[str, Access] = {
     # County EM's alert: only its sender may change it
     "POST /api/v1/alerts/{alert_id}/update": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
     "POST /api/v1/alerts/{alert_id}/cancel": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
+    # agency inputs: a body inside City of Portland's jurisdiction (another agency's is outside its own)
+    **{f"POST /api/v1/agency/{kind}": agency_scoped("agency", owners=("agency",)) for kind in AGENCY_INPUTS},
+    **{f"GET /api/v1/{kind}": PUBLIC for kind in AGENCY_INPUTS},
+    # ending or updating by reference: each agency's own references (another agency's are not found: 404)
+    **{f"DELETE /api/v1/agency/{kind}/{{reference}}": roles("agency") for kind in (*AGENCY_INPUTS, "road-closures")},
+    "PATCH /api/v1/agency/shelters/{reference}": roles("agency"),
+    "POST /api/v1/agency/resource-requests/{request_id}/fulfilments": roles("agency"),
     "POST /api/v1/admin/tokens": roles("admin"),
     "DELETE /api/v1/admin/tokens/{token_hash}": roles("admin"),
     "GET /api/v1/admin/journal/failed": roles("admin"),
@@ -97,6 +107,11 @@ EXPECTED: dict[str, Access] = {
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
 BODIES: dict[str, Any] = {
     "POST /api/v1/agency/road-closures": lambda: closure_body("R-MATRIX"),
+    "POST /api/v1/agency/shelters": lambda: shelter("S-MATRIX"),
+    "POST /api/v1/agency/damage-reports": lambda: damage("D-MATRIX"),
+    "POST /api/v1/agency/resource-requests": lambda: resource("R-MATRIX"),
+    "POST /api/v1/agency/evacuation-zones": lambda: zone("Z-MATRIX"),
+    "POST /api/v1/agency/hazard-perimeters": lambda: perimeter("P-MATRIX"),
     "POST /api/v1/alerts": alert_body,
     "POST /api/v1/alerts/{alert_id}/update": alert_body,
     "POST /api/v1/alerts/{alert_id}/cancel": lambda: {"note": "all clear"},
@@ -177,7 +192,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     """The status of one minimal request to the route ``key`` as ``who`` (101 for an accepted socket)."""
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
-        .replace("{token_hash}", "0" * 64)
+        .replace("{token_hash}", "0" * 64).replace("{reference}", "NONE").replace("{request_id}", "agency:x:resource:none")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
