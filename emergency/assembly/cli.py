@@ -55,12 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
 
     t = sub.add_parser("token", help="create an API token (printed once)")
-    t.add_argument("--name", required=True)
+    t.add_argument("--name", help="the token holder (default: the agency's name)")
     t.add_argument("--role", action="append", required=True,
                    help="agency | coordinator | alert_originator | amber | national_authority | admin | "
                    "collector (repeatable)")
-    t.add_argument("--agency", help="agency name (agency tokens)")
-    t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon")
+    t.add_argument("--agency", help="agency name (agency tokens): a registered agency's exact name gives its "
+                   "agency_id and jurisdiction")
+    t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon "
+                   "(default for a registered agency: its registered jurisdiction)")
 
     for module in COMMAND_GROUPS:
         if importlib.util.find_spec(module) is not None:
@@ -277,9 +279,12 @@ async def _rebuild(settings: Settings, timeout: float) -> int:
 
 
 async def _token(settings: Settings, args: argparse.Namespace) -> None:
+    from emergency.auth.audit import AUDIT, audit_entry
     from emergency.auth.tokens import Role, create_token, token_id
     from emergency.store import open_store
 
+    if not args.name and not args.agency:
+        raise ValueError("--name: give the token holder's name (or --agency, whose name it then takes)")
     try:
         roles = [Role(r) for r in args.role]
     except ValueError as exc:
@@ -291,8 +296,12 @@ async def _token(settings: Settings, args: argparse.Namespace) -> None:
     _print_store(settings)
     store = await open_store(settings.resolved_store_url())
     try:
-        token, rec = await create_token(store, name=args.name, roles=roles, agency=args.agency,
+        token, rec = await create_token(store, name=args.name or args.agency, roles=roles, agency=args.agency,
                                         jurisdiction=jurisdiction)
+        if rec.agency_id:
+            await store.repository(AUDIT).add(audit_entry(principal=None, agency_id=rec.agency_id,
+                                                          action="token.create", target=token_id(rec.token_hash),
+                                                          detail={"roles": rec.roles}))
     finally:
         await store.close()
     print(token)

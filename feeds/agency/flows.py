@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from emergency.auth.audit import AuditRepository, audit_entry
 from emergency.auth.models import TokenRecord
 from emergency.config import Settings
 from emergency.errors import ConfigError, Forbidden, NotFound, Unavailable
@@ -69,7 +70,8 @@ def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, sett
 
 
 async def submit_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, submitter: Submitter,
-                              events: EventLookup, settings: Settings) -> ClosureAccepted:
+                              events: EventLookup, settings: Settings,
+                              audit: AuditRepository | None = None) -> ClosureAccepted:
     """Prepare the closure, check that a resubmitted reference is the agency's own (the current version
     in ``events`` names its owner), and journal it on raw.agency; the answer echoes what was understood."""
     prepared = await asyncio.to_thread(prepare_road_closure, closure=closure, principal=principal, settings=settings)
@@ -77,6 +79,8 @@ async def submit_road_closure(*, closure: RoadClosureIn, principal: TokenRecord,
         check_owner(existing=await events.get_event(prepared.event.id), principal=principal,
                     reference=closure.reference)
     accepted = await submitter.submit(prepared.event, RAW_AGENCY, on_conflict=prepared.on_conflict)
+    await _audit(audit, principal=principal, action="road-closures.submit", target=accepted.event_id,
+                 detail={"reference": closure.reference, "status": prepared.event.attributes["status"]})
     u = prepared.understood
     return ClosureAccepted(id=accepted.event_id, duplicate=not accepted.created, road=u.road, from_=u.from_, to=u.to,
                            length_m=u.length_m, closure_status=prepared.event.attributes["status"])
@@ -109,7 +113,8 @@ def prepare_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: Tok
 
 
 async def submit_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: TokenRecord, submitter: Submitter,
-                              events: EventLookup, settings: Settings) -> InputAccepted:
+                              events: EventLookup, settings: Settings,
+                              audit: AuditRepository | None = None) -> InputAccepted:
     """Check that the reference is the agency's own (the current version in ``events`` names its owner),
     build and check the input, and journal it on raw.agency (a resubmitted reference is a new version)."""
     event_id = input_id(agency_id=agency_id_of(principal=principal), slug=kind.slug, reference=item.reference)
@@ -118,6 +123,8 @@ async def submit_agency_input(*, kind: InputKind, item: AgencyInputIn, principal
     prepared = await asyncio.to_thread(prepare_agency_input, kind=kind, item=item, principal=principal,
                                        settings=settings, existing=existing)
     accepted = await submitter.submit(prepared.event, RAW_AGENCY, on_conflict="append")
+    await _audit(audit, principal=principal, action=f"{kind.path}.submit", target=event_id,
+                 detail={"reference": item.reference, "status": prepared.answer.item_status})
     return prepared.answer.model_copy(update={"duplicate": not accepted.created})
 
 
@@ -131,7 +138,7 @@ async def _own(*, event_id: str, reference: str, what: str, principal: TokenReco
 
 
 async def end_agency_input(*, kind: InputKind | None, reference: str, principal: TokenRecord, submitter: Submitter,
-                           events: EventLookup) -> InputAccepted:
+                           events: EventLookup, audit: AuditRepository | None = None) -> InputAccepted:
     """Record the agency's item as ended (``kind.ended_status``; a road closure when ``kind`` is None:
     reopened), so it leaves open maps; ending an ended item again changes nothing."""
     agency_id = agency_id_of(principal=principal)
@@ -146,11 +153,14 @@ async def end_agency_input(*, kind: InputKind | None, reference: str, principal:
                              item_status=str(existing.attributes.get("status") or status))
     await submitter.submit(ended_version(existing=existing, status=status, now=utcnow()), RAW_AGENCY,
                            on_conflict="append")
+    await _audit(audit, principal=principal, action=f"{kind.path if kind else 'road-closures'}.end", target=event_id,
+                 detail={"reference": reference, "status": status})
     return InputAccepted(id=event_id, reference=reference, item_status=status)
 
 
 async def update_shelter_occupancy(*, reference: str, update: OccupancyIn, principal: TokenRecord,
-                                   submitter: Submitter, events: EventLookup) -> InputAccepted:
+                                   submitter: Submitter, events: EventLookup,
+                                   audit: AuditRepository | None = None) -> InputAccepted:
     """The cheap, frequent update: a shelter's occupancy (at most its capacity) and status, as a new version."""
     event_id = input_id(agency_id=agency_id_of(principal=principal), slug=SHELTERS.slug, reference=reference)
     existing = await _own(event_id=event_id, reference=reference, what=SHELTERS.title, principal=principal,
@@ -158,12 +168,15 @@ async def update_shelter_occupancy(*, reference: str, update: OccupancyIn, princ
     event = updated_occupancy(existing=existing, update=update, now=utcnow())
     await submitter.submit(event, RAW_AGENCY, on_conflict="append")
     a = event.attributes
+    await _audit(audit, principal=principal, action="shelters.occupancy", target=event_id,
+                 detail={"reference": reference, "occupancy": a["occupancy"], "status": a["status"]})
     return InputAccepted(id=event_id, reference=reference, item_status=a["status"],
                          understood={k: a[k] for k in ("name", "status", "capacity", "occupancy", "available")})
 
 
 async def fulfil_resource_request(*, request_id: str, fulfilment: FulfilmentIn, principal: TokenRecord,
-                                  submitter: Submitter, events: EventLookup) -> InputAccepted:
+                                  submitter: Submitter, events: EventLookup,
+                                  audit: AuditRepository | None = None) -> InputAccepted:
     """Another agency fulfils (part of) a resource request, named by its id as the map shows it; the
     request's new version records who delivered how much and its status."""
     existing = await events.get_event(request_id)
@@ -175,9 +188,19 @@ async def fulfil_resource_request(*, request_id: str, fulfilment: FulfilmentIn, 
                               agency_id=agency_id_of(principal=principal), now=utcnow())
     await submitter.submit(event, RAW_AGENCY, on_conflict="append")
     a = event.attributes
+    await _audit(audit, principal=principal, action="resource-requests.fulfil", target=request_id,
+                 detail={"quantity": a["fulfilments"][-1]["quantity"], "for_agency_id": a.get("agency_id")})
     return InputAccepted(id=request_id, reference=str(a["reference"]), item_status=a["status"],
                          understood={k: a[k] for k in ("what", "quantity", "unit", "fulfilled_quantity",
                                                        "remaining_quantity")})
+
+
+async def _audit(audit: AuditRepository | None, *, principal: TokenRecord, action: str, target: str,
+                 detail: dict) -> None:
+    """Record the agency's action in the audit log (when one is given)."""
+    if audit is not None:
+        await audit.add(audit_entry(principal=principal, agency_id=agency_id_of(principal=principal), action=action,
+                                    target=target, detail=detail))
 
 
 def _region(*, settings: Settings, required: bool, field: str = "road") -> Region | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 
+from emergency.auth.audit import AUDIT
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
@@ -42,7 +43,8 @@ async def post_road_closure(closure: RoadClosureIn, request: Request,
     (status ``reopened`` ends it)."""
     runtime = request.app.state.runtime
     return await submit_road_closure(closure=closure, principal=principal, submitter=runtime,
-                                     events=runtime.store, settings=runtime.settings)
+                                     events=runtime.store, settings=runtime.settings,
+                                     audit=runtime.store.repository(AUDIT))
 
 
 @router.delete("/road-closures/{reference}", response_model=InputAccepted, responses=OWNED)
@@ -51,7 +53,7 @@ async def delete_road_closure(request: Request, reference: str = REFERENCE,
     """Reopen the road: the closure leaves open maps (a ``remove`` on the change feed)."""
     runtime = request.app.state.runtime
     return await end_agency_input(kind=None, reference=reference, principal=principal, submitter=runtime,
-                                  events=runtime.store)
+                                  events=runtime.store, audit=runtime.store.repository(AUDIT))
 
 
 def _post(kind: InputKind):
@@ -59,7 +61,8 @@ def _post(kind: InputKind):
                    principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
         runtime = request.app.state.runtime
         return await submit_agency_input(kind=kind, item=item, principal=principal, submitter=runtime,
-                                         events=runtime.store, settings=runtime.settings)
+                                         events=runtime.store, settings=runtime.settings,
+                                     audit=runtime.store.repository(AUDIT))
 
     post.__annotations__["item"] = kind.model
     post.__doc__ = (f"Accept a {kind.title} and echo what was understood; resubmitting the same ``reference`` "
@@ -73,7 +76,7 @@ def _delete(kind: InputKind):
                      principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
         runtime = request.app.state.runtime
         return await end_agency_input(kind=kind, reference=reference, principal=principal, submitter=runtime,
-                                      events=runtime.store)
+                                      events=runtime.store, audit=runtime.store.repository(AUDIT))
 
     delete.__doc__ = f"End the agency's {kind.title} (status {kind.ended_status}): it leaves open maps."
     delete.__name__ = f"delete_{kind.slug}"
@@ -97,7 +100,7 @@ async def patch_shelter(update: OccupancyIn, request: Request, reference: str = 
     """Update a shelter's occupancy (and status): the frequent, cheap update."""
     runtime = request.app.state.runtime
     return await update_shelter_occupancy(reference=reference, update=update, principal=principal,
-                                          submitter=runtime, events=runtime.store)
+                                          submitter=runtime, events=runtime.store, audit=runtime.store.repository(AUDIT))
 
 
 @router.post("/resource-requests/{request_id}/fulfilments", status_code=202, response_model=InputAccepted,
@@ -111,4 +114,4 @@ async def post_fulfilment(fulfilment: FulfilmentIn, request: Request,
     """Another agency delivers part or all of a resource request."""
     runtime = request.app.state.runtime
     return await fulfil_resource_request(request_id=request_id, fulfilment=fulfilment, principal=principal,
-                                         submitter=runtime, events=runtime.store)
+                                         submitter=runtime, events=runtime.store, audit=runtime.store.repository(AUDIT))

@@ -94,6 +94,11 @@ EXPECTED: dict[str, Access] = {
     **{f"DELETE /api/v1/agency/{kind}/{{reference}}": roles("agency") for kind in (*AGENCY_INPUTS, "road-closures")},
     "PATCH /api/v1/agency/shelters/{reference}": roles("agency"),
     "POST /api/v1/agency/resource-requests/{request_id}/fulfilments": roles("agency"),
+    "POST /api/v1/admin/agencies": roles("admin"),
+    "GET /api/v1/admin/agencies": roles("admin"),
+    "GET /api/v1/admin/agencies/{agency_id}": roles("admin"),
+    "PATCH /api/v1/admin/agencies/{agency_id}": roles("admin"),
+    "GET /api/v1/admin/agencies/{agency_id}/audit": roles("admin"),
     "POST /api/v1/admin/tokens": roles("admin"),
     "DELETE /api/v1/admin/tokens/{token_hash}": roles("admin"),
     "GET /api/v1/admin/journal/failed": roles("admin"),
@@ -192,7 +197,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     """The status of one minimal request to the route ``key`` as ``who`` (101 for an accepted socket)."""
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
-        .replace("{token_hash}", "0" * 64).replace("{reference}", "NONE").replace("{request_id}", "agency:x:resource:none")
+        .replace("{token_hash}", "0" * 64).replace("{reference}", "NONE").replace("{agency_id}", "nobody").replace("{request_id}", "agency:x:resource:none")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
