@@ -23,6 +23,7 @@ from emergency.config import Settings, get_settings
 from emergency.cop.views import router as cop_router
 from emergency.http import AuthFirst, BodyLimit, StatusMetrics, install_error_handlers
 from feeds.agency.registry.views import router as agencies_admin_router
+from feeds.agency.views import BULK_PATH
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
 from feeds.social.views import router as social_router
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     live_map.mount(app)
     mount_docs(app)
     install_openapi(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s,
+                       larger={BULK_PATH: settings.bulk_max_bytes})
     app.add_middleware(AuthFirst, required=current_principal, detail=TOKEN_REQUIRED)  # 401 before the body
     app.add_middleware(StatusMetrics, metrics=rt.metrics)
     return app

@@ -19,7 +19,7 @@ DEFAULT_SCENARIO = PROJECT_ROOT / "sample_data" / "scenarios" / "portland_demo.j
 # Command groups that live with their package. Each module has
 #   register(sub: argparse._SubParsersAction) -> None
 # which adds one sub-command whose parser sets ``run=callable(settings, args) -> int``.
-COMMAND_GROUPS = ("mapping.cli", "alerts.cli", "feeds.social.cli", "emergency.assembly.journal")
+COMMAND_GROUPS = ("mapping.cli", "alerts.cli", "feeds.social.cli", "feeds.agency.cli", "emergency.assembly.journal")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from pydantic import BaseModel, Field
+
 from emergency.auth.audit import AuditRepository, audit_entry
 from emergency.auth.models import TokenRecord
 from emergency.config import Settings
-from emergency.errors import ConfigError, Forbidden, NotFound, Unavailable
+from emergency.errors import ConfigError, Forbidden, NotFound, RequestRefused, Unavailable, ValidationFailed
 from emergency.events import Envelope, utcnow
 from emergency.store.base import OnConflict
 from emergency.stream.topics import RAW_AGENCY
+from feeds.agency.bulk import RowError, ignored_columns, parse_row, read_table
+from feeds.agency.bulk import rows as bulk_rows
+from feeds.agency.inputs import KINDS
 from feeds.agency.inputs.base import AgencyInputIn, InputAccepted, InputKind
 from feeds.agency.inputs.resources import RESOURCE_REQUESTS, FulfilmentIn, fulfilled_version
 from feeds.agency.inputs.shelters import SHELTERS, OccupancyIn, updated_occupancy
@@ -195,7 +201,143 @@ async def fulfil_resource_request(*, request_id: str, fulfilment: FulfilmentIn, 
                                                        "remaining_quantity")})
 
 
-async def _audit(audit: AuditRepository | None, *, principal: TokenRecord, action: str, target: str,
+BULK_KINDS = ("road-closures", *KINDS)  # what ?kind= accepts
+SUBMIT_CHUNK = 500  # journal writes in flight at once (the store group-commits them)
+
+
+class BulkRow(BaseModel):
+    """One row's outcome: its id (accepted) or the field and reason it was refused."""
+
+    row: int
+    id: str | None = None
+    reference: str | None = None
+    duplicate: bool | None = None
+    field: str | None = None
+    error: str | None = None
+
+
+class BulkResult(BaseModel):
+    """A bulk upload's answer, row by row."""
+
+    kind: str
+    format: str
+    rows: int
+    accepted: int
+    rejected: int
+    committed: bool = Field(description="false when all_or_nothing refused the file: nothing was journaled")
+    ignored_columns: list[str] = Field(description="columns the kind does not read (not stored)")
+    results: list[BulkRow]
+
+
+def read_bulk(*, kind_path: str, data: bytes, settings: Settings, crs: str | None,
+              principal: TokenRecord) -> tuple[str, list[str], list[BulkRow | AgencyInputIn | RoadClosureIn], int]:
+    """Read the file (any CRS, to WGS 84) and validate each row as the kind's model (blocking: run in a
+    thread): the format, the ignored columns, per row a refusal or the parsed item, and the row count."""
+    if kind_path not in BULK_KINDS:
+        raise ValidationFailed("kind", f"{kind_path!r} is not one of {', '.join(BULK_KINDS)}", BULK_KINDS)
+    fmt, frame = read_table(data, crs=crs)
+    if len(frame) > settings.bulk_max_rows:
+        raise ValidationFailed("file", f"holds {len(frame)} rows; at most {settings.bulk_max_rows} per upload")
+    model = RoadClosureIn if kind_path == "road-closures" else KINDS[kind_path].model
+    out: list[BulkRow | AgencyInputIn | RoadClosureIn] = []
+    seen: dict[str, int] = {}
+    for n, body in enumerate(bulk_rows(frame), start=1):
+        item = parse_row(model=model, body=body, row=n)
+        ref = getattr(item, "reference", None)
+        if isinstance(item, RowError):
+            out.append(BulkRow(row=n, reference=_text(body.get("reference")), field=item.field, error=item.message))
+        elif not ref:
+            out.append(BulkRow(row=n, field="reference", error="is required in a bulk upload (re-uploads update "
+                                                                 "by it)"))
+        elif ref in seen:
+            out.append(BulkRow(row=n, reference=ref, field="reference", error=f"repeats row {seen[ref]}"))
+        else:
+            seen[ref] = n
+            out.append(item)  # type: ignore[arg-type]
+    return fmt, ignored_columns(frame, model, fmt), out, len(frame)
+
+
+def bulk_event_id(*, kind_path: str, reference: str, principal: TokenRecord) -> str:
+    """The id a bulk row of ``reference`` is journaled under (closures keep their own id scheme)."""
+    agency_id = agency_id_of(principal=principal)
+    if kind_path == "road-closures":
+        return closure_id(agency_id=agency_id, reference=reference)
+    return input_id(agency_id=agency_id, slug=KINDS[kind_path].slug, reference=reference)
+
+
+def prepare_bulk(*, kind_path: str, items: list[BulkRow | AgencyInputIn | RoadClosureIn], principal: TokenRecord,
+                 settings: Settings, existing: dict[str, Envelope | None],
+                 ) -> list[BulkRow | PreparedInput | PreparedClosure]:
+    """Prepare each parsed row like a single submission (ownership, jurisdiction, event); a refusal names
+    the row and the field (blocking: run in a thread). ``existing`` maps event ids to current versions."""
+    now = utcnow()
+    what = "closure" if kind_path == "road-closures" else KINDS[kind_path].title
+    out: list[BulkRow | PreparedInput | PreparedClosure] = []
+    for n, item in enumerate(items, start=1):
+        if isinstance(item, BulkRow):
+            out.append(item)
+            continue
+        ref = str(item.reference)
+        current = existing.get(bulk_event_id(kind_path=kind_path, reference=ref, principal=principal))
+        try:
+            check_owner(existing=current, principal=principal, reference=ref, what=what)
+            if isinstance(item, RoadClosureIn):
+                out.append(prepare_road_closure(closure=item, principal=principal, settings=settings, now=now))
+            else:
+                out.append(prepare_agency_input(kind=KINDS[kind_path], item=item, principal=principal,
+                                                settings=settings, existing=current, now=now))
+        except RequestRefused as exc:
+            out.append(BulkRow(row=n, reference=ref, field=exc.field, error=exc.message))
+    return out
+
+
+async def submit_bulk(*, kind_path: str, data: bytes, principal: TokenRecord, submitter: Submitter,
+                      events: EventLookup, settings: Settings, all_or_nothing: bool = False, crs: str | None = None,
+                      audit: AuditRepository | None = None,
+                      on_progress: Callable[[int], None] | None = None) -> BulkResult:
+    """Read, check and journal a file of one kind of agency input; refused rows are named and, with
+    ``all_or_nothing``, refuse the whole file. A re-upload of the same references updates them."""
+    fmt, ignored, items, total = await asyncio.to_thread(read_bulk, kind_path=kind_path, data=data,
+                                                         settings=settings, crs=crs, principal=principal)
+    ids = [bulk_event_id(kind_path=kind_path, reference=str(i.reference), principal=principal)
+           for i in items if not isinstance(i, BulkRow)]
+    existing: dict[str, Envelope | None] = {}
+    for start in range(0, len(ids), SUBMIT_CHUNK):
+        chunk = ids[start:start + SUBMIT_CHUNK]
+        existing.update(zip(chunk, await asyncio.gather(*(events.get_event(i) for i in chunk)), strict=True))
+    prepared = await asyncio.to_thread(prepare_bulk, kind_path=kind_path, items=items, principal=principal,
+                                       settings=settings, existing=existing)
+    refused = [p for p in prepared if isinstance(p, BulkRow)]
+    commit = not (all_or_nothing and refused)
+    results: list[BulkRow] = []
+    for start in range(0, len(prepared), SUBMIT_CHUNK):
+        chunk = prepared[start:start + SUBMIT_CHUNK]
+        todo = [(i, p) for i, p in enumerate(chunk, start=start + 1) if not isinstance(p, BulkRow)]
+        accepted = await asyncio.gather(*(
+            submitter.submit(p.event, RAW_AGENCY, on_conflict="append") for _, p in todo)) if commit else []
+        by_row = {i: a for (i, _), a in zip(todo, accepted, strict=False)}
+        for i, p in enumerate(chunk, start=start + 1):
+            if isinstance(p, BulkRow):
+                results.append(p)
+            else:
+                a = by_row.get(i)
+                results.append(BulkRow(row=i, id=p.event.id, reference=p.event.attributes.get("reference"),
+                                       duplicate=(not a.created) if a is not None else None))
+        if on_progress is not None:
+            on_progress(start + len(chunk))
+    n_ok = total - len(refused)
+    if commit:
+        await _audit(audit, principal=principal, action=f"{kind_path}.bulk", target=None,
+                     detail={"format": fmt, "rows": total, "accepted": n_ok, "rejected": len(refused)})
+    return BulkResult(kind=kind_path, format=fmt, rows=total, accepted=n_ok if commit else 0, rejected=len(refused),
+                      committed=commit, ignored_columns=ignored, results=results)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)[:100]
+
+
+async def _audit(audit: AuditRepository | None, *, principal: TokenRecord, action: str, target: str | None,
                  detail: dict) -> None:
     """Record the agency's action in the audit log (when one is given)."""
     if audit is not None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry import shape
+from shapely.prepared import prep
 
 from emergency.auth.agencies import agency_slug
 from emergency.auth.models import TokenRecord
@@ -33,7 +34,21 @@ def agency_of(*, principal: TokenRecord) -> str:
 
 def within_jurisdiction(*, geometry: dict[str, Any], jurisdiction: dict[str, Any] | None) -> bool:
     """True when the geometry lies inside the jurisdiction polygon (both GeoJSON, WGS 84)."""
-    return jurisdiction is not None and to_shape(jurisdiction).covers(to_shape(geometry))
+    return jurisdiction is not None and _area(jurisdiction).covers(to_shape(geometry))
+
+
+_AREAS: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _area(jurisdiction: dict[str, Any]) -> Any:
+    """The jurisdiction (GeoJSON, WGS 84) as a prepared shape, built once per jurisdiction object (a bulk
+    upload checks thousands of rows against one token's)."""
+    hit = _AREAS.get(id(jurisdiction))
+    if hit is None or hit[0] is not jurisdiction:
+        if len(_AREAS) >= 64:
+            _AREAS.clear()
+        hit = _AREAS[id(jurisdiction)] = (jurisdiction, prep(to_shape(jurisdiction)))
+    return hit[1]
 
 
 def check_jurisdiction(*, geometry: dict[str, Any], principal: TokenRecord, field: str = "geometry") -> None:

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Body, Depends, File, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from emergency.auth.audit import AUDIT
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
 from feeds.agency.flows import (
+    BULK_KINDS,
+    BulkResult,
     end_agency_input,
     fulfil_resource_request,
     submit_agency_input,
+    submit_bulk,
     submit_road_closure,
     update_shelter_occupancy,
 )
@@ -26,6 +30,7 @@ from feeds.agency.inputs.shelters import OccupancyIn
 from feeds.agency.models import ClosureAccepted, RoadClosureIn
 
 router = APIRouter(prefix="/api/v1/agency", tags=["agency inputs"])
+BULK_PATH = "/api/v1/agency/bulk"  # its body limit is EMERGENCY_BULK_MAX_BYTES (emergency.http.BodyLimit)
 
 REFERENCE = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$", description="the agency's reference")
 OWNED = {403: {"description": "the reference names an item of another agency"},
@@ -115,3 +120,25 @@ async def post_fulfilment(fulfilment: FulfilmentIn, request: Request,
     runtime = request.app.state.runtime
     return await fulfil_resource_request(request_id=request_id, fulfilment=fulfilment, principal=principal,
                                          submitter=runtime, events=runtime.store, audit=runtime.store.repository(AUDIT))
+
+
+@router.post("/bulk", status_code=202, response_model=BulkResult, responses={
+    413: {"description": "the file is larger than EMERGENCY_BULK_MAX_BYTES"},
+    422: {"description": "the file cannot be read (`detail` names `file`, `kind` or `crs`), or, with "
+                         "all_or_nothing, some rows were refused: the body lists them and nothing was accepted"}})
+async def post_bulk(request: Request, file: UploadFile = File(description=(
+                        "GeoJSON, CSV (lat/lon or wkt columns), zipped Shapefile, GeoPackage or KML; any CRS")),
+                    kind: str = Query(description=f"one of {', '.join(BULK_KINDS)}"),
+                    all_or_nothing: bool = Query(False, description="refuse the whole file when any row is refused"),
+                    crs: str | None = Query(None, max_length=100, description="a CSV's CRS (default WGS 84)"),
+                    principal: TokenRecord = Depends(require(Role.agency))) -> BulkResult | JSONResponse:
+    """Submit many items of one kind from a file; the answer has one entry per row (its id, or the field
+    and reason it was refused). A re-upload of the same references updates them."""
+    runtime = request.app.state.runtime
+    result = await submit_bulk(kind_path=kind, data=await file.read(), principal=principal, submitter=runtime,
+                               events=runtime.store, settings=runtime.settings, all_or_nothing=all_or_nothing,
+                               crs=crs, audit=runtime.store.repository(AUDIT))
+    if not result.committed:
+        return JSONResponse({"detail": f"file: {result.rejected} of {result.rows} rows refused; with all_or_nothing "
+                                       "nothing was accepted", **result.model_dump(mode="json")}, status_code=422)
+    return result

@@ -93,6 +93,7 @@ EXPECTED: dict[str, Access] = {
     # ending or updating by reference: each agency's own references (another agency's are not found: 404)
     **{f"DELETE /api/v1/agency/{kind}/{{reference}}": roles("agency") for kind in (*AGENCY_INPUTS, "road-closures")},
     "PATCH /api/v1/agency/shelters/{reference}": roles("agency"),
+    "POST /api/v1/agency/bulk": roles("agency"),  # each row is checked against the agency's own jurisdiction
     "POST /api/v1/agency/resource-requests/{request_id}/fulfilments": roles("agency"),
     "POST /api/v1/admin/agencies": roles("admin"),
     "GET /api/v1/admin/agencies": roles("admin"),
