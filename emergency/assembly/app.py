@@ -24,6 +24,7 @@ from emergency.cop.views import router as cop_router
 from emergency.http import AuthFirst, BodyLimit, StatusMetrics, install_error_handlers
 from feeds.agency.registry.views import router as agencies_admin_router
 from feeds.agency.views import BULK_PATH
+from feeds.agency.views import public_router as road_closures_router
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
 from feeds.social.views import router as social_router
@@ -74,8 +75,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                   docs_url=None, redoc_url=None)  # /docs is served from vendored files (docs.py), ReDoc not at all
     app.state.runtime = rt
     install_error_handlers(app)
-    for router in (citizen_router, agency_router, agencies_admin_router, alerts_router, cop_router, admin_router,
-                   journal_router, ops_router, social_router):
+    for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
+                   cop_router, admin_router, journal_router, ops_router, social_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)

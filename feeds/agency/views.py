@@ -13,6 +13,9 @@ from emergency.auth.audit import AUDIT
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
+from emergency.events import utcnow
+from emergency.layers import REGISTRY, ROAD_CLOSURES
+from emergency.store.base import EventQuery
 from feeds.agency.flows import (
     BULK_KINDS,
     BulkResult,
@@ -28,8 +31,10 @@ from feeds.agency.inputs.base import InputAccepted
 from feeds.agency.inputs.resources import FulfilmentIn
 from feeds.agency.inputs.shelters import OccupancyIn
 from feeds.agency.models import ClosureAccepted, RoadClosureIn
+from feeds.agency.wzdx import work_zone_feed
 
 router = APIRouter(prefix="/api/v1/agency", tags=["agency inputs"])
+public_router = APIRouter(tags=["common operating picture"])
 BULK_PATH = "/api/v1/agency/bulk"  # its body limit is EMERGENCY_BULK_MAX_BYTES (emergency.http.BodyLimit)
 
 REFERENCE = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$", description="the agency's reference")
@@ -142,3 +147,13 @@ async def post_bulk(request: Request, file: UploadFile = File(description=(
         return JSONResponse({"detail": f"file: {result.rejected} of {result.rows} rows refused; with all_or_nothing "
                                        "nothing was accepted", **result.model_dump(mode="json")}, status_code=422)
     return result
+
+
+@public_router.get("/api/v1/road-closures/wzdx.geojson", response_model=None)
+async def get_wzdx(request: Request) -> JSONResponse:
+    """The active and planned road closures as a WZDx v4.2 WorkZoneFeed (GeoJSON, WGS 84; CC0)."""
+    runtime = request.app.state.runtime
+    now = utcnow()
+    closures = await runtime.store.query_events(EventQuery(layers=(ROAD_CLOSURES,), active_at=now,
+                                                           limit=REGISTRY[ROAD_CLOSURES].max_limit))
+    return JSONResponse(work_zone_feed(closures=closures, now=now), media_type="application/geo+json")

@@ -73,6 +73,7 @@ EXPECTED: dict[str, Access] = {
     "POST /api/v1/reports": PUBLIC,
     "GET /api/v1/reports": PUBLIC,
     "GET /api/v1/road-closures": PUBLIC,
+    "GET /api/v1/road-closures/wzdx.geojson": PUBLIC,
     "GET /api/v1/alerts": PUBLIC,
     "GET /api/v1/changes": PUBLIC,
     "GET /api/v1/events/{event_id}": PUBLIC,
