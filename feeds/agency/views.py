@@ -149,7 +149,8 @@ async def post_bulk(request: Request, file: UploadFile = File(description=(
     return result
 
 
-@public_router.get("/api/v1/road-closures/wzdx.geojson", response_model=None)
+@public_router.get("/api/v1/road-closures/wzdx.geojson", response_model=None, response_class=JSONResponse, responses={
+    200: {"content": {"application/geo+json": {}}, "description": "WZDx v4.2 WorkZoneFeed (GeoJSON, WGS 84)"}})
 async def get_wzdx(request: Request) -> JSONResponse:
     """The active and planned road closures as a WZDx v4.2 WorkZoneFeed (GeoJSON, WGS 84; CC0)."""
     runtime = request.app.state.runtime
