@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from emergency.auth.models import TokenRecord
+from emergency.auth.tokens import token_id
 from emergency.store.base import parse_ts, ts
 from emergency.store.repository import PostGISRepository, RepositorySpec, SQLiteRepository
 
@@ -113,4 +114,4 @@ def audit_entry(*, principal: TokenRecord | None, agency_id: str, action: str, t
     """An audit entry of ``principal``'s action (None: the command line, actor ``cli``)."""
     return AuditEntry(agency_id=agency_id, actor=principal.name if principal else "cli", action=action,
                       target=target, detail=detail or {}, at=now or datetime.now(UTC),
-                      actor_token=principal.token_hash[:16] if principal else None)
+                      actor_token=token_id(principal.token_hash) if principal else None)

@@ -230,7 +230,7 @@ class BulkResult(BaseModel):
 
 
 def read_bulk(*, kind_path: str, data: bytes, settings: Settings, crs: str | None,
-              principal: TokenRecord) -> tuple[str, list[str], list[BulkRow | AgencyInputIn | RoadClosureIn], int]:
+              ) -> tuple[str, list[str], list[BulkRow | AgencyInputIn | RoadClosureIn], int]:
     """Read the file (any CRS, to WGS 84) and validate each row as the kind's model (blocking: run in a
     thread): the format, the ignored columns, per row a refusal or the parsed item, and the row count."""
     if kind_path not in BULK_KINDS:
@@ -298,7 +298,7 @@ async def submit_bulk(*, kind_path: str, data: bytes, principal: TokenRecord, su
     """Read, check and journal a file of one kind of agency input; refused rows are named and, with
     ``all_or_nothing``, refuse the whole file. A re-upload of the same references updates them."""
     fmt, ignored, items, total = await asyncio.to_thread(read_bulk, kind_path=kind_path, data=data,
-                                                         settings=settings, crs=crs, principal=principal)
+                                                         settings=settings, crs=crs)
     ids = [bulk_event_id(kind_path=kind_path, reference=str(i.reference), principal=principal)
            for i in items if not isinstance(i, BulkRow)]
     existing: dict[str, Envelope | None] = {}
