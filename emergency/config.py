@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     admin_token: SecretStr = Field(SecretStr(""), description="initial admin bearer token; empty = none is created")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="request bodies larger than this get 413")
+    bulk_max_bytes: int = Field(50 * 1024 * 1024, ge=1024, description=(
+        "largest file POST /api/v1/agency/bulk accepts (bytes); larger gets 413"))
+    bulk_max_rows: int = Field(100_000, ge=1, description="most rows one bulk upload may hold; more gets 422 naming file")
     body_timeout_s: float = Field(
         10.0, gt=0, description="a request body not received in full this many seconds after the request "
         "started gets 408 and the connection is closed (half-sent bodies never hold a connection for ever)")

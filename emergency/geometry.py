@@ -323,6 +323,12 @@ def _geod():
     return Geod(ellps="WGS84")
 
 
+def area_km2(geom: dict[str, Any]) -> float:
+    """Geodesic area of a GeoJSON Polygon/MultiPolygon (WGS 84 degrees) on the WGS 84 ellipsoid, in km²."""
+    area, _ = _geod().geometry_area_perimeter(shape(geom))
+    return round(abs(area) / 1e6, 4)
+
+
 _WORLD_COPIES = (-360.0, 0.0, 360.0)  # longitude offsets of the copies a ring unwrapped across ±180° can reach
 
 

@@ -70,18 +70,22 @@ def install_error_handlers(app: FastAPI) -> None:
 class BodyLimit:
     """ASGI middleware: 413 for request bodies larger than ``limit`` bytes (declared or streamed), 408
     (with ``Connection: close``) for a body not received in full within ``timeout_s`` of the request's start,
-    and 422 naming ``body`` for a JSON body that is not UTF-8."""
+    and 422 naming ``body`` for a JSON body that is not UTF-8. ``larger`` gives paths (exact) a limit of
+    their own (a file upload)."""
 
-    def __init__(self, app: ASGIApp, limit: int, timeout_s: float | None = None) -> None:
-        self.app, self.limit, self.timeout_s = app, limit, timeout_s
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float | None = None,
+                 larger: dict[str, int] | None = None) -> None:
+        self.app, self.default_limit, self.timeout_s = app, limit, timeout_s
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.default_limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(send, int(declared), self.limit)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, int(declared), limit)
             return
         seen, complete = 0, False
         content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
@@ -102,8 +106,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
-                if seen > self.limit:
-                    raise HTTPException(413, f"body: request body is {seen} bytes or more; the limit is {self.limit} bytes")
+                if seen > limit:
+                    raise HTTPException(413, f"body: request body is {seen} bytes or more; the limit is {limit} bytes")
                 if chunks is not None:
                     chunks.append(message.get("body", b""))
                     if complete:

@@ -60,7 +60,19 @@ REPORT_FIELDS = frozenset({
     "links",  # only links that name no account: feeds/social/links.py keeps the others private
 })
 CLOSURE_FIELDS = frozenset({"agency", "agency_id", "reason", "road_name", "reference", "start", "end",
-                            "road", "from", "to", "length_m"})
+                            "road", "from", "to", "length_m", "status", "lanes_affected", "detour", "ended"})
+# Agency inputs (feeds/agency/inputs/): every one names its agency, its reference, its status and, once
+# ended (a DELETE or an end state), when: ``ended`` is each agency layer's first expiry attribute.
+AGENCY_FIELDS = frozenset({"agency", "agency_id", "reference", "status", "ended"})
+DAMAGE_FIELDS = AGENCY_FIELDS | {"place", "damage_kind", "level", "counts", "assessed_at", "notes"}
+RESOURCE_FIELDS = AGENCY_FIELDS | {"what", "quantity", "unit", "priority", "needed_by", "deliver_to", "fulfilments",
+                                   "fulfilled_quantity", "remaining_quantity"}
+SHELTER_FIELDS = AGENCY_FIELDS | {"name", "place", "capacity", "occupancy", "available", "accessible", "pets",
+                                  "updated_at"}
+EVACUATION_FIELDS = AGENCY_FIELDS | {"name", "level", "ready_set_go", "zones", "zone_names", "effective_from",
+                                     "effective_until", "instruction"}
+PERIMETER_FIELDS = AGENCY_FIELDS | {"name", "hazard", "observed", "source", "area_km2", "area_km2_before",
+                                    "history"}
 ALERT_FIELDS = frozenset({
     "tier", "rank", "headline", "description", "instruction", "event", "severity", "urgency", "certainty",
     "status", "msg_type", "response_type", "sent", "expires", "area_desc", "circle", "wea_text", "wea_long_text",
@@ -79,6 +91,12 @@ REPORTS = "reports"
 ROAD_CLOSURES = "road_closures"
 ALERTS = "alerts"
 FEED_INCIDENTS = "feed_incidents"
+DAMAGE_REPORTS = "damage_reports"
+RESOURCE_REQUESTS = "resource_requests"
+SHELTERS = "shelters"
+EVACUATION_ZONES = "evacuation_zones"
+HAZARD_PERIMETERS = "hazard_perimeters"
+_AGENCY = frozenset({Kind.agency_report})
 
 REGISTRY: Mapping[str, Layer] = {
     layer.name: layer for layer in (
@@ -88,7 +106,7 @@ REGISTRY: Mapping[str, Layer] = {
               description="Citizen reports and mapped social posts"),
         Layer(name=ROAD_CLOSURES, title="Road closures", path="/api/v1/road-closures",
               kinds=frozenset({Kind.agency_report}), categories=frozenset({"road_closure"}),
-              draw="lines", color="#b71c1c", z=20, expiry_attributes=("end",), active_by_default=True,
+              draw="lines", color="#b71c1c", z=20, expiry_attributes=("ended", "end"), active_by_default=True,
               public_fields=CLOSURE_FIELDS, description="Road closures submitted by agencies, as LineStrings"),
         Layer(name=ALERTS, title="Alerts", path="/api/v1/alerts",
               kinds=frozenset({Kind.alert}), draw="areas", color="#c62828", z=10,
@@ -99,6 +117,26 @@ REGISTRY: Mapping[str, Layer] = {
               expiry_attributes=("ended_at", "expires"), active_by_default=True, public_fields=FEED_FIELDS,
               description="Items of other agencies' public feeds (earthquakes, fires, warnings), each with its "
                           "publisher and licence attribution; an item that leaves its feed is ended"),
+        Layer(name=SHELTERS, title="Shelters", path="/api/v1/shelters", kinds=_AGENCY,
+              categories=frozenset({"shelter"}), draw="markers", color="#2e7d32", z=26, expiry_attributes=("ended",),
+              active_by_default=True, public_fields=SHELTER_FIELDS,
+              description="Shelters with capacity, occupancy and status, as Points"),
+        Layer(name=DAMAGE_REPORTS, title="Damage reports", path="/api/v1/damage-reports", kinds=_AGENCY,
+              categories=frozenset({"damage_report"}), draw="markers", color="#6d4c41", z=24,
+              expiry_attributes=("ended",), active_by_default=True, public_fields=DAMAGE_FIELDS,
+              description="Agency damage assessments (FEMA PDA levels), as Points"),
+        Layer(name=RESOURCE_REQUESTS, title="Resource requests", path="/api/v1/resource-requests", kinds=_AGENCY,
+              categories=frozenset({"resource_need"}), draw="markers", color="#00838f", z=22,
+              expiry_attributes=("ended",), active_by_default=True, public_fields=RESOURCE_FIELDS,
+              description="What agencies need delivered and how much is fulfilled, as Points"),
+        Layer(name=EVACUATION_ZONES, title="Evacuation zones", path="/api/v1/evacuation-zones", kinds=_AGENCY,
+              categories=frozenset({"evacuation_zone"}), draw="areas", color="#ef6c00", z=8,
+              expiry_attributes=("ended", "effective_until"), active_by_default=True, public_fields=EVACUATION_FIELDS,
+              description="Evacuation advisories, warnings and orders (Ready, Set, Go), as polygons"),
+        Layer(name=HAZARD_PERIMETERS, title="Hazard perimeters", path="/api/v1/hazard-perimeters", kinds=_AGENCY,
+              categories=frozenset({"hazard_perimeter"}), draw="areas", color="#d84315", z=6,
+              expiry_attributes=("ended",), active_by_default=True, public_fields=PERIMETER_FIELDS,
+              description="Fire, flood and plume perimeters (latest per reference, with their growth), as polygons"),
     )
 }
 """Every layer by name, in legend order."""
@@ -143,5 +181,7 @@ def _expiry_attributes(event: Envelope) -> tuple[str, ...]:
         return ()
 
 
-__all__ = ["ALERTS", "FEED_INCIDENTS", "REGISTRY", "REPORTS", "ROAD_CLOSURES", "Draw", "Layer", "NoLayer", "expires_at", "layer_for",
+__all__ = ["ALERTS", "DAMAGE_REPORTS", "EVACUATION_ZONES", "FEED_INCIDENTS", "HAZARD_PERIMETERS", "REGISTRY",
+           "REPORTS", "RESOURCE_REQUESTS", "ROAD_CLOSURES", "SHELTERS", "Draw", "Layer", "NoLayer", "expires_at",
+           "layer_for",
            "layer_of"]

@@ -19,7 +19,7 @@ DEFAULT_SCENARIO = PROJECT_ROOT / "sample_data" / "scenarios" / "portland_demo.j
 # Command groups that live with their package. Each module has
 #   register(sub: argparse._SubParsersAction) -> None
 # which adds one sub-command whose parser sets ``run=callable(settings, args) -> int``.
-COMMAND_GROUPS = ("mapping.cli", "alerts.cli", "feeds.social.cli", "emergency.assembly.journal")
+COMMAND_GROUPS = ("mapping.cli", "alerts.cli", "feeds.social.cli", "feeds.agency.cli", "emergency.assembly.journal")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,12 +58,14 @@ def _parser() -> argparse.ArgumentParser:
                    "needs EMERGENCY_KAFKA_BOOTSTRAP of a cluster that retains them (Apache Kafka)")
 
     t = sub.add_parser("token", help="create an API token (printed once)")
-    t.add_argument("--name", required=True)
+    t.add_argument("--name", help="the token holder (default: the agency's name)")
     t.add_argument("--role", action="append", required=True,
                    help="agency | coordinator | alert_originator | amber | national_authority | admin | "
                    "collector (repeatable)")
-    t.add_argument("--agency", help="agency name (agency tokens)")
-    t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon")
+    t.add_argument("--agency", help="agency name (agency tokens): a registered agency's exact name gives its "
+                   "agency_id and jurisdiction")
+    t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon "
+                   "(default for a registered agency: its registered jurisdiction)")
 
     for module in COMMAND_GROUPS:
         if importlib.util.find_spec(module) is not None:
@@ -331,9 +333,12 @@ async def _rebuild_from_topics(settings: Settings) -> int:
 
 
 async def _token(settings: Settings, args: argparse.Namespace) -> None:
+    from emergency.auth.audit import AUDIT, audit_entry
     from emergency.auth.tokens import Role, create_token, token_id
     from emergency.store import open_store
 
+    if not args.name and not args.agency:
+        raise ValueError("--name: give the token holder's name (or --agency, whose name it then takes)")
     try:
         roles = [Role(r) for r in args.role]
     except ValueError as exc:
@@ -345,8 +350,12 @@ async def _token(settings: Settings, args: argparse.Namespace) -> None:
     _print_store(settings)
     store = await open_store(settings.resolved_store_url())
     try:
-        token, rec = await create_token(store, name=args.name, roles=roles, agency=args.agency,
+        token, rec = await create_token(store, name=args.name or args.agency, roles=roles, agency=args.agency,
                                         jurisdiction=jurisdiction)
+        if rec.agency_id:
+            await store.repository(AUDIT).add(audit_entry(principal=None, agency_id=rec.agency_id,
+                                                          action="token.create", target=token_id(rec.token_hash),
+                                                          detail={"roles": rec.roles}))
     finally:
         await store.close()
     print(token)

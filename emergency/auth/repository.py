@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from emergency.auth.agencies import agency_slug
 from emergency.auth.models import TokenRecord
@@ -43,6 +43,10 @@ class TokenRepository(Protocol):
 
     async def agencies(self) -> list[tuple[str, str]]:
         """Every (agency_id, agency name) pair that any token (revoked ones included) carries."""
+        ...
+
+    async def set_jurisdiction(self, agency_id: str, jurisdiction: dict[str, Any]) -> int:
+        """Give every token of the agency this jurisdiction (GeoJSON, WGS 84); how many tokens."""
         ...
 
     async def hashes_starting(self, prefix: str) -> list[str]:
@@ -97,6 +101,10 @@ CREATE TABLE IF NOT EXISTS tokens (
     async def agencies(self) -> list[tuple[str, str]]:
         return await self.run(lambda c: [tuple(r) for r in c.execute(
             "SELECT DISTINCT agency_id, agency FROM tokens WHERE agency IS NOT NULL").fetchall()])
+
+    async def set_jurisdiction(self, agency_id: str, jurisdiction: dict[str, Any]) -> int:
+        return await self.run(lambda c: c.execute("UPDATE tokens SET jurisdiction = ? WHERE agency_id = ?",
+                                                  (json.dumps(jurisdiction), agency_id)).rowcount)
 
     async def hashes_starting(self, prefix: str) -> list[str]:
         return await self.run(lambda c: [r[0] for r in c.execute(
@@ -170,6 +178,11 @@ ALTER TABLE tokens ADD COLUMN IF NOT EXISTS agency_id TEXT;
         rows = await (await self.pool()).fetch(
             "SELECT DISTINCT agency_id, agency FROM tokens WHERE agency IS NOT NULL")
         return [(r[0], r[1]) for r in rows]
+
+    async def set_jurisdiction(self, agency_id: str, jurisdiction: dict[str, Any]) -> int:
+        status = await (await self.pool()).execute("UPDATE tokens SET jurisdiction = $1::jsonb WHERE agency_id = $2",
+                                                   json.dumps(jurisdiction), agency_id)
+        return int(status.split()[-1])
 
     async def hashes_starting(self, prefix: str) -> list[str]:
         rows = await (await self.pool()).fetch(

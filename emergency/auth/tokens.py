@@ -10,6 +10,7 @@ from typing import Any
 
 from emergency.auth.agencies import assign_agency_id
 from emergency.auth.models import TokenRecord
+from emergency.auth.registry import AGENCIES
 from emergency.auth.repository import TOKENS
 from emergency.errors import NotFound, ValidationFailed
 from emergency.events import utcnow
@@ -81,8 +82,14 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
 
     A token with an ``agency`` gets that agency's ``agency_id``: the existing one when the exact name is
     known, a new one otherwise; a name differing from a known agency's only in case, accents, punctuation
-    or spacing is refused (``agency``, with the existing name as candidate)."""
+    or spacing is refused (``agency``, with the existing name as candidate). A token of a registered agency
+    (``emergency.auth.registry``) gets its ``agency_id`` and, when none is given, its jurisdiction."""
     roles = [Role(r) for r in roles]
+    repository = store.repository(TOKENS)
+    agency_id = assign_agency_id(agency=agency, known=await known_agencies(store)) if agency else None
+    if agency and jurisdiction is None:  # a registered agency's tokens act in its jurisdiction
+        registered = await store.repository(AGENCIES).by_name(agency)
+        jurisdiction = registered.jurisdiction if registered is not None else None
     if jurisdiction is not None:
         try:
             check_area_geometry(jurisdiction)
@@ -94,13 +101,17 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
         raise ValidationFailed("jurisdiction", "an alert_originator token needs an authorised area: give the "
                                "GeoJSON Polygon or MultiPolygon it may issue alerts in (only a "
                                "national_authority token may alert nationwide without one)")
-    repository = store.repository(TOKENS)
-    agency_id = assign_agency_id(agency=agency, known=await repository.agencies()) if agency else None
     token = token or secrets.token_urlsafe(32)
     record = TokenRecord(token_hash=hash_token(token), name=name, roles=[r.value for r in roles],
                          agency=agency, jurisdiction=jurisdiction, created_at=utcnow(), agency_id=agency_id)
     await repository.put(record)
     return token, record
+
+
+async def known_agencies(store: Store) -> list[tuple[str, str]]:
+    """Every (agency_id, exact name) pair known: registered agencies and those that tokens carry."""
+    registered = [(r.agency_id, r.name) for r in await store.repository(AGENCIES).all()]
+    return list(dict.fromkeys([*registered, *await store.repository(TOKENS).agencies()]))
 
 
 async def find_token(store: Store, token: str) -> TokenRecord | None:

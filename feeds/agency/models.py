@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -43,6 +43,12 @@ class RoadClosureIn(BaseModel):
     start: ClosureTime  # emergency.timebounds: 1970 to 365 days ahead
     end: ClosureTime | None = None
     road_name: str | None = Field(None, max_length=200)
+    status: Literal["planned", "active", "reopened"] | None = Field(None, description=(
+        "planned, active or reopened (reopened ends the closure: it leaves the map); default: planned "
+        "when start is ahead, else active"))
+    lanes_affected: int | Literal["all"] = Field("all", description='"all", or how many lanes are closed')
+    detour: LineGeometry | None = Field(None, description="the signed detour, a GeoJSON LineString (WGS 84)")
+    detour_snap: bool = Field(False, description="snap a hand-drawn detour onto the named roads it follows")
 
     @model_validator(mode="after")
     def _times(self) -> RoadClosureIn:
@@ -54,6 +60,10 @@ class RoadClosureIn(BaseModel):
             raise ValueError(f"{'from' if self.from_ is None else 'to'}: is required with road")
         if self.road is None and (self.from_ is not None or self.to is not None):
             raise ValueError("road: from and to need a road")
+        if isinstance(self.lanes_affected, int) and not 1 <= self.lanes_affected <= 20:
+            raise ValueError("lanes_affected: give \"all\" or a number of lanes from 1 to 20")
+        if self.detour_snap and self.detour is None:
+            raise ValueError("detour_snap: needs a detour")
         if self.snap and self.geometry is None:
             raise ValueError("snap: applies to a geometry only (a road with from/to is always snapped)")
         return self
@@ -80,3 +90,4 @@ class ClosureAccepted(AcceptedOut):
     from_: str | None = Field(alias="from", description="first cross street as named in the region; null for a line")
     to: str | None = Field(description="second cross street as named in the region; null for a line")
     length_m: float | None = Field(description="length of the closed stretch in metres (region's projected CRS)")
+    closure_status: str | None = Field(None, description="planned, active or reopened, as recorded")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry import shape
+from shapely.prepared import prep
 
 from emergency.auth.agencies import agency_slug
 from emergency.auth.models import TokenRecord
@@ -20,6 +21,7 @@ from emergency.errors import Forbidden, ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source, new_id
 from emergency.geometry import to_shape
 from emergency.store.base import OnConflict
+from feeds.agency.inputs.base import AgencyInputIn, Built, InputKind
 from feeds.agency.models import RoadClosureIn, UnderstoodClosure
 from mapping.regions import Region
 from mapping.snap import SnapError, snap_between, snap_line
@@ -32,13 +34,28 @@ def agency_of(*, principal: TokenRecord) -> str:
 
 def within_jurisdiction(*, geometry: dict[str, Any], jurisdiction: dict[str, Any] | None) -> bool:
     """True when the geometry lies inside the jurisdiction polygon (both GeoJSON, WGS 84)."""
-    return jurisdiction is not None and to_shape(jurisdiction).covers(to_shape(geometry))
+    return jurisdiction is not None and _area(jurisdiction).covers(to_shape(geometry))
 
 
-def check_jurisdiction(*, geometry: dict[str, Any], principal: TokenRecord) -> None:
-    """Forbidden unless the geometry (GeoJSON, WGS 84) lies inside the token's jurisdiction polygon."""
+_AREAS: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _area(jurisdiction: dict[str, Any]) -> Any:
+    """The jurisdiction (GeoJSON, WGS 84) as a prepared shape, built once per jurisdiction object (a bulk
+    upload checks thousands of rows against one token's)."""
+    hit = _AREAS.get(id(jurisdiction))
+    if hit is None or hit[0] is not jurisdiction:
+        if len(_AREAS) >= 64:
+            _AREAS.clear()
+        hit = _AREAS[id(jurisdiction)] = (jurisdiction, prep(to_shape(jurisdiction)))
+    return hit[1]
+
+
+def check_jurisdiction(*, geometry: dict[str, Any], principal: TokenRecord, field: str = "geometry") -> None:
+    """Forbidden (naming ``field``) unless the geometry (GeoJSON, WGS 84) lies inside the token's
+    jurisdiction polygon."""
     if not within_jurisdiction(geometry=geometry, jurisdiction=principal.jurisdiction):
-        raise Forbidden("geometry", f"lies outside the jurisdiction of {agency_of(principal=principal)}")
+        raise Forbidden(field, f"lies outside the jurisdiction of {agency_of(principal=principal)}")
 
 
 def agency_id_of(*, principal: TokenRecord) -> str:
@@ -52,7 +69,13 @@ def closure_id(*, agency_id: str, reference: str | None) -> str:
     return f"agency:{agency_id}:{reference}" if reference else new_id("agency")
 
 
-def check_owner(*, existing: Envelope | None, principal: TokenRecord, reference: str | None) -> None:
+def input_id(*, agency_id: str, slug: str, reference: str) -> str:
+    """``agency:<agency_id>:<slug>:<reference>``: the id of an agency input other than a closure."""
+    return f"agency:{agency_id}:{slug}:{reference}"
+
+
+def check_owner(*, existing: Envelope | None, principal: TokenRecord, reference: str | None,
+                what: str = "closure") -> None:
     """Forbidden (naming ``reference``) when the closure already under this id was submitted by another
     agency: another ``agency_id``, or (closures from before agency ids, and older look-alike agencies
     sharing one slug) another exact agency name."""
@@ -62,8 +85,34 @@ def check_owner(*, existing: Envelope | None, principal: TokenRecord, reference:
     owner_id, owner = attrs.get("agency_id"), attrs.get("agency")
     if (owner_id is not None and owner_id != agency_id_of(principal=principal)) \
             or owner != agency_of(principal=principal):
-        raise Forbidden("reference", f"{reference} is a closure of another agency ({owner}); "
+        raise Forbidden("reference", f"{reference} is a {what} of another agency ({owner}); "
                         "only the agency that submitted it may update it")
+
+
+def input_event(*, kind: InputKind, item: AgencyInputIn, built: Built, event_id: str, agency: str, agency_id: str,
+                now: datetime) -> Envelope:
+    """The raw.agency envelope of an agency input: the built geometry (GeoJSON, WGS 84), text and
+    attributes, with the submitting agency (its owner) and the reference."""
+    return Envelope(
+        id=event_id, kind=Kind.agency_report, source=Source(type="agency_api", ref=item.reference),
+        observed_at=min(built.observed_at, now), received_at=now, category=kind.category, text=built.text,
+        geometry=built.geometry, location_text=built.location_text, geo_precision=GeoPrecision.exact,
+        confidence=1.0,
+        attributes={"ended": None, **built.attributes, "agency": agency, "agency_id": agency_id,
+                    "reference": item.reference},
+    )
+
+
+def ended_version(*, existing: Envelope, status: str, now: datetime) -> Envelope:
+    """A new version of ``existing`` recorded as ended ``now`` with ``status`` (its layer's ``ended``
+    expiry attribute: the projector records it as ended and open maps get a ``remove``)."""
+    return existing.model_copy(update={"attributes": {**existing.attributes, "status": status,
+                                                      "ended": now.isoformat()}, "received_at": now})
+
+
+def closure_status(*, closure: RoadClosureIn, now: datetime) -> str:
+    """The closure's status as given, else planned (start ahead) or active."""
+    return closure.status or ("planned" if closure.start > now else "active")
 
 
 def closure_on_conflict(*, reference: str | None) -> OnConflict:
@@ -95,10 +144,24 @@ def understand_closure(*, closure: RoadClosureIn, region: Region | None) -> Unde
     return UnderstoodClosure(closure.geometry, closure.road_name, None, None, length)
 
 
+def understand_detour(*, closure: RoadClosureIn, region: Region | None) -> dict[str, Any] | None:
+    """The detour line (GeoJSON, WGS 84): as drawn, or snapped onto the roads it follows when
+    ``detour_snap``; ValidationFailed naming ``detour`` when it follows no road."""
+    if closure.detour is None or not closure.detour_snap:
+        return closure.detour
+    assert region is not None
+    try:
+        return snap_line(region, closure.detour).geometry
+    except SnapError as exc:
+        raise ValidationFailed("detour", exc.message, exc.suggestions) from None
+
+
 def closure_event(*, closure: RoadClosureIn, understood: UnderstoodClosure, event_id: str, agency: str,
-                  agency_id: str, now: datetime) -> Envelope:
-    """The envelope for a road closure, on the understood geometry, with road/from/to/length public and
-    the submitting agency (``agency``, ``agency_id``: its owner) in the attributes."""
+                  agency_id: str, now: datetime, detour: dict[str, Any] | None = None) -> Envelope:
+    """The envelope for a road closure, on the understood geometry, with road/from/to/length, status,
+    lanes and detour (GeoJSON, WGS 84) public and the submitting agency (``agency``, ``agency_id``: its
+    owner) in the attributes. A ``reopened`` closure is recorded as ended now."""
+    status = closure_status(closure=closure, now=now)
     return Envelope(
         id=event_id, kind=Kind.agency_report, source=Source(type="agency_api", ref=closure.reference),
         observed_at=closure.start if closure.start <= now else now, received_at=now, category="road_closure",
@@ -110,5 +173,7 @@ def closure_event(*, closure: RoadClosureIn, understood: UnderstoodClosure, even
             "length_m": understood.length_m,
             "reference": closure.reference, "start": closure.start.isoformat(),
             "end": closure.end.isoformat() if closure.end else None,
+            "status": status, "lanes_affected": closure.lanes_affected, "detour": detour,
+            "ended": now.isoformat() if status == "reopened" else None,
         },
     )

@@ -28,6 +28,7 @@ from emergency.auth.tokens import Role, create_token, hash_token
 from emergency.config import Settings
 from tests.conftest import PORTLAND_POINT, System
 from tests.emergency.assembly.test_durability import alert_body, closure_body
+from tests.feeds.agency.test_inputs_api import damage, perimeter, resource, shelter, zone
 
 ALL_ROLES = frozenset(r.value for r in Role)
 
@@ -59,6 +60,8 @@ def agency_scoped(*names: str, owners: tuple[str, ...]) -> Access:
 
 ORIGINATORS = ("alert_originator", "national_authority")
 
+AGENCY_INPUTS = ("damage-reports", "resource-requests", "shelters", "evacuation-zones", "hazard-perimeters")
+
 # The one table: every route of the app and who may use it.
 EXPECTED: dict[str, Access] = {
     "GET /openapi.json": PUBLIC,
@@ -74,6 +77,7 @@ EXPECTED: dict[str, Access] = {
     "POST /api/v1/reports": PUBLIC,
     "GET /api/v1/reports": PUBLIC,
     "GET /api/v1/road-closures": PUBLIC,
+    "GET /api/v1/road-closures/wzdx.geojson": PUBLIC,
     "GET /api/v1/alerts": PUBLIC,
     "GET /api/v1/changes": PUBLIC,
     "GET /api/v1/events/{event_id}": PUBLIC,
@@ -89,6 +93,19 @@ EXPECTED: dict[str, Access] = {
     # County EM's alert: only its sender may change it
     "POST /api/v1/alerts/{alert_id}/update": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
     "POST /api/v1/alerts/{alert_id}/cancel": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
+    # agency inputs: a body inside City of Portland's jurisdiction (another agency's is outside its own)
+    **{f"POST /api/v1/agency/{kind}": agency_scoped("agency", owners=("agency",)) for kind in AGENCY_INPUTS},
+    **{f"GET /api/v1/{kind}": PUBLIC for kind in AGENCY_INPUTS},
+    # ending or updating by reference: each agency's own references (another agency's are not found: 404)
+    **{f"DELETE /api/v1/agency/{kind}/{{reference}}": roles("agency") for kind in (*AGENCY_INPUTS, "road-closures")},
+    "PATCH /api/v1/agency/shelters/{reference}": roles("agency"),
+    "POST /api/v1/agency/bulk": roles("agency"),  # each row is checked against the agency's own jurisdiction
+    "POST /api/v1/agency/resource-requests/{request_id}/fulfilments": roles("agency"),
+    "POST /api/v1/admin/agencies": roles("admin"),
+    "GET /api/v1/admin/agencies": roles("admin"),
+    "GET /api/v1/admin/agencies/{agency_id}": roles("admin"),
+    "PATCH /api/v1/admin/agencies/{agency_id}": roles("admin"),
+    "GET /api/v1/admin/agencies/{agency_id}/audit": roles("admin"),
     "POST /api/v1/admin/tokens": roles("admin"),
     "DELETE /api/v1/admin/tokens/{token_hash}": roles("admin"),
     "GET /api/v1/admin/journal/failed": roles("admin"),
@@ -120,6 +137,11 @@ EXPECTED: dict[str, Access] = {
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
 BODIES: dict[str, Any] = {
     "POST /api/v1/agency/road-closures": lambda: closure_body("R-MATRIX"),
+    "POST /api/v1/agency/shelters": lambda: shelter("S-MATRIX"),
+    "POST /api/v1/agency/damage-reports": lambda: damage("D-MATRIX"),
+    "POST /api/v1/agency/resource-requests": lambda: resource("R-MATRIX"),
+    "POST /api/v1/agency/evacuation-zones": lambda: zone("Z-MATRIX"),
+    "POST /api/v1/agency/hazard-perimeters": lambda: perimeter("P-MATRIX"),
     "POST /api/v1/alerts": alert_body,
     "POST /api/v1/alerts/{alert_id}/update": alert_body,
     "POST /api/v1/alerts/{alert_id}/cancel": lambda: {"note": "all clear"},
@@ -210,6 +232,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
         .replace("{token_hash}", "0" * 64).replace("{subscription_id}", system.subscription_id) \
         .replace("{channel_id}", "mqtt-0").replace("{name}", "no-such-feed")
+        .replace("{token_hash}", "0" * 64).replace("{reference}", "NONE").replace("{agency_id}", "nobody").replace("{request_id}", "agency:x:resource:none")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
