@@ -58,18 +58,25 @@ REPORT_FIELDS = frozenset({
     "count", "distinct_authors", "first_seen", "last_seen", "social_category", "related",  # social posts
     "informative", "score", "keywords", "hashtags", "lang", "outside_region", "place_origin",
     "links",  # only links that name no account: feeds/social/links.py keeps the others private
+    "incident_id", "incident_status",  # the incident the correlator put it in (emergency/cop/incidents)
 })
 CLOSURE_FIELDS = frozenset({"agency", "agency_id", "reason", "road_name", "reference", "start", "end",
-                            "road", "from", "to", "length_m"})
+                            "road", "from", "to", "length_m", "incident_id", "incident_status"})
 ALERT_FIELDS = frozenset({
     "tier", "rank", "headline", "description", "instruction", "event", "severity", "urgency", "certainty",
     "status", "msg_type", "response_type", "sent", "expires", "area_desc", "circle", "wea_text", "wea_long_text",
     "cap_id",
 })
 
+INCIDENT_FIELDS = frozenset({
+    "title", "status", "first_seen", "last_seen", "sources", "reporters", "report_count", "report_ids", "hull",
+    "merged_into", "claimed", "claim_until", "public_reason",
+})
+
 REPORTS = "reports"
 ROAD_CLOSURES = "road_closures"
 ALERTS = "alerts"
+INCIDENTS = "incidents"
 
 REGISTRY: Mapping[str, Layer] = {
     layer.name: layer for layer in (
@@ -85,6 +92,10 @@ REGISTRY: Mapping[str, Layer] = {
               kinds=frozenset({Kind.alert}), draw="areas", color="#c62828", z=10,
               expiry_attributes=("expires",), active_by_default=True, default_limit=1000, max_limit=10_000,
               public_fields=ALERT_FIELDS, description="Issued public alerts with their areas as polygons"),
+        Layer(name=INCIDENTS, title="Incidents", path="/api/v1/incidents",
+              kinds=frozenset({Kind.incident}), draw="markers", color="#6a1b9a", z=35, default_limit=2000,
+              public_fields=INCIDENT_FIELDS,
+              description="Reports correlated into incidents (emergency/cop/incidents), with their status"),
     )
 }
 """Every layer by name, in legend order."""
@@ -129,5 +140,5 @@ def _expiry_attributes(event: Envelope) -> tuple[str, ...]:
         return ()
 
 
-__all__ = ["ALERTS", "REGISTRY", "REPORTS", "ROAD_CLOSURES", "Draw", "Layer", "NoLayer", "expires_at", "layer_for",
+__all__ = ["ALERTS", "INCIDENTS", "REGISTRY", "REPORTS", "ROAD_CLOSURES", "Draw", "Layer", "NoLayer", "expires_at", "layer_for",
            "layer_of"]

@@ -20,6 +20,7 @@ from emergency.auth.deps import TOKEN_REQUIRED, current_principal
 from emergency.auth.tokens import Role, ensure_token
 from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
+from emergency.cop.incidents.views import router as incidents_router
 from emergency.cop.views import router as cop_router
 from emergency.http import AuthFirst, BodyLimit, StatusMetrics, install_error_handlers
 from feeds.agency.views import router as agency_router
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.runtime = rt
     install_error_handlers(app)
     for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, journal_router, ops_router,
-                   social_router):
+                   social_router, incidents_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)

@@ -92,6 +92,10 @@ EXPECTED: dict[str, Access] = {
     "PUT /api/v1/social/rules": roles("coordinator", "admin"),
     "GET /api/v1/social/streams": roles("coordinator", "admin"),
     "POST /api/v1/social/posts": roles("collector", "coordinator", "admin"),  # the collectors' webhook
+    "GET /api/v1/incidents": PUBLIC,
+    "GET /api/v1/incidents/{incident_id}": PUBLIC,
+    "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
+    "GET /api/v1/reports/{report_id}/status": PUBLIC,
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -177,7 +181,8 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     """The status of one minimal request to the route ``key`` as ``who`` (101 for an accepted socket)."""
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
-        .replace("{token_hash}", "0" * 64)
+        .replace("{token_hash}", "0" * 64).replace("{incident_id}", "incident:none").replace("{action}", "verify") \
+        .replace("{report_id}", "citizen:none")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:

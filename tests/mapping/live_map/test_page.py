@@ -143,7 +143,7 @@ def test_config_blob() -> None:
     page = _render(changes_path="/api/v2/changes", ws_path="/ws/live")
     config = _config(page)
     assert config["layers"] == [layer.page_config() for layer in layer_registry.REGISTRY.values()]
-    assert [entry["name"] for entry in config["layers"]] == ["reports", "road_closures", "alerts"]
+    assert [entry["name"] for entry in config["layers"]] == ["reports", "road_closures", "alerts", "incidents"]
     assert config["changes_path"] == "/api/v2/changes"
     assert config["ws_path"] == "/ws/live"
     assert config["base_layer_url"] == "/static/map/test/roads.geojson"
@@ -640,8 +640,8 @@ def test_live_map_in_browser(live_server: LiveServer, tmp_path: Path) -> None:
         _wait_counts(page, reports=3, road_closures=1, alerts=3)
         assert page.evaluate("window.copLayers.reports.get('r-1').options.copId") == "r-1"
         assert page.evaluate("window.copLive.maxSeq") == live_server.seq == 7
-        assert sorted(live_server.reads) == ["/api/v1/alerts?limit=1000", "/api/v1/reports?limit=5000",
-                                             "/api/v1/road-closures?limit=5000"]
+        assert sorted(live_server.reads) == ["/api/v1/alerts?limit=1000", "/api/v1/incidents?limit=2000",
+                                             "/api/v1/reports?limit=5000", "/api/v1/road-closures?limit=5000"]
 
         # Everything is drawn: markers, closure line (casing + dashes), alert areas, streets.
         page.wait_for_selector(".awesome-marker", timeout=5_000)
@@ -654,9 +654,10 @@ def test_live_map_in_browser(live_server: LiveServer, tmp_path: Path) -> None:
         )
         # one control entry and one legend entry per registry layer, plus the streets
         labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-        assert [t.strip() for t in labels] == ["Reports", "Road closures", "Alerts", "Streets (offline)"]
+        assert [t.strip() for t in labels] == ["Incidents", "Reports", "Road closures", "Alerts",
+                                                   "Streets (offline)"]
         legend = page.eval_on_selector_all("#cop-legend [data-layer]", "ns => ns.map(n => n.dataset.layer)")
-        assert legend == ["reports", "road_closures", "alerts"]
+        assert legend == ["reports", "road_closures", "alerts", "incidents"]
         assert page.locator("#cop-legend .cop-legend-item").count() >= 17
         page.evaluate("document.fonts.ready")
         assert page.evaluate("document.fonts.check('900 14px \"Font Awesome 6 Free\"')")
@@ -721,7 +722,7 @@ def test_live_map_in_browser(live_server: LiveServer, tmp_path: Path) -> None:
         page.wait_for_function(
             "window.copLayers.reports.get('r-new').feature.properties.text === 'Rescued'", timeout=5_000)
         assert live_server.connections == [None, "10", "12"]
-        assert len(live_server.reads) == 3  # the snapshot was read once
+        assert len(live_server.reads) == len(layer_registry.REGISTRY)  # the snapshot was read once (per layer)
 
         shot = os.environ.get("LIVE_MAP_SCREENSHOT") or str(tmp_path / "map.png")
         page.screenshot(path=shot)
@@ -828,7 +829,7 @@ def test_changes_during_the_snapshot_are_not_lost(live_server: LiveServer) -> No
     with _browser_page(live_server, wait_live=False) as page:
         page.wait_for_function("window.copLive && window.copLive.socketUrls.length === 1")
         deadline = time.monotonic() + 10
-        while len(live_server.reads) < 3:
+        while len(live_server.reads) < len(layer_registry.REGISTRY):
             assert time.monotonic() < deadline, live_server.reads
             time.sleep(0.05)
         trapped = _point("r-trapped", -122.67, 45.515, "needs_help", "Person trapped")
@@ -888,7 +889,7 @@ def test_a_layer_added_to_the_registry_is_drawn(live_server: LiveServer, monkeyp
         labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
         assert labels[0] == "Shelters"  # highest z first
         legend = page.eval_on_selector_all("#cop-legend [data-layer]", "ns => ns.map(n => n.dataset.layer)")
-        assert legend == ["reports", "road_closures", "alerts", "shelters"]
+        assert legend == ["reports", "road_closures", "alerts", "incidents", "shelters"]
         assert page.locator("#cop-status-panel th").all_inner_texts()[-1] == "Shelters"
         # drawn in its own pane, above the reports (z 40 over 30), in the layer's colour
         assert page.evaluate("getComputedStyle(document.querySelector('.leaflet-cop-pane-shelters-pane')).zIndex") \
