@@ -20,7 +20,6 @@ import h3
 import numpy as np
 import shapely
 from rapidfuzz import fuzz
-from shapely.geometry import MultiPoint
 
 from emergency.cop.incidents.models import (
     AUTHORITATIVE_KINDS,
@@ -40,6 +39,7 @@ from emergency.cop.incidents.models import (
     Incident,
     Member,
     Status,
+    Summary,
     family_of,
     incident_id_for,
     split_id_for,
@@ -65,6 +65,10 @@ def _local(geom: Any, lon0: float, lat0: float):
 
 def distance_m(a: dict[str, Any], b: dict[str, Any]) -> float:
     """Ground distance in metres between two GeoJSON geometries (WGS 84), 0 when they touch."""
+    if a["type"] == "Point" and b["type"] == "Point":  # the common case, without building shapes
+        (x1, y1), (x2, y2) = a["coordinates"][:2], b["coordinates"][:2]
+        dx = (x2 - x1) * math.cos(math.radians((y1 + y2) / 2)) * M_PER_DEG_LON
+        return math.hypot(dx, (y2 - y1) * M_PER_DEG_LAT)
     lon0, lat0 = representative_point(a)
     return float(_local(to_shape(a), lon0, lat0).distance(_local(to_shape(b), lon0, lat0)))
 
@@ -72,6 +76,8 @@ def distance_m(a: dict[str, Any], b: dict[str, Any]) -> float:
 def sample_points(geom: dict[str, Any]) -> list[tuple[float, float]]:
     """(lon, lat) points standing for ``geom`` in the index: a point, or vertices and points along lines
     and area boundaries at most ``SAMPLE_M`` apart."""
+    if geom["type"] == "Point":
+        return [(geom["coordinates"][0], geom["coordinates"][1])]
     shp = to_shape(geom)
     if shp.geom_type == "Point":
         return [(shp.x, shp.y)]
@@ -141,7 +147,8 @@ class Correlator:
             if member.received_at < inc.members[event.id].received_at:
                 return set()
             inc.members[event.id] = member
-            self._touch(inc, member.received_at)
+            inc.summary = summarise(inc)
+            self._touch(inc, member.received_at, [member])
             return {inc.id}
         family = family_of(event.kind, event.category)
         assert family is not None
@@ -154,7 +161,8 @@ class Correlator:
             self.incidents[new_id] = inc
         inc.members[event.id] = member
         self.owner[event.id] = inc.id
-        self._touch(inc, member.received_at)
+        absorb(inc, member)
+        self._touch(inc, member.received_at, [member])
         return {inc.id}
 
     def candidates(self, member: Member, family: str) -> list[tuple[float, str, Incident]]:
@@ -162,41 +170,65 @@ class Correlator:
         radius = RADIUS_M.get(family, DEFAULT_RADIUS_M)
         k = math.ceil(radius / EDGE_M) + 1
         near: set[str] = set()
+        index = self._index
         for cell in _cells(member.geometry):
             for c in h3.grid_disk(cell, k):
-                near |= self._index.get(c, set())
-        found: list[tuple[float, str, Incident]] = []
-        for iid in sorted(near):
+                ids = index.get(c)
+                if ids:
+                    near.update(ids)
+        best: dict[str, tuple[float, str, Incident]] = {}
+        for iid in near:  # the result is sorted, so the order here does not matter
             inc = self.incidents[iid]
-            if inc.category != family or inc.status in CLOSED or not inc.members:
+            summary = inc.summary
+            if inc.category != family or summary is None or summary.count == 0:
                 continue
-            seen = [m.observed_at for m in inc.members.values()]
-            if not min(seen) - WINDOW <= member.observed_at <= max(seen) + WINDOW:
+            target = self.open_target(inc)  # a duplicate still matches where it was, for the incident it went into
+            if target is None or target.summary is None:
                 continue
-            if member.authoritative and any(m.authoritative and m.id != member.id for m in inc.members.values()):
+            if not summary.first_seen - WINDOW <= member.observed_at <= summary.last_seen + WINDOW:
+                continue
+            anchor = target.summary.anchor
+            if member.authoritative and anchor is not None and anchor.id != member.id:
                 continue  # two authoritative items with distinct references are never one incident
-            roads = {m.road for m in inc.members.values() if m.road}
+            roads = summary.roads
             if member.road and roads and max(fuzz.partial_ratio(member.road, r) for r in roads) < ROAD_NAME_MATCH:
                 continue  # a blocked road is the same road
-            d = distance_m(member.geometry, reference_geometry(inc))
+            d = distance_m(member.geometry, reference_geometry(summary))
             if d > radius:
                 continue
-            texts = [m.text for m in list(inc.members.values())[:10] if m.text]
+            texts = [t for t in summary.texts if t]
             sim = max((fuzz.token_set_ratio(member.text, t) for t in texts), default=0) / 100 if member.text else 0
-            found.append((d / radius - TEXT_WEIGHT * sim, iid, inc))
-        found.sort(key=lambda f: (f[0], f[1]))
-        return found
+            score = (d / radius - TEXT_WEIGHT * sim, target.id, target)
+            if target.id not in best or score[0] < best[target.id][0]:
+                best[target.id] = score
+        return sorted(best.values(), key=lambda f: (f[0], f[1]))
+
+    def open_target(self, inc: Incident) -> Incident | None:
+        """``inc``, or for a duplicate the incident it was (in the end) merged into; None when that is closed."""
+        seen: set[str] = set()
+        while inc.status is Status.duplicate and inc.merged_into and inc.id not in seen:
+            seen.add(inc.id)
+            inc = self.incidents.get(inc.merged_into, inc)
+        return None if inc.status in CLOSED else inc
 
     def _best(self, member: Member, family: str) -> Incident | None:
         found = self.candidates(member, family)
         return found[0][2] if found else None
 
-    def _touch(self, inc: Incident, received_at: datetime) -> None:
-        """After ``inc``'s members changed: newer ``received_at``, automatic status, index."""
+    def _touch(self, inc: Incident, received_at: datetime, added: list[Member] | None = None) -> None:
+        """After ``inc``'s members changed: newer ``received_at``, automatic status, index (only the cells of
+        ``added`` when given, else all again)."""
         inc.received_at = max(inc.received_at, received_at)
         if inc.status in AUTOMATIC:
             inc.status = automatic_status(inc)
-        self._reindex(inc)
+        if added is None:
+            self._reindex(inc)
+            return
+        cells = self._cells.setdefault(inc.id, set())
+        for m in added:
+            for cell in _cells(m.geometry) - cells:
+                cells.add(cell)
+                self._index.setdefault(cell, set()).add(inc.id)
 
     def _reindex(self, inc: Incident) -> None:
         for cell in self._cells.pop(inc.id, set()):
@@ -217,6 +249,8 @@ class Correlator:
         self.incidents[inc.id] = inc
         for rid in inc.members:
             self.owner[rid] = inc.id
+        if inc.members:
+            inc.summary = summarise(inc)
         self._reindex(inc)
 
     # ------------------------------------------------------------------ actions
@@ -233,7 +267,7 @@ class Correlator:
         if inc is None:
             return None
         if any(e.get("action_id") == a["action_id"] for e in inc.audit):
-            return set()  # redelivered
+            return {inc.id}  # redelivered: its state again, so its journal row counts as applied
         at = action.received_at
         name = ActionName(a["action"])
         entry = {"action_id": a["action_id"], "action": name.value, "by": a["by"], "by_roles": a.get("by_roles", []),
@@ -288,12 +322,13 @@ class Correlator:
         for rid, m in inc.members.items():
             target.members[rid] = m
             self.owner[rid] = target.id
-        inc.members = {}
+        moved = list(inc.members.values())
+        inc.members = {}  # its summary and index cells stay: a later report there joins the target
         inc.status, inc.merged_into = Status.duplicate, target.id
         inc.claimed_by = inc.claim_until = None
         target.audit.append({**entry, "action": "merged_in", "from": inc.id})
-        self._touch(target, at)
-        self._reindex(inc)
+        target.summary = summarise(target)
+        self._touch(target, at, moved)
 
     def _split(self, inc: Incident, reports: list[str], entry: dict[str, Any], at: datetime) -> str:
         new = Incident(id=split_id_for(inc.id, entry["action_id"]), category=inc.category, received_at=at)
@@ -303,27 +338,58 @@ class Correlator:
         new.audit.append({**entry, "action": "split_from", "from": inc.id})
         entry["into"] = new.id
         self.incidents[new.id] = new
+        new.summary, inc.summary = summarise(new), summarise(inc)
         self._touch(new, at)
         self._touch(inc, at)
         return new.id
 
 
-def reference_geometry(inc: Incident) -> dict[str, Any]:
-    """Where distances to ``inc`` are measured from (GeoJSON, WGS 84): its authoritative item's geometry (a closed
-    road's line), else the mean point of its reports (so a chain of reports cannot creep away from it)."""
+TEXTS_KEPT = 10  # texts of an incident's first reports compared as the tie-breaker
+
+
+def summarise(inc: Incident) -> Summary:
+    """``inc``'s summary from all its reports (after a split, a merge or an update)."""
     members = sorted(inc.members.values(), key=lambda m: (m.observed_at, m.id))
-    anchor = next((m for m in members if m.authoritative), None)
-    if anchor is not None:
-        return anchor.geometry
     points = [representative_point(m.geometry) for m in members]
-    return {"type": "Point", "coordinates": [sum(p[0] for p in points) / len(points),
-                                             sum(p[1] for p in points) / len(points)]}
+    return Summary(first_seen=members[0].observed_at, last_seen=max(m.observed_at for m in members),
+                   anchor=next((m for m in members if m.authoritative), None),
+                   roads={m.road for m in members if m.road}, sum_lon=sum(p[0] for p in points),
+                   sum_lat=sum(p[1] for p in points), count=len(points), reporters={m.reporter for m in members},
+                   texts=[m.text for m in members[:TEXTS_KEPT]])
+
+
+def absorb(inc: Incident, m: Member) -> None:
+    """Add a new report ``m`` (already in ``inc.members``) to ``inc``'s summary."""
+    s = inc.summary
+    if s is None:
+        inc.summary = summarise(inc)
+        return
+    lon, lat = representative_point(m.geometry)
+    s.first_seen, s.last_seen = min(s.first_seen, m.observed_at), max(s.last_seen, m.observed_at)
+    if m.authoritative and (s.anchor is None or (m.observed_at, m.id) < (s.anchor.observed_at, s.anchor.id)):
+        s.anchor = m
+    if m.road:
+        s.roads.add(m.road)
+    s.sum_lon, s.sum_lat, s.count = s.sum_lon + lon, s.sum_lat + lat, s.count + 1
+    s.reporters.add(m.reporter)
+    if len(s.texts) < TEXTS_KEPT:
+        s.texts.append(m.text)
+
+
+def reference_geometry(s: Summary) -> dict[str, Any]:
+    """Where distances to an incident are measured from (GeoJSON, WGS 84): its authoritative item's geometry (a
+    closed road's line), else the mean point of its reports (so a chain of reports cannot creep away from it)."""
+    if s.anchor is not None:
+        return s.anchor.geometry
+    return {"type": "Point", "coordinates": [s.sum_lon / s.count, s.sum_lat / s.count]}
 
 
 def automatic_status(inc: Incident) -> Status:
     """``corroborated`` with an authoritative report or two distinct reporters, else ``unverified``."""
-    members = inc.members.values()
-    if any(m.authoritative for m in members) or len({m.reporter for m in members}) >= 2:
+    s = inc.summary
+    if s is None or not inc.members:
+        return Status.unverified
+    if s.anchor is not None or len(s.reporters) >= 2:
         return Status.corroborated
     return Status.unverified
 
@@ -401,7 +467,7 @@ def incident_envelope(inc: Incident) -> Envelope:
     first, last_seen = members[0].observed_at, max(m.observed_at for m in members)
     attrs.update(title=title, first_seen=first.isoformat(), last_seen=last_seen.isoformat(),
                  sources=dict(sorted(Counter(m.source_type for m in members).items())), reporters=len(reporters),
-                 hull=as_geojson(MultiPoint(coords).convex_hull))
+                 hull=as_geojson(shapely.multipoints(np.asarray(coords, dtype=float)).convex_hull))
     return Envelope(id=inc.id, kind=Kind.incident, source=Source(type="correlator"), observed_at=last_seen,
                     received_at=inc.received_at, category=inc.category, text=title,
                     geometry={"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},

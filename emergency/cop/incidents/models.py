@@ -129,6 +129,21 @@ class Member:
 
 
 @dataclass
+class Summary:
+    """What matching a report against an incident needs, without walking its reports (times UTC, degrees WGS 84)."""
+
+    first_seen: datetime
+    last_seen: datetime
+    anchor: Member | None                   # its first authoritative item
+    roads: set[str]                         # known road names of its reports
+    sum_lon: float                          # sums of its reports' representative points, for the mean point
+    sum_lat: float
+    count: int
+    reporters: set[str]
+    texts: list[str]                        # the first few texts (tie-breaker)
+
+
+@dataclass
 class Incident:
     """The correlator's state of one incident; ``received_at`` only grows (the store keeps the newest)."""
 
@@ -142,6 +157,7 @@ class Incident:
     claimed_by: str | None = None
     claim_until: datetime | None = None
     audit: list[dict[str, Any]] = field(default_factory=list)
+    summary: Summary | None = None  # what matching needs, kept up to date by the correlator (a duplicate keeps its last)
 
     def claim_holder(self, at: datetime) -> str | None:
         """Who holds the review lock at ``at`` (None: nobody, or it lapsed)."""

@@ -108,3 +108,42 @@ def test_the_same_inputs_give_the_same_incidents():
         return [incident_envelope(i).model_dump_json() for i in sorted(c.incidents.values(), key=lambda i: i.id)]
 
     assert run() == run()
+
+
+def action(incident_id: str, name: str, *, minutes: int, by: str = "ECC", **extra) -> Envelope:
+    at = T0 + timedelta(minutes=minutes)
+    return Envelope(id=incident_id, kind=Kind.incident, source=Source(type="coordinator"), observed_at=at,
+                    received_at=at, attributes={"action": name, "action_id": f"action:{name}:{minutes}", "by": by,
+                                                "by_roles": ["coordinator"], **extra})
+
+
+def test_the_other_text_wins_the_same_tie():
+    c = Correlator()
+    c.add_report(report("t1", "blocked_road", text="big oak tree down across lanes"))
+    wreck = c.add_report(report("w1", "blocked_road", east_m=500, text="car crash blocking traffic"))
+    assert c.add_report(report("m1", "blocked_road", east_m=250, text="crash, two cars blocking")) == wreck
+
+
+def test_a_report_where_a_merged_incident_was_joins_the_incident_it_went_into():
+    c = Correlator()
+    [a] = c.add_report(report("a1", "flooding", text="water over the road"))
+    [b] = c.add_report(report("b1", "flooding", east_m=1500, text="flooded underpass"))
+    assert a != b
+    assert c.apply_action(action(b, "merge", minutes=5, target=a)) == {a, b}
+    assert c.incidents[b].status is Status.duplicate and set(c.incidents[a].members) == {"a1", "b1"}
+    assert c.add_report(report("b2", "flooding", east_m=1600, minutes=10)) == {a}
+    assert c.apply_action(action(b, "merge", minutes=5, target=a)) == {b}  # redelivered: state again, no change
+    assert [e["action"] for e in c.incidents[a].audit] == ["merged_in"]
+
+
+def test_an_action_before_its_incident_waits_and_a_lock_refuses_others():
+    c = Correlator()
+    iid = incident_id_for("x1")
+    assert c.apply_action(action(iid, "claim", minutes=1)) is None  # its report has not arrived yet
+    c.add_report(report("x1", "needs_help"))
+    assert c.apply_action(action(iid, "claim", minutes=1)) == {iid}
+    c.apply_action(action(iid, "verify", minutes=2, by="Night desk"))
+    inc = c.incidents[iid]
+    assert inc.status is Status.unverified and inc.audit[-1]["refused"].startswith("locked: claimed by ECC")
+    c.apply_action(action(iid, "verify", minutes=20, by="Night desk"))  # the lock lapsed after 15 min
+    assert inc.status is Status.verified and "refused" not in inc.audit[-1]
