@@ -183,10 +183,12 @@ async def act(*, journal: Journal, store: Store, incident_id: str, action: Actio
 
 
 def public_audit(entries: list[dict[str, Any]], *, names: bool) -> list[dict[str, Any]]:
-    """The audit trail as shown: who (name only to coordinators and admins), role, when, what, why."""
-    keep = ("action", "at", "by_roles", "reason", "public_reason", "target", "reports", "text", "refused", "into",
-            "from")
-    return [{**{k: e[k] for k in keep if k in e}, **({"by": e["by"]} if names else {})} for e in entries]
+    """The audit trail as shown: role, when, what to everyone; who, the internal reason, notes and refusals only
+    to coordinators and admins (``names``)."""
+    keep = ("action", "at", "by_roles", "public_reason", "target", "reports", "into", "from")
+    if names:
+        keep += ("by", "reason", "text", "refused")
+    return [{k: e[k] for k in keep if k in e} for e in entries]
 
 
 PUBLIC_STATUS = {

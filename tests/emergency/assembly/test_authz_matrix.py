@@ -94,6 +94,7 @@ EXPECTED: dict[str, Access] = {
     "POST /api/v1/social/posts": roles("collector", "coordinator", "admin"),  # the collectors' webhook
     "GET /api/v1/incidents": PUBLIC,
     "GET /api/v1/incidents/{incident_id}": PUBLIC,
+    "GET /api/v1/incidents.{fmt}": PUBLIC,
     "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
     "GET /api/v1/reports/{report_id}/status": PUBLIC,
 }
@@ -182,7 +183,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
         .replace("{token_hash}", "0" * 64).replace("{incident_id}", "incident:none").replace("{action}", "verify") \
-        .replace("{report_id}", "citizen:none")
+        .replace("{report_id}", "citizen:none").replace("{fmt}", "csv")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:

@@ -63,6 +63,31 @@ async def test_reports_become_one_incident_with_its_id_on_every_report(system):
     assert {r["id"] for r in detail["reports"]} == {a, b} and detail["audit"] == []
 
 
+async def test_incidents_export_as_geojson_csv_and_kml(system):
+    a = await post_report(system, category="smoke", text="Smoke over Hawthorne", contact="jane@example.org",
+                          **HAWTHORNE)
+    await post_report(system, category="flooding", text="Water over the road", lat=45.53, lon=-122.65)
+    await settled(system)
+    fire = await incident_of(system, a)
+    r = await system.http.get("/api/v1/incidents.geojson", params={"category": "fire"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    assert r.headers["x-total-returned"] == "1" and r.headers["x-truncated"] == "false"
+    [feature] = r.json()["features"]
+    assert feature["properties"]["id"] == fire and feature["geometry"]["type"] == "Point"
+    assert feature["properties"]["report_ids"] == [a]  # GDAL writes JSON text fields as JSON
+    csv = await system.http.get("/api/v1/incidents.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("WKT,") and len(lines) == 3 and fire in csv.text and "POINT (" in csv.text
+    kml = await system.http.get("/api/v1/incidents.kml", params={"limit": 1})
+    assert kml.status_code == 200 and "<kml" in kml.text and kml.headers["x-truncated"] == "true"
+    for body in (r.text, csv.text, kml.text):
+        assert "jane@" not in body and "private" not in body
+    assert (await system.http.get("/api/v1/incidents.shp")).status_code == 422
+    bad = await system.http.get("/api/v1/incidents.csv", params={"bbox": "1,2,3"})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("bbox:")
+
+
 async def test_two_agency_closures_50_m_apart_stay_two_and_a_crowd_report_joins_one(system):
     one = {**closure_body("PBOT-1")}
     two = {**closure_body("PBOT-2")}
@@ -116,7 +141,10 @@ async def test_every_action_and_its_refusals(system):
     assert state["properties"]["status"] == "verified" and state["properties"]["claimed"] is False
     assert [e["action"] for e in state["audit"]] == ["claim", "note", "verify", "release"]
     assert all(e["by"] == "ECC" and e["by_roles"] == ["coordinator"] for e in state["audit"])
-    assert "by" not in (await incident(system, inc))["audit"][0]  # names only to coordinators
+    public = (await incident(system, inc))["audit"]
+    assert [e["action"] for e in public] == ["claim", "note", "verify", "release"]
+    assert not any("by" in e or "text" in e or "reason" in e for e in public)  # names, notes, reasons: coordinators
+    assert state["audit"][1]["text"] == "crew on the way"
     assert (await system.http.get(f"/api/v1/events/{first}")).json()["properties"]["verified"] is True
 
     # the night desk, now that the lock is released, merges the other incident into this one
