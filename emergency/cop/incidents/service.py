@@ -2,8 +2,10 @@
 report for its reporter.
 
 Everything the projector stores passes through the correlator: each report that forms incidents is republished
-carrying its ``incident_id`` and ``incident_status`` (keyed by report id, so its versions stay in order), each
-incident whose state changed is published in full (keyed by incident id), and every other input (shelters,
+carrying its ``incident_id`` and ``incident_status``, each incident whose state changed is published in full, both
+keyed by incident id and the incident first (so once a report's journal row is applied, the incident state it led
+to is stored too; a report that moved to another incident is also published on its old incident's key, so the
+last version on every partition is its newest), and every other input (shelters,
 evacuation zones, reports without a geometry) is passed through unchanged. A coordinator's action is journaled
 to ``cop.actions`` under the incident's id: it counts as applied once the incident state it produced is stored.
 """
@@ -111,8 +113,12 @@ def make_correlator(*, settings: Any, store: Store, metrics: Registry):
                 report = seen.get(rid) or await store.get_event(rid)
                 if report is None:
                     continue
+                before = published.get(rid)
                 published[rid] = want
-                out.append((topic, rid.encode(), annotated(report, inc).to_json(), None))
+                value = annotated(report, inc).to_json()
+                out.append((topic, iid.encode(), value, None))
+                if before is not None and before[0] != iid:  # it moved: the old partition's last word is this too
+                    out.append((topic, before[0].encode(), value, None))
         await publish_all(producer, out, settings.broker_timeout_s)
         metrics.events_out.inc(len(out), topic=COP_INCIDENTS)
         return []

@@ -69,8 +69,13 @@ async def test_redelivered_messages_give_one_row(system):
     finally:
         await producer.stop()
     await eventually(lambda: system.runtime.metrics.events_in.value(topic=COP_REPORTS, group="correlator") >= 4)
-    assert await system.runtime.wait_applied(timeout_s=30)
-    assert await system.runtime.store.count_events() == 2  # the report and the incident it opened
+
+    async def projected() -> bool:  # the report (with its incident) and the incident it opened, once each
+        stored = await system.runtime.store.get_event("citizen:twice")
+        return stored is not None and "incident_id" in stored.attributes \
+            and await system.runtime.store.count_events() == 2
+
+    await eventually(projected)
     stored = await system.runtime.store.get_event("citizen:twice")
     assert stored.attributes.pop("incident_id").startswith("incident:")
     assert stored.attributes.pop("incident_status") == "unverified"
