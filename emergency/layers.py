@@ -58,12 +58,14 @@ REPORT_FIELDS = frozenset({
     "count", "distinct_authors", "first_seen", "last_seen", "social_category", "related",  # social posts
     "informative", "score", "keywords", "hashtags", "lang", "outside_region", "place_origin",
     "links",  # only links that name no account: feeds/social/links.py keeps the others private
+    "incident_id", "incident_status",  # the incident the correlator put it in (emergency/cop/incidents)
 })
 CLOSURE_FIELDS = frozenset({"agency", "agency_id", "reason", "road_name", "reference", "start", "end",
-                            "road", "from", "to", "length_m", "status", "lanes_affected", "detour", "ended"})
+                            "road", "from", "to", "length_m", "status", "lanes_affected", "detour", "ended",
+                            "incident_id", "incident_status"})
 # Agency inputs (feeds/agency/inputs/): every one names its agency, its reference, its status and, once
 # ended (a DELETE or an end state), when: ``ended`` is each agency layer's first expiry attribute.
-AGENCY_FIELDS = frozenset({"agency", "agency_id", "reference", "status", "ended"})
+AGENCY_FIELDS = frozenset({"agency", "agency_id", "reference", "status", "ended", "incident_id", "incident_status"})
 DAMAGE_FIELDS = AGENCY_FIELDS | {"place", "damage_kind", "level", "counts", "assessed_at", "notes"}
 RESOURCE_FIELDS = AGENCY_FIELDS | {"what", "quantity", "unit", "priority", "needed_by", "deliver_to", "fulfilments",
                                    "fulfilled_quantity", "remaining_quantity"}
@@ -84,7 +86,12 @@ FEED_FIELDS = frozenset({
     "event_type", "status", "severity", "urgency", "certainty", "msg_type", "headline", "instruction", "area_desc",
     "sent", "effective", "expires", "sender_name", "zones", "magnitude", "depth_km", "place", "pager_alert",
     "tsunami", "feed_type", "action", "source_org", "resources", "size", "alert_level", "council_area",
-    "responsible_agency",
+    "responsible_agency", "incident_id", "incident_status",
+})
+
+INCIDENT_FIELDS = frozenset({
+    "title", "status", "first_seen", "last_seen", "sources", "reporters", "report_count", "report_ids", "hull",
+    "merged_into", "claimed", "claim_until", "public_reason",
 })
 
 REPORTS = "reports"
@@ -97,6 +104,7 @@ SHELTERS = "shelters"
 EVACUATION_ZONES = "evacuation_zones"
 HAZARD_PERIMETERS = "hazard_perimeters"
 _AGENCY = frozenset({Kind.agency_report})
+INCIDENTS = "incidents"
 
 REGISTRY: Mapping[str, Layer] = {
     layer.name: layer for layer in (
@@ -137,6 +145,10 @@ REGISTRY: Mapping[str, Layer] = {
               categories=frozenset({"hazard_perimeter"}), draw="areas", color="#d84315", z=6,
               expiry_attributes=("ended",), active_by_default=True, public_fields=PERIMETER_FIELDS,
               description="Fire, flood and plume perimeters (latest per reference, with their growth), as polygons"),
+        Layer(name=INCIDENTS, title="Incidents", path="/api/v1/incidents",
+              kinds=frozenset({Kind.incident}), draw="markers", color="#4527a0", z=35, default_limit=2000,
+              public_fields=INCIDENT_FIELDS,
+              description="Reports correlated into incidents (emergency/cop/incidents), with their status"),
     )
 }
 """Every layer by name, in legend order."""
@@ -181,7 +193,7 @@ def _expiry_attributes(event: Envelope) -> tuple[str, ...]:
         return ()
 
 
-__all__ = ["ALERTS", "DAMAGE_REPORTS", "EVACUATION_ZONES", "FEED_INCIDENTS", "HAZARD_PERIMETERS", "REGISTRY",
-           "REPORTS", "RESOURCE_REQUESTS", "ROAD_CLOSURES", "SHELTERS", "Draw", "Layer", "NoLayer", "expires_at",
-           "layer_for",
+__all__ = ["ALERTS", "DAMAGE_REPORTS", "EVACUATION_ZONES", "FEED_INCIDENTS", "HAZARD_PERIMETERS", "INCIDENTS",
+           "REGISTRY", "REPORTS", "RESOURCE_REQUESTS", "ROAD_CLOSURES", "SHELTERS", "Draw", "Layer", "NoLayer",
+           "expires_at", "layer_for",
            "layer_of"]

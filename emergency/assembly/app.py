@@ -22,6 +22,7 @@ from emergency.auth.deps import TOKEN_REQUIRED, current_principal
 from emergency.auth.tokens import Role, ensure_token
 from emergency.auth.views import router as admin_router
 from emergency.config import Settings, get_settings
+from emergency.cop.incidents.views import router as incidents_router
 from emergency.cop.views import router as cop_router
 from emergency.http import AuthFirst, BodyLimit, StatusMetrics, install_error_handlers
 from feeds.agency.registry.views import router as agencies_admin_router
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     install_error_handlers(app)
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
-                   subscriptions_router, external_feeds_router):
+                   subscriptions_router, external_feeds_router, incidents_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)

@@ -4,8 +4,10 @@
 benchmarks and the tests. Components:
 
 - outbox relay: journal -> raw.* / alerts.issued
-- normaliser (group ``normaliser``): raw.* -> cop.reports
-- projector (group ``projector``): cop.reports, alerts.issued -> store
+- normaliser (group ``normaliser``): raw.* -> cop.reports (keyed by H3 cell)
+- correlator (group ``correlator``): cop.reports, cop.actions -> cop.incidents (incidents, reports with their
+  incident, everything else passed through)
+- projector (group ``projector``): cop.incidents, alerts.issued -> store
 - expiry sweeper (with the workers): closures and alerts past their end -> ended, with a new seq
 - live picture (API processes): the store's change sequence -> live map clients (``/ws/cop``), woken by
   this process's projector and sweeper, polling every ``live_poll_s`` otherwise
@@ -37,6 +39,7 @@ from alerts.subscriptions.worker import make_applied_marker
 from emergency.collector import tune_collector
 from emergency.config import Settings
 from emergency.cop.expiry import sweep_expired
+from emergency.cop.incidents.service import make_correlator
 from emergency.cop.live import CopLive
 from emergency.cop.normalise import make_normaliser
 from emergency.cop.project import make_projector
@@ -52,7 +55,7 @@ from emergency.stream.consumer import GroupWorker
 from emergency.stream.outage import BrokerOutage
 from emergency.stream.relay import OutboxRelay
 from emergency.stream.tail import Tail
-from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS, RAW_TOPICS, SUBSCRIPTIONS
+from emergency.stream.topics import ALERTS_ISSUED, COP_ACTIONS, COP_INCIDENTS, COP_REPORTS, RAW_TOPICS, SUBSCRIPTIONS
 from emergency.stream.watchdog import BrokerWatchdog
 from mapping.geocode import region_geocoder
 
@@ -141,16 +144,19 @@ class Runtime:
         return self
 
     def start_workers(self, *, feeds: bool = True) -> None:
-        """Start the stream processors (normaliser, projector, subscriptions marker), the expiry sweeper and
-        (``feeds``) the feed poller as tasks of this process."""
+        """Start the stream processors (normaliser, correlator, projector, subscriptions marker), the expiry sweeper
+        and (``feeds``) the feed poller as tasks of this process."""
         s, store = self.settings, self.store
         assert store is not None and not self.workers
         self.workers = [
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="normaliser", topics=list(RAW_TOPICS),
                         process=make_normaliser(s, self.metrics, self.geocoder), metrics=self.metrics,
                         journal=store, outage=self.outage),
+            GroupWorker(settings=s, bootstrap=self.bootstrap, group="correlator", topics=[COP_REPORTS, COP_ACTIONS],
+                        process=make_correlator(settings=s, store=store, metrics=self.metrics), metrics=self.metrics,
+                        journal=store, outage=self.outage),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
-                        topics=[COP_REPORTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
+                        topics=[COP_INCIDENTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
                         metrics=self.metrics, journal=store, outage=self.outage),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="subscriptions", topics=[SUBSCRIPTIONS],
                         process=make_applied_marker(store), metrics=self.metrics, journal=store, outage=self.outage),

@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import re
 
+import h3
 from aiokafka import AIOKafkaProducer
 
 from emergency.categories import AGENCY_CATEGORIES, REPORT_CATEGORIES
 from emergency.config import Settings
+from emergency.cop.incidents.models import CELL_RESOLUTION
 from emergency.events import Envelope, Kind
 from emergency.geocoding import Geocoder
+from emergency.geometry import representative_point
 from emergency.layers import expires_at, layer_of
 from emergency.metrics import Registry
 from emergency.stream.consumer import Incoming, Rejected
@@ -75,6 +78,15 @@ def geocoded(event: Envelope, geocoder: Geocoder) -> Envelope:
         "confidence": found.confidence, "location_text": found.label})
 
 
+def report_key(event: Envelope) -> str:
+    """The cop.reports key: the H3 cell (resolution ``CELL_RESOLUTION``) of the event's representative point, so
+    one correlator sees every report of a cell in order; the event id when it has no geometry."""
+    if event.geometry is None:
+        return event.id
+    lon, lat = representative_point(event.geometry)
+    return h3.latlng_to_cell(lat, lon, CELL_RESOLUTION)
+
+
 def make_normaliser(settings: Settings, metrics: Registry, geocoder: Geocoder | None = None):
     """A batch processor for ``GroupWorker``: normalise and publish to cop.reports, reject the rest.
 
@@ -91,7 +103,7 @@ def make_normaliser(settings: Settings, metrics: Registry, geocoder: Geocoder | 
             except ValueError as exc:
                 rejected.append(Rejected(inc, str(exc)))
                 continue
-            out.append((settings.topic(COP_REPORTS), event.id.encode(), event.to_json(), None))
+            out.append((settings.topic(COP_REPORTS), report_key(event).encode(), event.to_json(), None))
         await publish_all(producer, out, settings.broker_timeout_s)
         metrics.events_out.inc(len(out), topic=COP_REPORTS)
         return rejected

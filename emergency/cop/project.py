@@ -1,4 +1,5 @@
-"""The projector: cop.reports and alerts.issued -> the COP store (latest state per id)."""
+"""The projector: cop.incidents (reports with their incident, incidents, everything else the correlator passed
+on) and alerts.issued -> the COP store (latest state per id)."""
 
 from __future__ import annotations
 

@@ -139,6 +139,9 @@ def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
                    since: QueryTime | None = Query(None, description="observed at or after (ISO 8601 with zone)"),
                    until: QueryTime | None = Query(None, description="observed at or before (ISO 8601 with zone)"),
                    category: list[str] | None = Query(None), kind: list[str] | None = Query(None),
+                   status: list[str] | None = Query(None, description="only items whose `status` attribute is one "
+                                                    "of these (incidents: unverified, corroborated, verified, "
+                                                    "dismissed, duplicate, resolved)"),
                    active: bool = Query(layer.active_by_default,
                                         description="only items whose end or expiry has not passed"),
                    limit: int = Query(layer.default_limit, ge=1, le=layer.max_limit,
@@ -150,7 +153,7 @@ def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
                 raise HTTPException(422, f"{name}: needs a timezone, e.g. 2026-11-27T10:00:00Z")
         await allow_read(request, limit=limit, layer_max=layer.max_limit, principal=principal)
         query = EventQuery(bbox=parse_bbox(bbox), since=since, until=until, categories=_split(category),
-                           kinds=_split(kind), layers=(layer.name,), active_at=utcnow() if active else None,
+                           kinds=_split(kind), layers=(layer.name,), statuses=_split(status), active_at=utcnow() if active else None,
                            limit=limit, before=parse_cursor(before))
         async with _budget(request).slot():  # a few pages at a time are read and encoded; intake never waits here
             page = await request.app.state.runtime.store.read_events(query)

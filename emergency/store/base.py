@@ -83,6 +83,7 @@ class EventQuery:
     categories: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()  # the event's ``attributes.status`` is one of these (incidents, alerts)
     active_at: datetime | None = None
     limit: int = 10_000
     before: Cursor | None = None

@@ -121,6 +121,8 @@ def _where(query: EventQuery) -> tuple[str, list[object]]:
     for column, values in (("category", query.categories), ("kind", query.kinds), ("layer", query.layers)):
         if values:
             where.append(f"{column} = ANY({arg(list(values))}::text[])")
+    if query.statuses:
+        where.append(f"envelope->'attributes'->>'status' = ANY({arg(list(query.statuses))}::text[])")
     return (" WHERE " + " AND ".join(where) if where else ""), params
 
 

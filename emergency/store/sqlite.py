@@ -407,6 +407,9 @@ def _where(query: EventQuery) -> tuple[str, list[object]]:
         if values:
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             params += list(values)
+    if query.statuses:
+        where.append(f"json_extract(envelope, '$.attributes.status') IN ({','.join('?' * len(query.statuses))})")
+        params += list(query.statuses)
     return (" WHERE " + " AND ".join(where) if where else ""), params
 
 

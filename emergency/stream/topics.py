@@ -24,6 +24,7 @@ RAW_AGENCY = "raw.agency"
 RAW_FEEDS = "raw.feeds"
 COP_REPORTS = "cop.reports"
 COP_INCIDENTS = "cop.incidents"
+COP_ACTIONS = "cop.actions"  # coordinators' actions on incidents (journaled), applied by the correlator
 ALERTS_ISSUED = "alerts.issued"
 ALERTS_RECEIPTS = "alerts.receipts"
 SUBSCRIPTIONS = "alerts.subscriptions"  # subscription changes: the Target (no contact data), keyed by subscription
@@ -31,8 +32,8 @@ DEAD_LETTER = "deadletter"
 EPOCH = "control.epoch"
 
 RAW_TOPICS = (RAW_SOCIAL, RAW_CITIZEN, RAW_AGENCY, RAW_FEEDS)
-ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, ALERTS_ISSUED, ALERTS_RECEIPTS, SUBSCRIPTIONS, DEAD_LETTER,
-                           EPOCH)
+ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, COP_ACTIONS, ALERTS_ISSUED, ALERTS_RECEIPTS, SUBSCRIPTIONS,
+                           DEAD_LETTER, EPOCH)
 
 
 def admin_client(settings: Settings, bootstrap: str) -> AIOKafkaAdminClient:

@@ -101,6 +101,7 @@
     reconnectTimer: null,
     lastUpdate: null,
     areaPopup: null,
+    mergeFrom: null,  // the incident a coordinator chose to merge (the next incident popup offers "merge here")
   };
 
   window.copLayers = {};
@@ -262,6 +263,102 @@
       ["Published by", p.publisher || p.feed || null],
       ["Licence", p.attribution || null],
     ];
+  }
+
+  /* an incident: its state and reports; a coordinator who entered a token gets the actions */
+  var INCIDENT_COLORS = {
+    unverified: "#9e9e9e", corroborated: "#f9a825", verified: "#c62828", dismissed: "#546e7a",
+    duplicate: "#bdbdbd", resolved: "#2e7d32",
+  };
+  var TOKEN_KEY = "cop-coordinator-token";
+
+  function incidentPopup(feature) {
+    var p = props(feature);
+    var id = featureId(feature);
+    var box = popupShell(p.title || humanize(p.category || "incident"), INCIDENT_COLORS[p.status] || "#6a1b9a",
+                         "Incident · " + humanize(p.status || "unverified"));
+    addRows(box, [
+      ["Reports", p.report_count],
+      ["Reporters", p.reporters],
+      timeRow("First seen", p.first_seen),
+      timeRow("Last seen", p.last_seen),
+      ["Claimed", p.claimed ? "yes" : null],
+      ["Merged into", p.merged_into],
+      ["ID", id],
+    ]);
+    var actions = el("div", "cop-incident-actions");
+    var result = el("p", "cop-incident-result");
+    box.appendChild(actions);
+    box.appendChild(result);
+    var token = null;
+    try { token = window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { token = null; }
+    if (!token) {
+      var input = el("input", "cop-token-input");
+      input.type = "password";
+      input.placeholder = "coordinator token";
+      var use = el("button", "cop-action cop-action-token", "Use token");
+      use.type = "button";
+      use.addEventListener("click", function () {
+        try { window.sessionStorage.setItem(TOKEN_KEY, input.value.trim()); } catch (e) { /* private mode */ }
+        result.textContent = "Token set: reopen the popup for the actions.";
+      });
+      actions.appendChild(input);
+      actions.appendChild(use);
+      return box;
+    }
+    function act(action, body) {
+      result.textContent = "Sending…";
+      fetch("/api/v1/incidents/" + encodeURIComponent(id) + "/" + action, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
+        body: JSON.stringify(body || {}),
+      }).then(function (r) {
+        return r.json().then(function (doc) {
+          result.textContent = r.ok ? capitalise(action) + ": accepted" : (doc.detail || ("error " + r.status));
+          result.dataset.status = String(r.status);
+        });
+      }).catch(function (e) { result.textContent = "failed: " + e; });
+    }
+    function button(label, action, makeBody) {
+      var b = el("button", "cop-action cop-action-" + action, label);
+      b.type = "button";
+      b.addEventListener("click", function () {
+        var body = makeBody ? makeBody() : {};
+        if (body !== null) act(action, body);
+      });
+      actions.appendChild(b);
+    }
+    var reason = el("input", "cop-reason-input");
+    reason.placeholder = "reason (dismiss)";
+    button("Verify", "verify");
+    button("Claim", "claim");
+    button("Dismiss", "dismiss", function () {
+      if (!reason.value.trim()) { result.textContent = "Dismiss: give a reason"; return null; }
+      return { reason: reason.value.trim() };
+    });
+    if (state.mergeFrom && state.mergeFrom !== id) {
+      var from = state.mergeFrom;
+      var here = el("button", "cop-action cop-action-merge-here", "Merge " + from + " here");
+      here.type = "button";
+      here.addEventListener("click", function () {
+        var into = id;
+        id = from;  // the action is on the incident merged away, into this one
+        act("merge", { target: into });
+        id = into;
+        state.mergeFrom = null;
+      });
+      actions.appendChild(here);
+    } else {
+      var merge = el("button", "cop-action cop-action-merge", "Merge…");
+      merge.type = "button";
+      merge.addEventListener("click", function () {
+        state.mergeFrom = id;
+        result.textContent = "Now open the incident to merge this one into.";
+      });
+      actions.appendChild(merge);
+    }
+    actions.appendChild(reason);
+    return box;
   }
 
   /* a near-duplicate cluster of social posts: how many said it, how many people, since when */
@@ -459,7 +556,12 @@
     var style = CATEGORY_STYLES[p.category];
     var approximate = p.geo_precision === "place" || p.geo_precision === "region";
     var marker;
-    if (style && L.AwesomeMarkers) {
+    if (p.kind === "incident") {  /* colour by status, size by report count */
+      marker = L.circleMarker(latlng, {
+        radius: Math.min(18, 6 + 2 * Math.sqrt(Number(p.report_count) || 1)), color: "#ffffff", weight: 2,
+        fillColor: INCIDENT_COLORS[p.status] || layer.color, fillOpacity: 0.85, pane: paneName(layer), copId: id,
+      });
+    } else if (style && L.AwesomeMarkers) {
       marker = L.marker(latlng, {
         icon: L.AwesomeMarkers.icon({
           icon: style.icon, prefix: "fa", markerColor: style.marker, iconColor: "white",
@@ -475,7 +577,8 @@
         fillOpacity: approximate ? 0.6 : 0.9, pane: paneName(layer), copId: id,
       });
     }
-    marker.bindPopup(function () { return reportPopup(feature); }, { maxWidth: 320 });
+    marker.bindPopup(function () { return p.kind === "incident" ? incidentPopup(feature) : reportPopup(feature); },
+                     { maxWidth: 320 });
     return marker;
   }
 

@@ -229,11 +229,11 @@ async def test_health_readiness_and_metrics(system):
     await system.http.post("/api/v1/reports", json=report_body())
     await system.http.post("/api/v1/reports", json=report_body(lat=99))
     assert await system.runtime.wait_applied(timeout_s=30)
-    await eventually(lambda: system.runtime.metrics.events_in.value(topic="cop.reports", group="projector") >= 1)
+    await eventually(lambda: system.runtime.metrics.events_in.value(topic="cop.reports", group="correlator") >= 1)
     text = (await system.http.get("/metrics")).text
     assert '# TYPE emergency_events_consumed_total counter' in text
     assert 'emergency_events_produced_total{topic="raw.citizen"} 1' in text
-    assert 'emergency_events_consumed_total{group="projector",topic="cop.reports"} 1' in text
+    assert 'emergency_events_consumed_total{group="correlator",topic="cop.reports"} 1' in text
     assert 'emergency_http_responses_total{method="POST",route="/api/v1/reports",status="202"} 1' in text
     assert 'emergency_http_responses_total{method="POST",route="/api/v1/reports",status="422"} 1' in text
     assert 'emergency_consumer_lag{group="normaliser",topic="raw.citizen"} 0' in text

@@ -132,6 +132,11 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/admin/feeds": roles("admin"),
     "POST /api/v1/admin/feeds": roles("admin"),
     "DELETE /api/v1/admin/feeds/{name}": roles("admin"),
+    "GET /api/v1/incidents": PUBLIC,
+    "GET /api/v1/incidents/{incident_id}": PUBLIC,
+    "GET /api/v1/incidents.{fmt}": PUBLIC,
+    "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
+    "GET /api/v1/reports/{report_id}/status": PUBLIC,
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -233,6 +238,8 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
         .replace("{token_hash}", "0" * 64).replace("{subscription_id}", system.subscription_id) \
         .replace("{channel_id}", "mqtt-0").replace("{name}", "no-such-feed")
         .replace("{token_hash}", "0" * 64).replace("{reference}", "NONE").replace("{agency_id}", "nobody").replace("{request_id}", "agency:x:resource:none")
+        .replace("{token_hash}", "0" * 64).replace("{incident_id}", "incident:none").replace("{action}", "verify") \
+        .replace("{report_id}", "citizen:none").replace("{fmt}", "csv")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:

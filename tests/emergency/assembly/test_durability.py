@@ -37,7 +37,7 @@ async def test_submit_while_broker_is_down_then_it_arrives_exactly_once(system):
     stored = await eventually(lambda: system.runtime.store.get_event(report_id), timeout=40)
     assert stored.text == "posted while the broker was down"
     assert await system.runtime.wait_applied(timeout_s=30)
-    assert await system.runtime.store.count_events() == 1
+    assert await system.runtime.store.count_events() == 2  # the report and the incident it opened
     counts = await system.runtime.store.journal_counts()
     assert (counts.total, counts.applied) == (1, 1)
     assert (await system.http.get("/readyz")).status_code == 200
@@ -76,9 +76,18 @@ async def test_redelivered_messages_give_one_row(system):
             await producer.send_and_wait(s.topic(topic), event.to_json(), key=event.id.encode())
     finally:
         await producer.stop()
-    await eventually(lambda: system.runtime.metrics.events_in.value(topic=COP_REPORTS, group="projector") >= 4)
-    assert await system.runtime.store.count_events() == 1
-    assert await system.runtime.store.get_event("citizen:twice") == event
+    await eventually(lambda: system.runtime.metrics.events_in.value(topic=COP_REPORTS, group="correlator") >= 4)
+
+    async def projected() -> bool:  # the report (with its incident) and the incident it opened, once each
+        stored = await system.runtime.store.get_event("citizen:twice")
+        return stored is not None and "incident_id" in stored.attributes \
+            and await system.runtime.store.count_events() == 2
+
+    await eventually(projected)
+    stored = await system.runtime.store.get_event("citizen:twice")
+    assert stored.attributes.pop("incident_id").startswith("incident:")
+    assert stored.attributes.pop("incident_status") == "unverified"
+    assert stored == event
 
 
 def closure_body(ref: str) -> dict:
@@ -97,7 +106,7 @@ def alert_body() -> dict:
 async def picture(system) -> dict:
     """What every layer shows, without the change seqs (a rebuild numbers the changes anew)."""
     out = {}
-    for path in ("/api/v1/reports", "/api/v1/road-closures", "/api/v1/alerts"):
+    for path in ("/api/v1/reports", "/api/v1/road-closures", "/api/v1/alerts", "/api/v1/incidents"):
         r = await system.http.get(path)
         assert r.status_code == 200
         fc = r.json()
@@ -151,7 +160,8 @@ async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
     # 1: on the same broker, which still holds the topics and the groups' committed offsets
     done = run_cli("rebuild", env={**env, "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap})
     assert done.returncode == 0, done.stderr
-    assert "rebuilt: 14 events in the picture" in done.stderr  # 12 reports, 1 closure (2 versions), 1 alert
+    # 12 reports, 1 closure (2 versions), 1 alert, 2 incidents (the reports' smoke, the closure)
+    assert "rebuilt: 16 events in the picture" in done.stderr
     assert_no_stray_errors(done.stderr)
     # 2: after the broker was restarted (it forgot everything): an embedded broker of its own
     await broker.stop()
@@ -164,8 +174,8 @@ async def test_rebuild_gives_the_identical_picture(broker, store_url, tmp_path):
     try:
         after = await picture(system)
         assert after == before
-        assert await system.runtime.store.count_events() == 14
-        assert len(await system.runtime.store.query_events(EventQuery())) == 14
+        assert await system.runtime.store.count_events() == 16
+        assert len(await system.runtime.store.query_events(EventQuery())) == 16
     finally:
         await system.http.aclose()
         server.should_exit = True
@@ -208,7 +218,7 @@ async def test_an_accepted_submission_survives_a_process_restart(broker, sqlite_
     try:
         assert await second.wait_applied(timeout_s=30)
         assert (await second.store.get_event(accepted.event_id)).text == "Water over the road ☔"
-        assert await second.store.count_events() == 1
+        assert await second.store.count_events() == 2  # the report and the incident it opened
     finally:
         await second.stop()
 

@@ -226,3 +226,41 @@ async def test_a_closure_popup_names_the_road_and_an_ended_closure_leaves_the_op
         await page.wait_for_function("(id) => !window.copLayers.road_closures.has(id)", arg=closure, timeout=30_000)
         assert await page.locator("#cop-count-road_closures").inner_text() == "0"
         assert await page.evaluate("performance.navigation.type") == 0
+
+
+async def test_a_coordinator_verifies_an_incident_from_its_popup(system):
+    """The incidents layer on the real system: a coordinator enters a token in the popup, verifies the incident
+    with its button, and the marker's state turns verified live; a wrong-role token is told why."""
+    first = await system.http.post("/api/v1/reports", json=report_body(category="smoke", text="Smoke by the school"))
+    await system.http.post("/api/v1/reports", json=report_body(category="spot_fire", text="Flames by the fence"))
+    assert await system.runtime.wait_applied(timeout_s=30)
+    incident = (await system.http.get(f"/api/v1/events/{first.json()['id']}")).json()["properties"]["incident_id"]
+    async with _map_page(system) as (page, _):
+        await page.wait_for_function("(id) => window.copLayers.incidents.has(id)", arg=incident, timeout=20_000)
+        open_popup = f"() => {{ window.copLayers.incidents.get({incident!r}).openPopup(); }}"
+        close_popup = f"() => {{ window.copLayers.incidents.get({incident!r}).closePopup(); }}"
+        await page.evaluate(open_popup)
+        popup = page.locator(".cop-popup")
+        await popup.wait_for(timeout=5_000)
+        assert "corroborated" in (await popup.locator(".cop-popup-sub").inner_text()).lower()
+        await popup.locator(".cop-token-input").fill(system.tokens["agency"])  # the wrong role first
+        await popup.locator(".cop-action-token").click()
+        await page.evaluate(close_popup)
+        await page.evaluate(open_popup)
+        await popup.locator(".cop-action-verify").click()
+        result = popup.locator(".cop-incident-result")
+        await page.wait_for_function("() => document.querySelector('.cop-incident-result').dataset.status === '403'",
+                                     timeout=10_000)
+        assert "coordinator" in await result.inner_text()
+        await page.evaluate(f"() => window.sessionStorage.setItem('cop-coordinator-token', "
+                            f"{system.tokens['coordinator']!r})")
+        await page.evaluate(close_popup)
+        await page.evaluate(open_popup)
+        await popup.locator(".cop-action-verify").click()
+        await page.wait_for_function("() => document.querySelector('.cop-incident-result').dataset.status === '202'",
+                                     timeout=10_000)
+        await page.wait_for_function(
+            "(id) => window.copLayers.incidents.get(id).feature.properties.status === 'verified'", arg=incident,
+            timeout=20_000)
+    state = (await system.http.get(f"/api/v1/incidents/{incident}")).json()
+    assert state["properties"]["status"] == "verified" and [e["action"] for e in state["audit"]] == ["verify"]

@@ -1,0 +1,1 @@
+"""Incidents: reports correlated into incidents, coordinators' actions on them, and their public status."""
