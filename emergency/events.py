@@ -29,6 +29,7 @@ class Kind(str, Enum):
     incident = "incident"
     alert = "alert"
     receipt = "receipt"
+    subscription = "subscription"  # a subscription change on alerts.subscriptions (attributes: a delivery Target)
 
 
 class GeoPrecision(str, Enum):

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from alerts.delivery.views import router as delivery_router
 from alerts.views import router as alerts_router
 from emergency import __version__
 from emergency.assembly.docs import mount_docs
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                   docs_url=None, redoc_url=None)  # /docs is served from vendored files (docs.py), ReDoc not at all
     app.state.runtime = rt
     install_error_handlers(app)
-    for router in (citizen_router, agency_router, alerts_router, cop_router, admin_router, journal_router, ops_router,
+    for router in (citizen_router, agency_router, delivery_router, alerts_router, cop_router, admin_router, journal_router, ops_router,
                    social_router):
         app.include_router(router)
     live_map.mount(app)

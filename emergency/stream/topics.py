@@ -25,11 +25,15 @@ COP_REPORTS = "cop.reports"
 COP_INCIDENTS = "cop.incidents"
 ALERTS_ISSUED = "alerts.issued"
 ALERTS_RECEIPTS = "alerts.receipts"
+ALERTS_SUBSCRIPTIONS = "alerts.subscriptions"  # subscription changes (Target payloads) for every fan-out index
+DELIVERY_PRIORITIES = 6  # priority classes of alert deliveries, 0 first (alerts.delivery.models.priority)
+ALERTS_DELIVERIES = tuple(f"alerts.deliveries.p{p}" for p in range(DELIVERY_PRIORITIES))
 DEAD_LETTER = "deadletter"
 EPOCH = "control.epoch"
 
 RAW_TOPICS = (RAW_SOCIAL, RAW_CITIZEN, RAW_AGENCY, RAW_FEEDS)
-ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, ALERTS_ISSUED, ALERTS_RECEIPTS, DEAD_LETTER, EPOCH)
+ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, ALERTS_ISSUED, ALERTS_RECEIPTS, DEAD_LETTER, EPOCH,
+                           ALERTS_SUBSCRIPTIONS, *ALERTS_DELIVERIES)
 
 
 def admin_client(settings: Settings, bootstrap: str) -> AIOKafkaAdminClient:

@@ -92,6 +92,11 @@ EXPECTED: dict[str, Access] = {
     "PUT /api/v1/social/rules": roles("coordinator", "admin"),
     "GET /api/v1/social/streams": roles("coordinator", "admin"),
     "POST /api/v1/social/posts": roles("collector", "coordinator", "admin"),  # the collectors' webhook
+    # County EM's alert: its originator, coordinators and admins see its deliveries
+    "GET /api/v1/alerts/{alert_id}/deliveries": agency_scoped("alert_originator", "coordinator", "admin",
+                                                              owners=("alert_originator", "coordinator", "admin")),
+    "POST /api/v1/deliveries/{delivery_id}/ack": PUBLIC,  # the delivery id is the capability (404 unknown)
+    "GET /alerts/{alert_id}/deliveries": PUBLIC,  # the page; it reads the report with the viewer's token
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -177,7 +182,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     """The status of one minimal request to the route ``key`` as ``who`` (101 for an accepted socket)."""
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
-        .replace("{token_hash}", "0" * 64)
+        .replace("{token_hash}", "0" * 64).replace("{delivery_id}", "0" * 64)
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
