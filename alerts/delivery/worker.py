@@ -26,7 +26,7 @@ import heapq
 import itertools
 import logging
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -34,8 +34,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from pydantic import ValidationError
 
 from alerts.delivery.ledger import DELIVERIES, Delivery
-from alerts.delivery.models import DELIVERY_TOPICS, Channel, DeliveryJob, Directory, Receipt, SendFailed
-from alerts.delivery.render import render
+from alerts.delivery.models import DELIVERY_TOPICS, Channel, DeliveryJob, Directory, Receipt, Rendered, SendFailed
+from alerts.delivery.render import ack_url, render
 from emergency.config import Settings
 from emergency.events import utcnow
 from emergency.metrics import Registry
@@ -109,6 +109,7 @@ class ChannelRunner:
         self.topics = [settings.topic(t) for t in DELIVERY_TOPICS]
         self._priority = {t: p for p, t in enumerate(self.topics)}
         self.healthy = False
+        self._rendered: OrderedDict[tuple[str, str, str | None], Rendered] = OrderedDict()
         self.sent = 0  # sends that the peer accepted, this process (for tests and metrics)
 
     @property
@@ -257,7 +258,6 @@ class ChannelRunner:
 
     async def _try(self, job: DeliveryJob, producer: AIOKafkaProducer, rec: ConsumerRecord) -> float | None:
         """One try of a job; the delay before the next try, or None when it is finished."""
-        s = self.settings
         now = utcnow()
         row = await self.ledger.claim(job.delivery_id, now)
         if row is None:  # done already (a redelivered job) or unknown: never sent twice
@@ -270,7 +270,7 @@ class ChannelRunner:
             code = None
             if job.msg_type == "Confirmation":
                 code = await self.directory.confirmation(job.subscription_id, job.channel_id)
-            message = await render(store=self.store, job=job, base=s.public_base(), code=code)
+            message = await self._render(job, code)
             contact = await self.directory.contact(job.subscription_id, job.channel_id,
                                                    pending=job.msg_type == "Confirmation")
             if contact is None:
@@ -287,6 +287,21 @@ class ChannelRunner:
         self.sent += 1
         await self._receipt(producer, receipt_of(marked or row, state, done_at, remote_id=receipt.remote_id))
         return None
+
+    async def _render(self, job: DeliveryJob, code: str | None) -> Rendered:
+        """The job's message; an alert version's is rendered once per language and reused (with this job's ack
+        link), so a run of 100,000 deliveries reads the journal and writes the CAP XML once."""
+        base = self.settings.public_base()
+        if job.msg_type == "Confirmation":
+            return await render(store=self.store, job=job, base=base, code=code)
+        key = (job.alert_id, job.alert_version, job.language)
+        cached = self._rendered.get(key)
+        if cached is None:
+            cached = await render(store=self.store, job=job, base=base)
+            self._rendered[key] = cached
+            while len(self._rendered) > 64:
+                self._rendered.popitem(last=False)
+        return cached.model_copy(update={"ack_url": ack_url(base=base, delivery_id=job.delivery_id)})
 
     async def _failed(self, job: DeliveryJob, row: Delivery, failure: SendFailed, producer: AIOKafkaProducer,
                       rec: ConsumerRecord) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,13 @@ class Delivering:
 
 
 
-async def start_delivering(broker: EmbeddedBroker, store_url: str, tmp_path: Path, peer: Peer,
+async def start_delivering(broker: EmbeddedBroker, store_url: str, tmp_path: Path, peer: Peer, channels=None,
                            **settings) -> tuple[Delivering, asyncio.Task, uvicorn.Server]:
     s = make_settings(broker, store_url, tmp_path, delivery_retry_base_s=0.05, delivery_retry_max_s=0.2,
                       public_url="http://127.0.0.1:9", **settings)
     directory = MemoryDirectory(peer.url)
-    runtime = Runtime(s, directory=directory, channels={ChannelType.webhook: PeerChannel()})
+    channels = {ChannelType.webhook: PeerChannel()} if channels is None else channels
+    runtime = Runtime(s, directory=directory, channels=channels)
     await runtime.start()
     app = create_app(runtime=runtime)
     port = free_port()
@@ -57,10 +59,18 @@ async def start_delivering(broker: EmbeddedBroker, store_url: str, tmp_path: Pat
 @pytest.fixture
 async def delivering(broker: EmbeddedBroker, store_url: str, tmp_path: Path) -> AsyncIterator[Delivering]:
     """The system (on each store) with the fan-out and a webhook-type channel posting to a counting peer."""
-    with Peer() as peer:
-        d, task, server = await start_delivering(broker, store_url, tmp_path, peer)
+    async with delivering_system(broker, store_url, tmp_path) as d:
         yield d
-        await d.system.http.aclose()
-        server.should_exit = True
-        await task
-        await d.system.runtime.stop()
+
+
+@asynccontextmanager
+async def delivering_system(broker: EmbeddedBroker, store_url: str, tmp_path: Path, **kwargs):
+    with Peer() as peer:
+        d, task, server = await start_delivering(broker, store_url, tmp_path, peer, **kwargs)
+        try:
+            yield d
+        finally:
+            await d.system.http.aclose()
+            server.should_exit = True
+            await task
+            await d.system.runtime.stop()

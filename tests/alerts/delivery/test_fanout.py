@@ -172,3 +172,114 @@ def test_a_point_with_radius_is_targeted_when_the_alert_comes_within_the_radius(
 
     hit = {t.subscription_id for t in index.query(Circle(45.5047, -122.6400, 500))}
     assert hit == {"near", "plain"}  # OUTSIDE lies ~3 km from the alert circle's centre
+
+
+async def test_a_presidential_alert_overtakes_a_queued_backlog(broker, store_url, tmp_path):
+    from alerts.delivery.worker import ChannelRunner
+    from tests.alerts.delivery.conftest import delivering_system
+    from tests.alerts.delivery.peers import PeerChannel
+
+    async with delivering_system(broker, store_url, tmp_path, channels={}) as d:  # no channel worker yet
+        backlog = [point_target(f"s{i}", INSIDE[0] + i * 1e-6, INSIDE[1]) for i in range(600)]
+        await subscribe(d, *backlog, point_target("vip", ELSEWHERE["lat"], ELSEWHERE["lon"]))
+        safety = await issue(d, {**alert_body(), "tier": "public_safety", "headline": "Boil water"})
+        await eventually(lambda: _count(d, safety, 600), timeout=60)
+        presidential = await issue(d, {**alert_body(), "tier": "presidential", "headline": "Presidential alert",
+                                       "area": {"circle": ELSEWHERE}}, role="national_authority")
+        await eventually(lambda: _count(d, presidential, 1), timeout=60)
+        await eventually(lambda: _produced(d, 0, 1))  # the job is on alerts.deliveries.p0, behind 600 on p4
+        rt = d.system.runtime
+        channel = PeerChannel()
+        runner = ChannelRunner(settings=rt.settings, bootstrap=rt.bootstrap, channel=channel, store=rt.store,
+                               directory=d.directory, metrics=rt.metrics, concurrency=2)
+        rt._spawn(runner.run(), "test-runner")
+        await eventually(lambda: len(d.peer.order) == 601, timeout=120)
+        await channel.close()
+        first = [b["priority"] for b in d.peer.bodies].index(0)
+        assert first < 60, f"the presidential delivery went out {first + 1}th of 601"
+        assert set(d.peer.requests.values()) == {1}
+
+
+async def _count(d, alert_id: str, n: int) -> bool:
+    return len(await rows(d, alert_id)) == n
+
+
+async def _produced(d, priority: int, n: int) -> bool:
+    from alerts.delivery.models import DELIVERY_TOPICS
+
+    rt = d.system.runtime
+    topic = rt.settings.topic(DELIVERY_TOPICS[priority])
+    consumer = AIOKafkaConsumer(bootstrap_servers=rt.bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return sum((await consumer.end_offsets(tps)).values()) >= n
+    finally:
+        await consumer.stop()
+
+
+async def test_killing_the_worker_midway_loses_and_doubles_nothing(broker, store_url, tmp_path):
+    """kill -9 the worker process (fan-out + channel worker) during 10,000 deliveries, start it again: the peer
+    received every delivery, and each once except the documented crash window (sends in flight at the kill,
+    re-sent with the same idempotency key, so the peer dedupes them)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from alerts.models import AlertIn
+    from alerts.service import alert_event
+    from emergency.config import PROJECT_ROOT
+    from emergency.events import utcnow
+    from emergency.store import open_store
+    from emergency.stream.topics import ALERTS_ISSUED
+    from tests.alerts.delivery.peers import FileDirectory, Peer
+    from tests.conftest import make_settings
+
+    n, concurrency = 10_000, 8
+    s = make_settings(broker, store_url, tmp_path, delivery_concurrency=concurrency)
+    targets = [point_target(f"s{i}", INSIDE[0] + (i % 100) * 1e-6, INSIDE[1] + (i // 100) * 1e-6) for i in range(n)]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "EMERGENCY_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+           "EMERGENCY_STORE_URL": s.store_url, "EMERGENCY_TOPIC_PREFIX": s.topic_prefix,
+           "EMERGENCY_DATA_DIR": str(tmp_path), "EMERGENCY_SESSION_TIMEOUT_MS": "2000",
+           "EMERGENCY_DELIVERY_CONCURRENCY": str(concurrency), "EMERGENCY_BROKER_CHECK_INTERVAL_S": "0.3"}
+    with Peer() as peer:
+        FileDirectory.save(tmp_path / "subscriptions.json", peer.url, targets)
+        store = await open_store(s.store_url)
+        try:
+            now = utcnow()
+            alert = alert_event(AlertIn.model_validate(alert_body()), event_id="alert:crash", sender="County EM",
+                                now=now)
+            await store.accept(alert, ALERTS_ISSUED, alert.id)
+
+            def start() -> subprocess.Popen:
+                return subprocess.Popen([sys.executable, "-m", "tests.alerts.delivery.crash_worker",
+                                         str(tmp_path / "subscriptions.json")], cwd=PROJECT_ROOT, env=env)
+
+            worker = start()
+            try:
+                await eventually(lambda: sum(peer.requests.values()) >= n // 4, timeout=240)
+                os.kill(worker.pid, signal.SIGKILL)
+                worker.wait()
+                at_kill = sum(peer.requests.values())
+                assert at_kill < n, "the worker finished before it was killed"
+                worker = start()
+                await eventually(lambda: len(peer.requests) == n, timeout=300)
+                await eventually(lambda: _all_sent(store.repository(DELIVERIES)), timeout=60)
+            finally:
+                worker.kill()
+                worker.wait()
+            ledger = store.repository(DELIVERIES)
+            rows_ = await ledger.progress("alert:crash")
+            assert len(rows_) == n
+            expected = {r.delivery_id for r in [await ledger.get(k) for k in peer.requests]}
+            assert len(expected) == n  # every request the peer saw is a ledger row: none missing, none foreign
+            doubled = {k: c for k, c in peer.requests.items() if c > 1}
+            assert max(peer.requests.values()) <= 2
+            assert len(doubled) <= concurrency, f"{len(doubled)} deliveries sent twice (only the in-flight may be)"
+        finally:
+            await store.close()
+
+
+async def _all_sent(ledger) -> bool:
+    return all(p.sent_at is not None for p in await ledger.progress("alert:crash"))
