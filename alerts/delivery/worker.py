@@ -233,8 +233,10 @@ class ChannelRunner:
                 pass
 
     async def _handle(self, rec: ConsumerRecord, prio: int, slots: PrioritySlots, producer: AIOKafkaProducer) -> None:
-        """One record, holding a slot (released while waiting to retry). Infrastructure errors propagate."""
+        """One record, holding a slot (released while waiting to retry; the receipts' acknowledgements are awaited
+        after the slot is given back). Infrastructure errors propagate."""
         held = True
+        acks: list[asyncio.Future] = []
         try:
             try:
                 job = DeliveryJob.model_validate_json(rec.value or b"")
@@ -243,7 +245,7 @@ class ChannelRunner:
                 return
             attempt = 0
             while True:
-                retry_in = await self._try(job, producer, rec)
+                retry_in = await self._try(job, producer, rec, acks)
                 if retry_in is None:
                     return
                 attempt += 1
@@ -255,16 +257,19 @@ class ChannelRunner:
         finally:
             if held:
                 slots.release()
+        if acks:  # the offset is committed only after this task ends: a receipt lost in a crash is published again
+            await bounded(asyncio.gather(*acks), self.settings.broker_timeout_s, "receipts")
 
-    async def _try(self, job: DeliveryJob, producer: AIOKafkaProducer, rec: ConsumerRecord) -> float | None:
+    async def _try(self, job: DeliveryJob, producer: AIOKafkaProducer, rec: ConsumerRecord,
+                   acks: list[asyncio.Future]) -> float | None:
         """One try of a job; the delay before the next try, or None when it is finished."""
         now = utcnow()
         row = await self.ledger.claim(job.delivery_id, now)
         if row is None:  # done already (a redelivered job) or unknown: never sent twice
             done = await self.ledger.get(job.delivery_id)
             if done is not None:
-                await self._receipt(producer, receipt_of(done, done.state, done.updated_at, reason=done.failure,
-                                                         remote_id=done.remote_id))
+                acks.append(await self._receipt(producer, receipt_of(done, done.state, done.updated_at,
+                                                                     reason=done.failure, remote_id=done.remote_id)))
             return None
         try:
             code = None
@@ -280,12 +285,12 @@ class ChannelRunner:
             if is_transient(exc) and not isinstance(exc, SendFailed):
                 raise
             failure = exc if isinstance(exc, SendFailed) else SendFailed(f"{type(exc).__name__}: {exc}", retry=True)
-            return await self._failed(job, row, failure, producer, rec)
+            return await self._failed(job, row, failure, producer, rec, acks)
         state = "delivered" if receipt.state == "delivered" else "sent"
         done_at = utcnow()
         marked = await self.ledger.mark(job.delivery_id, state, done_at, remote_id=receipt.remote_id)
         self.sent += 1
-        await self._receipt(producer, receipt_of(marked or row, state, done_at, remote_id=receipt.remote_id))
+        acks.append(await self._receipt(producer, receipt_of(marked or row, state, done_at, remote_id=receipt.remote_id)))
         return None
 
     async def _render(self, job: DeliveryJob, code: str | None) -> Rendered:
@@ -304,7 +309,7 @@ class ChannelRunner:
         return cached.model_copy(update={"ack_url": ack_url(base=base, delivery_id=job.delivery_id)})
 
     async def _failed(self, job: DeliveryJob, row: Delivery, failure: SendFailed, producer: AIOKafkaProducer,
-                      rec: ConsumerRecord) -> float | None:
+                      rec: ConsumerRecord, acks: list[asyncio.Future]) -> float | None:
         s = self.settings
         now = utcnow()
         reason = failure.reason[:500]
@@ -317,14 +322,14 @@ class ChannelRunner:
                 return delay
             reason = f"alert expired after {row.attempts} tries; last: {reason}"
         await self.ledger.mark(job.delivery_id, "failed", now, failure=reason)
-        await self._receipt(producer, receipt_of(row, "failed", now, reason=reason))
+        acks.append(await self._receipt(producer, receipt_of(row, "failed", now, reason=reason)))
         await self._dead_letter(producer, rec, reason)
         return None
 
-    async def _receipt(self, producer: AIOKafkaProducer, receipt: Receipt) -> None:
-        fut = await producer.send(self.settings.topic(ALERTS_RECEIPTS), key=receipt.delivery_id.encode(),
-                                  value=receipt.model_dump_json().encode())
-        await bounded(fut, self.settings.broker_timeout_s, "receipt")
+    async def _receipt(self, producer: AIOKafkaProducer, receipt: Receipt) -> asyncio.Future:
+        """Queue a receipt on alerts.receipts; the future of the broker's acknowledgement."""
+        return await producer.send(self.settings.topic(ALERTS_RECEIPTS), key=receipt.delivery_id.encode(),
+                                   value=receipt.model_dump_json().encode())
 
     async def _dead_letter(self, producer: AIOKafkaProducer, rec: ConsumerRecord, reason: str) -> None:
         value = dead_letter_value(topic=rec.topic.removeprefix(self.settings.topic_prefix), partition=rec.partition,

@@ -258,13 +258,13 @@ async def test_killing_the_worker_midway_loses_and_doubles_nothing(broker, store
 
             worker = start()
             try:
-                await eventually(lambda: sum(peer.requests.values()) >= n // 4, timeout=240)
+                await eventually(lambda: sum(peer.requests.values()) >= n // 4, timeout=600)
                 os.kill(worker.pid, signal.SIGKILL)
                 worker.wait()
                 at_kill = sum(peer.requests.values())
                 assert at_kill < n, "the worker finished before it was killed"
                 worker = start()
-                await eventually(lambda: len(peer.requests) == n, timeout=300)
+                await eventually(lambda: len(peer.requests) == n, timeout=900)
                 await eventually(lambda: _all_sent(store.repository(DELIVERIES)), timeout=60)
             finally:
                 worker.kill()
