@@ -10,8 +10,8 @@ Run from the project root with the project's virtualenv::
 webhook channel) are spread uniformly over the Portland region and loaded into a ``Runtime`` (relay, projector,
 fan-out; no channel workers) through its ``Directory`` rebuild. An alert polygon covering about
 ``--targeted`` of them is journaled with ``Runtime.submit``; the time measured runs from that call until the
-broker holds every delivery job on ``alerts.deliveries.p*`` (end offsets polled every 20 ms): journal → relay
-→ alerts.issued → fan-out (index query, 1 ledger batch in SQLite, jobs and queued receipts produced).
+broker acknowledged (acks=all) every delivery job on ``alerts.deliveries.p*`` (the fan-out's call returns):
+journal → relay → alerts.issued → fan-out (index query, 1 ledger batch in SQLite, jobs and queued receipts).
 Baseline in the same run, same broker: bare aiokafka (acks=all) producing as many messages of the jobs' size
 to a fresh topic and awaiting every acknowledgement. Ratio = baseline time / fan-out time (goal ≥ 0.5).
 
@@ -95,18 +95,11 @@ class BenchDirectory:
         return None
 
 
-async def end_offsets(consumer, topics: list[str]) -> int:
-    from aiokafka import TopicPartition
-
-    tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-    return sum((await consumer.end_offsets(tps)).values())
-
-
 async def bench_fanout(args, workdir: Path) -> dict[str, Any]:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaProducer
     from aiokafka.admin import NewTopic
 
-    from alerts.delivery.models import DELIVERY_TOPICS, ChannelType, DeliveryJob
+    from alerts.delivery.models import ChannelType, DeliveryJob
     from alerts.models import AlertIn
     from alerts.service import alert_event
     from emergency.assembly.runtime import Runtime
@@ -143,20 +136,27 @@ async def bench_fanout(args, workdir: Path) -> dict[str, Any]:
             await asyncio.sleep(0.1)
         load_s = time.perf_counter() - t
         log(f"runtime started, index of {len(runtime.fanout.index):,} loaded in {load_s:.1f} s")
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await consumer.start()
-        topics = [settings.topic(t) for t in DELIVERY_TOPICS]
         try:
             now = utcnow()
             alert = AlertIn.model_validate({"tier": "imminent_threat_severe", "headline": "Evacuate now",
                                             "area": {"polygon": polygon}, "expires": (now + timedelta(hours=2)).isoformat()})
             event = alert_event(alert, event_id=f"alert:bench-{uuid.uuid4().hex[:8]}", sender="County EM", now=now)
-            before = await end_offsets(consumer, topics)
+            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            fan_out = runtime.fanout.fan_out
+
+            async def observed(**kw) -> int:  # returns once the broker acknowledged every job (acks=all)
+                n = await fan_out(**kw)
+                if n and not done.done():
+                    done.set_result(n)
+                return n
+
+            runtime.fanout.fan_out = observed
             t0 = time.perf_counter()
             await runtime.submit(event, ALERTS_ISSUED)
-            while await end_offsets(consumer, topics) - before < expected:
-                await asyncio.sleep(0.02)
+            produced = await asyncio.wait_for(done, 600)
             system_s = time.perf_counter() - t0
+            if produced != expected:
+                raise RuntimeError(f"{produced} jobs produced, {expected} expected")
             log(f"fan-out: {expected:,} jobs produced in {system_s:.2f} s")
 
             job = DeliveryJob(delivery_id="0" * 64, alert_id=event.id, alert_version=event.id, subscription_id="s123456",
@@ -179,7 +179,6 @@ async def bench_fanout(args, workdir: Path) -> dict[str, Any]:
                 await producer.stop()
             log(f"bare aiokafka: {expected:,} messages in {baseline_s:.2f} s")
         finally:
-            await consumer.stop()
             await runtime.stop()
         return {"subscribers": args.subscribers, "targeted": expected, "index_load_s": round(load_s, 2),
                 "fanout_s": round(system_s, 3), "baseline_s": round(baseline_s, 3),

@@ -25,6 +25,7 @@ version and the index keeps the highest, so the order in which the read and the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Hashable
@@ -82,12 +83,20 @@ class SubscriberIndex:
         self.targets: dict[str, Target] = {}
         self._versions: dict[str, int] = {}  # deleted subscriptions too, so an older change cannot revive one
         self._keys: dict[str, list[Hashable]] = {}
+        self._pending: list[Target] | None = None  # changes that arrived during a rebuild in a thread
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def apply(self, target: Target) -> bool:
-        """Take a change unless an equal or newer version was seen; True when taken."""
+        """Take a change unless an equal or newer version was seen; True when taken (or held for after a rebuild
+        that is running in a thread: see ``rebuild_index``)."""
+        if self._pending is not None:
+            self._pending.append(target)
+            return True
+        return self._apply(target)
+
+    def _apply(self, target: Target) -> bool:
         sid = target.subscription_id
         if self._versions.get(sid, -1) >= target.version:
             return False
@@ -121,7 +130,7 @@ class SubscriberIndex:
             plain = (sid not in self._versions and not t.deleted and len(t.areas) == 1
                      and t.areas[0].get("type") == "Point" and not t.areas[0].get("radius_m"))
             if not plain:
-                taken += self.apply(t)
+                taken += self._apply(t)
                 continue
             lon, lat = t.areas[0]["coordinates"][:2]
             self._versions[sid] = t.version
@@ -297,5 +306,15 @@ class FanOut:
 
 
 async def rebuild_index(*, directory: Directory, index: SubscriberIndex) -> int:
-    """Load every live subscription from the directory into ``index`` (after the tail started); how many."""
-    return index.load(await directory.targets())
+    """Load every live subscription from the directory into ``index`` (after the tail started); how many.
+    The load runs in a thread (a million subscriptions take seconds; the event loop keeps heartbeating);
+    changes arriving meanwhile are held and applied after it, the highest version winning as always."""
+    targets = await directory.targets()
+    index._pending = []
+    try:
+        n = await asyncio.to_thread(index.load, targets)
+    finally:
+        held, index._pending = index._pending, None
+        for t in held:
+            index.apply(t)
+    return n
