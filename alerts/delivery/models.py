@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.tiers import POLICY, Tier
-from emergency.stream.topics import ALERTS_DELIVERIES, ALERTS_SUBSCRIPTIONS, DELIVERY_PRIORITIES
+from emergency.stream.topics import ALERTS_DELIVERIES, DELIVERY_PRIORITIES, SUBSCRIPTIONS
 
 
 class ChannelType(str, Enum):
@@ -38,7 +38,7 @@ class ChannelType(str, Enum):
 # The topic names live in the kernel (emergency.stream.topics), which creates them.
 PRIORITIES = DELIVERY_PRIORITIES
 DELIVERY_TOPICS = ALERTS_DELIVERIES
-SUBSCRIPTIONS_TOPIC = ALERTS_SUBSCRIPTIONS
+SUBSCRIPTIONS_TOPIC = SUBSCRIPTIONS
 
 
 def priority(tier: Tier | str, severity: str | None = None) -> int:

@@ -25,7 +25,7 @@ COP_REPORTS = "cop.reports"
 COP_INCIDENTS = "cop.incidents"
 ALERTS_ISSUED = "alerts.issued"
 ALERTS_RECEIPTS = "alerts.receipts"
-ALERTS_SUBSCRIPTIONS = "alerts.subscriptions"  # subscription changes (Target payloads) for every fan-out index
+SUBSCRIPTIONS = "alerts.subscriptions"  # subscription changes (Target payloads) for every fan-out index
 DELIVERY_PRIORITIES = 6  # priority classes of alert deliveries, 0 first (alerts.delivery.models.priority)
 ALERTS_DELIVERIES = tuple(f"alerts.deliveries.p{p}" for p in range(DELIVERY_PRIORITIES))
 DEAD_LETTER = "deadletter"
@@ -33,7 +33,7 @@ EPOCH = "control.epoch"
 
 RAW_TOPICS = (RAW_SOCIAL, RAW_CITIZEN, RAW_AGENCY, RAW_FEEDS)
 ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, ALERTS_ISSUED, ALERTS_RECEIPTS, DEAD_LETTER, EPOCH,
-                           ALERTS_SUBSCRIPTIONS, *ALERTS_DELIVERIES)
+                           SUBSCRIPTIONS, *ALERTS_DELIVERIES)
 
 
 def admin_client(settings: Settings, bootstrap: str) -> AIOKafkaAdminClient:
