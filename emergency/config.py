@@ -149,6 +149,14 @@ class Settings(BaseSettings):
         "10/minute", description="subscriptions one client address may create in a moving window; beyond it "
         "POST /api/v1/subscriptions gets 429 with Retry-After (the `limits` package's notation)")
 
+    # alert delivery (alerts/delivery): the fan-out and one channel worker per channel that is on
+    run_delivery: bool = Field(True, description="run the alert fan-out and the channel workers with the stream "
+                               "processors (they start only when a subscription directory is wired)")
+    delivery_concurrency: int = Field(32, ge=1, le=10_000, description="sends in flight per channel worker")
+    delivery_retry_base_s: float = Field(1.0, gt=0, description="first retry delay of a failed send; doubles "
+                                         "each try (full jitter), until the alert expires")
+    delivery_retry_max_s: float = Field(300.0, gt=0, description="longest delay between two tries of a send")
+
     # external feeds (feeds/external)
     feeds: str = Field("", description="feeds the system polls itself, comma-separated NAME=URL "
                        "(usgs=https://host/all_day.geojson,gdacs=https://host/rss.xml); the format is recognised "
@@ -179,6 +187,10 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"expected an amount per period such as 100000/minute, got {value!r}") from None
         return value
+
+    def public_base(self) -> str:
+        """``public_url`` without a trailing slash, or ``http://host:port``."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def resolved_store_url(self) -> str:
         """The store URL, defaulting to a SQLite file under ``data_dir``.

@@ -107,6 +107,7 @@ class KafkaCluster:
                       for i in range(self.size)]
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         # what ``StorageTool random-uuid`` prints (a Kafka Uuid: 16 random bytes, URL-safe base64), without a JVM
+        # (one in 32 starts with "-": passed as --cluster-id=ID so the tool's parser does not take it for an option)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         rf = self.replication
         for n in self.nodes:
@@ -146,8 +147,8 @@ class KafkaCluster:
                 "unclean.leader.election.enable": "false",
             }
             (n.dir / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        formats = [subprocess.Popen(["java", *JVM_OPTS, "-cp", cp, "kafka.tools.StorageTool", "format", "-t",
-                                     cluster_id, "-c", str(n.dir / "server.properties")],
+        formats = [subprocess.Popen(["java", *JVM_OPTS, "-cp", cp, "kafka.tools.StorageTool", "format",
+                                     f"--cluster-id={cluster_id}", "-c", str(n.dir / "server.properties")],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for n in self.nodes]
         for n, proc in zip(self.nodes, formats):
             out, _ = proc.communicate()

@@ -20,8 +20,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.tiers import Tier
-from emergency.stream.topics import SUBSCRIPTIONS
+from alerts.tiers import POLICY, Tier
+from emergency.stream.topics import ALERTS_DELIVERIES, DELIVERY_PRIORITIES, SUBSCRIPTIONS
 
 
 class ChannelType(str, Enum):
@@ -35,24 +35,21 @@ class ChannelType(str, Enum):
 
 
 # Priority classes, 0 first: presidential > imminent extreme > imminent severe > AMBER > public safety > test.
-PRIORITIES = 6
-DELIVERY_TOPICS = tuple(f"alerts.deliveries.p{p}" for p in range(PRIORITIES))
-SUBSCRIPTIONS_TOPIC = SUBSCRIPTIONS  # emergency.stream.topics, "alerts.subscriptions"
+# The topic names live in the kernel (emergency.stream.topics), which creates them.
+PRIORITIES = DELIVERY_PRIORITIES
+DELIVERY_TOPICS = ALERTS_DELIVERIES
+SUBSCRIPTIONS_TOPIC = SUBSCRIPTIONS
 
 
 def priority(tier: Tier | str, severity: str | None = None) -> int:
-    """The priority class of an alert version (0 = first): presidential 0, imminent threat with CAP severity
-    Extreme 1, other imminent threat 2, child abduction (AMBER) 3, public safety 4, test 5."""
-    t = Tier(tier)
-    if t is Tier.presidential:
-        return 0
-    if t is Tier.imminent_threat:
+    """The priority class of an alert version (0 = first): presidential 0, imminent threat extreme 1, imminent
+    threat severe 2, child abduction (AMBER) 3, public safety 4, test 5 (the tier's ``rank``). A tier name this
+    system does not know is taken as an imminent threat (1 when its CAP ``severity`` is Extreme, else 2): a
+    warning is never held back for being unclassified. ``severity`` is only used for that case."""
+    try:
+        return POLICY[Tier(tier)].rank
+    except ValueError:
         return 1 if (severity or "").lower() == "extreme" else 2
-    if t is Tier.child_abduction:
-        return 3
-    if t is Tier.public_safety:
-        return 4
-    return 5
 
 
 class DeliveryJob(BaseModel):
@@ -118,6 +115,7 @@ class Rendered(BaseModel):
     cap_xml: str
     geojson: dict[str, Any]   # the alert's public feature
     link: str                 # EMERGENCY_PUBLIC_URL + the alert's public page / CAP URL
+    ack_url: str | None = None  # POST here to acknowledge this delivery (the delivery id is the capability)
 
 
 class SendFailed(Exception):
@@ -177,6 +175,12 @@ class Directory(Protocol):
         """Every live subscription (for an index rebuilt at a worker's start)."""
         ...
 
-    async def contact(self, subscription_id: str, channel_id: str) -> Contact | None:
-        """The contact of one channel; None when the subscription or channel is gone, or not confirmed."""
+    async def contact(self, subscription_id: str, channel_id: str, *, pending: bool = False) -> Contact | None:
+        """The contact of one channel; None when the subscription or channel is gone, or not confirmed.
+        ``pending=True`` (only for a Confirmation job) also gives the contact of a channel not confirmed yet."""
+        ...
+
+    async def confirmation(self, subscription_id: str, channel_id: str) -> str | None:
+        """The pending confirmation code of an unconfirmed channel (email, sms); None when there is none.
+        Optional to implement: the fan-out looks it up with ``getattr`` and sends no confirmation without it."""
         ...

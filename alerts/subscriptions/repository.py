@@ -67,8 +67,9 @@ class SubscriptionRepository(Protocol):
         """Every live subscription, for an index rebuilt at a worker's start."""
         ...
 
-    async def contact(self, subscription_id: str, channel_id: str) -> Contact | None:
-        """The contact of one channel; None when gone, stopped, or (email, sms) not confirmed."""
+    async def contact(self, subscription_id: str, channel_id: str, *, pending: bool = False) -> Contact | None:
+        """The contact of one channel; None when gone, stopped, or (email, sms) not confirmed. With ``pending``
+        the contact of an unconfirmed channel instead (``pending_contact``), for its confirmation message only."""
         ...
 
     async def pending_contact(self, subscription_id: str, channel_id: str) -> Contact | None:
@@ -148,7 +149,9 @@ class _Directory:
                                channel_id=channel.channel_id)
         return contact_of(sub, channel, unsubscribe=link)
 
-    async def contact(self, subscription_id: str, channel_id: str) -> Contact | None:
+    async def contact(self, subscription_id: str, channel_id: str, *, pending: bool = False) -> Contact | None:
+        if pending:
+            return await self.pending_contact(subscription_id, channel_id)
         found = await self._channel_of(subscription_id, channel_id)
         if found is None or found[1].stopped or not found[1].confirmed:
             return None

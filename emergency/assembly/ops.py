@@ -26,6 +26,7 @@ class ReadyOut(BaseModel):
     checks: dict[str, bool]
     failed: int
     degraded: bool
+    channels: dict[str, str] = {}  # alert delivery channel type -> "on" or why it is off (none without delivery)
 
 
 @router.get("/readyz", response_model=ReadyOut, responses={
@@ -36,13 +37,15 @@ async def readyz(request: Request) -> JSONResponse:
     ``failed`` counts journal rows a processor gave up on (dead-lettered; ``GET
     /api/v1/admin/journal/failed``); any makes ``degraded`` true but the process stays ready,
     because the stream flows past them and taking the process out of service would stop intake.
+    ``channels`` lists the alert delivery channels of this process: "on", or why each is off.
     """
     runtime = request.app.state.runtime
     checks = await runtime.ready()
     failed = await runtime.journal_failed()
     ok = all(checks.values())
+    channels = {c.value: "on" for c in (runtime.channels or {})} | dict(runtime.channels_off)
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks, "failed": failed,
-                         "degraded": bool(failed)}, status_code=200 if ok else 503)
+                         "degraded": bool(failed), "channels": channels}, status_code=200 if ok else 503)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

@@ -21,6 +21,10 @@ benchmarks and the tests. Components:
 - social stream runners (``EMERGENCY_SOCIAL_STREAMS``, none by default): live posts -> raw.social
 - feed poller (with the workers, one per system): external feeds (``EMERGENCY_FEEDS`` and the admin API) ->
   raw.feeds, only new, changed and ended items (``feeds/external/poller.py``)
+- alert delivery (with the workers, ``EMERGENCY_RUN_DELIVERY``, when a subscription ``directory`` is wired): the
+  fan-out (group ``fanout``: alerts.issued, alerts.subscriptions -> ledger + alerts.deliveries.p0..p5) with its
+  subscriber index (rebuilt from the directory, kept current by a tail of alerts.subscriptions), and one channel
+  worker (group ``channel.<type>``) per channel that is on (``alerts.delivery.registry``)
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ from typing import Any
 
 from alerts.delivery.channels.vapid import ensure_vapid
 from alerts.delivery.channels.websocket import WebSocketChannel
+from alerts.delivery.fanout import FanOut, SubscriberIndex, rebuild_index
+from alerts.delivery.models import SUBSCRIPTIONS_TOPIC, Channel, ChannelType, Directory, Receipt, Target
+from alerts.delivery.registry import ChannelRegistry, default_registry
+from alerts.delivery.service import LedgerReceipts
+from alerts.delivery.worker import ChannelRunner
 from alerts.push import AlertPush
 from alerts.subscriptions.flows import NumberOptOuts
 from alerts.subscriptions.repository import SUBSCRIPTIONS as SUBSCRIPTION_REPOSITORY
@@ -43,7 +52,7 @@ from emergency.cop.incidents.service import make_correlator
 from emergency.cop.live import CopLive
 from emergency.cop.normalise import make_normaliser
 from emergency.cop.project import make_projector
-from emergency.events import Envelope
+from emergency.events import Envelope, Kind
 from emergency.geocoding import Geocoder
 from emergency.metrics import Registry
 from emergency.store import open_store
@@ -53,9 +62,18 @@ from emergency.stream.abilities import group_lag
 from emergency.stream.broker import EmbeddedBroker
 from emergency.stream.consumer import GroupWorker
 from emergency.stream.outage import BrokerOutage
+from emergency.stream.producer import publish_all, start_producer, stop_producer
 from emergency.stream.relay import OutboxRelay
 from emergency.stream.tail import Tail
-from emergency.stream.topics import ALERTS_ISSUED, COP_ACTIONS, COP_INCIDENTS, COP_REPORTS, RAW_TOPICS, SUBSCRIPTIONS
+from emergency.stream.topics import (
+    ALERTS_ISSUED,
+    ALERTS_RECEIPTS,
+    COP_ACTIONS,
+    COP_INCIDENTS,
+    COP_REPORTS,
+    RAW_TOPICS,
+    SUBSCRIPTIONS,
+)
 from emergency.stream.watchdog import BrokerWatchdog
 from mapping.geocode import region_geocoder
 
@@ -83,6 +101,13 @@ class Runtime:
     delivery_receipts: Any = None  # alerts.delivery ReceiptSink: where channel callbacks (SMS DLRs) put receipts
     sms_opt_outs: Any = None  # alerts.delivery.channels.sms OptOuts (the subscription repository): inbound STOP
     feed_poller: Any = None  # feeds.external FeedPoller, where the workers run
+    directory: Directory | None = None  # the subscription repository (alerts.subscriptions); None: no delivery
+    channel_registry: ChannelRegistry = field(default_factory=default_registry)
+    channels: dict[ChannelType, Channel] | None = None  # None: built from channel_registry and the settings
+    channels_off: dict[str, str] = field(default_factory=dict)  # channel type -> why it is off (for /readyz)
+    fanout: FanOut | None = None
+    channel_runners: list[ChannelRunner] = field(default_factory=list)
+    _receipts: Any = None  # a producer for receipts published by this process's API (acknowledgements)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self, *, workers: bool | None = None, gateways: bool = True, feeds: bool = True) -> Runtime:
@@ -96,6 +121,9 @@ class Runtime:
         self.store = await open_store(s.resolved_store_url())
         self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
         self.sms_opt_outs = NumberOptOuts(store=self.store, submit=self.submit)  # inbound SMS STOP/START
+        if self.directory is None:  # the fan-out's and channel workers' view of the subscriptions
+            self.directory = self.store.repository(SUBSCRIPTION_REPOSITORY)
+        self.delivery_receipts = LedgerReceipts(store=self.store, publish=self.publish_receipt)
         try:
             await ensure_vapid(self.store)  # the Web Push key pair exists from the first start on
             if s.kafka_bootstrap:
@@ -168,6 +196,9 @@ class Runtime:
             self.feed_poller = self.make_feed_poller()
             self._spawn(self.feed_poller.run(), "feed-poller")
 
+        if s.run_delivery:
+            self.start_delivery()
+
     def make_feed_poller(self):
         """The external feed poller on this runtime's store, journal and region zones (NWS zone codes)."""
         from feeds.external.poller import FeedPoller
@@ -178,6 +209,48 @@ class Runtime:
         zones = region_zones(region=region) if region is not None else None
         return FeedPoller(settings=self.settings, store=self.store, submitter=self, metrics=self.metrics,
                           zones=lambda: zones)
+
+    def start_delivery(self) -> None:
+        """Start the fan-out (its index first: a tail of alerts.subscriptions, then the rebuild from the
+        directory) and one channel worker per channel that is on; say once which channels are off."""
+        s, store, directory = self.settings, self.store, self.directory
+        assert store is not None
+        if directory is None:
+            log.info("alert delivery is off: no subscription directory is wired into this runtime")
+            return
+        if self.channels is None:
+            self.channels, self.channels_off = self.channel_registry.build(s, store=store)
+        for name, why in sorted(self.channels_off.items()):
+            log.info("delivery channel %s is off: %s", name, why)
+        index = SubscriberIndex()
+        self.fanout = FanOut(settings=s, store=store, directory=directory, index=index)
+
+        async def apply(topic: str, event: Envelope) -> None:
+            if event.kind is Kind.subscription:
+                index.apply(Target.model_validate(event.attributes))
+
+        tail = Tail(settings=s, bootstrap=self.bootstrap, topics=[SUBSCRIPTIONS_TOPIC], handler=apply,
+                    outage=self.outage)
+        self._spawn(tail.run(), "subscriptions-tail")
+        fanout = GroupWorker(settings=s, bootstrap=self.bootstrap, group="fanout",
+                             topics=[ALERTS_ISSUED, SUBSCRIPTIONS_TOPIC], process=self.fanout.process(),
+                             metrics=self.metrics, outage=self.outage)
+
+        async def run_fanout() -> None:
+            await tail.ready.wait()  # every change from here on reaches the index; the rebuild gives the rest
+            n = await rebuild_index(directory=directory, index=index)
+            log.info("fan-out index: %d subscriptions", n)
+            await fanout.run()
+
+        self.workers.append(fanout)
+        self._spawn(run_fanout(), "worker-fanout")
+        for channel in self.channels.values():
+            if channel.per_process:
+                continue  # e.g. WebSocket: every API process delivers to its own sessions
+            runner = ChannelRunner(settings=s, bootstrap=self.bootstrap, channel=channel, store=store,
+                                   directory=directory, metrics=self.metrics, outage=self.outage)
+            self.channel_runners.append(runner)
+            self._spawn(runner.run(), f"worker-{runner.group}")
 
     def _wake_live(self) -> None:
         """The projection changed in this process: the live picture reads it now, not at its next poll."""
@@ -286,6 +359,13 @@ class Runtime:
         await self.journal_failed()
         return retried
 
+    async def publish_receipt(self, receipt: Receipt) -> None:
+        """Put a delivery receipt on alerts.receipts (from the API: an acknowledgement); waits for the broker."""
+        if self._receipts is None:
+            self._receipts = await start_producer(self.settings, self.bootstrap)
+        await publish_all(self._receipts, [(self.settings.topic(ALERTS_RECEIPTS), receipt.delivery_id.encode(),
+                                            receipt.model_dump_json().encode(), None)], self.settings.broker_timeout_s)
+
     async def stop(self) -> None:
         """Cancel tasks, stop the embedded broker, close the store. Safe to call twice."""
         tasks, self._tasks = self._tasks, []
@@ -293,6 +373,15 @@ class Runtime:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        if self._receipts is not None:
+            await stop_producer(self._receipts)
+            self._receipts = None
+        channels, self.channels = self.channels or {}, None
+        for channel in channels.values():
+            try:
+                await channel.close()
+            except Exception as exc:
+                log.warning("closing channel %s: %s", channel.type.value, exc)
         if self.broker is not None:
             await self.broker.stop()
         if self.store is not None:

@@ -27,13 +27,15 @@ COP_INCIDENTS = "cop.incidents"
 COP_ACTIONS = "cop.actions"  # coordinators' actions on incidents (journaled), applied by the correlator
 ALERTS_ISSUED = "alerts.issued"
 ALERTS_RECEIPTS = "alerts.receipts"
-SUBSCRIPTIONS = "alerts.subscriptions"  # subscription changes: the Target (no contact data), keyed by subscription
+SUBSCRIPTIONS = "alerts.subscriptions"  # subscription changes (Target payloads) for every fan-out index
+DELIVERY_PRIORITIES = 6  # priority classes of alert deliveries, 0 first (alerts.delivery.models.priority)
+ALERTS_DELIVERIES = tuple(f"alerts.deliveries.p{p}" for p in range(DELIVERY_PRIORITIES))
 DEAD_LETTER = "deadletter"
 EPOCH = "control.epoch"
 
 RAW_TOPICS = (RAW_SOCIAL, RAW_CITIZEN, RAW_AGENCY, RAW_FEEDS)
 ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, COP_ACTIONS, ALERTS_ISSUED, ALERTS_RECEIPTS, SUBSCRIPTIONS,
-                           DEAD_LETTER, EPOCH)
+                           *ALERTS_DELIVERIES, DEAD_LETTER, EPOCH)
 
 
 def admin_client(settings: Settings, bootstrap: str) -> AIOKafkaAdminClient:

@@ -1,43 +1,20 @@
-"""The delivery channels, one module each, and the one list the channel worker runner reads.
+"""The delivery channels, one module each (``from_settings(settings, **deps) -> Channel | None``; None = off).
 
-Every module has ``from_settings(settings, **deps) -> Channel | None`` (None = its setting is empty: off).
-To add a channel, add its ``from_settings`` to ``FACTORIES``.
+The one list of channels is ``alerts.delivery.registry.default_registry``; to add a channel, register its
+``from_settings`` there.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
-from alerts.delivery.channels import email, mastodon, mqtt, sms, webhook, webpush, websocket
 from alerts.delivery.models import Channel
 from emergency.config import Settings
 
-log = logging.getLogger(__name__)
-
-FACTORIES: list[Callable[..., Channel | None]] = [
-    email.from_settings,
-    sms.from_settings,
-    webhook.from_settings,
-    websocket.from_settings,
-    webpush.from_settings,
-    mqtt.from_settings,
-    mastodon.from_settings,
-]
-
 
 def configured_channels(settings: Settings, **deps: Any) -> list[Channel]:
-    """Every channel whose settings are present (``deps``, e.g. ``store=``, go to each factory); says once which
-    factories gave no channel (their setting is empty)."""
-    channels: list[Channel] = []
-    off: list[str] = []
-    for make in FACTORIES:
-        channel = make(settings, **deps)
-        if channel is None:
-            off.append(make.__module__.rsplit(".", 1)[-1])
-        else:
-            channels.append(channel)
-    log.info("delivery channels on: %s; off (no setting): %s", ", ".join(c.type.value for c in channels) or "none",
-             ", ".join(off) or "none")
-    return channels
+    """Every channel its settings and ``deps`` turn on (the registry's ``build``, as a list)."""
+    from alerts.delivery.registry import default_registry
+
+    on, _off = default_registry().build(settings, **deps)
+    return list(on.values())

@@ -137,6 +137,11 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/incidents.{fmt}": PUBLIC,
     "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
     "GET /api/v1/reports/{report_id}/status": PUBLIC,
+    # County EM's alert: its originator, coordinators and admins see its deliveries
+    "GET /api/v1/alerts/{alert_id}/deliveries": agency_scoped("alert_originator", "coordinator", "admin",
+                                                              owners=("alert_originator", "coordinator", "admin")),
+    "POST /api/v1/deliveries/{delivery_id}/ack": PUBLIC,  # the delivery id is the capability (404 unknown)
+    "GET /alerts/{alert_id}/deliveries": PUBLIC,  # the page; it reads the report with the viewer's token
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -240,6 +245,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
         .replace("{token_hash}", "0" * 64).replace("{reference}", "NONE").replace("{agency_id}", "nobody").replace("{request_id}", "agency:x:resource:none")
         .replace("{token_hash}", "0" * 64).replace("{incident_id}", "incident:none").replace("{action}", "verify") \
         .replace("{report_id}", "citizen:none").replace("{fmt}", "csv")
+        .replace("{token_hash}", "0" * 64).replace("{delivery_id}", "0" * 64)
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
