@@ -188,10 +188,6 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an amount per period such as 100000/minute, got {value!r}") from None
         return value
 
-    def public_base(self) -> str:
-        """``public_url`` without a trailing slash, or ``http://host:port``."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
-
     def resolved_store_url(self) -> str:
         """The store URL, defaulting to a SQLite file under ``data_dir``.
 

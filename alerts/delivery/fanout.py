@@ -40,6 +40,7 @@ from alerts.delivery.models import (
     PRIORITIES,
     SUBSCRIPTIONS_TOPIC,
     ChannelType,
+    Contact,
     DeliveryJob,
     Directory,
     Receipt,
@@ -191,6 +192,21 @@ def alert_version(event: Envelope) -> str:
     return event.attributes.get("cap_id") or event.id
 
 
+BROADCAST_CHANNEL_ID = "broadcast"
+
+
+def broadcast_subscription(channel: ChannelType) -> str:
+    """The pseudo-subscriber of a broadcast channel (``mqtt:broadcast``, ``mastodon:broadcast``): no person."""
+    return f"{channel.value}:broadcast"
+
+
+def broadcast_contact(job: DeliveryJob) -> Contact | None:
+    """The contact of a broadcast job (it names nobody), None for a subscriber's job."""
+    if job.subscription_id != broadcast_subscription(job.channel):
+        return None
+    return Contact(subscription_id=job.subscription_id, channel_id=job.channel_id, channel=job.channel)
+
+
 @dataclass
 class FanOut:
     """The fan-out of one process: its index, the ledger, the directory (for confirmations) and settings."""
@@ -199,6 +215,7 @@ class FanOut:
     store: Store
     directory: Directory
     index: SubscriberIndex
+    broadcast: frozenset[ChannelType] = frozenset()  # channels with one system-wide delivery per version (MQTT, Mastodon)
 
     @property
     def ledger(self) -> DeliveryLedger:
@@ -240,6 +257,8 @@ class FanOut:
             for ch in t.channels:
                 if ch.confirmed and ch.channel is not ChannelType.websocket:
                     chosen[(t.subscription_id, ch.channel_id)] = (ch.channel.value, lang)
+        for ch in sorted(self.broadcast, key=lambda c: c.value):  # one system-wide delivery per version and channel
+            chosen[(broadcast_subscription(ch), BROADCAST_CHANNEL_ID)] = (ch.value, languages[0] if languages else None)
         if msg_type in ("Update", "Cancel"):
             for r in await self.ledger.recipients(event.id):
                 key = (r.subscription_id, r.channel_id)

@@ -48,7 +48,8 @@ def render_confirmation(*, job: DeliveryJob, code: str, base: str) -> Rendered:
     after the word "code"."""
     link = f"{base}/api/v1/subscriptions/{job.subscription_id}/confirm"
     text = f"To confirm this channel for public alerts, open {link} or reply with the code {code}"
-    return Rendered(headline="Confirm your alert subscription", description=text,
+    # the text once (channels show wea_long, else wea_short, then the description): one run of digits
+    return Rendered(headline="Confirm your alert subscription", description=None,
                     instruction="If you did not subscribe, ignore this message: nothing more will be sent.",
                     wea_short=f"Alert subscription: your confirmation code {code}", wea_long=text, cap_xml="",
                     geojson={}, link=link)

@@ -33,6 +33,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
+from alerts.delivery.fanout import broadcast_contact
 from alerts.delivery.ledger import DELIVERIES, Delivery
 from alerts.delivery.models import DELIVERY_TOPICS, Channel, DeliveryJob, Directory, Receipt, Rendered, SendFailed
 from alerts.delivery.render import ack_url, render
@@ -243,6 +244,8 @@ class ChannelRunner:
             except ValidationError as exc:
                 await self._dead_letter(producer, rec, f"invalid delivery job: {exc.errors()[0]['msg']}")
                 return
+            if job.channel is not self.channel.type:
+                return  # another channel's job: every channel's group reads the priority topics (see docs)
             attempt = 0
             while True:
                 retry_in = await self._try(job, producer, rec, acks)
@@ -276,8 +279,8 @@ class ChannelRunner:
             if job.msg_type == "Confirmation":
                 code = await self.directory.confirmation(job.subscription_id, job.channel_id)
             message = await self._render(job, code)
-            contact = await self.directory.contact(job.subscription_id, job.channel_id,
-                                                   pending=job.msg_type == "Confirmation")
+            contact = broadcast_contact(job) or await self.directory.contact(
+                job.subscription_id, job.channel_id, pending=job.msg_type == "Confirmation")
             if contact is None:
                 raise SendFailed(GONE, retry=False)
             receipt = await self.channel.send(job, contact, message)
@@ -296,7 +299,7 @@ class ChannelRunner:
     async def _render(self, job: DeliveryJob, code: str | None) -> Rendered:
         """The job's message; an alert version's is rendered once per language and reused (with this job's ack
         link), so a run of 100,000 deliveries reads the journal and writes the CAP XML once."""
-        base = self.settings.public_base()
+        base = self.settings.public_base_url()
         if job.msg_type == "Confirmation":
             return await render(store=self.store, job=job, base=base, code=code)
         key = (job.alert_id, job.alert_version, job.language)

@@ -223,7 +223,8 @@ class Runtime:
         for name, why in sorted(self.channels_off.items()):
             log.info("delivery channel %s is off: %s", name, why)
         index = SubscriberIndex()
-        self.fanout = FanOut(settings=s, store=store, directory=directory, index=index)
+        broadcast = frozenset(c for c in self.channels if c in (ChannelType.mqtt, ChannelType.mastodon))
+        self.fanout = FanOut(settings=s, store=store, directory=directory, index=index, broadcast=broadcast)
 
         async def apply(topic: str, event: Envelope) -> None:
             if event.kind is Kind.subscription:

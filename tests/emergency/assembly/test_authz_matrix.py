@@ -241,11 +241,11 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
         .replace("{token_hash}", "0" * 64).replace("{subscription_id}", system.subscription_id) \
-        .replace("{channel_id}", "mqtt-0").replace("{name}", "no-such-feed")
-        .replace("{token_hash}", "0" * 64).replace("{reference}", "NONE").replace("{agency_id}", "nobody").replace("{request_id}", "agency:x:resource:none")
-        .replace("{token_hash}", "0" * 64).replace("{incident_id}", "incident:none").replace("{action}", "verify") \
-        .replace("{report_id}", "citizen:none").replace("{fmt}", "csv")
-        .replace("{token_hash}", "0" * 64).replace("{delivery_id}", "0" * 64)
+        .replace("{channel_id}", "mqtt-0").replace("{name}", "no-such-feed") \
+        .replace("{reference}", "NONE").replace("{agency_id}", "nobody") \
+        .replace("{request_id}", "agency:x:resource:none") \
+        .replace("{incident_id}", "incident:none").replace("{action}", "verify") \
+        .replace("{report_id}", "citizen:none").replace("{fmt}", "csv").replace("{delivery_id}", "0" * 64)
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
