@@ -62,7 +62,7 @@ REPORT_FIELDS = frozenset({
 })
 CLOSURE_FIELDS = frozenset({"agency", "agency_id", "reason", "road_name", "reference", "start", "end",
                             "road", "from", "to", "length_m", "status", "lanes_affected", "detour", "ended",
-                            "incident_id", "incident_status"})
+                            "incident_id", "incident_status", "lanes", "windows", "timezone"})
 # Agency inputs (feeds/agency/inputs/): every one names its agency, its reference, its status and, once
 # ended (a DELETE or an end state), when: ``ended`` is each agency layer's first expiry attribute.
 AGENCY_FIELDS = frozenset({"agency", "agency_id", "reference", "status", "ended", "incident_id", "incident_status"})

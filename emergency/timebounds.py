@@ -25,8 +25,9 @@ so a journal replayed years later still decodes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime
 from pydantic_core import PydanticCustomError
@@ -100,3 +101,57 @@ QueryTime = Annotated[AwareDatetime, _bounded(ahead=CLOSURE_HORIZON)]
 
 __all__ = ["ALERT_HORIZON", "CLOSURE_HORIZON", "EARLIEST", "OBSERVED_AHEAD", "AlertExpiry", "ClosureTime",
            "ObservedTime", "QueryTime", "check_time", "to_utc"]
+
+
+# Recurring windows (a road closure closed only at set hours): ISO weekday names, "HH:MM" local times
+# in an IANA timezone; a window whose end is not after its start runs past midnight (22:00-05:00).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def window_occurrences(*, windows: list[dict[str, Any]], timezone: str, after: datetime,
+                       within: tuple[datetime, datetime | None] | None = None,
+                       ) -> list[tuple[datetime, datetime]]:
+    """The windows' occurrences (UTC) that end after ``after``, over the following 8 days, soonest first;
+    each clipped to ``within`` (start, end or None) and dropped when none of it lies there."""
+    zone = ZoneInfo(timezone)
+    first = after.astimezone(zone).date() - timedelta(days=1)
+    out = []
+    for n in range(9):
+        day = first + timedelta(days=n)
+        for w in windows:
+            if WEEKDAYS[day.weekday()] not in w["days"]:
+                continue
+            start = datetime.combine(day, time.fromisoformat(w["start"]), tzinfo=zone).astimezone(UTC)
+            end_day = day if w["end"] > w["start"] else day + timedelta(days=1)
+            end = datetime.combine(end_day, time.fromisoformat(w["end"]), tzinfo=zone).astimezone(UTC)
+            if within is not None:
+                start = max(start, within[0])
+                end = min(end, within[1]) if within[1] is not None else end
+            if end > start and end > after:
+                out.append((start, end))
+    return sorted(set(out))
+
+
+def next_window(*, windows: list[dict[str, Any]], timezone: str, at: datetime,
+                within: tuple[datetime, datetime | None] | None = None) -> tuple[datetime, datetime] | None:
+    """The window (UTC start, end) in progress ``at``, else the next one; None when none is left."""
+    found = window_occurrences(windows=windows, timezone=timezone, after=at, within=within)
+    return found[0] if found else None
+
+
+def utc_text(value: datetime) -> str:
+    """RFC 3339 UTC text to the second (``2026-12-01T14:00:00Z``) of a zoned time."""
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def window_state(*, attributes: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """For attributes with recurring ``windows`` (and ``timezone``, ``start``, ``end`` ISO texts): the
+    ``next_window`` ({start, end} UTC text, or None once none is left) and ``in_window_now``; else {}."""
+    windows, zone = attributes.get("windows"), attributes.get("timezone")
+    if not windows or not zone:
+        return {}
+    start = datetime.fromisoformat(attributes["start"])
+    end = datetime.fromisoformat(attributes["end"]) if attributes.get("end") else None
+    found = next_window(windows=windows, timezone=zone, at=now, within=(start, end))
+    return {"next_window": {"start": utc_text(found[0]), "end": utc_text(found[1])} if found else None,
+            "in_window_now": found is not None and found[0] <= now < found[1]}

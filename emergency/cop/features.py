@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from emergency.events import Envelope, Kind
+from emergency.events import Envelope, Kind, utcnow
 from emergency.layers import layer_for
 from emergency.store.base import StoredEvent
+from emergency.timebounds import window_state
 
 PRIVATE_KEY = "private"
 ENDED_REASON = "expired"  # the only way an item leaves the picture today: its end or expiry passed
@@ -41,6 +42,8 @@ def to_feature(event: Envelope, *, seq: int | None = None, ended_at: datetime | 
     )
     if event.kind is Kind.alert:
         props.update(alert_state(event, ended_at=ended_at))
+    if "windows" in props:  # a closure closed only at set hours: its next window and whether it is on now
+        props.update(window_state(attributes=event.attributes, now=utcnow()))
     if seq is not None:
         props["seq"] = seq
     if ended_at is not None:

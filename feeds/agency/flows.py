@@ -17,13 +17,14 @@ from emergency.errors import ConfigError, Forbidden, NotFound, RequestRefused, U
 from emergency.events import Envelope, utcnow
 from emergency.store.base import OnConflict
 from emergency.stream.topics import RAW_AGENCY
+from emergency.timebounds import utc_text
 from feeds.agency.bulk import RowError, ignored_columns, parse_row, read_table
 from feeds.agency.bulk import rows as bulk_rows
 from feeds.agency.inputs import KINDS
 from feeds.agency.inputs.base import AgencyInputIn, InputAccepted, InputKind
 from feeds.agency.inputs.resources import RESOURCE_REQUESTS, FulfilmentIn, fulfilled_version
 from feeds.agency.inputs.shelters import SHELTERS, OccupancyIn, updated_occupancy
-from feeds.agency.models import ClosureAccepted, RoadClosureIn, UnderstoodClosure
+from feeds.agency.models import ClosureAccepted, NextWindow, RoadClosureIn, UnderstoodClosure
 from feeds.agency.service import (
     agency_id_of,
     agency_of,
@@ -38,6 +39,7 @@ from feeds.agency.service import (
     needs_roads,
     understand_closure,
     understand_detour,
+    understand_windows,
 )
 from feeds.intake import Submitter
 from mapping.regions import Region, load_region
@@ -56,6 +58,7 @@ class PreparedClosure:
     event: Envelope
     on_conflict: OnConflict
     understood: UnderstoodClosure
+    next_window: tuple[datetime, datetime] | None = None
 
 
 def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, settings: Settings,
@@ -63,6 +66,8 @@ def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, sett
     """Place the closure on the region's roads, check the agency's jurisdiction, mint its id and event
     (blocking: loads the region and snaps; run it in a thread from async code)."""
     region = _region(settings=settings, required=needs_roads(closure=closure) or closure.detour_snap)
+    now = now or utcnow()
+    timezone, first = understand_windows(closure=closure, region=region, now=now)
     understood = understand_closure(closure=closure, region=region)
     check_jurisdiction(geometry=understood.geometry, principal=principal)
     detour = understand_detour(closure=closure, region=region)
@@ -71,8 +76,8 @@ def prepare_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, sett
     agency, agency_id = agency_of(principal=principal), agency_id_of(principal=principal)
     event_id = closure_id(agency_id=agency_id, reference=closure.reference)
     event = closure_event(closure=closure, understood=understood, event_id=event_id, agency=agency,
-                          agency_id=agency_id, now=now or utcnow(), detour=detour)
-    return PreparedClosure(event, closure_on_conflict(reference=closure.reference), understood)
+                          agency_id=agency_id, now=now, detour=detour, timezone=timezone)
+    return PreparedClosure(event, closure_on_conflict(reference=closure.reference), understood, first)
 
 
 async def submit_road_closure(*, closure: RoadClosureIn, principal: TokenRecord, submitter: Submitter,
@@ -89,7 +94,10 @@ async def submit_road_closure(*, closure: RoadClosureIn, principal: TokenRecord,
                  detail={"reference": closure.reference, "status": prepared.event.attributes["status"]})
     u = prepared.understood
     return ClosureAccepted(id=accepted.event_id, duplicate=not accepted.created, road=u.road, from_=u.from_, to=u.to,
-                           length_m=u.length_m, closure_status=prepared.event.attributes["status"])
+                           length_m=u.length_m, closure_status=prepared.event.attributes["status"],
+                           windows=closure.windows, timezone=prepared.event.attributes.get("timezone"),
+                           lanes=closure.lanes, next_window=NextWindow(start=utc_text(w[0]), end=utc_text(w[1]))
+                           if (w := prepared.next_window) else None)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from emergency.errors import Forbidden, ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source, new_id
 from emergency.geometry import to_shape
 from emergency.store.base import OnConflict
+from emergency.timebounds import next_window
 from feeds.agency.inputs.base import AgencyInputIn, Built, InputKind
 from feeds.agency.models import RoadClosureIn, UnderstoodClosure
 from mapping.regions import Region
@@ -156,10 +157,29 @@ def understand_detour(*, closure: RoadClosureIn, region: Region | None) -> dict[
         raise ValidationFailed("detour", exc.message, exc.suggestions) from None
 
 
+def understand_windows(*, closure: RoadClosureIn, region: Region | None, now: datetime,
+                       ) -> tuple[str | None, tuple[datetime, datetime] | None]:
+    """The windows' timezone (as given, else the region's) and the window in progress or next (UTC) from
+    ``now`` or the closure's start, whichever is later; ValidationFailed naming ``timezone`` when there is
+    none, ``windows`` when no window falls between start and end. (None, None) without windows."""
+    if not closure.windows:
+        return None, None
+    zone = closure.timezone or (region.meta.get("timezone") if region is not None else None)
+    if not zone:
+        raise ValidationFailed("timezone", "is required with windows (the region names no timezone): an IANA "
+                                           "name such as America/Los_Angeles")
+    first = next_window(windows=[w.model_dump() for w in closure.windows], timezone=zone,
+                        at=max(now, closure.start), within=(closure.start, closure.end))
+    if first is None:
+        raise ValidationFailed("windows", "no window falls between start and end")
+    return zone, first
+
+
 def closure_event(*, closure: RoadClosureIn, understood: UnderstoodClosure, event_id: str, agency: str,
-                  agency_id: str, now: datetime, detour: dict[str, Any] | None = None) -> Envelope:
+                  agency_id: str, now: datetime, detour: dict[str, Any] | None = None,
+                  timezone: str | None = None) -> Envelope:
     """The envelope for a road closure, on the understood geometry, with road/from/to/length, status,
-    lanes and detour (GeoJSON, WGS 84) public and the submitting agency (``agency``, ``agency_id``: its
+    lanes (and lane detail), recurring windows with their ``timezone``, and detour (GeoJSON, WGS 84) public and the submitting agency (``agency``, ``agency_id``: its
     owner) in the attributes. A ``reopened`` closure is recorded as ended now."""
     status = closure_status(closure=closure, now=now)
     return Envelope(
@@ -175,5 +195,8 @@ def closure_event(*, closure: RoadClosureIn, understood: UnderstoodClosure, even
             "end": closure.end.isoformat() if closure.end else None,
             "status": status, "lanes_affected": closure.lanes_affected, "detour": detour,
             "ended": now.isoformat() if status == "reopened" else None,
+            **({"lanes": list(closure.lanes)} if closure.lanes else {}),
+            **({"windows": [w.model_dump() for w in closure.windows], "timezone": timezone}
+               if closure.windows else {}),
         },
     )
