@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from emergency.auth.deps import optional_principal
 from emergency.auth.models import TokenRecord
 from emergency.cop.features import change, stored_feature, to_feature
+from emergency.cop.history import picture_answer, picture_at
 from emergency.cop.reads import ReadBudget, check_page_size, client_key
 from emergency.events import utcnow
 from emergency.hub import read_until_closed
@@ -201,6 +202,22 @@ async def changes(request: Request, response: Response,
                                                 + ",".join(_dumps(change(item)) for item in items) + "]}").encode())
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url is not None else None
     return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
+
+
+HISTORY_PATH = "/api/v1/cop"
+
+
+@router.get(HISTORY_PATH)
+async def cop_at(request: Request, at: QueryTime = Query(description="the time (ISO 8601 with zone)")
+                 ) -> dict[str, Any]:
+    """The picture as it stood at ``at``: one GeoJSON FeatureCollection (WGS 84) per layer, newest first, items
+    ended by then left out; rebuilt from the journal in memory (``rebuilt_from_journal``, ``journal_rows_read``),
+    the live picture untouched. Runs in one of the read slots."""
+    runtime = request.app.state.runtime
+    async with _budget(request).slot():
+        picture = await picture_at(store=runtime.store, at=at, geocoder=runtime.geocoder)
+        body = await asyncio.to_thread(lambda: _dumps(picture_answer(picture)).encode())
+    return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 
 EVENT_ID_MAX = 400  # longer than any id the system makes (an agency id and a 100-character reference fit)

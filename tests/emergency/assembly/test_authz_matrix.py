@@ -137,6 +137,7 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/incidents.{fmt}": PUBLIC,
     "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
     "GET /api/v1/reports/{report_id}/status": PUBLIC,
+    "GET /api/v1/cop": PUBLIC,  # the picture at a past time, rebuilt from the journal
     # County EM's alert: its originator, coordinators and admins see its deliveries
     "GET /api/v1/alerts/{alert_id}/deliveries": agency_scoped("alert_originator", "coordinator", "admin",
                                                               owners=("alert_originator", "coordinator", "admin")),
