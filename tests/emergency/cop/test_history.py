@@ -68,3 +68,31 @@ async def test_at_is_required_and_checked(system):
         r = await system.http.get("/api/v1/cop", params=params)
         assert r.status_code == 422 and r.json()["detail"].startswith("at:"), (params, r.text)
     assert report_body()  # the shared body helper is importable here (used by the bench)
+
+
+async def test_every_layer_exports_as_files_with_its_public_fields(system):
+    await post_report(system, category="flooding", text="Water over the road", contact="jane@example.org",
+                      **HAWTHORNE)
+    await post_report(system, category="damage", text="Fence down", lat=45.53, lon=-122.65)
+    closure = await system.http.post("/api/v1/agency/road-closures", json=closure_body("R-EXPORT"),
+                                     headers=system.auth("agency"))
+    assert closure.status_code == 202, closure.text
+    await settled(system)
+    csv = await system.http.get("/api/v1/reports.csv", params={"limit": 1})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.headers["x-total-count"] == "2" and csv.headers["x-truncated"] == "true"
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("WKT,") and len(lines) == 2 and "Fence down" in csv.text  # newest first
+    geo = await system.http.get("/api/v1/road-closures.geojson")
+    assert geo.status_code == 200 and geo.headers["x-truncated"] == "false" and geo.headers["x-total-count"] == "1"
+    [feature] = geo.json()["features"]
+    assert feature["geometry"]["type"] == "LineString" and feature["properties"]["road_name"] == "SE Hawthorne Blvd"
+    kml = await system.http.get("/api/v1/reports.kml")
+    assert kml.status_code == 200 and "<kml" in kml.text and kml.headers["x-total-count"] == "2"
+    empty = await system.http.get("/api/v1/shelters.csv")
+    assert empty.status_code == 200 and empty.headers["x-total-count"] == "0"
+    for body in (csv.text, geo.text, kml.text):
+        assert "jane@" not in body and "private" not in body
+    assert (await system.http.get("/api/v1/alerts.atom")).status_code == 200  # not shadowed by the alert files
+    bad = await system.http.get("/api/v1/reports.kml", params={"bbox": "1,2,3"})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("bbox:")
