@@ -20,7 +20,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 
 from emergency.auth.deps import optional_principal
 from emergency.auth.models import TokenRecord
+from emergency.cop.export import MEDIA_TYPES, ExportFormat, export_layer
 from emergency.cop.features import change, stored_feature, to_feature
+from emergency.cop.history import picture_answer, picture_at
 from emergency.cop.reads import ReadBudget, check_page_size, client_key
 from emergency.events import utcnow
 from emergency.hub import read_until_closed
@@ -173,7 +175,45 @@ def layer_route(layer: Layer) -> Callable[..., Awaitable[dict[str, Any]]]:
     return read
 
 
+def export_route(layer: Layer, fmt: ExportFormat) -> Callable[..., Awaitable[Response]]:
+    """The file route of one layer in one format: the read route's filters, newest first, public fields only."""
+
+    async def export(request: Request,
+                     bbox: str | None = Query(None, description=BBOX_DOC, json_schema_extra={"pattern": BBOX_PATTERN}),
+                     since: QueryTime | None = Query(None, description="observed at or after (ISO 8601 with zone)"),
+                     until: QueryTime | None = Query(None, description="observed at or before (ISO 8601 with zone)"),
+                     category: list[str] | None = Query(None), kind: list[str] | None = Query(None),
+                     status: list[str] | None = Query(None, description="only items whose `status` is one of these"),
+                     active: bool = Query(layer.active_by_default,
+                                          description="only items whose end or expiry has not passed"),
+                     limit: int = Query(layer.default_limit, ge=1, le=layer.max_limit,
+                                        description="items in the file, newest first"),
+                     principal: TokenRecord | None = Depends(optional_principal)) -> Response:
+        await allow_read(request, limit=limit, layer_max=layer.max_limit, principal=principal)
+        query = EventQuery(bbox=parse_bbox(bbox), since=since, until=until, categories=_split(category),
+                           kinds=_split(kind), statuses=_split(status), active_at=utcnow() if active else None,
+                           limit=limit)
+        async with _budget(request).slot():
+            out = await export_layer(store=request.app.state.runtime.store, layer=layer.name, fmt=fmt, query=query)
+        stem = layer.path.rsplit("/", 1)[-1]
+        return Response(out.body, media_type=MEDIA_TYPES[fmt], headers={
+            "X-Total-Count": str(out.total), "X-Total-Returned": str(out.returned),
+            "X-Truncated": "true" if out.truncated else "false",
+            "Content-Disposition": f'attachment; filename="{stem}.{fmt.value}"'})
+
+    export.__name__ = f"export_{layer.name}_{fmt.value}"
+    export.__doc__ = (f"{layer.title} as {fmt.value.upper()} (WGS 84; CSV geometry as WKT), newest first, with the "
+                      f"public properties of `GET {layer.path}` and its filters and limits; headers `X-Total-Count` "
+                      f"(items matching), `X-Total-Returned` (in the file) and `X-Truncated` (more matched).")
+    return export
+
+
 for _layer in REGISTRY.values():
+    for _fmt in ExportFormat:  # before the read route; distinct paths, so no other route is shadowed
+        router.add_api_route(f"{_layer.path}.{_fmt.value}", export_route(_layer, _fmt), methods=["GET"],
+                             name=f"{_layer.name}_{_fmt.value}", summary=f"{_layer.title} ({_fmt.value})",
+                             response_class=Response,
+                             responses={200: {"content": {MEDIA_TYPES[_fmt]: {}}, "description": "the file"}})
     router.add_api_route(_layer.path, layer_route(_layer), methods=["GET"], name=_layer.name,
                          summary=_layer.title)
 
@@ -201,6 +241,22 @@ async def changes(request: Request, response: Response,
                                                 + ",".join(_dumps(change(item)) for item in items) + "]}").encode())
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url is not None else None
     return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
+
+
+HISTORY_PATH = "/api/v1/cop"
+
+
+@router.get(HISTORY_PATH)
+async def cop_at(request: Request, at: QueryTime = Query(description="the time (ISO 8601 with zone)")
+                 ) -> dict[str, Any]:
+    """The picture as it stood at ``at``: one GeoJSON FeatureCollection (WGS 84) per layer, newest first, items
+    ended by then left out; rebuilt from the journal in memory (``rebuilt_from_journal``, ``journal_rows_read``),
+    the live picture untouched. Runs in one of the read slots."""
+    runtime = request.app.state.runtime
+    async with _budget(request).slot():
+        picture = await picture_at(store=runtime.store, at=at, geocoder=runtime.geocoder)
+        body = await asyncio.to_thread(lambda: _dumps(picture_answer(picture)).encode())
+    return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 
 EVENT_ID_MAX = 400  # longer than any id the system makes (an agency id and a 100-character reference fit)

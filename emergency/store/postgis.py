@@ -191,6 +191,11 @@ class PostGISStore:
             )
         return Accepted(event.id, True)
 
+    async def journal_until(self, upto: datetime) -> list[OutboxRow]:
+        rows = await self.pool.fetch(
+            "SELECT seq, event_id, topic, key, payload FROM outbox WHERE received_at <= $1 ORDER BY seq", upto)
+        return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
     async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:
         rows = await self.pool.fetch(
             "SELECT seq, event_id, topic, key, payload, published_at FROM outbox "

@@ -194,6 +194,14 @@ class SQLiteStore:
 
         return await self._run(_due)
 
+    async def journal_until(self, upto: datetime) -> list[OutboxRow]:
+        def _rows(c: sqlite3.Connection) -> list[OutboxRow]:
+            rows = c.execute("SELECT seq, event_id, topic, key, payload FROM outbox WHERE received_at <= ? ORDER BY seq",
+                             (ts(upto),)).fetchall()
+            return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+        return await self._run(_rows)
+
     async def mark_published(self, seqs: list[int], at: datetime) -> None:
         if seqs:
             marks = ",".join("?" * len(seqs))

@@ -1,24 +1,21 @@
 """Incidents: coordinators' actions, one incident with its reports and audit trail, a report's public status.
 
-The list of incidents is the registry's layer route (``GET /api/v1/incidents``, ``emergency/cop/views.py``).
+The list of incidents and its files are the registry's layer routes (``GET /api/v1/incidents``,
+``/api/v1/incidents.csv|.geojson|.kml``, ``emergency/cop/views.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request
 
 from emergency.auth.deps import optional_principal, require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
-from emergency.cop.incidents.export import EXPORT_MAX, MEDIA_TYPES, ExportFormat, export_incidents, parse_bbox_text
 from emergency.cop.incidents.models import ActionIn, ActionName
 from emergency.cop.incidents.service import act, incident_detail, report_status
-from emergency.cop.reads import FULL_READ_ROLES, check_page_size
-from emergency.layers import INCIDENTS, REGISTRY
-from emergency.store.base import EventQuery
-from emergency.timebounds import QueryTime
+from emergency.cop.reads import FULL_READ_ROLES
 
 router = APIRouter(tags=["incidents"])
 ID_MAX = 400  # longer than any id the system makes
@@ -43,26 +40,6 @@ async def post_action(request: Request, action: ActionName, incident_id: str = _
     runtime = request.app.state.runtime
     return await act(journal=runtime, store=runtime.store, incident_id=incident_id, action=action,
                      body=body or ActionIn(), principal=principal)
-
-
-@router.get("/api/v1/incidents.{fmt}", response_class=Response, responses={
-    200: {"content": {m: {} for m in MEDIA_TYPES.values()}, "description": "the file"}})
-async def export(request: Request, fmt: ExportFormat,
-                 bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS 84 degrees)"),
-                 since: QueryTime | None = Query(None, description="last seen at or after (ISO 8601 with zone)"),
-                 status: list[str] | None = Query(None), category: list[str] | None = Query(None),
-                 limit: int = Query(REGISTRY[INCIDENTS].default_limit, ge=1, le=EXPORT_MAX),
-                 principal: TokenRecord | None = Depends(optional_principal)) -> Response:
-    """Incidents as GeoJSON, CSV (geometry as WKT) or KML (WGS 84), newest first, with the public properties of
-    ``GET /api/v1/incidents``; headers ``X-Total-Returned`` and ``X-Truncated`` say whether more matched."""
-    settings = request.app.state.runtime.settings
-    check_page_size(limit=limit, layer_max=EXPORT_MAX, anon_max=settings.anon_max_limit, principal=principal)
-    query = EventQuery(bbox=parse_bbox_text(bbox), since=since, categories=tuple(category or ()),
-                       statuses=tuple(status or ()), limit=limit)
-    body, returned, truncated = await export_incidents(store=request.app.state.runtime.store, fmt=fmt, query=query)
-    return Response(body, media_type=MEDIA_TYPES[fmt], headers={
-        "X-Total-Returned": str(returned), "X-Truncated": "true" if truncated else "false",
-        "Content-Disposition": f'attachment; filename="incidents.{fmt.value}"'})
 
 
 @router.get("/api/v1/incidents/{incident_id}")

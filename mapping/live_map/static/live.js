@@ -330,11 +330,20 @@
     }
     var reason = el("input", "cop-reason-input");
     reason.placeholder = "reason (dismiss)";
+    var note = el("input", "cop-note-input");
+    note.placeholder = "note";
     button("Verify", "verify");
     button("Claim", "claim");
+    button("Release", "release");
+    button("Resolve", "resolve");
+    button("Reopen", "reopen");
     button("Dismiss", "dismiss", function () {
       if (!reason.value.trim()) { result.textContent = "Dismiss: give a reason"; return null; }
       return { reason: reason.value.trim() };
+    });
+    button("Note", "note", function () {
+      if (!note.value.trim()) { result.textContent = "Note: write the note first"; return null; }
+      return { text: note.value.trim() };
     });
     if (state.mergeFrom && state.mergeFrom !== id) {
       var from = state.mergeFrom;
@@ -358,6 +367,7 @@
       actions.appendChild(merge);
     }
     actions.appendChild(reason);
+    actions.appendChild(note);
     return box;
   }
 

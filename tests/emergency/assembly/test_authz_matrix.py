@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from emergency.assembly.app import create_app
 from emergency.auth.tokens import Role, create_token, hash_token
 from emergency.config import Settings
+from emergency.layers import REGISTRY
 from tests.conftest import PORTLAND_POINT, System
 from tests.emergency.assembly.test_durability import alert_body, closure_body
 from tests.feeds.agency.test_inputs_api import damage, perimeter, resource, shelter, zone
@@ -134,9 +135,10 @@ EXPECTED: dict[str, Access] = {
     "DELETE /api/v1/admin/feeds/{name}": roles("admin"),
     "GET /api/v1/incidents": PUBLIC,
     "GET /api/v1/incidents/{incident_id}": PUBLIC,
-    "GET /api/v1/incidents.{fmt}": PUBLIC,
     "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
     "GET /api/v1/reports/{report_id}/status": PUBLIC,
+    "GET /api/v1/cop": PUBLIC,  # the picture at a past time, rebuilt from the journal
+    **{f"GET {layer.path}.{fmt}": PUBLIC for layer in REGISTRY.values() for fmt in ("csv", "geojson", "kml")},
     # County EM's alert: its originator, coordinators and admins see its deliveries
     "GET /api/v1/alerts/{alert_id}/deliveries": agency_scoped("alert_originator", "coordinator", "admin",
                                                               owners=("alert_originator", "coordinator", "admin")),

@@ -71,7 +71,7 @@ async def test_incidents_export_as_geojson_csv_and_kml(system):
     fire = await incident_of(system, a)
     r = await system.http.get("/api/v1/incidents.geojson", params={"category": "fire"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
-    assert r.headers["x-total-returned"] == "1" and r.headers["x-truncated"] == "false"
+    assert r.headers["x-total-count"] == "1" and r.headers["x-total-returned"] == "1" and r.headers["x-truncated"] == "false"
     [feature] = r.json()["features"]
     assert feature["properties"]["id"] == fire and feature["geometry"]["type"] == "Point"
     assert feature["properties"]["report_ids"] == [a]  # GDAL writes JSON text fields as JSON
@@ -83,7 +83,7 @@ async def test_incidents_export_as_geojson_csv_and_kml(system):
     assert kml.status_code == 200 and "<kml" in kml.text and kml.headers["x-truncated"] == "true"
     for body in (r.text, csv.text, kml.text):
         assert "jane@" not in body and "private" not in body
-    assert (await system.http.get("/api/v1/incidents.shp")).status_code == 422
+    assert (await system.http.get("/api/v1/incidents.shp")).status_code == 404  # one route per format
     bad = await system.http.get("/api/v1/incidents.csv", params={"bbox": "1,2,3"})
     assert bad.status_code == 422 and bad.json()["detail"].startswith("bbox:")
 

@@ -304,3 +304,18 @@ async def test_mark_applied_finishes_journal_rows_up_to_the_version_seen(store):
     assert (await store.journal_counts()).applied == 2
     due = await store.due_for_publication(10, T0 + timedelta(days=1))
     assert [r.event_id for r in due] == ["other"]
+
+
+async def test_journal_until_gives_the_rows_received_by_then_in_journal_order(store):
+    early, late = ev("citizen:h1", minutes=0), ev("citizen:h2", minutes=10)
+    await store.accept(late, "raw.citizen", None)
+    await store.accept(early, "raw.citizen", "cell")
+    await store.accept(ev("citizen:h1", minutes=5), "raw.citizen", None, on_conflict="append")
+    cut = early.received_at + timedelta(minutes=6)
+    rows = await store.journal_until(cut)
+    assert [(r.event_id, r.topic, r.key) for r in rows] == [("citizen:h1", "raw.citizen", "cell"),
+                                                             ("citizen:h1", "raw.citizen", None)]
+    assert rows[0].seq < rows[1].seq and Envelope.from_json(rows[0].payload) == early
+    assert [r.event_id for r in await store.journal_until(cut + timedelta(hours=1))] == \
+        ["citizen:h2", "citizen:h1", "citizen:h1"]
+    assert await store.journal_until(early.received_at - timedelta(seconds=1)) == []

@@ -262,5 +262,24 @@ async def test_a_coordinator_verifies_an_incident_from_its_popup(system):
         await page.wait_for_function(
             "(id) => window.copLayers.incidents.get(id).feature.properties.status === 'verified'", arg=incident,
             timeout=20_000)
+        last = page.locator(".cop-popup").last  # a live update re-opens the popup on the redrawn marker
+        for action, fill, prop, value in (("claim", None, "claimed", True), ("note", "hose team on site", None, None),
+                                          ("release", None, "claimed", False),
+                                          ("resolve", None, "status", "resolved"),
+                                          ("reopen", None, "status", "corroborated")):
+            await page.evaluate(close_popup)
+            await page.evaluate(open_popup)
+            if fill:
+                await last.locator(".cop-note-input").fill(fill)
+            await last.locator(f".cop-action-{action}").click()
+            await page.wait_for_function(
+                "() => [...document.querySelectorAll('.cop-incident-result')].some(r => r.dataset.status === '202')",
+                timeout=10_000)
+            assert await system.runtime.wait_applied(timeout_s=30)
+            if prop:
+                await page.wait_for_function(
+                    "([id, k, v]) => Boolean(window.copLayers.incidents.get(id).feature.properties[k]) === Boolean(v)"
+                    " && (k !== 'status' || window.copLayers.incidents.get(id).feature.properties[k] === v)",
+                    arg=[incident, prop, value], timeout=20_000)
     state = (await system.http.get(f"/api/v1/incidents/{incident}")).json()
-    assert state["properties"]["status"] == "verified" and [e["action"] for e in state["audit"]] == ["verify"]
+    assert [e["action"] for e in state["audit"]] == ["verify", "claim", "note", "release", "resolve", "reopen"]

@@ -1,4 +1,5 @@
-"""Incidents as files: GeoJSON, CSV (geometry as WKT) and KML, written by geopandas/pyogrio (GDAL drivers).
+"""Any layer of the registry as a file: GeoJSON, CSV (geometry as WKT) and KML, written by geopandas/pyogrio
+(GDAL drivers). ``GET <layer path>.csv|.geojson|.kml`` (``emergency/cop/views.py``) uses this for every layer.
 
 Only public properties leave (the layer's features, as on the read route); nested values (report ids, counts by
 source, the hull) are written as JSON text in CSV and KML, whose fields are flat. Geometry WGS 84 (EPSG:4326).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,6 @@ import pyogrio
 from shapely.geometry import shape
 
 from emergency.cop.features import stored_feature
-from emergency.errors import ValidationFailed
-from emergency.geometry import check_bbox
-from emergency.layers import INCIDENTS, REGISTRY
 from emergency.store.base import EventQuery, Store
 
 
@@ -52,22 +51,19 @@ def export_features(*, features: list[dict[str, Any]], fmt: ExportFormat, layer:
         return path.read_bytes()
 
 
-def parse_bbox_text(raw: str | None) -> tuple[float, float, float, float] | None:
-    """``minlon,minlat,maxlon,maxlat`` (WGS 84 degrees); ``ValidationFailed`` naming ``bbox`` when wrong."""
-    if raw is None:
-        return None
-    try:
-        return check_bbox(raw.split(","))
-    except ValueError as exc:
-        raise ValidationFailed("bbox", str(exc).removeprefix("bbox: ")) from None
+@dataclass(frozen=True)
+class Export:
+    """One layer's file: its bytes, how many items it holds, how many matched in all, and whether more matched."""
+
+    body: bytes
+    returned: int
+    total: int
+    truncated: bool
 
 
-async def export_incidents(*, store: Store, fmt: ExportFormat, query: EventQuery) -> tuple[bytes, int, bool]:
-    """Incidents matching ``query`` (newest first, ``query.limit`` at most) as a file; (bytes, how many, truncated)."""
-    page = await store.read_events(EventQuery(**{**query.__dict__, "layers": (INCIDENTS,)}))
+async def export_layer(*, store: Store, layer: str, fmt: ExportFormat, query: EventQuery) -> Export:
+    """Items of ``layer`` matching ``query`` (newest first, ``query.limit`` at most) as a file of format ``fmt``."""
+    page = await store.read_events(replace(query, layers=(layer,)))
     features = [stored_feature(item) for item in page.items]
-    body = await asyncio.to_thread(export_features, features=features, fmt=fmt, layer=INCIDENTS)
-    return body, len(features), page.more
-
-
-EXPORT_MAX = REGISTRY[INCIDENTS].max_limit
+    body = await asyncio.to_thread(export_features, features=features, fmt=fmt, layer=layer)
+    return Export(body=body, returned=len(features), total=page.total, truncated=page.more)
