@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
                        "processors (stop the server first)")
     r.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     r.add_argument("--from-topics", action="store_true",
-                   help="replay the broker's retained topics (cop.reports, alerts.issued) instead of the journal; "
+                   help="replay the broker's retained topics (cop.incidents, alerts.issued) instead of the journal; "
                    "needs EMERGENCY_KAFKA_BOOTSTRAP of a cluster that retains them (Apache Kafka)")
 
     t = sub.add_parser("token", help="create an API token (printed once)")
@@ -306,7 +306,7 @@ async def _rebuild_from_topics(settings: Settings) -> int:
     """Drop the projection and give it the projector's topics again, from their first message (stop the server first)."""
     from emergency.store import open_store
     from emergency.stream.replay import replay_topics
-    from emergency.stream.topics import ALERTS_ISSUED, COP_REPORTS
+    from emergency.stream.topics import ALERTS_ISSUED, COP_INCIDENTS
 
     if not settings.kafka_bootstrap:
         raise BrokerError("rebuild --from-topics needs EMERGENCY_KAFKA_BOOTSTRAP: the embedded broker keeps its "
@@ -316,7 +316,7 @@ async def _rebuild_from_topics(settings: Settings) -> int:
     store = await open_store(settings.resolved_store_url())
     try:
         before = await store.count_events()
-        topics = [COP_REPORTS, ALERTS_ISSUED]
+        topics = [COP_INCIDENTS, ALERTS_ISSUED]  # what the projector reads (the correlator's output, alerts)
         # first a dry pass that only checks the topics are whole, so a refusal leaves the projection as it was
         await replay_topics(settings=settings, bootstrap=settings.kafka_bootstrap, topics=topics, apply=None)
         await store.clear_projection()

@@ -63,8 +63,8 @@ class BrokerWatchdog:
             self.outage.up()
             return
         self.topics_ready.clear()
-        await ensure_topics(self.settings, self.bootstrap)
         restarted = self._known
+        await ensure_topics(self.settings, self.bootstrap, after_restart=restarted or self.outage.down)
         if restarted:
             self.metrics.broker_restarts.inc()
         requeued = await self.store.reset_unapplied()

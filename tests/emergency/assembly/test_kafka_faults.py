@@ -20,7 +20,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from emergency.stream.topics import COP_REPORTS, RAW_CITIZEN
 from tests.conftest import _in_thread, eventually, make_settings, start_system
-from tests.emergency.assembly.test_faults import OBSERVER_BUDGET, assert_complete, body
+from tests.emergency.assembly.test_faults import OBSERVER_BUDGET, assert_complete, body, reports_stored
 from tests.kafka import KafkaCluster
 
 BOUND_S = 90.0  # leaders move after a broker is fenced (3 s here); the machine is small and shared
@@ -74,7 +74,7 @@ async def test_one_broker_of_three_stopped_mid_stream(cluster, sqlite_url, tmp_p
         cluster.signal_node(0, sig)
         await _submit(system, 150, 320, accepted)
         ids = await assert_complete(system.http, accepted, timeout=BOUND_S)
-        assert len(ids) == 320 == await system.runtime.store.count_events()
+        assert len(ids) == 320 == await reports_stored(system.runtime.store)  # the picture also holds their incidents
         assert await system.runtime.wait_applied(timeout_s=BOUND_S)
     finally:
         await system.http.aclose()
@@ -105,7 +105,7 @@ async def test_two_brokers_of_three_killed_intake_journals_and_all_arrive_when_t
         await cluster.start_node(1)
         await cluster.start_node(2)
         ids = await assert_complete(system.http, accepted, timeout=BOUND_S)
-        assert len(ids) == 200 == await system.runtime.store.count_events()
+        assert len(ids) == 200 == await reports_stored(system.runtime.store)
         assert await system.runtime.wait_applied(timeout_s=BOUND_S)
     finally:
         await system.http.aclose()
