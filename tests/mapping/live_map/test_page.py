@@ -143,9 +143,9 @@ def test_config_blob() -> None:
     page = _render(changes_path="/api/v2/changes", ws_path="/ws/live")
     config = _config(page)
     assert config["layers"] == [layer.page_config() for layer in layer_registry.REGISTRY.values()]
-    assert [entry["name"] for entry in config["layers"]] == ["reports", "road_closures", "alerts", "shelters",
-                                                       "damage_reports", "resource_requests", "evacuation_zones",
-                                                       "hazard_perimeters"]
+    assert [entry["name"] for entry in config["layers"]] == ["reports", "road_closures", "alerts", "feed_incidents",
+                                                       "shelters", "damage_reports", "resource_requests",
+                                                       "evacuation_zones", "hazard_perimeters", "incidents"]
     assert config["changes_path"] == "/api/v2/changes"
     assert config["ws_path"] == "/ws/live"
     assert config["base_layer_url"] == "/static/map/test/roads.geojson"
