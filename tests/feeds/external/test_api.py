@@ -65,9 +65,13 @@ async def test_feeds_are_polled_by_the_workers_and_reported_in_health(feeds_syst
     broken = await eventually(lambda: _polled(s, "broken"))
     assert broken["errors"] >= 1 and broken["items"] == 0 and broken["format"] is None
     assert broken["last_error"] == "unknown format: an XML document whose root <html> is not Atom, RSS or RDF"
-    feature = (await s.http.get("/api/v1/feed-items", params={"limit": 100})).json()["features"]
-    rfs = [f for f in feature if f["properties"]["feed"] == "nsw-rfs"]
-    assert len(rfs) == 12 and "CC BY 4.0" in rfs[0]["properties"]["attribution"]
+    async def rfs_shown():  # journaled at the poll; in the picture a hop or two later
+        features = (await s.http.get("/api/v1/feed-items", params={"limit": 100})).json()["features"]
+        shown = [f for f in features if f["properties"]["feed"] == "nsw-rfs"]
+        return shown if len(shown) == 12 else None
+
+    rfs = await eventually(rfs_shown)
+    assert "CC BY 4.0" in rfs[0]["properties"]["attribution"]
 
     listed = (await s.http.get("/api/v1/admin/feeds", headers=s.auth("admin"))).json()["feeds"]
     assert [(f["name"], f["origin"]) for f in listed] == [("usgs", "setting"), ("broken", "admin"),
