@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 from datetime import datetime, timedelta
 
 from emergency.errors import ValidationFailed
@@ -14,6 +15,15 @@ from feeds.citizen.models import CitizenReportIn, LocatedOut, ReportAcceptedOut
 from feeds.intake import Intake
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def tracking_url(*, base_url: str, report_id: str) -> str:
+    """The public tracking page of a report, ``<base>/r/<report id>``: the link every intake path answers with.
+
+    The tracking id is the report's event id (its random part makes it unguessable); the page and
+    ``GET /api/v1/reports/{id}/status`` show its status and nothing private.
+    """
+    return f"{base_url.rstrip('/')}/r/{quote(report_id, safe=':')}"
 
 
 def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, now: datetime,
