@@ -30,7 +30,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from alerts.delivery.fanout import broadcast_contact
@@ -42,10 +42,10 @@ from emergency.events import utcnow
 from emergency.metrics import Registry
 from emergency.store.base import Store
 from emergency.stream.bounded import bounded, keep_running
-from emergency.stream.consumer import dead_letter_value, is_transient
+from emergency.stream.consumer import dead_letter_message, group_consumer, is_transient
 from emergency.stream.outage import BrokerOutage
 from emergency.stream.producer import start_producer, stop_producer
-from emergency.stream.topics import ALERTS_RECEIPTS, DEAD_LETTER
+from emergency.stream.topics import ALERTS_RECEIPTS
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +129,8 @@ class ChannelRunner:
     async def _run_once(self) -> None:
         s = self.settings
         timeout = s.broker_timeout_s
-        consumer = AIOKafkaConsumer(
-            *self.topics, bootstrap_servers=self.bootstrap, group_id=s.group(self.group),
-            fetch_max_wait_ms=s.fetch_max_wait_ms, enable_auto_commit=False, auto_offset_reset="earliest",
-            session_timeout_ms=s.session_timeout_ms, heartbeat_interval_ms=max(100, s.session_timeout_ms // 3),
-            request_timeout_ms=int(timeout * 1000) + 1000, metadata_max_age_ms=5000,
-            max_partition_fetch_bytes=256 * 1024,
-        )
+        consumer = group_consumer(s, self.bootstrap, group=self.group, topics=self.topics,
+                                  max_partition_fetch_bytes=256 * 1024)
         producer: AIOKafkaProducer | None = None
         buffers: dict[TopicPartition, deque[ConsumerRecord]] = {}
         unfinished: dict[TopicPartition, set[int]] = {}
@@ -335,10 +330,8 @@ class ChannelRunner:
                                    value=receipt.model_dump_json().encode())
 
     async def _dead_letter(self, producer: AIOKafkaProducer, rec: ConsumerRecord, reason: str) -> None:
-        value = dead_letter_value(topic=rec.topic.removeprefix(self.settings.topic_prefix), partition=rec.partition,
-                                  offset=rec.offset, group=self.group, reason=reason, value=rec.value)
-        fut = await producer.send(self.settings.topic(DEAD_LETTER), key=rec.key, value=value,
-                                  headers=[("reason", reason.encode("utf-8")[:1000])])
+        topic, key, value, headers = dead_letter_message(self.settings, rec, group=self.group, reason=reason)
+        fut = await producer.send(topic, key=key, value=value, headers=headers)
         await bounded(fut, self.settings.broker_timeout_s, "dead letter")
         log.warning("%s: dead-lettered delivery at %s[%d]@%d: %s", self.group, rec.topic, rec.partition, rec.offset,
                     reason)

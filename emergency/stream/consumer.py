@@ -132,6 +132,29 @@ def dead_letter_value(*, topic: str, partition: int, offset: int, group: str, re
     return json.dumps(doc).encode("utf-8")
 
 
+def dead_letter_message(settings: Settings, rec: ConsumerRecord, *, group: str,
+                        reason: str) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]:
+    """(topic, key, value, headers) of the dead letter for ``rec``, which group ``group`` gave up on for ``reason``:
+    the one shape every consumer writes to the dead-letter topic (the reason also as a header)."""
+    value = dead_letter_value(topic=rec.topic.removeprefix(settings.topic_prefix), partition=rec.partition,
+                              offset=rec.offset, group=group, reason=reason, value=rec.value)
+    return settings.topic(DEAD_LETTER), rec.key, value, [("reason", reason.encode("utf-8")[:1000])]
+
+
+def group_consumer(settings: Settings, bootstrap: str, *, group: str, topics: list[str],
+                   **options: object) -> AIOKafkaConsumer:
+    """A consumer of ``topics`` (broker names) in group ``group``: manual commits, from the earliest offset
+    when the group has none, the house's session and request timeouts. ``options`` add aiokafka settings."""
+    timeout = settings.broker_timeout_s
+    return AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=settings.group(group),
+        fetch_max_wait_ms=settings.fetch_max_wait_ms, enable_auto_commit=False, auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=max(100, settings.session_timeout_ms // 3),
+        request_timeout_ms=int(timeout * 1000) + 1000, metadata_max_age_ms=5000, **options,
+    )
+
+
 class GroupWorker:
     """Consume ``topics`` in consumer group ``group`` and hand valid envelopes to ``process``."""
 
@@ -161,18 +184,7 @@ class GroupWorker:
     async def _run_once(self) -> None:
         s = self.settings
         timeout = s.broker_timeout_s
-        consumer = AIOKafkaConsumer(
-            *self.topics,
-            bootstrap_servers=self.bootstrap,
-            group_id=s.group(self.group),
-            fetch_max_wait_ms=s.fetch_max_wait_ms,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=s.session_timeout_ms,
-            heartbeat_interval_ms=max(100, s.session_timeout_ms // 3),
-            request_timeout_ms=int(timeout * 1000) + 1000,
-            metadata_max_age_ms=5000,
-        )
+        consumer = group_consumer(s, self.bootstrap, group=self.group, topics=self.topics)
         producer = None
         try:
             await bounded(consumer.start(), timeout, "consumer start")
@@ -221,13 +233,8 @@ class GroupWorker:
             dead += [(records[id(r.incoming)], r.reason, "refused", r.incoming.event) for r in refused]
             dead += [(records[id(r.incoming)], r.reason, "failed", r.incoming.event) for r in failed]
         if dead:
-            await publish_all(producer, [
-                (self.dead_letter_topic, rec.key,
-                 dead_letter_value(topic=self._logical.get(rec.topic, rec.topic), partition=rec.partition,
-                                   offset=rec.offset, group=self.group, reason=reason, value=rec.value),
-                 [("reason", reason.encode("utf-8")[:1000])])
-                for rec, reason, _, _ in dead
-            ], self.settings.broker_timeout_s)
+            await publish_all(producer, [dead_letter_message(self.settings, rec, group=self.group, reason=reason)
+                                         for rec, reason, _, _ in dead], self.settings.broker_timeout_s)
             if self.journal is not None:  # after the dead letter is durable: a failed row is always findable there
                 await self.journal.mark_failed([_journal_failure(rec, reason, event) for rec, reason, _, event in dead
                                                 if event is not None or rec.key], utcnow())
