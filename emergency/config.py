@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     # workers
     run_workers: bool = Field(True, description="run the stream processors in this process")
     run_relay: bool = Field(True, description="run the outbox relay in this process")
+    lag_scrape_s: float = Field(5.0, gt=0, le=60, description="how long a /metrics scrape waits for the broker's "
+                                "consumer-group offsets (emergency_broker_consumer_lag); past it the gauge keeps its last values")
 
     # social signal (feeds/social)
     social_rules_poll_s: float = Field(1.0, gt=0, description="how often a stream runner re-reads the stored "

@@ -326,12 +326,12 @@ class Runtime:
 
     async def broker_lag(self) -> bool:
         """Read the consumer groups' lag from the broker (committed vs end offsets) into ``emergency_broker_consumer_lag``;
-        False (and the gauge left as it was) when the broker does not answer within 2 s."""
+        False (and the gauge left as it was) when the broker does not answer within ``lag_scrape_s``."""
         if not self.workers or not self.bootstrap:
             return False
         groups = {w.group: w.logical_topics for w in self.workers}
         try:
-            lag = await asyncio.wait_for(group_lag(self.settings, self.bootstrap, groups), 2)
+            lag = await asyncio.wait_for(group_lag(self.settings, self.bootstrap, groups), self.settings.lag_scrape_s)
         except Exception as exc:  # the broker is down or slow: the scrape answers without it
             log.debug("broker lag not available: %s", exc)
             return False
