@@ -105,7 +105,7 @@ class Runtime:
     sms_opt_outs: Any = None  # alerts.delivery.channels.sms OptOuts (the subscription repository): inbound STOP
     feed_poller: Any = None  # feeds.external FeedPoller, where the workers run
     messaging: Any = None  # feeds.messaging MessageDesk: citizen reports by SMS and email (issue 13)
-    report_mail: Any = None  # the reports SMTP listener (asyncio.Server) when EMERGENCY_REPORTS_SMTP_PORT is set
+    report_mail: Any = None  # feeds.messaging ReportListener (SMTP) when EMERGENCY_REPORTS_SMTP_PORT is set
     directory: Directory | None = None  # the subscription repository (alerts.subscriptions); None: no delivery
     channel_registry: ChannelRegistry = field(default_factory=default_registry)
     channels: dict[ChannelType, Channel] | None = None  # None: built from channel_registry and the settings
@@ -173,7 +173,7 @@ class Runtime:
                                  outage=self.outage)
                 self._spawn(self.tail.run(), "gateway-tail")
                 if s.reports_smtp_port:  # reports by email: the SMTP listener (feeds/messaging/mail.py)
-                    self.report_mail, _ = await start_listener(desk=self.messaging, settings=s)
+                    self.report_mail = await start_listener(desk=self.messaging, settings=s)
         except BaseException:
             await self.stop()
             raise
@@ -378,7 +378,7 @@ class Runtime:
     async def stop(self) -> None:
         """Cancel tasks, stop the embedded broker, close the store. Safe to call twice."""
         if self.report_mail is not None:
-            self.report_mail.close()
+            await self.report_mail.close()
             self.report_mail = None
         tasks, self._tasks = self._tasks, []
         for t in tasks:

@@ -177,7 +177,21 @@ class ReportMailHandler:
             log.warning("the answer to a report mail was not sent: %s", failed.reason)
 
 
-async def start_listener(*, desk: MessageDesk, settings: Settings) -> tuple[asyncio.Server, ReportMailHandler]:
+@dataclass
+class ReportListener:
+    """The running reports SMTP listener."""
+
+    server: asyncio.Server
+    handler: ReportMailHandler
+
+    async def close(self) -> None:
+        """Stop listening and let the answers in flight finish (or give up on them after 10 s)."""
+        self.server.close()
+        if self.handler.replies:
+            await asyncio.wait(set(self.handler.replies), timeout=10)
+
+
+async def start_listener(*, desk: MessageDesk, settings: Settings) -> ReportListener:
     """The reports SMTP listener on ``EMERGENCY_REPORTS_SMTP_HOST:PORT``, on the running event loop."""
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs envelope addresses at INFO
     handler = ReportMailHandler(desk=desk, settings=settings)
@@ -188,4 +202,4 @@ async def start_listener(*, desk: MessageDesk, settings: Settings) -> tuple[asyn
                      ident="emergency reports", enable_SMTPUTF8=True),
         host=settings.reports_smtp_host, port=settings.reports_smtp_port)
     log.info("reports SMTP listener on %s:%d", settings.reports_smtp_host, settings.reports_smtp_port)
-    return server, handler
+    return ReportListener(server=server, handler=handler)
