@@ -93,7 +93,7 @@ def read_mail(*, content: bytes, settings: Settings) -> ReportMail:
     """Subject, body and image attachments of a report mail; ``MailRefused`` for a bad attachment or no sender."""
     mail = email.message_from_bytes(content, policy=email.policy.default)
     assert isinstance(mail, EmailMessage)
-    sender = parseaddr(str(mail.get("Reply-To") or mail.get("From") or ""))[1].strip().lower()
+    sender = parseaddr(str(mail.get("From") or ""))[1].strip().lower()
     if "@" not in sender:
         raise MailRefused("550 5.1.7 From: no sender address to answer")
     photos: list[Photo] = []

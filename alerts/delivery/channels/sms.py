@@ -17,8 +17,9 @@ Inbound: Kannel's ``sms-service`` calls ``get-url`` = ``inbound_url(settings)`` 
 and a static ``sig``); :func:`keyword_reply` handles STOP (and its synonyms), which opts the number out of every
 subscription through the subscription repository, START, which opts it back in, and HELP, which says how; any
 other text is a citizen report (``feeds/messaging``, which owns the route and asks here first). The reply is the
-HTTP answer's text, which Kannel sends back to the number (``max-messages = 1``, ``omit-empty = true`` in that
-``sms-service`` group).
+HTTP answer's text, which Kannel sends back to the number (``max-messages = 3``, ``concatenation = true``,
+``omit-empty = true`` in that ``sms-service`` group: a report's answer with its tracking link may need two or
+three parts, in Korean or Spanish above all).
 
 Crash window: Kannel has no idempotency key, so a crash between Kannel's 202 and the ledger mark sends the SMS
 again on redelivery.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
@@ -81,6 +82,10 @@ async def test_an_sms_with_a_place_becomes_one_report_and_the_reply_carries_its_
     assert stored.source.type == "citizen_sms"
     assert stored.attributes["private"] == {"contact": NUMBER}  # kept as the citizen API keeps a contact
     assert (await system.runtime.store.journal_counts()).total == 1
+    with sqlite3.connect(system.settings.sqlite_file()) as db:  # Kannel's %I reached us: the retry key
+        keys = [k for (k,) in db.execute("SELECT key FROM message_conversations")]
+    assert [k for k in keys if re.fullmatch(r"msg:sms:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", k)]
+    assert not [k for k in keys if "5550142" in k]
     public = await public_answers(system, report_id)
     assert report_id in public and "5550142" not in public
     assert not logged(caplog, "5550142")
