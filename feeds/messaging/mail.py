@@ -147,9 +147,13 @@ class ReportMailHandler:
             mail = read_mail(content=raw, settings=self.settings)
         except MailRefused as refused:
             return refused.reply
-        answer = await self.desk.answer(message=Inbound(channel="email", sender=mail.sender, text=mail.text,
-                                                        message_id=mail.message_id, photos=mail.photos),
-                                        now=utcnow())
+        try:
+            answer = await self.desk.answer(message=Inbound(channel="email", sender=mail.sender, text=mail.text,
+                                                            message_id=mail.message_id, photos=mail.photos),
+                                            now=utcnow())
+        except Exception as exc:  # the store or the broker down: the sending server keeps the mail and retries
+            log.warning("a report mail was not taken: %s", type(exc).__name__)
+            return "451 4.3.0 the report intake is not available now: try again later"
         if answer.limited:
             return "451 4.7.1 too many reports from this sender: try again later"
         if self.channel is not None:

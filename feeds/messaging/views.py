@@ -35,7 +35,18 @@ async def sms_inbound(request: Request, sig: str = Query(..., pattern=sms.SIG_PA
                               sender=sender, text=text, message_id=message_id)
 
 
-@router.post(TWILIO_PATH, response_class=Response, responses={**SIGNED, 200: {"content": {"text/xml": {}}}})
+TWILIO_FORM = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "required": ["From", "MessageSid"], "additionalProperties": {"type": "string"},
+    "properties": {"From": {"type": "string", "description": "the sender's number (E.164)"},
+                   "To": {"type": "string", "description": "our number"},
+                   "Body": {"type": "string", "maxLength": MAX_TEXT, "description": "the text"},
+                   "MessageSid": {"type": "string", "description": "the provider's message id: a retry is the "
+                                  "same report"}}}}}}}
+
+
+@router.post(TWILIO_PATH, response_class=Response, openapi_extra=TWILIO_FORM,
+             responses={**SIGNED, 200: {"content": {"text/xml": {"schema": {"type": "string"}}},
+                                        "description": "TwiML: the reply the provider sends"}})
 async def sms_inbound_twilio(request: Request,
                              signature: str = Header(..., alias="X-Twilio-Signature", max_length=256)
                              ) -> Response:
