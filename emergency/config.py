@@ -146,6 +146,23 @@ class Settings(BaseSettings):
                                            "delivery-report and inbound URLs (every process must share it); empty = "
                                            "a random key kept in data_dir/sms_callback.key")
 
+    # citizen reports by SMS and email (feeds/messaging, issue 13)
+    message_report_rate: str = Field(
+        "10/hour", description="messages one phone number or sender address may send to the SMS and email report "
+        "intake in a moving window (the `limits` package's notation); beyond it one polite answer, then silence")
+    message_conversation_ttl_s: float = Field(1800.0, gt=0, le=86_400, description="how long an SMS or email "
+                                              "conversation waits for the missing place or category")
+    reports_smtp_port: int = Field(0, ge=0, le=65535, description="port of the SMTP listener for reports by "
+                                   "email (aiosmtpd); 0 = off")
+    reports_smtp_host: str = Field("127.0.0.1", description="interface the reports SMTP listener binds")
+    reports_address: str = Field("", description="the one address the reports SMTP listener accepts mail for; "
+                                 "empty = reports@<host of EMERGENCY_PUBLIC_URL>")
+    reports_mail_max_bytes: int = Field(12 * 1024 * 1024, ge=1024, description="largest mail the reports "
+                                        "listener takes (SMTP SIZE / data_size_limit); larger gets 552")
+    reports_attachment_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest image attachment "
+                                              "of a report mail; a larger one refuses the mail (552)")
+    reports_max_attachments: int = Field(4, ge=0, le=20, description="image attachments one report mail may carry")
+
     # alert subscriptions (alerts/subscriptions)
     subscribe_rate: str = Field(
         "10/minute", description="subscriptions one client address may create in a moving window; beyond it "
@@ -179,7 +196,7 @@ class Settings(BaseSettings):
         parse_feed_list(value)  # ValueError naming the bad entry: refused at start
         return value
 
-    @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate")
+    @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate", "message_report_rate")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

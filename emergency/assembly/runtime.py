@@ -34,6 +34,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts.delivery.channels.sms import callback_key
 from alerts.delivery.channels.vapid import ensure_vapid
 from alerts.delivery.channels.websocket import WebSocketChannel
 from alerts.delivery.fanout import FanOut, SubscriberIndex, rebuild_index
@@ -75,6 +76,8 @@ from emergency.stream.topics import (
     SUBSCRIPTIONS,
 )
 from emergency.stream.watchdog import BrokerWatchdog
+from feeds.messaging.mail import start_listener
+from feeds.messaging.service import MessageDesk
 from mapping.geocode import region_geocoder
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,8 @@ class Runtime:
     delivery_receipts: Any = None  # alerts.delivery ReceiptSink: where channel callbacks (SMS DLRs) put receipts
     sms_opt_outs: Any = None  # alerts.delivery.channels.sms OptOuts (the subscription repository): inbound STOP
     feed_poller: Any = None  # feeds.external FeedPoller, where the workers run
+    messaging: Any = None  # feeds.messaging MessageDesk: citizen reports by SMS and email (issue 13)
+    report_mail: Any = None  # feeds.messaging ReportListener (SMTP) when EMERGENCY_REPORTS_SMTP_PORT is set
     directory: Directory | None = None  # the subscription repository (alerts.subscriptions); None: no delivery
     channel_registry: ChannelRegistry = field(default_factory=default_registry)
     channels: dict[ChannelType, Channel] | None = None  # None: built from channel_registry and the settings
@@ -124,6 +129,7 @@ class Runtime:
         if self.directory is None:  # the fan-out's and channel workers' view of the subscriptions
             self.directory = self.store.repository(SUBSCRIPTION_REPOSITORY)
         self.delivery_receipts = LedgerReceipts(store=self.store, publish=self.publish_receipt)
+        self.messaging = MessageDesk.build(settings=s, store=self.store, intake=self, key=callback_key(s))
         try:
             await ensure_vapid(self.store)  # the Web Push key pair exists from the first start on
             if s.kafka_bootstrap:
@@ -166,6 +172,8 @@ class Runtime:
                                  handler=self._to_gateways, listening=lambda: bool(len(alert_push.hub)),
                                  outage=self.outage)
                 self._spawn(self.tail.run(), "gateway-tail")
+                if s.reports_smtp_port:  # reports by email: the SMTP listener (feeds/messaging/mail.py)
+                    self.report_mail = await start_listener(desk=self.messaging, settings=s)
         except BaseException:
             await self.stop()
             raise
@@ -369,6 +377,9 @@ class Runtime:
 
     async def stop(self) -> None:
         """Cancel tasks, stop the embedded broker, close the store. Safe to call twice."""
+        if self.report_mail is not None:
+            await self.report_mail.close()
+            self.report_mail = None
         tasks, self._tasks = self._tasks, []
         for t in tasks:
             t.cancel()

@@ -78,10 +78,13 @@ def locate_report(report: CitizenReportIn, *, geocoder: Geocoder | None) -> Loca
 
 
 async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: str, source_type: str,
-                        now: datetime) -> ReportAcceptedOut:
-    """Place, build and journal a citizen report; the answer echoes where it was placed (``ValidationFailed`` naming the field)."""
-    located = None
-    if report.lat is None or report.lon is None:  # geocoding reads the region's indexes: off the event loop
+                        now: datetime, located: Located | None = None) -> ReportAcceptedOut:
+    """Place, build and journal a citizen report; the answer echoes where it was placed (``ValidationFailed`` naming the field).
+
+    ``located``: where an intake that already geocoded the person's words (an SMS conversation) placed it;
+    otherwise ``location_text`` is geocoded here.
+    """
+    if located is None and (report.lat is None or report.lon is None):  # geocoding reads the region's indexes: off the event loop
         located = await asyncio.to_thread(locate_report, report, geocoder=intake.geocoder)
     event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located)
     accepted = await intake.submit(event, RAW_CITIZEN)

@@ -13,10 +13,13 @@ can forge a report. Type 1 (delivered to the phone) becomes a "delivered" receip
 (refused by the SMSC) "failed"; 4 (buffered) and 8 (accepted by the SMSC) are intermediate and recorded as
 nothing. Kannel's fake SMSC answers 8 and then 1 for every message.
 
-Inbound: Kannel's ``sms-service`` calls ``get-url`` = ``inbound_url(settings)`` (``from=%p&text=%a`` and a
-static ``sig``); STOP (and its synonyms) opts the number out of every subscription through the subscription
-repository, START opts it back in, HELP says how; the reply is the HTTP answer's text, which Kannel sends back
-to the number (``max-messages = 1``, ``omit-empty = true`` in that ``sms-service`` group).
+Inbound: Kannel's ``sms-service`` calls ``get-url`` = ``inbound_url(settings)`` (``from=%p&text=%a&id=%I``
+and a static ``sig``); :func:`keyword_reply` handles STOP (and its synonyms), which opts the number out of every
+subscription through the subscription repository, START, which opts it back in, and HELP, which says how; any
+other text is a citizen report (``feeds/messaging``, which owns the route and asks here first). The reply is the
+HTTP answer's text, which Kannel sends back to the number (``max-messages = 3``, ``concatenation = true``,
+``omit-empty = true`` in that ``sms-service`` group: a report's answer with its tracking link may need two or
+three parts, in Korean or Spanish above all).
 
 Crash window: Kannel has no idempotency key, so a crash between Kannel's 202 and the ledger mark sends the SMS
 again on redelivery.
@@ -111,9 +114,10 @@ def dlr_url(*, public_url: str, job: DeliveryJob, key: bytes) -> str:
 
 
 def inbound_url(settings: Settings) -> str:
-    """The ``get-url`` of Kannel's ``sms-service`` group (Kannel's ``%p`` sender and ``%a`` text filled in)."""
+    """The ``get-url`` of Kannel's ``sms-service`` group (Kannel's ``%p`` sender, ``%a`` text and ``%I`` message
+    id filled in; the id makes a retried call the same report)."""
     sig = _mac(callback_key(settings), "inbound", "")
-    return f"{settings.public_base_url()}{INBOUND_PATH}?sig={sig}&from=%p&text=%a"
+    return f"{settings.public_base_url()}{INBOUND_PATH}?sig={sig}&from=%p&text=%a&id=%I"
 
 
 def check_sig(*, key: bytes, purpose: str, value: str, sig: str) -> None:
@@ -162,12 +166,14 @@ def keyword(text: str) -> str:
     return "".join(c for c in words[0] if c.isalnum()).upper() if words else ""
 
 
-async def inbound_reply(*, key: bytes, sig: str, sender: str, text: str, opt_outs: OptOuts | None,
-                        public_url: str) -> str:
-    """Handle one inbound SMS and return the reply text ("" = no reply): STOP opts the number out, START back in,
-    HELP explains; anything else is not answered."""
-    check_sig(key=key, purpose="inbound", value="", sig=sig)
-    number = e164(sender)
+def is_keyword(text: str) -> bool:
+    """Whether an inbound text is STOP, START or HELP (or a synonym): issue 11's, answered by :func:`keyword_reply`."""
+    word = keyword(text)
+    return word in STOP_WORDS or word in START_WORDS or word in HELP_WORDS
+
+
+async def keyword_reply(*, number: str, text: str, opt_outs: OptOuts | None, public_url: str) -> str | None:
+    """The reply to STOP (opts ``number``, E.164, out), START (back in) or HELP; None for any other text."""
     word = keyword(text)
     if word in STOP_WORDS or word in START_WORDS:
         if opt_outs is None:
@@ -177,7 +183,7 @@ async def inbound_reply(*, key: bytes, sig: str, sender: str, text: str, opt_out
         return REPLY_STOPPED if stopped else REPLY_STARTED
     if word in HELP_WORDS:
         return REPLY_HELP.format(host=urlsplit(public_url).hostname or public_url, url=public_url)
-    return ""
+    return None
 
 
 # ---------------------------------------------------------------- sending

@@ -6,12 +6,18 @@ is "sent" with the message ``sid``. Answers: 201/200 sent; 429 (``Retry-After`` 
 connection errors retry; other 4xx do not (error 21610 means the person replied STOP to the provider, which
 handles STOP/START/HELP itself on this driver).
 
-Not built: the provider's status callbacks (so no "delivered" receipts on this driver) and its inbound webhook.
+Inbound: the provider's webhook (form ``From``, ``To``, ``Body``, ``MessageSid``) is served by feeds/messaging;
+:func:`check_signature` verifies its ``X-Twilio-Signature`` with the auth token of ``EMERGENCY_SMS_GATEWAY_URL``.
+Not built: the provider's status callbacks (so no "delivered" receipts on this driver).
 Crash window: no idempotency key in this API, so a crash between the 201 and the ledger mark sends again.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
@@ -19,10 +25,37 @@ import httpx
 from alerts.delivery.channels.sms import sms_text
 from alerts.delivery.channels.webhook import retry_after_s
 from alerts.delivery.models import ChannelType, Contact, DeliveryJob, Receipt, Rendered, SendFailed
+from emergency.config import Settings
+from emergency.errors import Forbidden
 from emergency.events import utcnow
 
 SCHEMES = ("twilio+https", "twilio+http")
 OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
+
+
+def auth_token(settings: Settings) -> str | None:
+    """The auth token of a Twilio-shaped ``EMERGENCY_SMS_GATEWAY_URL`` (its password part); None for Kannel or off."""
+    parts = urlsplit(settings.sms_gateway_url)
+    if parts.scheme not in SCHEMES or not parts.password:
+        return None
+    return unquote(parts.password)
+
+
+def signature(*, token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """Twilio's request signature: HMAC-SHA1 under the auth token of the full URL followed by every POST
+    parameter's name and value, sorted by name, base64."""
+    data = url + "".join(f"{k}{v}" for k, v in sorted(params, key=lambda kv: kv[0]))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def check_signature(*, settings: Settings, url: str, params: Iterable[tuple[str, str]], given: str | None) -> None:
+    """Refuse (403 naming ``X-Twilio-Signature``) a webhook not signed with the configured auth token."""
+    token = auth_token(settings)
+    if token is None:
+        raise Forbidden("X-Twilio-Signature", "no Twilio-shaped gateway (and so no auth token) is configured")
+    expected = signature(token=token, url=url, params=params)
+    if not given or not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+        raise Forbidden("X-Twilio-Signature", "the signature does not match this request")
 
 
 class TwilioChannel:

@@ -1,7 +1,7 @@
 """The channels' public routes: ``GET /api/v1/webpush/vapid`` (the server's VAPID key for a page's
-``PushManager.subscribe``) and Kannel's callbacks ``/api/v1/channels/sms/dlr`` (delivery reports) and
-``/api/v1/channels/sms/inbound`` (STOP/START/HELP), each protected by the HMAC signature in its URL (see
-channels/sms.py)."""
+``PushManager.subscribe``) and Kannel's delivery-report callback ``/api/v1/channels/sms/dlr``, protected by the HMAC signature in its URL (see
+channels/sms.py). Kannel's inbound callback ``/api/v1/channels/sms/inbound`` (STOP/START/HELP, then citizen
+reports) lives in feeds/messaging/views.py."""
 
 from __future__ import annotations
 
@@ -31,16 +31,6 @@ async def sms_delivery_report(request: Request, t: str = Query(..., pattern=sms.
             raise Unavailable("type", "delivery receipts are not recorded in this process")
         await sink.publish(receipt)
     return "ok"
-
-
-@router.get(sms.INBOUND_PATH, response_class=PlainTextResponse, responses=SIGNED)
-async def sms_inbound(request: Request, sig: str = Query(..., pattern=sms.SIG_PATTERN),
-                      sender: str = Query(..., alias="from", max_length=32), text: str = Query("", max_length=1600)) -> str:
-    """An SMS sent to our number (Kannel's ``get-url``); the answer's text is the reply Kannel sends back."""
-    runtime = request.app.state.runtime
-    return await sms.inbound_reply(key=sms.callback_key(runtime.settings), sig=sig, sender=sender, text=text,
-                                   opt_outs=runtime.sms_opt_outs,
-                                   public_url=runtime.settings.public_base_url())
 
 
 @router.get("/api/v1/webpush/vapid", tags=["alerts"])

@@ -128,6 +128,7 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/channels/sms/dlr": PUBLIC,
     "POST /api/v1/channels/sms/dlr": PUBLIC,
     "GET /api/v1/channels/sms/inbound": PUBLIC,
+    "POST /api/v1/channels/sms/twilio": PUBLIC,  # signed by X-Twilio-Signature (feeds/messaging)
     "GET /api/v1/feed-items": PUBLIC,  # the "Agency feeds" layer
     "GET /api/v1/feeds": PUBLIC,  # feed health: no URLs, no secrets
     "GET /api/v1/admin/feeds": roles("admin"),

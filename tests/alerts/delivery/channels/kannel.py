@@ -69,7 +69,8 @@ max-messages = 10
 group = sms-service
 keyword = default
 get-url = "{get_url}"
-max-messages = 1
+max-messages = 3
+concatenation = true
 omit-empty = true
 catch-all = true
 """

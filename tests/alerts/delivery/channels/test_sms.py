@@ -176,7 +176,8 @@ async def test_an_inbound_message_must_carry_our_signature_and_a_number(system):
     plain = await system.http.get(sms.INBOUND_PATH, params={"sig": sig, "from": "15035550100", "text": "stop."})
     assert plain.status_code == 200 and plain.text == sms.REPLY_STOPPED and book.stopped == {NUMBER: True}
     other = await system.http.get(sms.INBOUND_PATH, params={"sig": sig, "from": NUMBER, "text": "thanks"})
-    assert other.status_code == 200 and other.text == ""  # not a keyword: no reply
+    assert other.status_code == 200 and other.text.startswith("What did you see?")  # not a keyword: a report
+    assert book.stopped == {NUMBER: True}  # (feeds/messaging asks what was seen)
 
 
 async def test_the_gateway_refusing_our_credentials_is_not_retried_and_a_gateway_down_is(system, kannel):
