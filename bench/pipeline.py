@@ -6,9 +6,12 @@ Run from the project root with the project's virtualenv::
     python bench/pipeline.py                 # N=20,000 reports, 500 reports/s for 20 s
     python bench/pipeline.py --quick         # N=2,000, 5 s of load
     python bench/pipeline.py --reports 5000 --rate 300 --duration 10
+    python bench/pipeline.py --engines tansu,kafka   # the same on Tansu, then on Apache Kafka
 
 Both measurements run in the same invocation against one freshly started embedded Tansu
-broker (``emergency.stream.broker.EmbeddedBroker``):
+broker (``emergency.stream.broker.EmbeddedBroker``), or with ``--engines`` on each engine in turn
+(Apache Kafka: one KRaft node from the jars ``bash .ci/kafka.sh`` caches), each against a
+baseline on the same broker:
 
 1. Throughput ratio. Baseline: bare aiokafka produces N citizen-report envelopes (acks=all)
    to a fresh 3-partition topic while one group consumer reads them back (commit at the end);
@@ -801,10 +804,25 @@ async def measure_latency(args, bootstrap: str, broker_pid: int | None, tmp_root
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    tp, lat = result.get("throughput"), result.get("latency")
     print()
     print(f"pipeline benchmark  {result['meta']['date']}  {result['meta']['cpus']} cores  "
           f"python {result['meta']['python']}")
+    by_engine = result.get("by_engine") or {"tansu": result}
+    for engine, part in by_engine.items():
+        print(f"\n=== broker: {engine} ===")
+        _print_engine(part)
+    if len(by_engine) > 1:
+        print("\nengines side by side (each ratio against bare aiokafka on the same broker):")
+        for engine, part in by_engine.items():
+            tp, lat = part.get("throughput"), part.get("latency")
+            print(f"   {engine:6s} throughput {tp['system_median_rate'] if tp else float('nan'):10,.0f} reports/s"
+                  f" (ratio {tp['ratio'] if tp else float('nan'):.3f})   202 -> delta p50/p99 "
+                  f"{lat['delta_latency']['p50_ms'] if lat else '-'} / {lat['delta_latency']['p99_ms'] if lat else '-'} ms")
+    print(f"\nresults written to {RESULTS}")
+
+
+def _print_engine(result: dict[str, Any]) -> None:
+    tp, lat = result.get("throughput"), result.get("latency")
     if tp:
         mode = ("system: relay + processors in an `emergency worker` subprocess" if tp["worker_process"] else
                 f"system: one process, gateway tail {'on' if tp['gateways'] else 'off'}")
@@ -845,7 +863,6 @@ def print_summary(result: dict[str, Any]) -> None:
             print(f"   wait for a free connection  p50 {w['p50_ms']} ms  p99 {w['p99_ms']} ms  max {w['max_ms']} ms")
         print(f"   deltas missing after {lat['drain_s']:g} s drain: {lat['deltas_missing_after_drain']}   "
               f"cpu (cores) {lat['cpu_cores']}")
-    print(f"\nresults written to {RESULTS}")
 
 
 async def amain(args) -> dict[str, Any]:
@@ -854,22 +871,42 @@ async def amain(args) -> dict[str, Any]:
         "python": platform.python_version(), "machine": platform.machine(), "argv": sys.argv[1:],
         "git": _git_head(), "root": str(ROOT), "loop": type(asyncio.get_running_loop()).__module__,
         "fetch_max_wait_ms": args.fetch_max_wait_ms, "fetch_max_wait_ms_source": args.fetch_max_wait_source,
+        "engines": args.engines,
     }}
     tmp_root = Path(tempfile.mkdtemp(prefix="emergency-bench-"))
-    broker = EmbeddedBroker()
     try:
-        t = time.perf_counter()
-        bootstrap = await broker.start()
-        broker_pid = broker.process.pid if broker.process else None
-        log(f"embedded broker on {bootstrap} (pid {broker_pid}), ready in {time.perf_counter() - t:.2f} s")
-        if not args.skip_throughput:
-            result["throughput"] = await measure_throughput(args, bootstrap, broker_pid, tmp_root)
-        if not args.skip_latency:
-            result["latency"] = await measure_latency(args, bootstrap, broker_pid, tmp_root)
+        for engine in args.engines:  # one after the other in the same run, each with its own baseline
+            broker = EmbeddedBroker() if engine == "tansu" else _kafka_broker()
+            try:
+                t = time.perf_counter()
+                bootstrap = await broker.start()
+                broker_pid = _broker_pid(broker)
+                log(f"{engine} broker on {bootstrap} (pid {broker_pid}), ready in {time.perf_counter() - t:.2f} s")
+                part: dict[str, Any] = {}
+                if not args.skip_throughput:
+                    part["throughput"] = await measure_throughput(args, bootstrap, broker_pid, tmp_root)
+                if not args.skip_latency:
+                    part["latency"] = await measure_latency(args, bootstrap, broker_pid, tmp_root)
+            finally:
+                await broker.stop()
+            result.setdefault("by_engine", {})[engine] = part
+            if engine == args.engines[0]:
+                result.update(part)  # the first engine's figures where earlier runs kept theirs
     finally:
-        await broker.stop()
         shutil.rmtree(tmp_root, ignore_errors=True)
     return result
+
+
+def _kafka_broker():
+    """One Apache Kafka broker (KRaft) from the jars ``bash .ci/kafka.sh`` caches, as the tests start it."""
+    from tests.kafka import KafkaCluster
+
+    return KafkaCluster(1)
+
+
+def _broker_pid(broker) -> int | None:
+    proc = getattr(broker, "process", None) or next((n.process for n in getattr(broker, "nodes", [])), None)
+    return proc.pid if proc is not None else None
 
 
 def _git_head() -> str | None:
@@ -915,11 +952,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pyspy-mode", choices=("gil", "all"), default="gil",
                    help="gil: only samples holding the GIL (where the CPU goes, default); all: every non-idle "
                         "thread (shows the SQLite thread too)")
+    p.add_argument("--engines", default="tansu",
+                   help="brokers to run on, one after the other in this run: tansu (embedded), kafka (Apache Kafka "
+                        "4.x, one KRaft node, from `bash .ci/kafka.sh`'s jars), or tansu,kafka (default tansu)")
     p.add_argument("--quick", action="store_true", help="small run: 2,000 reports, 5 s of load")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--output", type=Path, default=RESULTS, help="JSON output (default bench/results/pipeline.json)")
     args = p.parse_args(argv)
+    args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if not args.engines or set(args.engines) - {"tansu", "kafka"}:
+        p.error("--engines: a comma-separated list of tansu and kafka")
     if _FETCH_FIELD is None and args.fetch_max_wait_ms is not None:
         p.error("this checkout's Settings has no fetch_max_wait_ms (its consumers use aiokafka's 500 ms)")
     args.fetch_max_wait_source = ("--fetch-max-wait-ms" if args.fetch_max_wait_ms is not None else

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -61,6 +62,8 @@ class KafkaNode:
     controller_port: int
     dir: Path
     process: subprocess.Popen | None = None
+    host: str = "127.0.0.1"  # where it listens; another address when the cluster has a partitionable node
+    netns: str | None = None  # the network namespace it runs in (the partitionable node)
 
     @property
     def log(self) -> Path:
@@ -78,12 +81,15 @@ class KafkaCluster:
     size: int = 1
     workdir: Path | None = None
     start_timeout_s: float = 90.0
+    #: index of a node that runs in a network namespace of its own, so that ``partition()`` can cut it off
+    partitionable: int | None = None
     nodes: list[KafkaNode] = field(default_factory=list)
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+    _net: NetnsLink | None = field(default=None, repr=False)
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+        return ",".join(f"{n.host}:{n.port}" for n in self.nodes)
 
     @property
     def port(self) -> int:
@@ -105,7 +111,12 @@ class KafkaCluster:
             self.workdir = Path(self._tmp.name)
         self.nodes = [KafkaNode(i + 1, free_port(), free_port(), self.workdir / f"node-{i + 1}")
                       for i in range(self.size)]
-        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        if self.partitionable is not None:
+            self._net = NetnsLink.create()
+            for i, n in enumerate(self.nodes):
+                n.host = self._net.inside if i == self.partitionable else self._net.outside
+                n.netns = self._net.name if i == self.partitionable else None
+        voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in self.nodes)
         # what ``StorageTool random-uuid`` prints (a Kafka Uuid: 16 random bytes, URL-safe base64), without a JVM
         # (one in 32 starts with "-": passed as --cluster-id=ID so the tool's parser does not take it for an option)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -117,8 +128,8 @@ class KafkaCluster:
                 "process.roles": "broker,controller",
                 "node.id": n.node_id,
                 "controller.quorum.voters": voters,
-                "listeners": f"PLAINTEXT://127.0.0.1:{n.port},CONTROLLER://127.0.0.1:{n.controller_port}",
-                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{n.port}",
+                "listeners": f"PLAINTEXT://{n.host}:{n.port},CONTROLLER://{n.host}:{n.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{n.host}:{n.port}",
                 "controller.listener.names": "CONTROLLER",
                 "inter.broker.listener.name": "PLAINTEXT",
                 "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -156,11 +167,11 @@ class KafkaCluster:
                 raise RuntimeError(f"kafka-storage format of node {n.node_id} failed: {out.decode(errors='replace')}")
 
     def _launch(self, n: KafkaNode) -> None:
-        if port_is_taken("127.0.0.1", n.port):
+        if port_is_taken(n.host, n.port):
             raise RuntimeError(f"kafka node {n.node_id}: port {n.port} is already in use")
         out = open(n.dir / "stdout.log", "ab")
         n.process = subprocess.Popen(
-            ["java", *JVM_OPTS, f"-Dlog4j2.configurationFile={n.dir / 'log4j2.properties'}",
+            [*(["ip", "netns", "exec", n.netns] if n.netns else []), "java", *JVM_OPTS, f"-Dlog4j2.configurationFile={n.dir / 'log4j2.properties'}",
              "-cp", str(KAFKA_HOME / "*"), "kafka.Kafka", str(n.dir / "server.properties")],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=_die_with_parent)
@@ -193,7 +204,7 @@ class KafkaCluster:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout_s
         for n in nodes or [n for n in self.nodes if n.running]:
-            while not port_is_taken("127.0.0.1", n.port):
+            while not port_is_taken(n.host, n.port):
                 if n.process is not None and n.process.poll() is not None:
                     raise RuntimeError(f"kafka node {n.node_id} exited with code {n.process.returncode} at start; "
                                        f"see {n.log}:\n{_tail(n.log)}")
@@ -201,7 +212,7 @@ class KafkaCluster:
                     raise RuntimeError(f"kafka node {n.node_id} did not listen within {self.start_timeout_s:.0f} s; "
                                        f"see {n.log}:\n{_tail(n.log)}")
                 await asyncio.sleep(0.1)
-            await wait_until_answering(f"127.0.0.1:{n.port}", max(1.0, deadline - loop.time()))
+            await wait_until_answering(f"{n.host}:{n.port}", max(1.0, deadline - loop.time()))
         await self._wait_brokers(deadline)
 
     async def _wait_brokers(self, deadline: float) -> None:
@@ -227,7 +238,7 @@ class KafkaCluster:
 
     @property
     def live_bootstrap(self) -> str:
-        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes if n.running) or self.bootstrap
+        return ",".join(f"{n.host}:{n.port}" for n in self.nodes if n.running) or self.bootstrap
 
     def signal_node(self, index: int, sig: signal.Signals = signal.SIGKILL) -> KafkaNode:
         """Send ``sig`` to node ``index`` (0-based) without waiting; the test decides what to wait for."""
@@ -263,11 +274,72 @@ class KafkaCluster:
         cannot finish a controlled shutdown); the log directories stay. Safe to call twice."""
         await asyncio.gather(*(self.stop_node(i, timeout_s=timeout_s) for i in range(len(self.nodes))))
 
+    def partition(self) -> None:
+        """Cut the partitionable node off the network (its link goes down): it keeps running, unreachable, and
+        reaches nobody — a network partition, not a crash."""
+        assert self._net is not None, "KafkaCluster(partitionable=...) was not asked for"
+        self._net.set(up=False)
+
+    def heal(self) -> None:
+        """End the partition: the node's link comes back up."""
+        assert self._net is not None
+        self._net.set(up=True)
+
     def cleanup(self) -> None:
-        """Remove the working directory (after ``stop()``)."""
+        """Remove the working directory (after ``stop()``) and the network namespace, if any."""
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        if self._net is not None:
+            self._net.delete()
+            self._net = None
+
+
+@dataclass
+class NetnsLink:
+    """A network namespace joined to this one by a veth pair (a /30: ``outside`` here, ``inside`` there).
+
+    Needs root (CAP_NET_ADMIN); the tests run as root. Nodes outside listen on ``outside`` (an address of
+    this host, reached through the local route whatever the link does), the node inside on ``inside``;
+    ``set(up=False)`` takes the link down inside the namespace, so nothing passes either way.
+    """
+
+    name: str
+    outside: str
+    inside: str
+
+    @classmethod
+    def create(cls) -> NetnsLink:
+        tag = uuid.uuid4().hex[:6]
+        third, fourth = secrets.randbelow(250) + 1, secrets.randbelow(63) * 4
+        link = cls(f"kafka-{tag}", f"10.213.{third}.{fourth + 1}", f"10.213.{third}.{fourth + 2}")
+        steps = [["ip", "netns", "add", link.name],
+                 ["ip", "link", "add", f"kh{tag}", "type", "veth", "peer", "name", f"kn{tag}"],
+                 ["ip", "link", "set", f"kn{tag}", "netns", link.name],
+                 ["ip", "addr", "add", f"{link.outside}/30", "dev", f"kh{tag}"],
+                 ["ip", "link", "set", f"kh{tag}", "up"],
+                 ["ip", "netns", "exec", link.name, "ip", "addr", "add", f"{link.inside}/30", "dev", f"kn{tag}"],
+                 ["ip", "netns", "exec", link.name, "ip", "link", "set", "lo", "up"],
+                 ["ip", "netns", "exec", link.name, "ip", "link", "set", f"kn{tag}", "up"]]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode:
+                link.delete()
+                raise RuntimeError(f"network namespace for the partition test: `{' '.join(step)}` failed: "
+                                   f"{done.stderr.strip()} (needs root with CAP_NET_ADMIN, as CI runs)")
+        return link
+
+    @property
+    def tag(self) -> str:
+        return self.name.removeprefix("kafka-")
+
+    def set(self, *, up: bool) -> None:
+        subprocess.run(["ip", "netns", "exec", self.name, "ip", "link", "set", f"kn{self.tag}",
+                        "up" if up else "down"], check=True, capture_output=True)
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)  # takes the veth pair with it
+        subprocess.run(["ip", "link", "del", f"kh{self.tag}"], capture_output=True)
 
 
 def _tail(path: Path, lines: int = 15) -> str:

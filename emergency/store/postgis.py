@@ -197,13 +197,18 @@ class PostGISStore:
         return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
     async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:
+        # claimed (SKIP LOCKED, then published_at = now): relays of several processes on one database share the
+        # due rows instead of each publishing all of them; a claimed row not applied is due again after
+        # ``republish_before``, as a published one is
         rows = await self.pool.fetch(
-            "SELECT seq, event_id, topic, key, payload, published_at FROM outbox "
+            "WITH due AS (SELECT seq FROM outbox "
             "WHERE applied_at IS NULL AND failed_at IS NULL AND (published_at IS NULL OR published_at < $1) "
-            "ORDER BY seq LIMIT $2",
-            republish_before, limit,
+            "ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED) "
+            "UPDATE outbox o SET published_at = $3 FROM due WHERE o.seq = due.seq "
+            "RETURNING o.seq, o.event_id, o.topic, o.key, o.payload, o.published_at",
+            republish_before, limit, utcnow(),
         )
-        return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
+        return sorted((OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows), key=lambda r: r.seq)
 
     async def mark_published(self, seqs: list[int], at: datetime) -> None:
         if seqs:

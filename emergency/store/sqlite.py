@@ -183,14 +183,19 @@ class SQLiteStore:
                     done.set_result(was_created)
 
     async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:
+        claimed_at = ts(utcnow())
+
         def _due(c: sqlite3.Connection) -> list[OutboxRow]:
+            # claimed in one statement (SQLite serialises writers): a relay in another process sharing the file
+            # does not publish the same rows until they are due again
             rows = c.execute(
-                "SELECT seq, event_id, topic, key, payload, published_at FROM outbox "
+                "UPDATE outbox SET published_at = ? WHERE seq IN (SELECT seq FROM outbox "
                 "WHERE applied_at IS NULL AND failed_at IS NULL AND (published_at IS NULL OR published_at < ?) "
-                "ORDER BY seq LIMIT ?",
-                (ts(republish_before), limit),
+                "ORDER BY seq LIMIT ?) RETURNING seq, event_id, topic, key, payload, published_at",
+                (claimed_at, ts(republish_before), limit),
             ).fetchall()
-            return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), parse_ts(r[5])) for r in rows]
+            return sorted((OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), parse_ts(r[5])) for r in rows),
+                          key=lambda r: r.seq)
 
         return await self._run(_due)
 

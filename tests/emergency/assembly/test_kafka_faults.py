@@ -7,6 +7,8 @@ complete within a bound (a timeout, never a timing assertion).
   move, nothing lost
 - two of three killed: producers cannot reach ``min.insync.replicas``, intake keeps journaling and
   answering 202; once the brokers return, everything reaches the picture once
+- one broker cut off by a network partition (it runs in a network namespace of its own and its link goes down:
+  alive, unreachable, reaching nobody): leaders move off it, nothing lost; once healed it rejoins every ISR
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ BOUND_S = 90.0  # leaders move after a broker is fenced (3 s here); the machine 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[KafkaCluster]:
-    """Three Kafka nodes for this module; each test leaves all three running."""
-    c = KafkaCluster(3)
+    """Three Kafka nodes for this module, the third in a network namespace of its own (for the partition);
+    each test leaves all three running and connected."""
+    c = KafkaCluster(3, partitionable=2)
     c.launch()  # from the main thread: the brokers must not die with a helper thread
     try:
         _in_thread(c.wait_ready())
@@ -115,3 +118,47 @@ async def test_two_brokers_of_three_killed_intake_journals_and_all_arrive_when_t
         for i in (1, 2):
             if not cluster.nodes[i].running:
                 await cluster.start_node(i)
+
+
+async def _isr_sizes(bootstrap: str, topic: str) -> set[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        [d] = await admin.describe_topics([topic])
+        return {len(p["isr"]) for p in d["partitions"]}
+    finally:
+        await admin.close()
+
+
+async def test_one_broker_partitioned_off_mid_stream_then_healed(cluster, sqlite_url, tmp_path):
+    """The third broker's network cut while 320 reports come in (the process runs on, unreachable): its
+    leaderships move once it is fenced, 0 lost, 0 duplicated, all in the picture within the bound; healed, it
+    rejoins every in-sync replica set."""
+    settings = make_settings(cluster, sqlite_url, tmp_path, read_budget=OBSERVER_BUDGET, broker_timeout_s=10.0)
+    system, task, server = await start_system(settings, cluster)
+    try:
+        accepted: set[str] = set()
+        await _submit(system, 0, 150, accepted)
+        await eventually(system.runtime.store.count_events, timeout=BOUND_S)  # mid-stream
+        cluster.partition()
+        assert cluster.nodes[2].running  # a partition, not a crash
+        await _submit(system, 150, 320, accepted)
+        ids = await assert_complete(system.http, accepted, timeout=BOUND_S)
+        assert len(ids) == 320 == await reports_stored(system.runtime.store)
+        reachable = f"{cluster.nodes[0].host}:{cluster.nodes[0].port}"
+
+        async def shrunk() -> bool:  # the cut-off replica leaves every ISR (replica.lag.time.max.ms, 30 s)
+            return await _isr_sizes(reachable, settings.topic(RAW_CITIZEN)) == {2}
+        await eventually(shrunk, timeout=BOUND_S, interval=0.5)
+        cluster.heal()
+
+        async def rejoined() -> bool:
+            return await _isr_sizes(cluster.bootstrap, settings.topic(RAW_CITIZEN)) == {3}
+        await eventually(rejoined, timeout=BOUND_S, interval=0.5)
+        assert await system.runtime.wait_applied(timeout_s=BOUND_S)
+    finally:
+        cluster.heal()
+        await system.http.aclose()
+        server.should_exit = True
+        await task
+        await system.runtime.stop()

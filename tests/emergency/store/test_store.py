@@ -147,6 +147,27 @@ async def test_concurrent_accepts_journal_each_input_once(store):
     assert len(await store.due_for_publication(1000, republish_before=LONG_AGO)) == 50
 
 
+async def test_relays_of_two_processes_share_the_due_rows_instead_of_each_publishing_all(store, store_url):
+    """Two stores on one database (two processes' relays): concurrent claims return disjoint rows covering every
+    due row, and a claimed row is due again only after ``republish_before`` passes its claim (scale-out, issue 16)."""
+    import asyncio
+
+    for i in range(120):
+        await store.accept(ev(f"r{i}"), "raw.citizen", f"r{i}")
+    other = await open_store(store_url)
+    try:
+        claims = await asyncio.gather(*(s.due_for_publication(20, republish_before=LONG_AGO)
+                                        for s in (store, other) * 4))
+        seqs = [r.seq for rows in claims for r in rows]
+        assert len(seqs) == len(set(seqs)) == 120  # each row to exactly one relay
+        assert all(rows == sorted(rows, key=lambda r: r.seq) for rows in claims)
+        assert await other.due_for_publication(1000, republish_before=LONG_AGO) == []
+        again = await other.due_for_publication(1000, republish_before=datetime.now(UTC) + timedelta(hours=1))
+        assert len(again) == 120  # a claim that never became "applied" is retried, never forgotten
+    finally:
+        await other.close()
+
+
 # -- the change sequence (issue 9, A.1-A.3) -----------------------------------------------------------
 
 LINE = {"type": "LineString", "coordinates": [[-122.66, 45.51], [-122.65, 45.51]]}
