@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from emergency.errors import ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source
