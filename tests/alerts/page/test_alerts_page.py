@@ -14,15 +14,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import ipaddress
+import json
+import ssl
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp.connector
 import pytest
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from playwright.async_api import async_playwright
 
 from alerts.subscriptions.repository import SUBSCRIPTIONS
-from tests.alerts.delivery.channels.test_webpush import PushService, push_service  # noqa: F401 (fixture)
+from tests.alerts.delivery.channels.test_webpush import PushService
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, eventually, make_settings, start_system
 
 HERE = {"latitude": 45.5122, "longitude": -122.6587}  # SE Hawthorne Blvd near the river (WGS 84)
@@ -189,13 +199,59 @@ async def test_place_search_and_thread_answer_or_name_the_field(system):
     assert r.status_code == 404 and r.json()["detail"].startswith("alert_id: ")
 
 
+def _tls_files(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it: (cert file, key file, CA PEM)."""
+    now = datetime.now(UTC)
+
+    def cert(subject: str, key, issuer_name, issuer_key, *, ca: bool) -> x509.Certificate:
+        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(hours=2))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(
+                "127.0.0.1"))]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test push CA")])
+    ca = cert("test push CA", ca_key, ca_name, ca_key, ca=True)
+    leaf = cert("127.0.0.1", key, ca_name, ca_key, ca=False)
+    cert_file, key_file = tmp_path / "push.crt", tmp_path / "push.key"
+    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file, ca.public_bytes(serialization.Encoding.PEM)
+
+
 @pytest.fixture
-async def push_system(broker, sqlite_url, tmp_path, push_service):  # noqa: F811 (the imported fixture)
+async def https_push_service(tmp_path) -> AsyncIterator[PushService]:
+    """Issue 11's local push service (VAPID check, aes128gcm decryption) served over TLS: the subscription API
+    takes https endpoints only, as browsers' push services are. The server's Web Push channel (aiohttp's
+    default verified context, made when aiohttp is imported) is told to trust the throwaway CA, as a system CA
+    store would be."""
+    svc = PushService()
+    svc.origin = f"https://127.0.0.1:{svc.port}"
+    cert_file, key_file, ca_pem = _tls_files(tmp_path)
+    aiohttp.connector._SSL_CONTEXT_VERIFIED.load_verify_locations(cadata=ca_pem.decode())
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    app = web.Application()
+    app.router.add_post("/push/{name}", svc.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", svc.port, ssl_context=server_ctx).start()
+    yield svc
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def push_system(broker, sqlite_url, tmp_path, https_push_service):
     settings = make_settings(broker, sqlite_url, tmp_path, webhook_allow_hosts="127.0.0.1",
                              subscribe_rate="1000/minute", vapid_subject="mailto:ops@example.org")
     system, task, server = await start_system(settings, broker)
     try:
-        yield system, push_service
+        yield system, https_push_service
     finally:
         await system.http.aclose()
         server.should_exit = True
@@ -216,7 +272,7 @@ def _fake_subscribe(subscription: dict) -> str:
                 .replace(/=+$/, '');
             return Promise.resolve({endpoint: sub.endpoint, toJSON: () => sub});
         };
-    })();""" % __import__("json").dumps(subscription)
+    })();""" % json.dumps(subscription)
 
 
 async def test_subscribe_from_the_page_with_web_push_and_email_then_an_alert_arrives_decrypted(push_system):
@@ -239,7 +295,9 @@ async def test_subscribe_from_the_page_with_web_push_and_email_then_an_alert_arr
         await page.fill("#ap-email", "resident@example.org")
         await page.click("#ap-sub-send")
         result = page.locator("#ap-sub-result")
-        await result.locator(".ap-token").wait_for(timeout=20_000)
+        await page.wait_for_function("!document.getElementById('ap-sub-result').hidden"
+                                     " || document.getElementById('ap-sub-error').textContent !== ''", timeout=20_000)
+        assert await page.locator("#ap-sub-error").inner_text() == ""
         assert await page.evaluate("window.__pushKey") == vapid  # subscribed with the server's VAPID key
         assert await page.evaluate("navigator.serviceWorker.getRegistration('/alerts').then(r => !!r)")
         areas = await result.locator(".ap-echo-areas").inner_text()
