@@ -12,15 +12,14 @@ shown, and an alert issued afterwards reaches the push service, decrypted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import ipaddress
 import json
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp.connector
 import pytest
@@ -29,11 +28,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from playwright.async_api import async_playwright
 
 from alerts.subscriptions.repository import SUBSCRIPTIONS
 from tests.alerts.delivery.channels.test_webpush import PushService
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, eventually, make_settings, start_system
+from tests.conftest import eventually, make_settings, offline_page, start_system
 
 HERE = {"latitude": 45.5122, "longitude": -122.6587}  # SE Hawthorne Blvd near the river (WGS 84)
 FAR = (45.5600, -122.5500)                             # about 10 km north-east: outside a 1 km circle at HERE
@@ -52,32 +50,12 @@ async def _alert(system, *, headline: str, lat: float, lon: float, radius_km: fl
 
 @asynccontextmanager
 async def browser_page(*, locale: str = "en-US", permissions: tuple[str, ...] = ("geolocation",),
-                       init_script: str | None = None) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
-    """A Chromium page at HERE (Geolocation API) with ``locale`` (its Accept-Language and navigator.language)
-    that may reach 127.0.0.1 only (the service worker's requests too): yields (page, off-host requests, errors)."""
-    offsite: list[str] = []
-    errors: list[str] = []
-
-    async def guard(route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            await route.continue_()
-        else:
-            offsite.append(route.request.url)
-            await route.abort()
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale=locale,
-                                                geolocation=HERE, permissions=list(permissions))
-            await context.route("**/*", guard)
-            if init_script:
-                await context.add_init_script(init_script)
-            page = await context.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield page, offsite, errors
-        finally:
-            await browser.close()
+                       init_script: str | None = None) -> AsyncIterator[Any]:
+    """A phone-sized Chromium page at HERE (Geolocation API) with ``locale`` (its Accept-Language and
+    navigator.language), reaching 127.0.0.1 only; fails the test on off-host requests and page errors."""
+    async with offline_page(width=390, height=844, init_script=init_script, locale=locale, geolocation=HERE,
+                            permissions=list(permissions)) as (page, offsite, errors):
+        yield page
     assert offsite == [] and errors == [], (offsite, errors)
 
 
@@ -102,7 +80,7 @@ async def test_geolocation_lists_the_covering_alerts_live_and_a_cancelled_one_as
     await eventually(_projected_cancel(system, cancelled))
 
     async with browser_page(permissions=("geolocation", "notifications"),
-                            init_script=RECORD_NOTIFICATIONS) as (page, _, _errors):
+                            init_script=RECORD_NOTIFICATIONS) as page:
         await page.goto(f"{system.base_url}/alerts")
         assert await page.locator("h1").inner_text() == "Public alerts"
         await page.click("#ap-locate")
@@ -150,7 +128,7 @@ def _projected_cancel(system, alert_id: str):
 
 async def test_spanish_from_the_browser_korean_by_the_switch_and_the_alert_in_the_readers_language(system):
     alert_id = await _alert(system, headline="Shelter in place", lat=HERE["latitude"], lon=HERE["longitude"])
-    async with browser_page(locale="es-MX") as (page, _, _errors):
+    async with browser_page(locale="es-MX") as page:
         await page.goto(f"{system.base_url}/alerts")
         assert await page.locator("h1").inner_text() == "Alertas públicas"
         assert await page.locator("#ap-locate").inner_text() == "Usar mi ubicación"
@@ -263,7 +241,7 @@ def _fake_subscribe(subscription: dict) -> str:
     """An init script: ``pushManager.subscribe`` answers ``subscription`` (FCM is offline) and records the
     applicationServerKey it was given (base64url)."""
     return """(() => {
-        const sub = %s;
+        const sub = __SUBSCRIPTION__;
         window.__pushKey = null;
         if (!('PushManager' in self)) return;
         PushManager.prototype.subscribe = function (options) {
@@ -272,7 +250,7 @@ def _fake_subscribe(subscription: dict) -> str:
                 .replace(/=+$/, '');
             return Promise.resolve({endpoint: sub.endpoint, toJSON: () => sub});
         };
-    })();""" % json.dumps(subscription)
+    })();""".replace("__SUBSCRIPTION__", json.dumps(subscription))
 
 
 async def test_subscribe_from_the_page_with_web_push_and_email_then_an_alert_arrives_decrypted(push_system):
@@ -281,7 +259,7 @@ async def test_subscribe_from_the_page_with_web_push_and_email_then_an_alert_arr
     push.server_key = vapid
     device = push.browser("phone")
     async with browser_page(permissions=("geolocation", "notifications"),
-                            init_script=_fake_subscribe(device.subscription())) as (page, _, _errors):
+                            init_script=_fake_subscribe(device.subscription())) as page:
         await page.goto(f"{system.base_url}/alerts")
         await page.click("#ap-locate")
         await page.wait_for_function("document.getElementById('ap-status').dataset.state === 'live'")
@@ -340,7 +318,7 @@ async def test_subscribe_from_the_page_with_web_push_and_email_then_an_alert_arr
 
 
 async def test_the_service_worker_caches_the_page_and_its_assets_for_offline_use(system):
-    async with browser_page() as (page, _, _errors):
+    async with browser_page() as page:
         await page.goto(f"{system.base_url}/alerts")
         await page.wait_for_function("navigator.serviceWorker.ready.then(() => true)")
         cached = await page.evaluate("""async () => {
