@@ -590,6 +590,10 @@
 
   buildLanguageSwitch();
   applyStrings();
+  if (typeof Notification !== "undefined" && Notification.permission === "granted") {
+    state.notify = true; // allowed on an earlier visit: keep notifying while the page is open
+    $("ap-notify-status").textContent = t("notify_on");
+  }
   registerWorker().catch(function () { /* no offline copy: the page still works online */ });
 
   window.alertsPage = {

@@ -69,7 +69,7 @@ RECORD_NOTIFICATIONS = """(() => {
 })();"""
 
 
-async def test_geolocation_lists_the_covering_alerts_live_and_a_cancelled_one_as_cancelled(system):
+async def test_geolocation_lists_the_covering_alerts_live_and_a_cancelled_one_as_cancelled(system, tmp_path):
     covering = await _alert(system, headline="Shelter in place", lat=HERE["latitude"], lon=HERE["longitude"])
     elsewhere = await _alert(system, headline="Far away warning", lat=FAR[0], lon=FAR[1])
     cancelled = await _alert(system, headline="Boil water notice", lat=HERE["latitude"], lon=HERE["longitude"],
@@ -116,6 +116,7 @@ async def test_geolocation_lists_the_covering_alerts_live_and_a_cancelled_one_as
         ids = await page.eval_on_selector_all("#ap-active .ap-alert", "els => els.map(e => e.dataset.alertId)")
         assert ids == [fresh, covering]  # newest first
         await page.wait_for_function("window.__notifications.some(n => n.title === 'Evacuate east of the river')")
+        await page.screenshot(path=str(tmp_path / "alerts-page.png"), full_page=True)
         assert await page.evaluate("performance.getEntriesByType('navigation')[0].type") == "navigate"  # no reload
 
 
@@ -133,7 +134,13 @@ async def test_spanish_from_the_browser_korean_by_the_switch_and_the_alert_in_th
         assert await page.locator("h1").inner_text() == "Alertas públicas"
         assert await page.locator("#ap-locate").inner_text() == "Usar mi ubicación"
         assert await page.get_attribute("html", "lang") == "es"
-        await page.click("#ap-locate")
+        await page.fill("#ap-place", "SE Hawthorne Blvd & SE 12th Ave")  # a typed place, about 400 m east
+        await page.click("#ap-place-form button[type=submit]")
+        suggestion = page.locator("#ap-suggestions button")
+        await suggestion.wait_for()
+        assert "Hawthorne" in await suggestion.inner_text()
+        await suggestion.click()
+        assert "Hawthorne" in await page.locator("#ap-around").inner_text()
         item = page.locator(f"#ap-active [data-alert-id='{alert_id}']")
         await item.wait_for()
         assert "Qué hacer" in await item.inner_text()
