@@ -7,6 +7,8 @@
  *                      version (Update, Cancel) of an alert covering it; the server decides coverage (geodesic)
  *   places_path        GET ?q= -> {matches: [{label, lat, lon}]} (the region geocoder)
  *   thread_path        GET /api/v1/alerts/{id}/thread -> {versions: [...]} (the alert's Alert/Update/Cancel)
+ *   cop_ws_path        WS /ws/cop: the picture's changes; only for an area drawn on the map (new alerts meeting
+ *                      it are notified; the area test is planar in degrees, the server's delivery is exact)
  *   vapid_path, subscriptions_path, sw_url, sw_scope, tiers
  * GeoJSON is WGS 84 [lon, lat] (RFC 7946); Leaflet takes [lat, lon].
  * A cancelled alert is never listed as active: it moves to "Cancelled — no longer active" (greyed, struck
@@ -19,6 +21,7 @@
 
   var config = JSON.parse(document.getElementById("alerts-config").textContent);
   var STORED_LANG = "alerts-page-lang";
+  var LANGUAGE_NAMES = { en: "English", es: "Español", ko: "한국어" };
   var NOTIFIED = "alerts-page-notified";
   var TIER_COLOURS = { presidential: "#6a1b9a", imminent_threat_extreme: "#c62828",
     imminent_threat_severe: "#ef6c00", child_abduction: "#ad1457", public_safety: "#1565c0", test: "#757575" };
@@ -83,7 +86,7 @@
 
   function buildLanguageSwitch() {
     var select = $("ap-lang");
-    var names = { en: "English", es: "Español", ko: "한국어" };
+    var names = LANGUAGE_NAMES;
     config.supported.forEach(function (code) {
       var option = el("option", null, names[code] || code);
       option.value = code;
@@ -282,7 +285,8 @@
     box.appendChild(h);
     if (cancelled) box.appendChild(el("p", "ap-cancel-note", t("cancelled_at", { time: formatTime(p.cancelled_at) })));
     if (!text.translated && state.lang !== "en" && text.headline) {
-      box.appendChild(el("p", "ap-note", t("shown_in", { language: text.language })));
+      var primary = String(text.language).split("-")[0];
+      box.appendChild(el("p", "ap-note", t("shown_in", { language: LANGUAGE_NAMES[primary] || text.language })));
     }
     if (text.description) box.appendChild(el("p", "ap-description", text.description));
     if (text.instruction) {
@@ -371,6 +375,67 @@
     });
   });
 
+  /* ---------- notifications for a drawn area: WS /ws/cop, the alerts layer's changes from now on ---------- */
+
+  var areaWatch = { ws: null, seq: null, ring: null, retry: 0 };
+
+  function watchArea(ring) {
+    areaWatch.ring = ring;
+    if (areaWatch.ws) { areaWatch.ws.onclose = null; areaWatch.ws.close(); areaWatch.ws = null; }
+    if (!ring) return;
+    var scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    var ws = new WebSocket(scheme + "//" + location.host + config.cop_ws_path
+      + (areaWatch.seq !== null ? "?after=" + areaWatch.seq : ""));
+    areaWatch.ws = ws;
+    ws.onmessage = function (msg) {
+      var data = null;
+      try { data = JSON.parse(msg.data); } catch (e) { return; }
+      if (!data) return;
+      if (data.type === "hello") { if (areaWatch.seq === null || data.reset) areaWatch.seq = data.seq; return; }
+      if (typeof data.seq === "number") areaWatch.seq = Math.max(areaWatch.seq || 0, data.seq);
+      if (data.type === "upsert" && data.layer === "alerts" && data.feature && touches(data.feature.geometry, ring)) {
+        notifyOf(data.feature);
+      }
+    };
+    ws.onopen = function () { areaWatch.retry = 0; };
+    ws.onclose = function () {
+      if (areaWatch.ws !== ws) return;
+      var wait = Math.min(30000, 1000 * Math.pow(2, areaWatch.retry++));
+      setTimeout(function () { if (areaWatch.ws === ws) watchArea(areaWatch.ring); }, wait);
+    };
+  }
+
+  /* Whether an alert's area (GeoJSON Polygon/MultiPolygon, [lon, lat]) meets the drawn ring; planar in
+     degrees, outer rings only: close enough for a notification while the page is open, not for delivery. */
+  function touches(geometry, ring) {
+    if (!geometry) return false;
+    var polys = geometry.type === "Polygon" ? [geometry.coordinates]
+      : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
+    return polys.some(function (poly) { return ringsMeet(poly[0], ring); });
+  }
+
+  function inRing(ring, pt) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if ((yi > pt[1]) !== (yj > pt[1]) && pt[0] < (xj - xi) * (pt[1] - yi) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+
+  function cross(a, b, c) { return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]); }
+
+  function ringsMeet(a, b) {
+    if (a.some(function (p) { return inRing(b, p); }) || b.some(function (p) { return inRing(a, p); })) return true;
+    for (var i = 0; i + 1 < a.length; i++) {
+      for (var j = 0; j + 1 < b.length; j++) {
+        if (cross(a[i], a[i + 1], b[j]) * cross(a[i], a[i + 1], b[j + 1]) < 0
+          && cross(b[j], b[j + 1], a[i]) * cross(b[j], b[j + 1], a[i + 1]) < 0) return true;
+      }
+    }
+    return false;
+  }
+
   /* ---------- drawing an area (tap corners) ---------- */
 
   function renderDrawStatus() {
@@ -409,10 +474,12 @@
     $("ap-draw-finish").disabled = true;
     redrawCorners();
     renderDrawStatus();
+    watchArea(state.corners.concat([state.corners[0]]));
   });
   $("ap-draw-clear").addEventListener("click", function () {
     state.drawing = false;
     state.corners = [];
+    watchArea(null);
     $("ap-draw-finish").disabled = true;
     redrawCorners();
     renderDrawStatus();

@@ -145,7 +145,7 @@ async def test_spanish_from_the_browser_korean_by_the_switch_and_the_alert_in_th
         await item.wait_for()
         assert "Qué hacer" in await item.inner_text()
         # no Spanish block in this alert: its first language is shown, and the page says so
-        assert "Se muestra en en" in await item.locator(".ap-note").inner_text()
+        assert "Se muestra en English" in await item.locator(".ap-note").inner_text()
         # the alert's own feature from the server, given an es-US block as issue 15's translations carry it
         feature = (await system.http.get(f"/api/v1/events/{alert_id}")).json()
         feature["properties"]["translations"] = {"es-US": {
@@ -169,6 +169,54 @@ async def test_spanish_from_the_browser_korean_by_the_switch_and_the_alert_in_th
     assert r.headers["content-language"] == "ko" and "공공 경보" in r.text
     r = await system.http.get("/alerts?lang=fr")
     assert r.status_code == 422 and "lang" in r.json()["detail"]
+
+
+NEAR = (45.5200, -122.6400)  # about 1.7 km north-east of HERE: outside the alerts around HERE
+
+
+async def _tap(page, lat: float, lon: float) -> None:
+    """Tap the map at (lat, lon), WGS 84."""
+    await page.locator("#ap-map").scroll_into_view_if_needed()
+    box = await page.locator("#ap-map").bounding_box()
+    x, y = await page.evaluate("([lat, lon]) => { const p = window.alertsPage.map.latLngToContainerPoint([lat, lon]);"
+                               " return [p.x, p.y]; }", [lat, lon])
+    await page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+async def test_an_area_drawn_on_the_map_is_subscribed_and_its_new_alerts_notified(system):
+    async with browser_page(permissions=("geolocation", "notifications"), init_script=RECORD_NOTIFICATIONS) as page:
+        await page.goto(f"{system.base_url}/alerts")
+        await page.click("#ap-locate")
+        await page.wait_for_function("document.getElementById('ap-status').dataset.state === 'live'")
+        await page.click("#ap-notify")
+        await page.evaluate("([lat, lon]) => window.alertsPage.map.setView([lat, lon], 15, {animate: false})",
+                            list(NEAR))
+        await page.click("#ap-draw")
+        corners = [(NEAR[0] + dy, NEAR[1] + dx) for dy, dx in ((-0.002, -0.003), (-0.002, 0.003), (0.002, 0.003),
+                                                                (0.002, -0.003))]
+        for lat, lon in corners:
+            await _tap(page, lat, lon)
+        assert "4" in await page.locator("#ap-draw-status").inner_text()
+        await page.click("#ap-draw-finish")
+        assert await page.locator("input[name=ap-area][value=polygon]").is_checked()
+        await page.check("#ap-ch-webhook")
+        await page.fill("#ap-webhook", "https://hooks.example.org/alerts")
+        await page.click("#ap-sub-send")
+        await page.wait_for_function("!document.getElementById('ap-sub-result').hidden"
+                                     " || document.getElementById('ap-sub-error').textContent !== ''", timeout=20_000)
+        assert await page.locator("#ap-sub-error").inner_text() == ""
+        assert await page.locator(".ap-echo-areas").inner_text() == "an area of 4 corners"
+        sub = await page.evaluate("window.alertsPage.state.subscription")
+        [ring] = sub["areas"][0]["coordinates"]
+        assert len(ring) == 5 and ring[0] == ring[-1]
+        for (lat, lon), (x, y) in zip(corners, ring[:4], strict=True):
+            assert abs(x - lon) < 1e-4 and abs(y - lat) < 1e-4  # where it was tapped (a pixel is ~3 m here)
+
+        # a new alert inside the drawn area, not covering HERE: notified, not listed around HERE
+        inside = await _alert(system, headline="Gas leak on the east side", lat=NEAR[0], lon=NEAR[1], radius_km=0.1)
+        await page.wait_for_function("window.__notifications.some(n => n.title === 'Gas leak on the east side')",
+                                     timeout=20_000)
+        assert await page.locator(f"[data-alert-id='{inside}']").count() == 0
 
 
 async def test_place_search_and_thread_answer_or_name_the_field(system):
