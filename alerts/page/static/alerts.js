@@ -294,7 +294,8 @@
       box.appendChild(el("p", "ap-instruction", text.instruction));
     }
     var dl = el("dl");
-    [["severity", p.severity], ["urgency", p.urgency], ["certainty", p.certainty], ["event", p.event],
+    [["severity", capValue(p.severity)], ["urgency", capValue(p.urgency)], ["certainty", capValue(p.certainty)],
+      ["event", p.event],
       ["area", p.area_desc], ["effective", formatTime(p.sent)], ["expires", formatTime(p.expires)]]
       .forEach(function (row) {
         if (!row[1]) return;
@@ -315,6 +316,13 @@
     box.appendChild(updates);
     box.appendChild(thread);
     return box;
+  }
+
+  /* a CAP severity, urgency or certainty value in the reader's language (the value itself when unknown) */
+  function capValue(value) {
+    if (!value) return value;
+    var key = "cap_" + value;
+    return (config.strings.en[key] !== undefined) ? t(key) : value;
   }
 
   function loadThread(id, list) {

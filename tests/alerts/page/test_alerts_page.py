@@ -55,6 +55,7 @@ async def browser_page(*, locale: str = "en-US", permissions: tuple[str, ...] = 
     navigator.language), reaching 127.0.0.1 only; fails the test on off-host requests and page errors."""
     async with offline_page(width=390, height=844, init_script=init_script, locale=locale, geolocation=HERE,
                             permissions=list(permissions)) as (page, offsite, errors):
+        page.set_default_timeout(60_000)  # the machine may be loaded; no timing is asserted
         yield page
     assert offsite == [] and errors == [], (offsite, errors)
 
@@ -144,6 +145,7 @@ async def test_spanish_from_the_browser_korean_by_the_switch_and_the_alert_in_th
         item = page.locator(f"#ap-active [data-alert-id='{alert_id}']")
         await item.wait_for()
         assert "Qué hacer" in await item.inner_text()
+        assert await item.locator(".ap-severity").inner_text() == "Grave"  # CAP's Severe, in Spanish
         # no Spanish block in this alert: its first language is shown, and the page says so
         assert "Se muestra en English" in await item.locator(".ap-note").inner_text()
         # the alert's own feature from the server, given an es-US block as issue 15's translations carry it
