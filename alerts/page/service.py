@@ -97,10 +97,11 @@ def find_place(*, geocoder: Geocoder | None, q: str) -> dict[str, Any]:
 
 async def public_thread(*, store: Store, alert_id: str) -> dict[str, Any]:
     """Every journaled version of an issued alert (Alert, Updates, Cancel), oldest first, public fields only."""
-    issued_alert(await store.get_event(alert_id), alert_id)
-    versions = await store.repository(ALERT_JOURNAL).versions(alert_id)
+    versions = await store.repository(ALERT_JOURNAL).versions(alert_id)  # the journal: the projection may lag
+    issued_alert(versions[-1] if versions else None, alert_id)
     out = []
     for version in versions:
         props = to_feature(version)["properties"]
-        out.append({k: props.get(k) for k in THREAD_FIELDS} | {"received_at": props["received_at"]})
+        out.append({k: props.get(k) for k in THREAD_FIELDS}
+                   | {"cap_id": props.get("cap_id") or alert_id, "received_at": props["received_at"]})
     return {"id": alert_id, "cap_url": f"/api/v1/alerts/{alert_id}.xml", "versions": out}

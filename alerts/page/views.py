@@ -67,6 +67,8 @@ async def alert_thread(alert_id: str, request: Request) -> dict[str, Any]:
 
 
 def mount(app: FastAPI) -> None:
-    """Add the page, its routes and its static files to ``app``."""
+    """Add the page, its routes and its static files to ``app`` (its strings are checked now: a missing
+    translation stops the app here, not on a citizen's first visit)."""
+    service.catalogue()
     app.include_router(router)
     app.mount(STATIC_URL, StaticFiles(directory=service.STATIC_DIR), name="alerts-static")

@@ -221,6 +221,39 @@ async def test_an_area_drawn_on_the_map_is_subscribed_and_its_new_alerts_notifie
         assert await page.locator(f"[data-alert-id='{inside}']").count() == 0
 
 
+@pytest.fixture
+async def any_store_system(broker, store_url, tmp_path):
+    """The system on SQLite and on PostGIS."""
+    system, task, server = await start_system(make_settings(broker, store_url, tmp_path), broker)
+    try:
+        yield system
+    finally:
+        await system.http.aclose()
+        server.should_exit = True
+        await task
+        await system.runtime.stop()
+
+
+async def test_an_alerts_thread_lists_its_alert_update_and_cancel_with_public_fields_only(any_store_system):
+    system = any_store_system
+    alert_id = await _alert(system, headline="Shelter in place", lat=HERE["latitude"], lon=HERE["longitude"])
+    body = {"tier": "imminent_threat_severe", "headline": "Shelter in place: extended", "instruction": "Stay in",
+            "area": {"circle": {"lat": HERE["latitude"], "lon": HERE["longitude"], "radius_km": 1.5}},
+            "expires": (datetime.now(UTC) + timedelta(hours=3)).isoformat()}
+    r = await system.http.post(f"/api/v1/alerts/{alert_id}/update", json=body, headers=system.auth("alert_originator"))
+    assert r.status_code == 202, r.text
+    r = await system.http.post(f"/api/v1/alerts/{alert_id}/cancel", json={"note": "All clear"},
+                               headers=system.auth("alert_originator"))
+    assert r.status_code == 202, r.text
+    thread = (await system.http.get(f"/api/v1/alerts/{alert_id}/thread")).json()
+    assert thread["cap_url"] == f"/api/v1/alerts/{alert_id}.xml"
+    assert [v["msg_type"] for v in thread["versions"]] == ["Alert", "Update", "Cancel"]
+    assert [v["cap_id"] for v in thread["versions"]] == [alert_id, f"{alert_id}:1", f"{alert_id}:2"]
+    assert thread["versions"][1]["headline"] == "Shelter in place: extended"
+    assert [v["state"] for v in thread["versions"]] == ["active", "active", "cancelled"]
+    assert "County EM" not in json.dumps(thread) and "sender" not in json.dumps(thread)  # who sent it stays out
+
+
 async def test_place_search_and_thread_answer_or_name_the_field(system):
     r = await system.http.get("/api/v1/places", params={"q": "SE Hawthorne Blvd & SE 12th Ave"})
     assert r.status_code == 200, r.text
