@@ -31,7 +31,8 @@ from cryptography.x509.oid import NameOID
 
 from alerts.subscriptions.repository import SUBSCRIPTIONS
 from tests.alerts.delivery.channels.test_webpush import PushService
-from tests.conftest import eventually, make_settings, offline_page, start_system
+from tests.alerts.subscriptions.conftest import _system
+from tests.conftest import eventually, offline_page
 
 HERE = {"latitude": 45.5122, "longitude": -122.6587}  # SE Hawthorne Blvd near the river (WGS 84)
 FAR = (45.5600, -122.5500)                             # about 10 km north-east: outside a 1 km circle at HERE
@@ -224,14 +225,8 @@ async def test_an_area_drawn_on_the_map_is_subscribed_and_its_new_alerts_notifie
 @pytest.fixture
 async def any_store_system(broker, store_url, tmp_path):
     """The system on SQLite and on PostGIS."""
-    system, task, server = await start_system(make_settings(broker, store_url, tmp_path), broker)
-    try:
+    async for system in _system(broker, store_url, tmp_path):
         yield system
-    finally:
-        await system.http.aclose()
-        server.should_exit = True
-        await task
-        await system.runtime.stop()
 
 
 async def test_an_alerts_thread_lists_its_alert_update_and_cancel_with_public_fields_only(any_store_system):
@@ -315,16 +310,8 @@ async def https_push_service(tmp_path) -> AsyncIterator[PushService]:
 
 @pytest.fixture
 async def push_system(broker, sqlite_url, tmp_path, https_push_service):
-    settings = make_settings(broker, sqlite_url, tmp_path, webhook_allow_hosts="127.0.0.1",
-                             subscribe_rate="1000/minute", vapid_subject="mailto:ops@example.org")
-    system, task, server = await start_system(settings, broker)
-    try:
+    async for system in _system(broker, sqlite_url, tmp_path, vapid_subject="mailto:ops@example.org"):
         yield system, https_push_service
-    finally:
-        await system.http.aclose()
-        server.should_exit = True
-        await task
-        await system.runtime.stop()
 
 
 def _fake_subscribe(subscription: dict) -> str:
