@@ -259,8 +259,11 @@ CHROMIUM_ARGS = [
 
 
 @asynccontextmanager
-async def offline_page(*, width: int = 1280, height: int = 800) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
-    """One Chromium page that may reach 127.0.0.1 only: yields (page, off-host requests it aborted, page errors)."""
+async def offline_page(*, width: int = 1280, height: int = 800, init_script: str | None = None,
+                       **context_options: Any) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
+    """One Chromium page that may reach 127.0.0.1 only (its service workers too): yields (page, off-host requests
+    it aborted, page errors). ``context_options`` go to Playwright's ``new_context`` (locale, geolocation,
+    permissions); ``init_script`` runs before every page script."""
     offsite: list[str] = []
     errors: list[str] = []
 
@@ -274,8 +277,11 @@ async def offline_page(*, width: int = 1280, height: int = 800) -> AsyncIterator
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": width, "height": height})
-            await page.route("**/*", guard)
+            context = await browser.new_context(viewport={"width": width, "height": height}, **context_options)
+            await context.route("**/*", guard)
+            if init_script:
+                await context.add_init_script(init_script)
+            page = await context.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             yield page, offsite, errors
         finally:

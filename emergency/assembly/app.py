@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from alerts.delivery.channels.views import router as channels_router
 from alerts.delivery.views import router as delivery_router
+from alerts.page import views as alerts_page
 from alerts.subscriptions.views import router as subscriptions_router
 from alerts.views import router as alerts_router
 from emergency import __version__
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                    subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router):
         app.include_router(router)
     live_map.mount(app)
+    alerts_page.mount(app)
     mount_docs(app)
     install_openapi(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s,

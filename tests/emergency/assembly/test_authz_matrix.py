@@ -87,6 +87,12 @@ EXPECTED: dict[str, Access] = {
     "WS /ws/cop": PUBLIC,
     "WS /ws/alerts": PUBLIC,
     "GET /api/v1/webpush/vapid": PUBLIC,
+    # the public alerts page (alerts/page/), its service worker and static files, place search, an alert's thread
+    "GET /alerts": PUBLIC,
+    "GET /alerts/sw.js": PUBLIC,
+    "MOUNT /static/alerts": PUBLIC,
+    "GET /api/v1/places": PUBLIC,
+    "GET /api/v1/alerts/{alert_id}/thread": PUBLIC,
     # a closure in City of Portland's jurisdiction
     "POST /api/v1/agency/road-closures": agency_scoped("agency", owners=("agency",)),
     # an alert area inside County EM's authorised area (a national authority alerts nationwide)
