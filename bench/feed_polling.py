@@ -11,7 +11,7 @@ polled in time order, the journaled versions compared with an independent diff o
   from the store's cursors (SQLite file), sends the conditional GET, counts the 304, saves the state.
 CPU = ``time.process_time()`` of this process over one cycle; rounds alternate; the ratio is of medians.
 
-    .venv/bin/python bench/feeds.py [--feeds 50] [--rounds 20] [--replay] [--captures]
+    .venv/bin/python bench/feed_polling.py [--feeds 50] [--rounds 20] [--replay] [--captures]
 
 ``--captures`` reads every capture of ``../shared/data/feeds`` and ``../shared/data/cap/sample/feeds`` (when
 present) through format detection and the parsers, with the region's zones, and prints format, items and
