@@ -61,8 +61,11 @@ def _unsupported(data: bytes, *, field: str) -> UnsupportedType:
     """The 415 for content that is no accepted image, saying what it looks like when known."""
     head = data[:512].lstrip()
     what = next((name for magic, name in OTHER_KINDS if data.startswith(magic)), None)
-    if what is None and head[:5].lower() in (b"<?xml", b"<svg ") or b"<svg" in head.lower():
+    lower = head.lower()
+    if what is None and (lower.startswith((b"<?xml", b"<svg")) or b"<svg" in lower):
         what = "an SVG or XML document"
+    elif what is None and lower.startswith((b"<!doctype html", b"<html")):
+        what = "an HTML document"
     elif what is None and head[4:8] == b"ftyp":
         what = f"an ISO media file (brand {head[8:12].decode('latin-1')!r})"
     seen = f" (the content is {what})" if what else ""

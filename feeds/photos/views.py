@@ -89,6 +89,9 @@ async def read_submission(request: Request, *, model: type[BaseModel], part: str
     else (422 naming the part). JSON: at most ``max_body_bytes``. Field errors name the field, under ``part``
     for multipart (``report.category: ...``)."""
     content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        raise ValidationFailed("body", f"send JSON (application/json), or multipart/form-data with the JSON in part "
+                                       f"{part} and images in {PHOTO_FIELD} parts")
     if not content_type.startswith("multipart/form-data"):
         raw = await request.body()
         if len(raw) > settings.max_body_bytes:
