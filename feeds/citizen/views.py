@@ -18,6 +18,7 @@ REPORTS_PATH = "/api/v1/reports"  # its body limit makes room for photos (emerge
 
 @router.post("/reports", status_code=202, response_model=ReportAcceptedOut, response_model_exclude_none=True,
              openapi_extra=submission_body(CitizenReportIn, part="report"), responses={
+                 400: {"description": "the Idempotency-Key is malformed"},
                  413: {"description": "the body, or a photo, is too large (bytes or declared pixels)"},
                  415: {"description": "a photo is not JPEG, PNG or WebP (HEIC is refused, with why)"}})
 async def submit_report(request: Request,
