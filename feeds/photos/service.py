@@ -128,7 +128,7 @@ def clean_photo(*, data: bytes, max_bytes: int, max_pixels: int, field: str = PH
             exif = im.getexif()
             gps = gps_of(exif)
             im.load()
-            upright = ImageOps.exif_transpose(im)
+            upright = ImageOps.exif_transpose(im) if exif.get(ExifTags.Base.Orientation, 1) != 1 else im
             data_out, mode = _reencode(upright, fmt=fmt)
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
             raise ValidationFailed(field, f"the {fmt} image is broken or truncated ({exc})") from None
@@ -148,7 +148,8 @@ def _reencode(im: Image.Image, *, fmt: str) -> tuple[bytes, str]:
     else:
         mode = "RGBA" if alpha else "RGB"
     pixels = im if im.mode == mode else im.convert(mode)
-    fresh = Image.frombytes(mode, pixels.size, pixels.tobytes())  # pixels only: info, EXIF, ICC and text stay behind
+    fresh = Image.new(mode, pixels.size)  # pixels only: info, EXIF, ICC, comments and text chunks stay behind
+    fresh.paste(pixels)
     out = io.BytesIO()
     if fmt == "JPEG":
         fresh.save(out, "JPEG", quality=JPEG_QUALITY)
