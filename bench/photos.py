@@ -79,8 +79,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             (root / "copy").mkdir()
-            copy_rate = measure(inputs, lambda i, d: plain_copy(d, root / "copy", f"{i}.jpg"))
-            intake_rate = measure(inputs, lambda i, d: write_photo(
+            copy_rate = measure(inputs, lambda i, d, root=root: plain_copy(d, root / "copy", f"{i}.jpg"))
+            intake_rate = measure(inputs, lambda i, d, root=root: write_photo(
                 photo=clean_photo(data=d, max_bytes=50 * 1024 * 1024, max_pixels=50_000_000), data_dir=root))
         print(f"{width}x{height} JPEG ({mean_kb:.0f} KiB mean, {runs} photos): photo intake {intake_rate[0]:.1f}/s "
               f"({intake_rate[1]:.1f} per CPU s), plain copy {copy_rate[0]:.1f}/s ({copy_rate[1]:.1f} per CPU s), "
