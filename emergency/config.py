@@ -190,6 +190,14 @@ class Settings(BaseSettings):
     feed_backoff_max_s: float = Field(900.0, ge=1, description="longest pause before polling a failing feed again "
                                       "(the pause doubles from the feed's interval after each failure)")
 
+    # photos (feeds/photos): citizen report and damage report photos, stored under data_dir/photos
+    photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description=(
+        "largest photo accepted (bytes, each); larger gets 413 naming photo"))
+    photo_max_pixels: int = Field(50_000_000, ge=1, description=(
+        "most pixels (width x height, read from the header before decoding) a photo may declare; more gets 413 "
+        "naming photo (decompression bombs)"))
+    photos_per_report: int = Field(3, ge=1, le=10, description="most photo parts one report may carry")
+
     @field_validator("feeds")
     @classmethod
     def _feeds(cls, value: str) -> str:

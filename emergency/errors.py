@@ -75,3 +75,21 @@ class Unavailable(RequestRefused):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(field, message)
+
+
+class TooLarge(RequestRefused):
+    """The input is larger than the system accepts (413): bytes or pixels."""
+
+    status = 413
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+
+
+class UnsupportedType(RequestRefused):
+    """The input's content is of a type the system does not accept (415)."""
+
+    status = 415
+
+    def __init__(self, field: str, message: str, candidates: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(field, message, candidates)

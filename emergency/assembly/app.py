@@ -28,12 +28,15 @@ from emergency.cop.incidents.views import router as incidents_router
 from emergency.cop.views import router as cop_router
 from emergency.http import AuthFirst, BodyLimit, StatusMetrics, install_error_handlers
 from feeds.agency.registry.views import router as agencies_admin_router
-from feeds.agency.views import BULK_PATH
+from feeds.agency.views import BULK_PATH, DAMAGE_PATH
 from feeds.agency.views import public_router as road_closures_router
 from feeds.agency.views import router as agency_router
+from feeds.citizen.views import REPORTS_PATH
 from feeds.citizen.views import router as citizen_router
 from feeds.external.views import router as external_feeds_router
 from feeds.messaging.views import router as messaging_router
+from feeds.photos.views import router as photos_router
+from feeds.photos.views import upload_limit
 from feeds.social.views import router as social_router
 from mapping.live_map import views as live_map
 
@@ -84,14 +87,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     install_error_handlers(app)
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
-                   subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router):
+                   subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router,
+                   photos_router):
         app.include_router(router)
     live_map.mount(app)
     alerts_page.mount(app)
     mount_docs(app)
     install_openapi(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s,
-                       larger={BULK_PATH: settings.bulk_max_bytes})
+                       larger={BULK_PATH: settings.bulk_max_bytes,
+                               REPORTS_PATH: upload_limit(settings), DAMAGE_PATH: upload_limit(settings)})
     app.add_middleware(AuthFirst, required=current_principal, detail=TOKEN_REQUIRED)  # 401 before the body
     app.add_middleware(StatusMetrics, metrics=rt.metrics)
     return app

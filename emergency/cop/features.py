@@ -20,10 +20,23 @@ PRIVATE_KEY = "private"
 ENDED_REASON = "expired"  # the only way an item leaves the picture today: its end or expiry passed
 
 
-def to_feature(event: Envelope, *, seq: int | None = None, ended_at: datetime | None = None) -> dict[str, Any]:
+def photos_public(event: Envelope) -> bool:
+    """Whether everyone may see ``event``'s photos (``attributes.photos``, feeds/photos): a citizen report once
+    its incident is ``verified`` (the correlator's ``verified`` attribute); an agency input while it is on the
+    map (not ended). Coordinators and admins see every photo at once."""
+    if event.kind is Kind.citizen_report:
+        return event.attributes.get("verified") is True
+    if event.kind is Kind.agency_report:
+        return not event.attributes.get("ended")
+    return False
+
+
+def to_feature(event: Envelope, *, seq: int | None = None, ended_at: datetime | None = None,
+               full: bool = False) -> dict[str, Any]:
     """A GeoJSON Feature (geometry WGS 84) with the event's public properties.
 
-    ``seq`` is the change seq of the state shown, ``ended_at`` when its expiry was recorded.
+    ``seq`` is the change seq of the state shown, ``ended_at`` when its expiry was recorded. ``photos`` (their
+    references) are listed when :func:`photos_public` allows it, or to a coordinator or admin (``full``).
     """
     layer = layer_for(event)
     props: dict[str, Any] = {k: v for k, v in event.attributes.items() if k in layer.public_fields}
@@ -44,6 +57,8 @@ def to_feature(event: Envelope, *, seq: int | None = None, ended_at: datetime | 
         props.update(alert_state(event, ended_at=ended_at))
     if "windows" in props:  # a closure closed only at set hours: its next window and whether it is on now
         props.update(window_state(attributes=event.attributes, now=utcnow()))
+    if event.attributes.get("photos") and (full or photos_public(event)):
+        props["photos"] = event.attributes["photos"]
     if seq is not None:
         props["seq"] = seq
     if ended_at is not None:

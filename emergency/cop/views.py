@@ -23,7 +23,7 @@ from emergency.auth.models import TokenRecord
 from emergency.cop.export import MEDIA_TYPES, ExportFormat, export_layer
 from emergency.cop.features import change, stored_feature, to_feature
 from emergency.cop.history import picture_answer, picture_at
-from emergency.cop.reads import ReadBudget, check_page_size, client_key
+from emergency.cop.reads import FULL_READ_ROLES, ReadBudget, check_page_size, client_key
 from emergency.events import utcnow
 from emergency.hub import read_until_closed
 from emergency.layers import REGISTRY, Layer
@@ -265,14 +265,15 @@ ECHO_MAX = 60  # at most this much of a path id is echoed in an answer
 
 @router.get("/api/v1/events/{event_id}")
 async def event(request: Request, event_id: str = Path(max_length=EVENT_ID_MAX,
-                                                       description="the event's id, as in a feature's `id`")
-                ) -> dict[str, Any]:
-    """One event of the picture as a GeoJSON Feature; 404 naming ``event_id`` when there is none."""
+                                                       description="the event's id, as in a feature's `id`"),
+                principal: TokenRecord | None = Depends(optional_principal)) -> dict[str, Any]:
+    """One event of the picture as a GeoJSON Feature; 404 naming ``event_id`` when there is none. A coordinator
+    or admin also sees its ``photos`` before they are public."""
     found = await request.app.state.runtime.store.get_event(event_id)
     if found is None:
         more = f"… ({len(event_id)} characters)" if len(event_id) > ECHO_MAX else ""
         raise HTTPException(404, f"event_id: no event {event_id[:ECHO_MAX]!r}{more} in the picture")
-    return to_feature(found)
+    return to_feature(found, full=principal is not None and bool(FULL_READ_ROLES & set(principal.roles)))
 
 
 @router.websocket("/ws/cop")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -42,6 +42,9 @@ from feeds.agency.service import (
     understand_windows,
 )
 from feeds.intake import Submitter
+from feeds.photos.models import StoredPhoto
+from feeds.photos.repository import PhotoRepository
+from feeds.photos.service import attach_photos
 from mapping.regions import Region, load_region
 
 
@@ -128,14 +131,28 @@ def prepare_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: Tok
 
 async def submit_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: TokenRecord, submitter: Submitter,
                               events: EventLookup, settings: Settings,
-                              audit: AuditRepository | None = None) -> InputAccepted:
+                              audit: AuditRepository | None = None, photos: Sequence[StoredPhoto] = (),
+                              photo_repository: PhotoRepository | None = None) -> InputAccepted:
     """Check that the reference is the agency's own (the current version in ``events`` names its owner),
-    build and check the input, and journal it on raw.agency (a resubmitted reference is a new version)."""
+    build and check the input, and journal it on raw.agency (a resubmitted reference is a new version).
+
+    ``photos`` (stored by ``feeds.photos``; damage reports) are attached in ``photo_repository`` before it is
+    journaled and replace the item's photos; a resubmission without photos keeps the current version's."""
     event_id = input_id(agency_id=agency_id_of(principal=principal), slug=kind.slug, reference=item.reference)
     existing = await events.get_event(event_id)
     check_owner(existing=existing, principal=principal, reference=item.reference, what=kind.title)
     prepared = await asyncio.to_thread(prepare_agency_input, kind=kind, item=item, principal=principal,
                                        settings=settings, existing=existing)
+    refs = [p.ref() for p in photos] or (existing.attributes.get("photos") if existing is not None else None)
+    if photos:
+        if photo_repository is None:
+            raise TypeError("submit_agency_input with photos needs the photo repository")
+        await attach_photos(photos=photos, owner_id=event_id, repository=photo_repository)
+    if refs:
+        event = prepared.event
+        prepared = PreparedInput(event.model_copy(update={"attributes": {**event.attributes, "photos": refs}}),
+                                 prepared.answer.model_copy(update={"understood": {**prepared.answer.understood,
+                                                                                   "photos": refs}}))
     accepted = await submitter.submit(prepared.event, RAW_AGENCY, on_conflict="append")
     await _audit(audit, principal=principal, action=f"{kind.path}.submit", target=event_id,
                  detail={"reference": item.reference, "status": prepared.answer.item_status})

@@ -28,10 +28,13 @@ from feeds.agency.flows import (
 )
 from feeds.agency.inputs import KINDS, InputKind
 from feeds.agency.inputs.base import InputAccepted
+from feeds.agency.inputs.damage import DAMAGE_REPORTS
 from feeds.agency.inputs.resources import FulfilmentIn
 from feeds.agency.inputs.shelters import OccupancyIn
 from feeds.agency.models import ClosureAccepted, RoadClosureIn
 from feeds.agency.wzdx import work_zone_feed
+from feeds.photos.repository import PHOTOS
+from feeds.photos.views import read_submission, submission_body
 
 router = APIRouter(prefix="/api/v1/agency", tags=["agency inputs"])
 public_router = APIRouter(tags=["common operating picture"])
@@ -93,12 +96,37 @@ def _delete(kind: InputKind):
     return delete
 
 
+def _post_with_photos(kind: InputKind):
+    async def post(request: Request, principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
+        runtime = request.app.state.runtime
+        item, photos = await read_submission(request, model=kind.model, part="report", settings=runtime.settings)
+        return await submit_agency_input(kind=kind, item=item, principal=principal, submitter=runtime,
+                                         events=runtime.store, settings=runtime.settings,
+                                         audit=runtime.store.repository(AUDIT), photos=photos,
+                                         photo_repository=runtime.store.repository(PHOTOS))
+
+    post.__doc__ = (f"Accept a {kind.title} and echo what was understood; resubmitting the same ``reference`` "
+                    "updates it. JSON, or ``multipart/form-data`` with the JSON in part ``report`` and up to 3 "
+                    "``photo`` files (the citizen photo rules; coordinators see them at once, the public while the "
+                    "item is on the map).")
+    post.__name__ = f"post_{kind.slug}"
+    return post
+
+
+PHOTO_KINDS = frozenset({DAMAGE_REPORTS.path})  # agency inputs that carry photos (feeds/photos)
+DAMAGE_PATH = f"/api/v1/agency/{DAMAGE_REPORTS.path}"  # its body limit makes room for photos
+
 for _kind in KINDS.values():
-    router.add_api_route(f"/{_kind.path}", _post(_kind), methods=["POST"], status_code=202,
-                         response_model=InputAccepted, summary=f"Submit a {_kind.title}", responses={
+    _photos = _kind.path in PHOTO_KINDS
+    router.add_api_route(f"/{_kind.path}", _post_with_photos(_kind) if _photos else _post(_kind), methods=["POST"],
+                         status_code=202, response_model=InputAccepted, summary=f"Submit a {_kind.title}",
+                         openapi_extra=submission_body(_kind.model, part="report") if _photos else None, responses={
                              403: {"description": "the geometry lies outside the agency's jurisdiction, or the "
                                                   "reference names an item of another agency"},
-                             422: {"description": "a field is invalid: `detail` names it"}})
+                             422: {"description": "a field is invalid: `detail` names it"},
+                             **({413: {"description": "the body, or a photo, is too large"},
+                                 415: {"description": "a photo is not JPEG, PNG or WebP (HEIC is refused)"}}
+                                if _photos else {})})
     router.add_api_route(f"/{_kind.path}/{{reference}}", _delete(_kind), methods=["DELETE"],
                          response_model=InputAccepted, summary=f"End a {_kind.title}", responses=OWNED)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from emergency.categories import ReportCategory
@@ -9,6 +11,7 @@ from emergency.events import GeoPrecision
 from emergency.geometry import Lat, Lon
 from emergency.timebounds import ObservedTime
 from feeds.intake import AcceptedOut
+from feeds.photos.models import PhotoOut
 
 
 class CitizenReportIn(BaseModel):
@@ -31,15 +34,20 @@ class CitizenReportIn(BaseModel):
 
 
 class LocatedOut(BaseModel):
-    """Where the system placed a report: a label, the precision, and the point (WGS 84 degrees)."""
+    """Where the system placed a report: a label, the precision, the point (WGS 84 degrees), and from what."""
 
     label: str
     geo_precision: GeoPrecision
     lat: float
     lon: float
-
+    source: Literal["photo"] | None = Field(
+        None, description="`photo` when the GPS position in its photo's EXIF placed it (used only when the report "
+                          "gave neither lat/lon nor a location_text); absent otherwise")
 
 class ReportAcceptedOut(AcceptedOut):
     """The 202 for a citizen report, echoing where it was placed."""
 
     located: LocatedOut
+    photos: list[PhotoOut] | None = Field(None, description="the photos stored with it (re-encoded, "
+                                   "every metadata block removed); seen by coordinators at once, by the public "
+                                   "once the report is verified); absent without photos")

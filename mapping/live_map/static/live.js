@@ -247,7 +247,42 @@
       ["ID", featureId(feature)],
     ]);
     if (p.kind === "feed_item" && /^https?:\/\//.test(p.link || "")) addLink(box, "Source page", p.link);
+    addPhotos(box, feature);
     return box;
+  }
+
+  /* a report's photos (feeds/photos): public ones are in the feature once verified; a coordinator who entered a
+     token sees them before, fetched with the token (an <img> cannot send it) */
+  function addPhotos(box, feature) {
+    var p = props(feature);
+    var strip = el("div", "cop-popup-photos");
+    box.appendChild(strip);
+    function show(src) {
+      var img = el("img", "cop-popup-photo");
+      img.src = src;
+      img.alt = "photo sent with the report";
+      img.style.maxWidth = "100%";
+      img.style.maxHeight = "160px";
+      img.style.display = "block";
+      img.style.marginTop = "4px";
+      strip.appendChild(img);
+    }
+    if (p.photos && p.photos.length) { p.photos.forEach(function (photo) { show(photo.url); }); return; }
+    var token = null;
+    try { token = window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { token = null; }
+    if (!token || !window.fetch || (p.kind !== "citizen_report" && p.kind !== "agency_report")) return;
+    var auth = { headers: { Authorization: "Bearer " + token } };
+    fetch("/api/v1/events/" + encodeURIComponent(featureId(feature)), auth)
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (full) {
+        var photos = (full && full.properties && full.properties.photos) || [];
+        photos.forEach(function (photo) {
+          fetch(photo.url, auth).then(function (r) { return r.ok ? r.blob() : null; }).then(function (blob) {
+            if (blob) show(URL.createObjectURL(blob));
+          });
+        });
+      })
+      .catch(function () { /* offline or refused: no thumbnail */ });
   }
 
   /* an item of another agency's feed: who published it, under which licence, and its own details */

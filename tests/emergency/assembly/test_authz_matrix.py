@@ -82,6 +82,7 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/alerts": PUBLIC,
     "GET /api/v1/changes": PUBLIC,
     "GET /api/v1/events/{event_id}": PUBLIC,
+    "GET /api/v1/photos/{photo_id}": PUBLIC,  # feeds/photos: 404 unless public (or coordinator/admin)
     "GET /api/v1/alerts/{alert_id}.xml": PUBLIC,
     "GET /api/v1/alerts.atom": PUBLIC,
     "WS /ws/cop": PUBLIC,
@@ -254,7 +255,8 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
         .replace("{reference}", "NONE").replace("{agency_id}", "nobody") \
         .replace("{request_id}", "agency:x:resource:none") \
         .replace("{incident_id}", "incident:none").replace("{action}", "verify") \
-        .replace("{report_id}", "citizen:none").replace("{fmt}", "csv").replace("{delivery_id}", "0" * 64)
+        .replace("{report_id}", "citizen:none").replace("{fmt}", "csv").replace("{delivery_id}", "0" * 64) \
+        .replace("{photo_id}", "0" * 64)
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:
