@@ -293,8 +293,8 @@ async def test_at_low_zoom_incidents_replace_the_raw_reports(system):
     report = first.json()["id"]
     incident = (await system.http.get(f"/api/v1/events/{report}")).json()["properties"]["incident_id"]
     threshold = layer_registry.REPORTS_MIN_ZOOM
-    set_zoom = ("(z) => window[JSON.parse(document.getElementById('cop-config').textContent).map_var]"
-                ".setZoom(z, {animate: false})")
+    set_zoom = ("(z) => { window[JSON.parse(document.getElementById('cop-config').textContent).map_var]"
+                ".setZoom(z, {animate: false}); }")
     async with _map_page(system) as (page, _):
         await page.wait_for_function("([r, i]) => window.copLayers.reports.has(r) && window.copLayers.incidents.has(i)",
                                      arg=[report, incident], timeout=20_000)
