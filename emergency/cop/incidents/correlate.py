@@ -207,7 +207,11 @@ class Correlator:
         return {inc.id}
 
     def candidates(self, member: Member, family: str) -> list[tuple[float, str, Incident]]:
-        """Open incidents ``member`` may join, with their score (lower is better), best first.
+        """Open incidents ``member`` may join, with their score (lower is better), best first."""
+        return self.scored(member, family, self.near(member, family))
+
+    def near(self, member: Member, family: str) -> set[str]:
+        """The ids of the incidents ``member`` is compared with.
 
         Searched: incidents of the family with one of their cells in ``grid_disk(cell, ceil(radius/edge)+1)`` of the
         report's cells (the index, resolution ``INDEX_RESOLUTION``). Only those that can be within the radius are
@@ -230,7 +234,7 @@ class Correlator:
                     near |= points[c]
         wide = self._wide.get(family)
         if not near and not wide:
-            return []
+            return near
         k = math.ceil(radius / EDGE_M) + 1
         disk: set[str] = set()
         for cell in _cells(geom):
@@ -239,13 +243,17 @@ class Correlator:
             for c in wide.keys() & disk:
                 near |= wide[c]
         cells = self._cells
-        near = {iid for iid in near if not cells[iid].isdisjoint(disk)}  # what the H3 index finds, as before
+        return {iid for iid in near if not cells[iid].isdisjoint(disk)}  # what the H3 index finds, as before
+
+    def scored(self, member: Member, family: str, near: set[str]) -> list[tuple[float, str, Incident]]:
+        """The incidents of ``near`` that ``member`` may join, with their score (lower is better), best first."""
+        radius = RADIUS_M.get(family, DEFAULT_RADIUS_M)
         point = member.geometry["coordinates"][:2] if member.geometry["type"] == "Point" else None
         best: dict[str, tuple[float, str, Incident]] = {}
         for iid in near:  # the result is sorted, so the order here does not matter
             inc = self.incidents[iid]
             summary = inc.summary
-            if summary is None or summary.count == 0:
+            if inc.category != family or summary is None or summary.count == 0:
                 continue
             target = self.open_target(inc)  # a duplicate still matches where it was, for the incident it went into
             if target is None or target.summary is None:

@@ -8,18 +8,10 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import h3
-from rapidfuzz import fuzz
 
 from emergency.cop.history import picture_answer, replay
-from emergency.cop.incidents.correlate import EDGE_M, Correlator, _cells, distance_m, reference_geometry
-from emergency.cop.incidents.models import (
-    DEFAULT_RADIUS_M,
-    RADIUS_M,
-    ROAD_NAME_MATCH,
-    TEXT_WEIGHT,
-    WINDOW,
-    incident_id_for,
-)
+from emergency.cop.incidents.correlate import EDGE_M, Correlator, _cells
+from emergency.cop.incidents.models import DEFAULT_RADIUS_M, RADIUS_M, incident_id_for
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.store.base import OutboxRow
 from emergency.stream.topics import COP_ACTIONS, RAW_AGENCY, RAW_CITIZEN, RAW_FEEDS
@@ -120,39 +112,13 @@ class ScanCorrelator(Correlator):
     """The candidate lookup as it was before the reference-point index: every incident with a cell in the report's
     ``grid_disk`` at the index resolution, whatever its category (the reference the fast lookup must equal)."""
 
-    def candidates(self, member, family):
-        radius = RADIUS_M.get(family, DEFAULT_RADIUS_M)
-        k = math.ceil(radius / EDGE_M) + 1
-        near: set[str] = set()
+    def near(self, member, family):
+        k = math.ceil(RADIUS_M.get(family, DEFAULT_RADIUS_M) / EDGE_M) + 1
+        found: set[str] = set()
         for cell in _cells(member.geometry):
             for c in h3.grid_disk(cell, k):
-                near.update(self._index.get(c, ()))
-        best = {}
-        for iid in near:
-            inc = self.incidents[iid]
-            summary = inc.summary
-            if inc.category != family or summary is None or summary.count == 0:
-                continue
-            target = self.open_target(inc)
-            if target is None or target.summary is None:
-                continue
-            if not summary.first_seen - WINDOW <= member.observed_at <= summary.last_seen + WINDOW:
-                continue
-            anchor = target.summary.anchor
-            if member.authoritative and anchor is not None and anchor.id != member.id:
-                continue
-            roads = summary.roads
-            if member.road and roads and max(fuzz.partial_ratio(member.road, r) for r in roads) < ROAD_NAME_MATCH:
-                continue
-            d = distance_m(member.geometry, reference_geometry(summary))
-            if d > radius:
-                continue
-            texts = [t for t in summary.texts if t]
-            sim = max((fuzz.token_set_ratio(member.text, t) for t in texts), default=0) / 100 if member.text else 0
-            score = (d / radius - TEXT_WEIGHT * sim, target.id, target)
-            if target.id not in best or score[0] < best[target.id][0]:
-                best[target.id] = score
-        return sorted(best.values(), key=lambda f: (f[0], f[1]))
+                found.update(self._index.get(c, ()))
+        return found
 
 
 def dense_journal(n: int, seed: int) -> list[OutboxRow]:
