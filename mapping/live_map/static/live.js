@@ -105,6 +105,7 @@
     areaPopup: null,
     mergeFrom: null,  // the incident a coordinator chose to merge (the next incident popup offers "merge here")
     userOff: {},      // name -> the coordinator unticked it in the layer control (zooming does not bring it back)
+    zooming: false,   // applyZoom is adding or removing a layer
   };
 
   window.copLayers = {};
@@ -1273,8 +1274,13 @@
       var group = state.groups[layer.name];
       var off = zoomedOut(layer);
       if (off) hidden.push(layer);
-      if (off && state.map.hasLayer(group)) state.map.removeLayer(group);
-      else if (!off && !state.userOff[layer.name] && !state.map.hasLayer(group)) state.map.addLayer(group);
+      state.zooming = true;  /* the layer control reports our own add/remove as overlayadd/overlayremove too */
+      try {
+        if (off && state.map.hasLayer(group)) state.map.removeLayer(group);
+        else if (!off && !state.userOff[layer.name] && !state.map.hasLayer(group)) state.map.addLayer(group);
+      } finally {
+        state.zooming = false;
+      }
       var item = document.querySelector('#cop-legend [data-layer="' + layer.name + '"]');
       if (item) {
         item.classList.toggle("cop-legend-off", off);
@@ -1376,6 +1382,7 @@
     makeControl("bottomright", buildLegend).addTo(map);
     refreshPanel();
     map.on("overlayadd overlayremove", function (e) {  /* the coordinator's own choice in the layer control */
+      if (state.zooming) return;
       state.layers.forEach(function (layer) {
         if (state.groups[layer.name] === e.layer) state.userOff[layer.name] = e.type === "overlayremove";
       });
