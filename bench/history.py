@@ -4,7 +4,8 @@
 The Portland demo scenario is journaled (as ``emergency demo`` submits it, through the same flows), then
 ``--reports`` citizen reports (random categories, random points over inner Portland, a second apart); the time
 to read the journal and rebuild the picture at the end (normalise, correlate, project, in memory) is printed,
-best of ``--runs``. Goal: <= 2 s for the demo plus 10,000 reports.
+best of ``--runs``, in wall-clock and in CPU seconds (the CPU figure is the one to compare on a shared machine).
+Goal: <= 2 s for the demo plus 10,000 reports.
 
     python bench/history.py [--reports 10000] [--runs 3]
 """
@@ -73,15 +74,17 @@ async def main(args: argparse.Namespace) -> None:
                                  source=Source(type="citizen", ref=f"bench-{i}"))
                 await store.accept(event, RAW_CITIZEN, None)
             at = start + timedelta(seconds=args.reports + 1)
-            best = float("inf")
+            best = best_cpu = float("inf")
             for _ in range(args.runs):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 picture = await picture_at(store=store, at=at)
                 answer = picture_answer(picture)
                 best = min(best, time.perf_counter() - t0)
+                best_cpu = min(best_cpu, time.process_time() - c0)
             counts = {k: v["returned"] for k, v in answer["layers"].items() if v["returned"]}
             print(f"history: demo scenario ({demo} inputs) + {args.reports} reports = {picture.rows_read} journal "
-                  f"rows -> {counts}; rebuilt in {best:.2f} s (best of {args.runs}; goal <= 2 s)")
+                  f"rows -> {counts}; rebuilt in {best:.2f} s, {best_cpu:.2f} s of CPU (best of {args.runs}; "
+                  f"goal <= 2 s)")
         finally:
             await store.close()
 

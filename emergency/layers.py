@@ -40,6 +40,7 @@ class Layer:
     max_limit: int = 50_000                    # largest limit a read accepts
     public_fields: frozenset[str] = frozenset()  # attributes shown on public surfaces (API, changes, WebSocket)
     description: str = ""
+    min_zoom: int | None = None                # live map: hidden below this zoom (incidents stand for reports)
 
     def holds(self, event: Envelope) -> bool:
         """Whether ``event`` belongs to this layer."""
@@ -48,7 +49,7 @@ class Layer:
     def page_config(self) -> dict[str, Any]:
         """What the live page needs to draw this layer (JSON-serialisable)."""
         return {"name": self.name, "title": self.title, "path": self.path, "draw": self.draw,
-                "color": self.color, "z": self.z, "limit": self.default_limit}
+                "color": self.color, "z": self.z, "limit": self.default_limit, "min_zoom": self.min_zoom}
 
 
 # Public attributes per layer. Anything else in ``attributes`` (above all ``attributes["private"]``:
@@ -105,13 +106,17 @@ EVACUATION_ZONES = "evacuation_zones"
 HAZARD_PERIMETERS = "hazard_perimeters"
 _AGENCY = frozenset({Kind.agency_report})
 INCIDENTS = "incidents"
+# Incidents replace raw reports at low zoom (issue 12): on the live map the reports layer is drawn only at this
+# zoom and closer (Leaflet zoom 12 is a city across, ~40 km on a 1280 px screen); farther out, only the
+# incidents layer (every report's incident) is drawn, and the legend says so.
+REPORTS_MIN_ZOOM = 12
 
 REGISTRY: Mapping[str, Layer] = {
     layer.name: layer for layer in (
         Layer(name=REPORTS, title="Reports", path="/api/v1/reports",
               kinds=frozenset({Kind.citizen_report, Kind.social_post}),
               draw="markers", color="#436978", z=30, public_fields=REPORT_FIELDS,
-              description="Citizen reports and mapped social posts"),
+              description="Citizen reports and mapped social posts", min_zoom=REPORTS_MIN_ZOOM),
         Layer(name=ROAD_CLOSURES, title="Road closures", path="/api/v1/road-closures",
               kinds=frozenset({Kind.agency_report}), categories=frozenset({"road_closure"}),
               draw="lines", color="#b71c1c", z=20, expiry_attributes=("ended", "end"), active_by_default=True,

@@ -189,7 +189,8 @@ class Runtime:
                         process=make_normaliser(s, self.metrics, self.geocoder), metrics=self.metrics,
                         journal=store, outage=self.outage),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="correlator", topics=[COP_REPORTS, COP_ACTIONS],
-                        process=make_correlator(settings=s, store=store, metrics=self.metrics), metrics=self.metrics,
+                        process=make_correlator(settings=s, store=store, metrics=self.metrics, bootstrap=self.bootstrap),
+                        metrics=self.metrics,
                         journal=store, outage=self.outage),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="projector",
                         topics=[COP_INCIDENTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
@@ -385,6 +386,10 @@ class Runtime:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        for worker in self.workers:  # the correlator's tail of cop.incidents
+            aclose = getattr(worker.process, "aclose", None)
+            if aclose is not None:
+                await aclose()
         if self._receipts is not None:
             await stop_producer(self._receipts)
             self._receipts = None

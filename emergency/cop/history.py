@@ -34,9 +34,13 @@ class Picture:
     rows_read: int
 
 
-def replay(*, rows: list[OutboxRow], at: datetime, geocoder: Geocoder | None = None) -> Picture:
-    """The picture at ``at`` from journal ``rows`` (seq order, received at or before ``at``); pure, no I/O."""
-    state = Correlator()
+def replay(*, rows: list[OutboxRow], at: datetime, geocoder: Geocoder | None = None,
+           correlator: Correlator | None = None) -> Picture:
+    """The picture at ``at`` from journal ``rows`` (seq order, received at or before ``at``); pure, no I/O.
+
+    ``correlator``: the (empty) state to replay into, a fresh ``Correlator`` by default.
+    """
+    state = correlator if correlator is not None else Correlator()
     latest: dict[str, Envelope] = {}   # the projection: id -> latest version
     reports: dict[str, Envelope] = {}  # the latest version of each report the correlator handled
     pending: list[Envelope] = []       # actions naming what has not arrived yet

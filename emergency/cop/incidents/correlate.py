@@ -10,6 +10,7 @@ Geometries are GeoJSON, WGS 84; distances metres.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import Counter
@@ -53,6 +54,24 @@ EDGE_M = h3.average_hexagon_edge_length(INDEX_RESOLUTION, unit="m")
 SAMPLE_M = 500.0  # lines and areas are indexed by points at most this far apart
 
 
+def _reference_resolution(radius_m: float) -> int:
+    """The finest H3 resolution whose average hexagon edge is at least half ``radius_m`` (metres)."""
+    return next((r for r in range(15, -1, -1) if h3.average_hexagon_edge_length(r, unit="m") >= radius_m / 2), 0)
+
+
+REFERENCE_RESOLUTION: dict[str, int] = {f: _reference_resolution(r) for f, r in RADIUS_M.items()}
+DEFAULT_REFERENCE_RESOLUTION = _reference_resolution(DEFAULT_RADIUS_M)
+REFERENCE_EDGE_M = [h3.average_hexagon_edge_length(r, unit="m") for r in range(16)]
+
+
+def _discard(index: dict[str, dict[str, set[str]]], category: str, cell: str, iid: str) -> None:
+    by_cell = index[category]
+    ids = by_cell[cell]
+    ids.discard(iid)
+    if not ids:
+        del by_cell[cell]
+
+
 def _local(geom: Any, lon0: float, lat0: float):
     """``geom`` (shapely, degrees) in metres on a plane tangent at (lon0, lat0)."""
     k = math.cos(math.radians(lat0)) * M_PER_DEG_LON
@@ -71,6 +90,14 @@ def distance_m(a: dict[str, Any], b: dict[str, Any]) -> float:
         return math.hypot(dx, (y2 - y1) * M_PER_DEG_LAT)
     lon0, lat0 = representative_point(a)
     return float(_local(to_shape(a), lon0, lat0).distance(_local(to_shape(b), lon0, lat0)))
+
+
+def _box_distance_m(point: list[float], box: tuple[float, float, float, float]) -> float:
+    """Metres from ``point`` (lon, lat) to the bounds ``box`` (min lon, min lat, max lon, max lat) on the plane
+    ``distance_m`` measures a point's distance to a line or area in: at most that distance."""
+    lon0, lat0 = point
+    dx = max(box[0] - lon0, 0.0, lon0 - box[2]) * math.cos(math.radians(lat0)) * M_PER_DEG_LON
+    return math.hypot(dx, max(box[1] - lat0, 0.0, lat0 - box[3]) * M_PER_DEG_LAT)
 
 
 def sample_points(geom: dict[str, Any]) -> list[tuple[float, float]]:
@@ -92,6 +119,12 @@ def sample_points(geom: dict[str, Any]) -> list[tuple[float, float]]:
                                {"type": "Point", "coordinates": [x2, y2]}) // SAMPLE_M)
             out += [(x1 + (x2 - x1) * i / (n + 1), y1 + (y2 - y1) * i / (n + 1)) for i in range(1, n + 1)]
     return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _disk(cell: str, k: int) -> frozenset[str]:
+    """The H3 cells within ``k`` rings of ``cell`` (cached: reports of one area ask for the same disks)."""
+    return frozenset(h3.grid_disk(cell, k))
 
 
 def _cells(geom: dict[str, Any]) -> set[str]:
@@ -132,6 +165,14 @@ class Correlator:
         self.owner: dict[str, str] = {}              # report id -> incident id
         self._index: dict[str, set[str]] = {}        # H3 cell -> incident ids
         self._cells: dict[str, set[str]] = {}        # incident id -> its cells
+        # The candidate lookup (``candidates``), by category and by where distances to an incident are measured
+        # from: a mean point (or an authoritative point) under its H3 cell at the family's reference resolution
+        # (``REFERENCE_RESOLUTION``), an authoritative line or area under the incident's index cells.
+        self._points: dict[str, dict[str, set[str]]] = {}  # category -> H3 cell of its reference point -> ids
+        self._point_of: dict[str, tuple[str, str]] = {}     # incident id -> (category, cell) in _points
+        self._wide: dict[str, dict[str, set[str]]] = {}    # category -> index cell -> ids measured from a line/area
+        self._wide_of: dict[str, tuple[str, set[str]]] = {}  # incident id -> (category, cells) in _wide
+        self._box: dict[str, tuple[float, float, float, float]] = {}  # those: bounds of the line or area (degrees)
 
     # ------------------------------------------------------------------ reports
 
@@ -167,15 +208,47 @@ class Correlator:
 
     def candidates(self, member: Member, family: str) -> list[tuple[float, str, Incident]]:
         """Open incidents ``member`` may join, with their score (lower is better), best first."""
+        return self.scored(member, family, self.near(member, family))
+
+    def near(self, member: Member, family: str) -> set[str]:
+        """The ids of the incidents ``member`` is compared with.
+
+        Searched: incidents of the family with one of their cells in ``grid_disk(cell, ceil(radius/edge)+1)`` of the
+        report's cells (the index, resolution ``INDEX_RESOLUTION``). Only those that can be within the radius are
+        looked at: those measured from a line or area, and those whose reference point lies within
+        ``ceil(reach/edge) + 2`` rings of the report at the family's reference resolution (reach = the radius, plus
+        half the sampling step for a line or area report). Two points ``reach`` apart lie in cells whose centres are
+        at most ``reach + 2 edge`` apart, hence at most ``reach/(1.5 edge) + 4/3`` rings: this holds with hexagons
+        up to 1.5 times smaller than the average edge.
+        """
         radius = RADIUS_M.get(family, DEFAULT_RADIUS_M)
-        k = math.ceil(radius / EDGE_M) + 1
+        geom = member.geometry
+        res = REFERENCE_RESOLUTION.get(family, DEFAULT_REFERENCE_RESOLUTION)
+        reach = radius + (0.0 if geom["type"] == "Point" else SAMPLE_M / 2)
+        kr = math.ceil(reach / REFERENCE_EDGE_M[res]) + 2
         near: set[str] = set()
-        index = self._index
-        for cell in _cells(member.geometry):
-            for c in h3.grid_disk(cell, k):
-                ids = index.get(c)
-                if ids:
-                    near.update(ids)
+        points = self._points.get(family)
+        if points:
+            for lon, lat in sample_points(geom):
+                for c in points.keys() & _disk(h3.latlng_to_cell(lat, lon, res), kr):
+                    near |= points[c]
+        wide = self._wide.get(family)
+        if not near and not wide:
+            return near
+        k = math.ceil(radius / EDGE_M) + 1
+        disk: set[str] = set()
+        for cell in _cells(geom):
+            disk |= _disk(cell, k)
+        if wide:
+            for c in wide.keys() & disk:
+                near |= wide[c]
+        cells = self._cells
+        return {iid for iid in near if not cells[iid].isdisjoint(disk)}  # what the H3 index finds, as before
+
+    def scored(self, member: Member, family: str, near: set[str]) -> list[tuple[float, str, Incident]]:
+        """The incidents of ``near`` that ``member`` may join, with their score (lower is better), best first."""
+        radius = RADIUS_M.get(family, DEFAULT_RADIUS_M)
+        point = member.geometry["coordinates"][:2] if member.geometry["type"] == "Point" else None
         best: dict[str, tuple[float, str, Incident]] = {}
         for iid in near:  # the result is sorted, so the order here does not matter
             inc = self.incidents[iid]
@@ -193,6 +266,9 @@ class Correlator:
             roads = summary.roads
             if member.road and roads and max(fuzz.partial_ratio(member.road, r) for r in roads) < ROAD_NAME_MATCH:
                 continue  # a blocked road is the same road
+            box = self._box.get(iid) if point is not None else None
+            if box is not None and _box_distance_m(point, box) > radius + 1.0:
+                continue  # the line or area is farther than its bounds (1 m for rounding): skip the exact distance
             d = distance_m(member.geometry, reference_geometry(summary))
             if d > radius:
                 continue
@@ -223,12 +299,42 @@ class Correlator:
             inc.status = automatic_status(inc)
         if added is None:
             self._reindex(inc)
+        else:
+            cells = self._cells.setdefault(inc.id, set())
+            for m in added:
+                for cell in _cells(m.geometry) - cells:
+                    cells.add(cell)
+                    self._index.setdefault(cell, set()).add(inc.id)
+        self._place(inc)
+
+    def _place(self, inc: Incident) -> None:
+        """File ``inc`` for the candidate lookup by where distances to it are measured from (after its summary or
+        cells changed): its reference point's cell, or for a line or area its member cells."""
+        placed = self._point_of.pop(inc.id, None)
+        if placed is not None:
+            _discard(self._points, *placed, inc.id)
+        wide = self._wide_of.pop(inc.id, None)
+        if wide is not None:
+            for c in wide[1]:
+                _discard(self._wide, wide[0], c, inc.id)
+        self._box.pop(inc.id, None)
+        s = inc.summary
+        if s is None or s.count == 0:
             return
-        cells = self._cells.setdefault(inc.id, set())
-        for m in added:
-            for cell in _cells(m.geometry) - cells:
-                cells.add(cell)
-                self._index.setdefault(cell, set()).add(inc.id)
+        ref = reference_geometry(s)
+        if ref["type"] == "Point":
+            lon, lat = ref["coordinates"][:2]
+            cell = h3.latlng_to_cell(lat, lon, REFERENCE_RESOLUTION.get(inc.category, DEFAULT_REFERENCE_RESOLUTION))
+            self._points.setdefault(inc.category, {}).setdefault(cell, set()).add(inc.id)
+            self._point_of[inc.id] = (inc.category, cell)
+            return
+        cells = set(self._cells.get(inc.id, ()))
+        by_cell = self._wide.setdefault(inc.category, {})
+        for c in cells:
+            by_cell.setdefault(c, set()).add(inc.id)
+        self._wide_of[inc.id] = (inc.category, cells)
+        xy = np.asarray(sample_points(ref))
+        self._box[inc.id] = (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
 
     def _reindex(self, inc: Incident) -> None:
         for cell in self._cells.pop(inc.id, set()):
@@ -252,6 +358,7 @@ class Correlator:
         if inc.members:
             inc.summary = summarise(inc)
         self._reindex(inc)
+        self._place(inc)
 
     # ------------------------------------------------------------------ actions
 

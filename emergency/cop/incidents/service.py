@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from emergency.auth.models import TokenRecord
 from emergency.cop.features import to_feature
@@ -29,12 +29,13 @@ from emergency.cop.incidents.correlate import (
     refusal,
 )
 from emergency.cop.incidents.models import ActionIn, ActionName, Incident, Status, family_of
-from emergency.errors import Conflict, NotFound, ValidationFailed
+from emergency.errors import BrokerError, Conflict, NotFound, ValidationFailed
 from emergency.events import Envelope, Kind, Source, new_id, utcnow
 from emergency.layers import INCIDENTS
 from emergency.metrics import Registry
 from emergency.store.base import Accepted, EventQuery, Store
-from emergency.stream.consumer import Incoming, Rejected
+from emergency.stream.bounded import bounded
+from emergency.stream.consumer import Incoming, Rejected, decode
 from emergency.stream.producer import publish_all
 from emergency.stream.topics import COP_ACTIONS, COP_INCIDENTS
 
@@ -43,23 +44,107 @@ log = logging.getLogger(__name__)
 LOAD_LIMIT = 10_000_000  # incidents read back at start (all of them)
 
 
+class IncidentTail:
+    """Every partition of ``cop.incidents``, read from the beginning without a consumer group, on demand: each
+    correlator of the group learns the incidents the others made or changed (``catch_up`` before each batch)."""
+
+    def __init__(self, *, settings: Any, bootstrap: str) -> None:
+        self.settings, self.bootstrap = settings, bootstrap
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tps: list[TopicPartition] = []
+
+    async def _start(self) -> AIOKafkaConsumer:
+        s = self.settings
+        timeout = s.broker_timeout_s
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=s.fetch_max_wait_ms,
+                                    request_timeout_ms=int(timeout * 1000) + 1000, metadata_max_age_ms=5000)
+        try:
+            await bounded(consumer.start(), timeout, "incident tail start")
+            cluster = await bounded(consumer._client.fetch_all_metadata(), timeout, "incident tail metadata")
+            topic = s.topic(COP_INCIDENTS)
+            self._tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+            if not self._tps:
+                raise BrokerError(f"{topic} does not exist yet")
+            consumer.assign(self._tps)
+            await bounded(consumer.seek_to_beginning(*self._tps), timeout, "incident tail seek")
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer
+
+    async def catch_up(self) -> list[Envelope]:
+        """The incident states published since the last call, up to the end the partitions had when called."""
+        if self._consumer is None:
+            self._consumer = await self._start()
+        consumer, timeout = self._consumer, self.settings.broker_timeout_s
+        try:
+            ends = await bounded(consumer.end_offsets(self._tps), timeout, "incident tail end offsets")
+            out: list[Envelope] = []
+            while True:
+                behind = [tp for tp in self._tps
+                          if await bounded(consumer.position(tp), timeout, "incident tail position") < ends[tp]]
+                if not behind:
+                    return out
+                batches = await bounded(consumer.getmany(*behind, timeout_ms=200, max_records=5000), timeout + 5,
+                                        "incident tail fetch")
+                for recs in batches.values():
+                    for rec in recs:
+                        try:
+                            event = decode(rec)
+                        except ValueError:
+                            continue
+                        if event.kind is Kind.incident:
+                            out.append(event)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await bounded(consumer.stop(), 5, "incident tail stop")
+            except Exception:
+                pass
+
+
 class Journal(Protocol):
     """Where an action is journaled (the runtime: ``Runtime.submit``)."""
 
     async def submit(self, event: Envelope, topic: str, *, on_conflict: str = "keep") -> Accepted: ...
 
 
-def make_correlator(*, settings: Any, store: Store, metrics: Registry):
+def make_correlator(*, settings: Any, store: Store, metrics: Registry, bootstrap: str | None = None):
     """A batch processor for ``GroupWorker`` (group ``correlator``): correlate reports, apply actions, publish.
 
     The incidents are read back from the store on the first batch; actions naming what has not arrived yet wait
-    in memory and are tried again after every batch.
+    in memory and are tried again after every batch. With ``bootstrap``, before each batch the correlator reads
+    ``cop.incidents`` (every partition, ``IncidentTail``) up to its end and takes every newer state of an incident
+    another correlator of the group published, so a report near a cell another process owns finds that process's
+    incidents, and an action (keyed by its incident, so one correlator receives it) finds its incident. The
+    processor's ``aclose()`` stops the tail.
     """
     state = Correlator()
     seen: dict[str, Envelope] = {}          # the latest version of each report this process has handled
     published: dict[str, tuple[str, str]] = {}  # report id -> (incident id, status) last published for it
     pending: list[Envelope] = []
     loaded = False
+    tail = IncidentTail(settings=settings, bootstrap=bootstrap) if bootstrap else None
+
+    def take(event: Envelope) -> None:
+        """Hold another correlator's newer state of an incident (an echo of our own is not newer)."""
+        held = state.incidents.get(event.id)
+        if held is not None and event.received_at <= held.received_at:
+            return
+        inc = incident_from_envelope(event)
+        if held is not None:
+            for rid in held.members:
+                if state.owner.get(rid) == inc.id and rid not in inc.members:
+                    del state.owner[rid]  # moved away: its new incident's state says where
+        state.load(inc)
+        for rid in inc.members:
+            published[rid] = (inc.id, inc.status.value)
 
     async def load() -> None:
         nonlocal loaded
@@ -73,6 +158,9 @@ def make_correlator(*, settings: Any, store: Store, metrics: Registry):
     async def process(batch: list[Incoming], producer: AIOKafkaProducer) -> list[Rejected]:
         if not loaded:
             await load()
+        if tail is not None:
+            for event in await tail.catch_up():
+                take(event)
         out: list[tuple[str, bytes, bytes, None]] = []
         topic = settings.topic(COP_INCIDENTS)
         changed: set[str] = set()
@@ -123,6 +211,11 @@ def make_correlator(*, settings: Any, store: Store, metrics: Registry):
         metrics.events_out.inc(len(out), topic=COP_INCIDENTS)
         return []
 
+    async def aclose() -> None:
+        if tail is not None:
+            await tail.close()
+
+    process.aclose = aclose  # type: ignore[attr-defined]
     return process
 
 

@@ -4,8 +4,10 @@
  * Plain ES2017, no build step. Runs after folium's inline script has created the
  * Leaflet map; reads its settings from <script id="cop-config" type="application/json">:
  *   map_var         global name of the folium L.map
- *   layers          the layer registry, in legend order: [{name, title, path, draw, color, z, limit}]
- *                   draw: "markers" (clustered) | "lines" | "areas"; higher z draws on top
+ *   layers          the layer registry, in legend order: [{name, title, path, draw, color, z, limit, min_zoom}]
+ *                   draw: "markers" (clustered) | "lines" | "areas"; higher z draws on top; a layer with
+ *                   min_zoom is drawn only at that zoom and closer (the reports: farther out, the incidents
+ *                   layer stands for them; the legend says which are drawn)
  *   layer_vars      {<layer name>: global name of its folium group, streets: ...} (created when missing)
  *   ws_path         the change stream (WebSocket), ?after=SEQ to resume
  *   changes_path    the same changes as pages (GET ?after=SEQ), for tools; the page uses the socket
@@ -29,7 +31,7 @@
  * For tests and debugging: window.copLayers = {<layer name>: Map(id -> Leaflet layer)}, whose
  * layers carry options.copId and .feature; window.copLive exposes maxSeq, per-layer snapshot
  * figures (layers[name].truncated / total / returned), the connection state, the socket URLs
- * used, and disconnect()/connect() (hold the socket closed, then resume).
+ * used, the layers drawn now (shown), and disconnect()/connect() (hold the socket closed, then resume).
  * User-supplied text is only ever put into the DOM with textContent.
  */
 (function () {
@@ -102,6 +104,8 @@
     lastUpdate: null,
     areaPopup: null,
     mergeFrom: null,  // the incident a coordinator chose to merge (the next incident popup offers "merge here")
+    userOff: {},      // name -> the coordinator unticked it in the layer control (zooming does not bring it back)
+    zooming: false,   // applyZoom is adding or removing a layer
   };
 
   window.copLayers = {};
@@ -403,6 +407,50 @@
     }
     actions.appendChild(reason);
     actions.appendChild(note);
+    var ids = Array.isArray(p.report_ids) ? p.report_ids : [];
+    if (ids.length > 1) {  /* split: tick the reports that are another incident, then split them off */
+      var split = el("details", "cop-split");
+      split.appendChild(el("summary", null, "Split reports off…"));
+      var picks = el("div", "cop-split-reports");
+      ids.forEach(function (rid) {
+        var row = el("label", "cop-split-report");
+        var tick = el("input");
+        tick.type = "checkbox";
+        tick.value = String(rid);
+        row.appendChild(tick);
+        row.appendChild(el("span", null, " " + rid));
+        picks.appendChild(row);
+      });
+      split.appendChild(picks);
+      var go = el("button", "cop-action cop-action-split", "Split off");
+      go.type = "button";
+      go.addEventListener("click", function () {
+        var chosen = Array.prototype.slice.call(picks.querySelectorAll("input:checked"))
+          .map(function (t) { return t.value; });
+        if (!chosen.length) { result.textContent = "Split: tick the reports to split off"; return; }
+        if (chosen.length >= ids.length) { result.textContent = "Split: leave at least one report"; return; }
+        act("split", { reports: chosen });
+      });
+      split.appendChild(go);
+      actions.appendChild(split);
+      /* what each report is: fetched once the list is opened (text is public; contacts never are) */
+      split.addEventListener("toggle", function () {
+        if (!split.open || picks.dataset.loaded) return;
+        picks.dataset.loaded = "1";
+        fetch("/api/v1/incidents/" + encodeURIComponent(id)).then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (doc) {
+            if (!doc || !Array.isArray(doc.reports)) return;
+            var byId = {};
+            doc.reports.forEach(function (f) { byId[featureId(f)] = props(f); });
+            picks.querySelectorAll(".cop-split-report").forEach(function (row) {
+              var rp = byId[row.querySelector("input").value];
+              if (!rp) return;
+              var label = [humanize(rp.category || ""), rp.text || ""].filter(Boolean).join(": ");
+              if (label) row.querySelector("span").textContent = " " + label;
+            });
+          }).catch(function () { /* the ids stay */ });
+      });
+    }
     return box;
   }
 
@@ -1225,6 +1273,9 @@
       item.setAttribute("data-layer", layer.name);
       details.appendChild(item);
     });
+    var zoomNote = el("div", "cop-legend-zoom");
+    zoomNote.id = "cop-zoom-note";
+    details.appendChild(zoomNote);
     details.appendChild(el("div", "cop-legend-title", "Report categories"));
     Object.keys(CATEGORY_STYLES).forEach(function (category) {
       var style = CATEGORY_STYLES[category];
@@ -1242,6 +1293,44 @@
     });
     details.appendChild(legendItem(el("span", "cop-swatch cop-swatch-areas cop-swatch-cancelled"), "Cancelled"));
     return details;
+  }
+
+  /* ---------- low zoom: incidents replace the raw reports ---------- */
+
+  function zoomedOut(layer) {
+    return isSeq(layer.min_zoom) && state.map.getZoom() < layer.min_zoom;
+  }
+
+  /* Draw or hide each layer with a min_zoom for the current zoom, and say in the legend what is drawn. */
+  function applyZoom() {
+    var hidden = [];
+    state.layers.forEach(function (layer) {
+      if (!isSeq(layer.min_zoom)) return;
+      var group = state.groups[layer.name];
+      var off = zoomedOut(layer);
+      if (off) hidden.push(layer);
+      state.zooming = true;  /* the layer control reports our own add/remove as overlayadd/overlayremove too */
+      try {
+        if (off && state.map.hasLayer(group)) state.map.removeLayer(group);
+        else if (!off && !state.userOff[layer.name] && !state.map.hasLayer(group)) state.map.addLayer(group);
+      } finally {
+        state.zooming = false;
+      }
+      var item = document.querySelector('#cop-legend [data-layer="' + layer.name + '"]');
+      if (item) {
+        item.classList.toggle("cop-legend-off", off);
+        item.dataset.hidden = off ? "zoom" : "";
+        item.title = off ? "zoom in to level " + layer.min_zoom + " to see them" : "";
+      }
+    });
+    var note = document.getElementById("cop-zoom-note");
+    if (note) {
+      note.textContent = hidden.length
+        ? "Zoomed out: " + hidden.map(function (l) { return l.title.toLowerCase(); }).join(", ")
+          + " hidden, incidents shown (zoom in to level " + hidden[0].min_zoom + " to see them)"
+        : "Reports and incidents shown";
+      note.dataset.hidden = hidden.map(function (l) { return l.name; }).join(" ");
+    }
   }
 
   /* ---------- start-up ---------- */
@@ -1327,6 +1416,14 @@
     makeControl("bottomleft", buildStatusPanel).addTo(map);
     makeControl("bottomright", buildLegend).addTo(map);
     refreshPanel();
+    map.on("overlayadd overlayremove", function (e) {  /* the coordinator's own choice in the layer control */
+      if (state.zooming) return;
+      state.layers.forEach(function (layer) {
+        if (state.groups[layer.name] === e.layer) state.userOff[layer.name] = e.type === "overlayremove";
+      });
+    });
+    map.on("zoomend", applyZoom);
+    applyZoom();
 
     window.copLive = {
       get status() { return state.status; },
@@ -1334,6 +1431,10 @@
       get maxSeq() { return maxSeq(); },
       get layers() { return layerFigures(); },
       get socketUrls() { return state.urls.slice(); },
+      get shown() {  /* the layers drawn now (on the map) */
+        return state.layers.filter(function (l) { return map.hasLayer(state.groups[l.name]); })
+          .map(function (l) { return l.name; });
+      },
       openAreasAt: function (lat, lon) { openAreasAt(L.latLng(lat, lon)); },
       disconnect: disconnect,
       connect: resume,

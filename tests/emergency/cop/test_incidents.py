@@ -251,3 +251,82 @@ async def test_rebuild_reproduces_incidents_states_and_audit(broker, store_url, 
         server.should_exit = True
         await task
         await system.runtime.stop()
+
+
+# three points 600 m from where three H3 cells of the cop.reports key (resolution 5) meet, in SE Portland: each in
+# its own cell, whose keys go to the three partitions of cop.reports
+EDGE_POINTS = ((45.47943, -122.59385), (45.48486, -122.6016), (45.47672, -122.60832))
+
+
+async def test_two_correlators_in_one_group_give_the_same_incidents_as_one(system):
+    """A second correlator process in the group (its own state, its own tail of cop.incidents): reports at a cell
+    edge handled by different correlators join one incident, an action is applied once, and the other correlator
+    keeps its effect when its next report joins."""
+    import asyncio
+
+    import h3
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from emergency.cop.incidents.models import CELL_RESOLUTION, incident_id_for
+    from emergency.cop.incidents.service import make_correlator
+    from emergency.stream.consumer import GroupWorker
+    from emergency.stream.topics import COP_ACTIONS, COP_REPORTS
+
+    keys = [h3.latlng_to_cell(lat, lon, CELL_RESOLUTION).encode() for lat, lon in EDGE_POINTS]
+    assert {DefaultPartitioner()(k, [0, 1, 2], [0, 1, 2]) for k in keys} == {0, 1, 2}
+    assert system.settings.topic_partitions == 3
+    rt = system.runtime
+    handled: dict[str, set[str]] = {"first": set(), "second": set()}
+
+    def recording(name, process):
+        async def run(batch, producer):
+            handled[name].update(i.event.id for i in batch)
+            return await process(batch, producer)
+        return run
+
+    [first] = [w for w in rt.workers if w.group == "correlator"]
+    first.process = recording("first", first.process)
+    second_process = make_correlator(settings=system.settings, store=rt.store, metrics=rt.metrics,
+                                     bootstrap=rt.bootstrap)
+    second = GroupWorker(settings=system.settings, bootstrap=rt.bootstrap, group="correlator",
+                         topics=[COP_REPORTS, COP_ACTIONS], process=recording("second", second_process),
+                         metrics=rt.metrics, journal=rt.store)
+    task = asyncio.create_task(second.run())
+    try:
+        reports: list[str] = []
+        for _round in range(20):  # until the group has rebalanced and both correlators have handled reports
+            for i, (lat, lon) in enumerate(EDGE_POINTS):
+                reports.append(await post_report(system, category="smoke", text=f"Smoke over the rail yard {i}",
+                                                 lat=lat, lon=lon, contact=f"r{len(reports)}@example.org"))
+                await settled(system)
+            if all(handled[n] & set(reports[-3:]) for n in handled):
+                break
+        else:
+            raise AssertionError(f"the second correlator never got a partition: {handled}")
+        fire = incident_id_for(reports[0])
+        assert {await incident_of(system, r) for r in reports} == {fire}  # one incident, the same id as one gives
+        state = await incident(system, fire)
+        assert sorted(state["properties"]["report_ids"]) == sorted(reports)
+
+        r = await act(system, fire, "verify", reason="seen from the tower")
+        assert r.status_code == 202, r.text
+        await settled(system)
+        await eventually(lambda: _status(system, fire, "verified"))
+        for lat, lon in EDGE_POINTS:  # one more report in every cell: whichever correlator takes it keeps the state
+            reports.append(await post_report(system, category="smoke", text="Still smoking", lat=lat, lon=lon))
+            await settled(system)
+        assert {await incident_of(system, r) for r in reports} == {fire}
+        state = await incident(system, fire, **system.auth("coordinator"))
+        assert state["properties"]["status"] == "verified"
+        assert sorted(state["properties"]["report_ids"]) == sorted(reports)
+        assert [e["action"] for e in state["audit"]] == ["verify"]  # applied once
+        assert len((await system.http.get("/api/v1/incidents")).json()["features"]) == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await second_process.aclose()
+
+
+async def _status(system, incident_id: str, status: str) -> bool:
+    r = await system.http.get(f"/api/v1/incidents/{incident_id}")
+    return r.status_code == 200 and r.json()["properties"]["status"] == status

@@ -283,3 +283,72 @@ async def test_a_coordinator_verifies_an_incident_from_its_popup(system):
                     arg=[incident, prop, value], timeout=20_000)
     state = (await system.http.get(f"/api/v1/incidents/{incident}")).json()
     assert [e["action"] for e in state["audit"]] == ["verify", "claim", "note", "release", "resolve", "reopen"]
+
+
+async def test_at_low_zoom_incidents_replace_the_raw_reports(system):
+    """Below ``REPORTS_MIN_ZOOM`` the reports layer is hidden and the incidents stand for them (the legend says
+    so); zooming back in draws the reports again."""
+    first = await system.http.post("/api/v1/reports", json=report_body(category="smoke", text="Smoke by the school"))
+    assert await system.runtime.wait_applied(timeout_s=30)
+    report = first.json()["id"]
+    incident = (await system.http.get(f"/api/v1/events/{report}")).json()["properties"]["incident_id"]
+    threshold = layer_registry.REPORTS_MIN_ZOOM
+    set_zoom = ("(z) => { window[JSON.parse(document.getElementById('cop-config').textContent).map_var]"
+                ".setZoom(z, {animate: false}); }")
+    async with _map_page(system) as (page, _):
+        await page.wait_for_function("([r, i]) => window.copLayers.reports.has(r) && window.copLayers.incidents.has(i)",
+                                     arg=[report, incident], timeout=20_000)
+        shown = await page.evaluate("() => window.copLive.shown")
+        assert "reports" in shown and "incidents" in shown  # the region opens closer than the threshold
+        assert await page.locator("#cop-zoom-note").inner_text() == "Reports and incidents shown"
+
+        await page.evaluate(set_zoom, threshold - 2)
+        await page.wait_for_function("() => !window.copLive.shown.includes('reports')", timeout=5_000)
+        assert "incidents" in await page.evaluate("() => window.copLive.shown")
+        note = await page.locator("#cop-zoom-note").inner_text()
+        assert "reports hidden, incidents shown" in note and f"level {threshold}" in note
+        assert await page.get_attribute('#cop-legend [data-layer="reports"]', "data-hidden") == "zoom"
+
+        await page.evaluate(set_zoom, threshold)
+        await page.wait_for_function("() => window.copLive.shown.includes('reports')", timeout=5_000)
+        assert "incidents" in await page.evaluate("() => window.copLive.shown")
+        assert await page.locator("#cop-zoom-note").inner_text() == "Reports and incidents shown"
+        assert await page.get_attribute('#cop-legend [data-layer="reports"]', "data-hidden") == ""
+
+
+async def test_a_coordinator_splits_a_report_off_an_incident_from_its_popup(system):
+    """The popup lists the incident's reports; the coordinator ticks one and splits it off: two incidents."""
+    first = await system.http.post("/api/v1/reports", json=report_body(category="smoke", text="Smoke by the school"))
+    second = await system.http.post("/api/v1/reports", json=report_body(category="spot_fire",
+                                                                         text="Flames by the fence"))
+    assert await system.runtime.wait_applied(timeout_s=30)
+    a, b = first.json()["id"], second.json()["id"]
+    incident = (await system.http.get(f"/api/v1/events/{a}")).json()["properties"]["incident_id"]
+    assert (await system.http.get(f"/api/v1/events/{b}")).json()["properties"]["incident_id"] == incident
+    async with _map_page(system) as (page, _):
+        await page.wait_for_function("(id) => window.copLayers.incidents.has(id)", arg=incident, timeout=20_000)
+        await page.evaluate(f"() => window.sessionStorage.setItem('cop-coordinator-token', "
+                            f"{system.tokens['coordinator']!r})")
+        await page.evaluate(f"() => {{ window.copLayers.incidents.get({incident!r}).openPopup(); }}")
+        popup = page.locator(".cop-popup")
+        await popup.wait_for(timeout=5_000)
+        await popup.locator(".cop-split summary").click()
+        rows = popup.locator(".cop-split-report")
+        assert await rows.count() == 2
+        await page.wait_for_function("() => [...document.querySelectorAll('.cop-split-report span')]"
+                                     ".some(s => s.textContent.includes('Flames by the fence'))", timeout=10_000)
+        await popup.locator(".cop-action-split").click()  # nothing ticked: refused in the page
+        assert "tick the reports" in await popup.locator(".cop-incident-result").inner_text()
+        await popup.locator(f'.cop-split-report input[value="{b}"]').check()
+        await popup.locator(".cop-action-split").click()
+        await page.wait_for_function("() => document.querySelector('.cop-incident-result').dataset.status === '202'",
+                                     timeout=10_000)
+        assert await system.runtime.wait_applied(timeout_s=30)
+        await page.wait_for_function("() => window.copLayers.incidents.size === 2", timeout=20_000)
+    new = (await system.http.get(f"/api/v1/events/{b}")).json()["properties"]["incident_id"]
+    assert new != incident
+    incidents = {f["id"]: f["properties"] for f in (await system.http.get("/api/v1/incidents")).json()["features"]}
+    assert set(incidents) == {incident, new}
+    assert incidents[incident]["report_ids"] == [a] and incidents[new]["report_ids"] == [b]
+    state = (await system.http.get(f"/api/v1/incidents/{incident}")).json()
+    assert [(e["action"], e.get("reports"), e.get("into")) for e in state["audit"]] == [("split", [b], new)]

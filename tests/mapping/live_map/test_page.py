@@ -172,7 +172,7 @@ def test_a_layer_added_to_the_registry_is_on_the_page(monkeypatch: pytest.Monkey
     page = _render()
     config = _config(page)
     assert config["layers"][-1] == {"name": "water_points", "title": "Water points", "path": "/api/v1/water-points",
-                                    "draw": "markers", "color": "#2e7d32", "z": 40, "limit": 250}
+                                    "draw": "markers", "color": "#2e7d32", "z": 40, "limit": 250, "min_zoom": None}
     assert re.search(rf"var {re.escape(config['layer_vars']['water_points'])} = L\.markerClusterGroup", page)
     assert '"Water points"' in page  # in the layer control
 
