@@ -63,7 +63,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "category.blocked_road": "road blocked", "category.damage": "damage", "category.needs_help": "rescue",
         "category.other": "other",
         "limited": "Too many messages from this number: we read no more for a while. Call 911 in danger.",
-        "no_photos": "Photos are not kept by this server.",
+        "photos_kept": "{n} photo(s) attached.",
+        "photo_refused": "Photo {name} not kept: {reason}",
     },
     "es": {
         "what": "¿Qué vio? Responda FUEGO, HUMO, INUNDACION, CARRETERA, DANO o RESCATE",
@@ -74,7 +75,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "category.blocked_road": "carretera cortada", "category.damage": "daños",
         "category.needs_help": "rescate", "category.other": "otro",
         "limited": "Demasiados mensajes de este número: no leemos más por un tiempo. En peligro llame al 911.",
-        "no_photos": "Este servidor no guarda fotos.",
+        "photos_kept": "{n} foto(s) adjunta(s).",
+        "photo_refused": "Foto {name} no guardada: {reason}",
     },
     "ko": {
         "what": "무엇을 보셨나요? 불, 연기, 홍수, 도로, 피해 또는 구조 로 답장하세요",
@@ -85,7 +87,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "category.blocked_road": "도로 막힘", "category.damage": "피해", "category.needs_help": "구조",
         "category.other": "기타",
         "limited": "이 번호의 메시지가 너무 많아 잠시 읽지 않습니다. 위험하면 911에 전화하세요.",
-        "no_photos": "이 서버는 사진을 보관하지 않습니다.",
+        "photos_kept": "사진 {n}장 첨부됨.",
+        "photo_refused": "사진 {name} 저장 안 됨: {reason}",
     },
 }
 

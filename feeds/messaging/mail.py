@@ -16,8 +16,9 @@ Off unless ``EMERGENCY_REPORTS_SMTP_PORT`` is set; the runtime starts it on its 
   (``alerts.delivery.channels.email``, as a non-alert message: the texts alone), with the tracking link once
   the report is filed.
 
-Photos: the accepted images travel in ``Inbound.photos`` and are handed to ``MessageDesk.attach_photos`` (the
-photo service's one call) once the report exists; without a photo service the answer says they were not kept.
+Photos: the accepted images travel in ``Inbound.photos``; ``MessageDesk`` puts each through the photo rules
+(``feeds.photos.service.accept_photo``: content type, size, pixels, metadata stripped, stored by hash) and files
+the report with the ones kept; the answer says how many were attached and names each refused one with its reason.
 aiosmtpd logs every envelope address at INFO on ``mail.log``: the listener raises that logger to WARNING.
 """
 

@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -35,6 +35,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from emergency.categories import ReportCategory
 from emergency.config import Settings
+from emergency.errors import RequestRefused
 from emergency.events import new_id
 from emergency.geocoding import Located
 from emergency.i18n import FALLBACK, translate
@@ -43,6 +44,9 @@ from feeds.citizen.service import submit_report, tracking_url
 from feeds.intake import IDEMPOTENCY_KEY, Intake, idempotent_id
 from feeds.messaging.keywords import CATALOGUE, category_of, language_of
 from feeds.messaging.repository import CONVERSATIONS, ConversationRepository
+from feeds.photos.models import StoredPhoto
+from feeds.photos.repository import PHOTOS, PhotoRepository
+from feeds.photos.service import accept_photo
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +102,6 @@ class SenderLimits:
         return "notice" if await self.limiter.hit(self.notice, "message-report-notice", key) else "silent"
 
 
-PhotoAttacher = Callable[[str, Sequence[Photo]], Awaitable[None]]
-
-
 @dataclass
 class MessageDesk:
     """The SMS and email report intake of one process (see the module docstring)."""
@@ -109,7 +110,7 @@ class MessageDesk:
     intake: Intake
     conversations: ConversationRepository
     key: bytes  # HMAC key of sender keys and report ids (the SMS callback key)
-    attach_photos: PhotoAttacher | None = None  # the photo service (issue 13 photos): none on this branch
+    photos: PhotoRepository | None = None  # where a report's attached photos are recorded (the photo service)
     limits: SenderLimits = field(init=False)
 
     def __post_init__(self) -> None:
@@ -118,7 +119,23 @@ class MessageDesk:
     @classmethod
     def build(cls, *, settings: Settings, store: Any, intake: Intake, key: bytes) -> MessageDesk:
         """The desk on ``store``'s conversation repository."""
-        return cls(settings=settings, intake=intake, conversations=store.repository(CONVERSATIONS), key=key)
+        return cls(settings=settings, intake=intake, conversations=store.repository(CONVERSATIONS), key=key,
+                   photos=store.repository(PHOTOS))
+
+    async def _photos(self, photos: Sequence[Photo]) -> tuple[list[StoredPhoto], list[tuple[str, str]]]:
+        """Each attachment through the photo rules (content type, size, pixels, metadata stripped, stored by
+        hash): the stored ones, and (file name, reason) for each refused one."""
+        stored: list[StoredPhoto] = []
+        refused: list[tuple[str, str]] = []
+        s = self.settings
+        for p in photos:
+            try:
+                stored.append(await asyncio.to_thread(accept_photo, data=p.data, declared_type=p.content_type,
+                                                      data_dir=s.data_dir, max_bytes=s.photo_max_bytes,
+                                                      max_pixels=s.photo_max_pixels))
+            except RequestRefused as exc:
+                refused.append((p.filename[:80], exc.message[:160]))
+        return stored, refused
 
     def sender_key(self, *, channel: Channel, sender: str) -> str:
         """An HMAC of the sender: the conversation's key, without the number or address in it."""
@@ -197,17 +214,18 @@ class MessageDesk:
                     if message.message_id else new_id("citizen"))
         report = CitizenReportIn(category=category, text=" / ".join(t for t in texts if t)[:2000],
                                  location_text=place_text[:500] or None, contact=message.sender[:200])
+        stored, refused = await self._photos(message.photos)
         accepted = await submit_report(intake=self.intake, report=report, event_id=event_id,
-                                       source_type=f"citizen_{message.channel}", now=now, located=located)
+                                       source_type=f"citizen_{message.channel}", now=now, located=located,
+                                       photos=stored, photo_repository=self.photos if stored else None)
         await self.conversations.delete(conv_key)
         link = tracking_url(base_url=self.settings.public_base_url(), report_id=accepted.id)
         text = translate(CATALOGUE, "received", language, link=link, label=accepted.located.label,
                          category=translate(CATALOGUE, f"category.{category.value}", language))
-        if message.photos:
-            if self.attach_photos is not None:
-                await self.attach_photos(accepted.id, message.photos)
-            else:
-                text = f"{text} {translate(CATALOGUE, 'no_photos', language)}"
+        if stored:
+            text = f"{text} {translate(CATALOGUE, 'photos_kept', language, n=len(stored))}"
+        for name, reason in refused:  # the report stands; the sender learns which photo was not kept and why
+            text = f"{text} {translate(CATALOGUE, 'photo_refused', language, name=name, reason=reason)}"
         log.info("report %s by %s filed (%s)", accepted.id, message.channel, category.value)
         return Answer(text, language, report_id=accepted.id, link=link)
 

@@ -14,9 +14,11 @@ import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 
+from emergency.store import EventQuery
 from feeds.messaging.keywords import CATALOGUE
 from feeds.messaging.mail import reports_address
 from feeds.messaging.service import SenderLimits
+from feeds.photos.repository import PHOTOS
 from tests.alerts.delivery.channels.messages import free_port
 from tests.alerts.delivery.channels.test_email import Sink
 from tests.conftest import System, eventually, make_settings, start_system
@@ -133,11 +135,26 @@ async def test_other_addresses_oversized_mail_and_non_image_attachments_are_refu
     assert large.value.code == 552 and "big.png" in large.value.message
     assert peer.mails == [] and (await mailsystem.runtime.store.journal_counts()).total == 0
     with_image = mail("Smoke at Hawthorne and 20th", "photo attached")
-    with_image.add_attachment(PNG, maintype="image", subtype="png", filename="smoke.png")
+    with_image.add_attachment(real_png(), maintype="image", subtype="png", filename="smoke.png")
+    with_image.add_attachment(PNG, maintype="image", subtype="png", filename="broken.png")  # a truncated PNG
     await send(mailsystem, with_image)
     [answer] = await eventually(lambda: peer.mails)
     text = answer.get_body(("plain",)).get_content()
-    assert "Report received" in text and CATALOGUE["en"]["no_photos"] in text  # no photo service on this branch
+    assert "Report received" in text and "1 photo(s) attached." in text
+    assert "Photo broken.png not kept: " in text  # the report stands; the sender learns which photo and why
+    [report] = await eventually(lambda: mailsystem.runtime.store.query_events(EventQuery(layers=("reports",))))
+    [kept] = await mailsystem.runtime.store.repository(PHOTOS).of_owner(report.id)
+    assert kept.media_type == "image/png"  # through the photo rules: re-encoded, stored by hash
+
+
+def real_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 80, 20)).save(out, format="PNG")
+    return out.getvalue()
 
 
 async def test_beyond_the_rate_a_sender_gets_451_and_no_answer(mailsystem, peer):
