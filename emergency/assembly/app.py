@@ -32,6 +32,7 @@ from feeds.agency.views import public_router as road_closures_router
 from feeds.agency.views import router as agency_router
 from feeds.citizen.views import router as citizen_router
 from feeds.external.views import router as external_feeds_router
+from feeds.open311.views import router as open311_router
 from feeds.social.views import router as social_router
 from mapping.live_map import views as live_map
 
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     install_error_handlers(app)
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
-                   subscriptions_router, external_feeds_router, incidents_router, delivery_router):
+                   subscriptions_router, external_feeds_router, incidents_router, delivery_router, open311_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)

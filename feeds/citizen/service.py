@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote
 from datetime import datetime, timedelta
+from typing import Any
 
 from emergency.errors import ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source
@@ -27,18 +28,22 @@ def tracking_url(*, base_url: str, report_id: str) -> str:
 
 
 def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, now: datetime,
-                  located: Located | None = None) -> Envelope:
+                  located: Located | None = None, extra: dict[str, Any] | None = None) -> Envelope:
     """The envelope for a citizen report; the contact goes under the private attributes.
 
-    The point is ``lat``/``lon`` (precision exact) or else ``located`` (from :func:`locate_report`).
+    The point is ``lat``/``lon`` (precision exact) or else ``located`` (from :func:`locate_report`). ``extra``:
+    attributes an intake path adds under its own key (its ``private`` entries join ``attributes.private``).
     Raises ``ValidationFailed`` naming the field when ``observed_at`` is in the future or nothing places it.
     """
     observed = report.observed_at or now
     if observed > now + FUTURE_TOLERANCE:
         raise ValidationFailed("observed_at", "is in the future")
     attributes: dict = {"verified": False}
-    if report.contact:
-        attributes["private"] = {"contact": report.contact}
+    extra = dict(extra or {})
+    private = {**extra.pop("private", {}), **({"contact": report.contact} if report.contact else {})}
+    attributes.update(extra)
+    if private:
+        attributes["private"] = private
     if report.lat is not None and report.lon is not None:
         geometry, precision, confidence = {"type": "Point", "coordinates": [report.lon, report.lat]}, GeoPrecision.exact, 0.5
     elif located is not None:
@@ -78,12 +83,14 @@ def locate_report(report: CitizenReportIn, *, geocoder: Geocoder | None) -> Loca
 
 
 async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: str, source_type: str,
-                        now: datetime) -> ReportAcceptedOut:
-    """Place, build and journal a citizen report; the answer echoes where it was placed (``ValidationFailed`` naming the field)."""
+                        now: datetime, extra: dict[str, Any] | None = None) -> ReportAcceptedOut:
+    """Place, build and journal a citizen report; the answer echoes where it was placed (``ValidationFailed`` naming the field).
+
+    ``extra``: the intake path's own attributes (see :func:`citizen_event`)."""
     located = None
     if report.lat is None or report.lon is None:  # geocoding reads the region's indexes: off the event loop
         located = await asyncio.to_thread(locate_report, report, geocoder=intake.geocoder)
-    event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located)
+    event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located, extra=extra)
     accepted = await intake.submit(event, RAW_CITIZEN)
     lon, lat = event.geometry["coordinates"]  # type: ignore[index]
     label = located.label if located else (report.location_text or f"{lat:.5f}, {lon:.5f}")
