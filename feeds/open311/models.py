@@ -47,7 +47,7 @@ class Attribute(BaseModel):
     datatype_description: str | None = None
     order: int
     description: str
-    values: list[AttributeValue] | None = None
+    values: list[AttributeValue] = Field(default_factory=list)  # empty unless a list datatype
 
 
 class Service(BaseModel):

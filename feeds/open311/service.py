@@ -189,6 +189,11 @@ def _attribute_values(service_code: str, given: dict[str, list[str]]) -> dict[st
     return out
 
 
+def form_value(pairs: list[tuple[str, str]], name: str) -> str | None:
+    """The first non-empty value of field ``name`` (api_key and jurisdiction_id are checked before the rest)."""
+    return next((v.strip() for k, v in pairs if k == name and v.strip()), None)
+
+
 @dataclass(frozen=True)
 class FormRequest:
     """A POST requests form as understood: the request, and the api_key and jurisdiction_id it carried."""

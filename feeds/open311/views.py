@@ -166,9 +166,9 @@ async def post_request(request: Request, fmt: Format,
     rt = _runtime(request)
     pairs = service.parse_form(body=await request.body(), content_type=request.headers.get("content-type"),
                                max_bytes=rt.settings.open311_max_body_bytes)
+    partner = await service.partner_for(store=rt.store, api_key=service.form_value(pairs, "api_key"))
+    _checked(request, service.form_value(pairs, "jurisdiction_id"))
     form = service.read_form(pairs)
-    _checked(request, form.jurisdiction_id)
-    partner = await service.partner_for(store=rt.store, api_key=form.api_key)
     created = await service.create_request(
         intake=rt, limits=rt.intake_limits, form=form, partner=partner, address=client_address(request),
         idempotency_key=idempotency_key, base_url=rt.settings.public_base_url(), now=utcnow())
