@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from emergency.errors import ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source

@@ -60,6 +60,8 @@ def error_answer(fmt: str, status: int, description: str, headers: dict[str, str
 class Open311Route(APIRoute):
     """A route whose every refusal is written in the spec's error format (and in the format asked for)."""
 
+    declares_errors = True  # its documented error answers are its own (emergency/assembly/openapi.py)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

@@ -203,7 +203,7 @@ async def test_bad_input_is_refused_in_the_spec_format_naming_the_field(system):
         (await post(system, "service_code=smoke&lat=%ff"), 400, "body"),
         (await post(system, form(description="x" * 20_000)), 400, "body"),  # over EMERGENCY_OPEN311_MAX_BODY_BYTES
         (await post(system, "&".join(f"attribute[A{i}]=1" for i in range(80))), 400, "body"),  # > 64 fields
-        (await post(system, form(**{f"attribute[BLOCKAGE][]": "tree"}) + "&attribute[LANES]=all" * 16), 400,
+        (await post(system, form(**{"attribute[BLOCKAGE][]": "tree"}) + "&attribute[LANES]=all" * 16), 400,
          "attribute"),
         (await post(system, form(colour="red")), 400, "colour"),
         (await post(system, form() + "&lat=45.5"), 400, "lat"),
