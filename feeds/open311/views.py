@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from emergency.cop.views import allow_read
 from emergency.errors import RateLimited, RequestRefused, StoreError
 from emergency.events import utcnow
 from emergency.http import RETRY_AFTER_S, client_address, describe_errors
@@ -177,7 +178,7 @@ async def post_request(request: Request, fmt: Format,
     return render(fmt, "service_requests", [created.model_dump()])
 
 
-@router.get("/requests.{fmt}", responses=_doc(list[ServiceRequest], 404), response_class=Response)
+@router.get("/requests.{fmt}", responses=_doc(list[ServiceRequest], 404, 429), response_class=Response)
 async def get_requests(request: Request, fmt: Format, jurisdiction_id: str | None = JURISDICTION,
                        service_request_id: str | None = Query(None, max_length=50_000,
                                                               description="comma-delimited; overrides the rest"),
@@ -187,8 +188,10 @@ async def get_requests(request: Request, fmt: Format, jurisdiction_id: str | Non
                        status: str | None = Query(None, max_length=64, description="open, closed (comma-delimited)"),
                        max_requests: int = Query(MAX_REQUESTS, ge=1, le=MAX_REQUESTS,
                                                  description="FixMyStreet's: at most this many, newest first")) -> Response:
-    """Citizen reports (from every intake path) with their open/closed status; public fields only."""
+    """Citizen reports (from every intake path) with their open/closed status; public fields only. Counted
+    against the client's read budget of the picture (``max_requests`` items, 429 beyond it)."""
     _checked(request, jurisdiction_id)
+    await allow_read(request, limit=max_requests, layer_max=MAX_REQUESTS, principal=None)
     codes = [s.service_code for s in service.services()]
     ids = service.split_list(service_request_id, field="service_request_id")
     since, until = service.time_range(start=start_date, end=end_date, now=utcnow())
@@ -218,14 +221,16 @@ async def get_token(request: Request, fmt: Format, token: str = Path(max_length=
     return render(fmt, "service_requests", [found.model_dump()])
 
 
-@router.get("/servicerequestupdates.{fmt}", responses=_doc(list[RequestUpdate], 404), response_class=Response)
+@router.get("/servicerequestupdates.{fmt}", responses=_doc(list[RequestUpdate], 404, 429), response_class=Response)
 async def get_updates(request: Request, fmt: Format, jurisdiction_id: str | None = JURISDICTION,
                       start_date: str | None = Query(None, max_length=64),
                       end_date: str | None = Query(None, max_length=64),
                       api_key: str | None = Query(None, max_length=512,
                                                   description="accepted and not needed: updates are public")) -> Response:
-    """FixMyStreet's status updates: coordinators' changes of a request's public status in the range."""
+    """FixMyStreet's status updates: coordinators' changes of a request's public status in the range (counted
+    against the client's read budget like GET requests)."""
     _checked(request, jurisdiction_id)
+    await allow_read(request, limit=MAX_REQUESTS, layer_max=MAX_REQUESTS, principal=None)
     since, until = service.time_range(start=start_date, end=end_date, now=utcnow())
     found = await service.request_updates(store=_runtime(request).store, since=since, until=until)
     return render(fmt, "service_request_updates", [u.model_dump() for u in found])

@@ -109,3 +109,12 @@ async def test_a_refused_request_uses_up_none_of_the_limits():
     await limits.check(address="10.0.0.1", contact="b@example.org")  # the address still had its second slot
     with pytest.raises(RateLimited, match="address"):
         await limits.check(address="10.0.0.1")
+
+
+async def test_open311_reads_spend_the_clients_read_budget_of_the_picture(broker, sqlite_url, tmp_path):
+    async with running(broker, sqlite_url, tmp_path, read_budget="1500/minute") as system:
+        assert (await system.http.get("/open311/v2/requests.json")).status_code == 200  # counts max_requests: 1000
+        r = await system.http.get("/open311/v2/servicerequestupdates.xml")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert b"<code>429</code>" in r.content and b"limit: read budget spent" in r.content
+        assert (await system.http.get("/open311/v2/requests.json", params={"max_requests": 100})).status_code == 200
