@@ -212,6 +212,19 @@ async def start_system(settings: Settings, broker: EmbeddedBroker) -> tuple[Syst
     return System(settings, runtime, broker, base, http, tokens), task, server
 
 
+@asynccontextmanager
+async def running_system(broker: EmbeddedBroker, store_url: str, tmp_path: Path, **extra) -> AsyncIterator[System]:
+    """The system with settings of its own (``make_settings`` plus ``extra``), stopped on leaving."""
+    sys_, task, server = await start_system(make_settings(broker, store_url, tmp_path, **extra), broker)
+    try:
+        yield sys_
+    finally:
+        await sys_.http.aclose()
+        server.should_exit = True
+        await task
+        await sys_.runtime.stop()
+
+
 @pytest.fixture
 async def system(broker: EmbeddedBroker, sqlite_url: str, tmp_path: Path) -> AsyncIterator[System]:
     """The system on SQLite (the embedded default) with an external test broker."""

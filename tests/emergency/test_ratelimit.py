@@ -4,31 +4,17 @@ intake call; beyond a limit 429 with Retry-After and a detail naming the limit (
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
 import pytest
 
 from emergency.auth.tokens import Role, create_token
 from emergency.config import Settings
 from emergency.errors import RateLimited
 from emergency.ratelimit import IntakeLimits
-from tests.conftest import PORTLAND_POINT, make_settings, report_body, start_system
+from tests.conftest import PORTLAND_POINT, report_body, running_system
 
 OPEN311 = "/open311/v2/requests.json"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 OPEN311_BODY = f"service_code=smoke&lat={PORTLAND_POINT['lat']}&long={PORTLAND_POINT['lon']}"
-
-
-@asynccontextmanager
-async def running(broker, sqlite_url, tmp_path, **rates):
-    system, task, server = await start_system(make_settings(broker, sqlite_url, tmp_path, **rates), broker)
-    try:
-        yield system
-    finally:
-        await system.http.aclose()
-        server.should_exit = True
-        await task
-        await system.runtime.stop()
 
 
 def refused(r, limit: str) -> str:
@@ -43,7 +29,7 @@ def refused(r, limit: str) -> str:
 
 
 async def test_reports_from_one_address_are_limited_across_the_json_api_and_open311(broker, sqlite_url, tmp_path):
-    async with running(broker, sqlite_url, tmp_path, intake_rate="2/minute") as system:
+    async with running_system(broker, sqlite_url, tmp_path, intake_rate="2/minute") as system:
         assert (await system.http.post("/api/v1/reports", json=report_body())).status_code == 202
         assert (await system.http.post(OPEN311, content=OPEN311_BODY, headers=FORM)).status_code == 200
         refused(await system.http.post("/api/v1/reports", json=report_body()),
@@ -55,7 +41,7 @@ async def test_reports_from_one_address_are_limited_across_the_json_api_and_open
 
 async def test_reports_from_one_contact_are_limited_on_every_path_and_the_contact_is_never_said(
         broker, sqlite_url, tmp_path):
-    async with running(broker, sqlite_url, tmp_path, intake_rate="100/minute", intake_contact_rate="1/minute") as system:
+    async with running_system(broker, sqlite_url, tmp_path, intake_rate="100/minute", intake_contact_rate="1/minute") as system:
         r = await system.http.post("/api/v1/reports", json=report_body(contact="Jo@Example.org"))
         assert r.status_code == 202, r.text
         again = await system.http.post("/api/v1/reports", json=report_body(contact=" jo@example.ORG"))
@@ -68,7 +54,7 @@ async def test_reports_from_one_contact_are_limited_on_every_path_and_the_contac
 
 
 async def test_a_partner_application_is_counted_by_its_key_not_its_servers_address(broker, sqlite_url, tmp_path):
-    async with running(broker, sqlite_url, tmp_path, intake_rate="1/minute", intake_partner_rate="2/minute") as system:
+    async with running_system(broker, sqlite_url, tmp_path, intake_rate="1/minute", intake_partner_rate="2/minute") as system:
         key, _ = await create_token(system.runtime.store, name="FixMyStreet", roles=[Role.partner])
         for _ in range(2):  # beyond the address's 1/minute: a partner is not counted per address
             r = await system.http.post(OPEN311, content=f"{OPEN311_BODY}&api_key={key}", headers=FORM)
@@ -79,7 +65,7 @@ async def test_a_partner_application_is_counted_by_its_key_not_its_servers_addre
 
 
 async def test_subscription_creation_counts_in_the_same_limiter(broker, sqlite_url, tmp_path):
-    async with running(broker, sqlite_url, tmp_path, subscribe_rate="1/minute") as system:
+    async with running_system(broker, sqlite_url, tmp_path, subscribe_rate="1/minute") as system:
         body = {"areas": [{"zone": "ORZ111"}], "channels": [{"type": "mqtt"}]}
         assert (await system.http.post("/api/v1/subscriptions", json=body)).status_code == 201
         r = await system.http.post("/api/v1/subscriptions", json=body)
@@ -112,7 +98,7 @@ async def test_a_refused_request_uses_up_none_of_the_limits():
 
 
 async def test_open311_reads_spend_the_clients_read_budget_of_the_picture(broker, sqlite_url, tmp_path):
-    async with running(broker, sqlite_url, tmp_path, read_budget="1500/minute") as system:
+    async with running_system(broker, sqlite_url, tmp_path, read_budget="1500/minute") as system:
         assert (await system.http.get("/open311/v2/requests.json")).status_code == 200  # counts max_requests: 1000
         r = await system.http.get("/open311/v2/servicerequestupdates.xml")
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
