@@ -316,6 +316,8 @@ def parse_time(text: str | None, *, field: str) -> datetime | None:
         raise ValidationFailed(field, "not a W3C date-time such as 2010-01-01T00:00:00Z") from None
     if at.tzinfo is None:
         raise ValidationFailed(field, "must carry its zone (Z or an offset such as -08:00)")
+    if not 1970 <= at.year <= 9000:
+        raise ValidationFailed(field, "must be between the years 1970 and 9000")
     return at.astimezone(UTC)
 
 
