@@ -525,6 +525,7 @@ class Server:
             "EMERGENCY_DATA_DIR": str(workdir), "EMERGENCY_STORE_URL": f"sqlite:///{workdir / 'store.sqlite3'}",
             "EMERGENCY_KAFKA_BOOTSTRAP": bootstrap, "EMERGENCY_TOPIC_PREFIX": self.topic_prefix,
             "EMERGENCY_FETCH_MAX_WAIT_MS": str(fetch_max_wait_ms), "PYTHONUNBUFFERED": "1",
+            "EMERGENCY_INTAKE_RATE": "100000000/minute",  # the load comes from one address
         }
         self.command = [sys.executable, "-m", "emergency.assembly.cli", "serve"]
         self.logfile = workdir / "server.log"

@@ -168,6 +168,25 @@ class Settings(BaseSettings):
         "10/minute", description="subscriptions one client address may create in a moving window; beyond it "
         "POST /api/v1/subscriptions gets 429 with Retry-After (the `limits` package's notation)")
 
+    # citizen intake rate limits (emergency/ratelimit.py; every intake path: /api/v1/reports, Open311, SMS, email)
+    intake_rate: str = Field(
+        "60/minute", description="reports one client address may send in a moving window, over every intake path "
+        "(the JSON and multipart report API, Open311 POST requests); beyond it 429 with Retry-After. Generous: many "
+        "phones share one carrier address (the `limits` package's notation)")
+    intake_contact_rate: str = Field(
+        "10/minute", description="reports one contact (email address, phone number, SMS sender) may send in a moving "
+        "window, over every intake path; beyond it 429 with Retry-After (or the SMS/email path's refusal)")
+    intake_partner_rate: str = Field(
+        "600/minute", description="Open311 service requests one partner application (an api_key of role partner) may "
+        "send in a moving window; its requests are counted by key, not by its server's address")
+
+    # Open311 GeoReport v2 (feeds/open311)
+    open311_jurisdiction_id: str = Field(
+        "", description="the jurisdiction_id Open311 clients may send (any other is 404); empty = the host name of "
+        "EMERGENCY_PUBLIC_URL (or EMERGENCY_HOST)")
+    open311_max_body_bytes: int = Field(
+        16 * 1024, ge=1024, description="an Open311 POST requests body larger than this is refused (400 naming body)")
+
     # alert delivery (alerts/delivery): the fan-out and one channel worker per channel that is on
     run_delivery: bool = Field(True, description="run the alert fan-out and the channel workers with the stream "
                                "processors (they start only when a subscription directory is wired)")
@@ -204,7 +223,8 @@ class Settings(BaseSettings):
         parse_feed_list(value)  # ValueError naming the bad entry: refused at start
         return value
 
-    @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate", "message_report_rate")
+    @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate", "message_report_rate", "intake_rate",
+                     "intake_contact_rate", "intake_partner_rate")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

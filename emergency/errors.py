@@ -93,3 +93,13 @@ class UnsupportedType(RequestRefused):
 
     def __init__(self, field: str, message: str, candidates: tuple[str, ...] | list[str] = ()) -> None:
         super().__init__(field, message, candidates)
+
+
+class RateLimited(RequestRefused):
+    """Too many requests from one client address, contact or application (429, with ``Retry-After``)."""
+
+    status = 429
+
+    def __init__(self, field: str, message: str, retry_after_s: int) -> None:
+        super().__init__(field, message)
+        self.retry_after_s = retry_after_s

@@ -18,10 +18,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emergency.errors import RequestRefused, StoreError
+from emergency.errors import RateLimited, RequestRefused, StoreError
 from emergency.metrics import Registry
 
 RETRY_AFTER_S = "5"  # seconds a client waits before sending again what got a 503 (store or broker unavailable)
+
+
+def client_address(request: Request) -> str:
+    """The peer address rate limits count a request under (the ASGI server's view; see emergency/ratelimit.py)."""
+    return request.client.host if request.client else "unknown"
 
 
 def describe_errors(errors: list[dict[str, Any]]) -> str:
@@ -49,6 +54,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.candidates:
             body["candidates"] = list(exc.candidates)
         retry = {"Retry-After": RETRY_AFTER_S} if exc.status == 503 else None
+        if isinstance(exc, RateLimited):
+            retry = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(body, status_code=exc.status, headers=retry)
 
     @app.exception_handler(StoreError)  # the store cannot be reached (nothing was journaled): send it again

@@ -163,6 +163,7 @@ def make_settings(broker: EmbeddedBroker, store_url: str, tmp_path: Path, **extr
         kafka_bootstrap=broker.bootstrap, store_url=store_url, data_dir=tmp_path,
         topic_prefix=f"t{uuid.uuid4().hex[:6]}.", admin_token=ADMIN_TOKEN,
         broker_check_interval_s=0.3, broker_timeout_s=5.0, session_timeout_ms=2000, republish_after_s=30.0,
+        intake_rate="100000/minute", intake_contact_rate="100000/minute",  # tests send many reports from 127.0.0.1
     )
     values.update(extra)
     return Settings(**values)
@@ -209,6 +210,19 @@ async def start_system(settings: Settings, broker: EmbeddedBroker) -> tuple[Syst
     base = f"http://127.0.0.1:{port}"
     http = httpx.AsyncClient(base_url=base, timeout=20)
     return System(settings, runtime, broker, base, http, tokens), task, server
+
+
+@asynccontextmanager
+async def running_system(broker: EmbeddedBroker, store_url: str, tmp_path: Path, **extra) -> AsyncIterator[System]:
+    """The system with settings of its own (``make_settings`` plus ``extra``), stopped on leaving."""
+    sys_, task, server = await start_system(make_settings(broker, store_url, tmp_path, **extra), broker)
+    try:
+        yield sys_
+    finally:
+        await sys_.http.aclose()
+        server.should_exit = True
+        await task
+        await sys_.runtime.stop()
 
 
 @pytest.fixture

@@ -3,17 +3,12 @@ unsubscribe links (RFC 8058, signed), and ``GET /api/v1/admin/subscriptions`` (a
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits import parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from alerts.subscriptions import flows
 from alerts.subscriptions.models import (
@@ -33,6 +28,7 @@ from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
 from emergency.errors import ValidationFailed
+from emergency.http import client_address
 
 router = APIRouter(tags=["subscriptions"])
 holder_bearer = HTTPBearer(auto_error=False, scheme_name="SubscriptionToken",
@@ -58,17 +54,8 @@ def _runtime(request: Request) -> Any:
 
 
 async def _limit_creation(request: Request) -> None:
-    """429 with Retry-After beyond ``EMERGENCY_SUBSCRIBE_RATE`` creations per client address (moving window)."""
-    state = request.app.state
-    if getattr(state, "subscribe_limiter", None) is None:
-        state.subscribe_limiter = (MovingWindowRateLimiter(MemoryStorage()), parse(_runtime(request).settings.subscribe_rate))
-    limiter, rate = state.subscribe_limiter
-    client = request.client.host if request.client else "unknown"
-    if not await limiter.hit(rate, client):
-        stats = await limiter.get_window_stats(rate, client)
-        retry = max(1, math.ceil(stats.reset_time - time.time()))
-        raise HTTPException(429, f"subscription: at most {rate.amount} per {rate.multiples} {rate.GRANULARITY.name} "
-                                 f"from one address; try again in {retry} s", headers={"Retry-After": str(retry)})
+    """429 with Retry-After beyond ``EMERGENCY_SUBSCRIBE_RATE`` creations per client address (the intake limiter)."""
+    await _runtime(request).intake_limits.check(field="subscription", subscription=client_address(request))
 
 
 @router.post("/api/v1/subscriptions", status_code=201, response_model=SubscriptionCreated)

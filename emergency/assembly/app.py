@@ -35,6 +35,7 @@ from feeds.citizen.views import REPORTS_PATH
 from feeds.citizen.views import router as citizen_router
 from feeds.external.views import router as external_feeds_router
 from feeds.messaging.views import router as messaging_router
+from feeds.open311.views import router as open311_router
 from feeds.photos.views import router as photos_router
 from feeds.photos.views import upload_limit
 from feeds.social.views import router as social_router
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
                    subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router,
-                   photos_router):
+                   photos_router, open311_router):
         app.include_router(router)
     live_map.mount(app)
     alerts_page.mount(app)

@@ -15,7 +15,8 @@ every operation, by :class:`ErrorBody` under each status the operation can answe
   its description is kept, its body becomes :class:`ErrorBody`.
 
 Non-error statuses, and error statuses a route documents with its own body (``/readyz``'s 503),
-are left as the route declares them.
+are left as the route declares them; so is every answer of a route that writes its own error format
+(``declares_errors``: Open311's ``[{code, description}]``, ``feeds/open311/views.py``).
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method in route.methods:
             operation = schema["paths"].get(path, {}).get(method.lower())
             if operation is None:
+                continue
+            if getattr(route, "declares_errors", False):  # writes and documents its own error format (no 422)
+                operation.get("responses", {}).pop("422", None)
                 continue
             responses = operation.setdefault("responses", {})
             declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}

@@ -56,6 +56,7 @@ from emergency.cop.project import make_projector
 from emergency.events import Envelope, Kind
 from emergency.geocoding import Geocoder
 from emergency.metrics import Registry
+from emergency.ratelimit import IntakeLimits
 from emergency.store import open_store
 from emergency.store.base import Accepted, OnConflict, Store
 from emergency.store.errors import store_unreachable_is_store_error
@@ -112,8 +113,13 @@ class Runtime:
     channels_off: dict[str, str] = field(default_factory=dict)  # channel type -> why it is off (for /readyz)
     fanout: FanOut | None = None
     channel_runners: list[ChannelRunner] = field(default_factory=list)
+    intake_limits: IntakeLimits | None = None  # rate limits of every intake path (emergency/ratelimit.py), this process
     _receipts: Any = None  # a producer for receipts published by this process's API (acknowledgements)
     _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.intake_limits is None:
+            self.intake_limits = IntakeLimits.from_settings(self.settings)
 
     async def start(self, *, workers: bool | None = None, gateways: bool = True, feeds: bool = True) -> Runtime:
         """Open the store, start or reach the broker, and start the background tasks (``feeds``: the feed

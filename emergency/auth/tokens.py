@@ -26,6 +26,7 @@ class Role(str, Enum):
     national_authority = "national_authority"
     admin = "admin"
     collector = "collector"  # an external social collector: may only post to the social webhook
+    partner = "partner"  # an Open311 partner application (a FixMyStreet or Mark-a-Spot server) sending reports
 
 
 # Roles that may originate public alerts. Each such token carries an authorised area (its jurisdiction,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -35,20 +36,24 @@ def tracking_url(*, base_url: str, report_id: str) -> str:
 
 def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, now: datetime,
                   located: Located | None = None, photos: Sequence[StoredPhoto] = (),
-                  from_photo: bool = False) -> Envelope:
+                  from_photo: bool = False, extra: dict[str, Any] | None = None) -> Envelope:
     """The envelope for a citizen report; the contact goes under the private attributes, the ``photos``'
     references under ``attributes.photos`` (shown by ``emergency.cop.features`` per its rule).
 
     The point is ``lat``/``lon`` (precision exact; ``from_photo`` when they came from a photo's EXIF GPS) or
-    else ``located`` (from :func:`locate_report`).
+    else ``located`` (from :func:`locate_report`). ``extra``: attributes an intake path adds under its own key
+    (its ``private`` entries join ``attributes.private``).
     Raises ``ValidationFailed`` naming the field when ``observed_at`` is in the future or nothing places it.
     """
     observed = report.observed_at or now
     if observed > now + FUTURE_TOLERANCE:
         raise ValidationFailed("observed_at", "is in the future")
     attributes: dict = {"verified": False}
-    if report.contact:
-        attributes["private"] = {"contact": report.contact}
+    extra = dict(extra or {})
+    private = {**extra.pop("private", {}), **({"contact": report.contact} if report.contact else {})}
+    attributes.update(extra)
+    if private:
+        attributes["private"] = private
     if photos:
         attributes["photos"] = [p.ref() for p in photos]
     if from_photo:
@@ -113,13 +118,15 @@ def key_payload(report: CitizenReportIn, *, photos: Sequence[StoredPhoto]) -> Ba
 
 async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: str, source_type: str,
                         now: datetime, located: Located | None = None, photos: Sequence[StoredPhoto] = (),
-                        photo_repository: PhotoRepository | None = None) -> ReportAcceptedOut:
+                        photo_repository: PhotoRepository | None = None,
+                        extra: dict[str, Any] | None = None) -> ReportAcceptedOut:
     """Place, build and journal a citizen report with its stored ``photos`` (attached in ``photo_repository``
     before it is journaled); the answer echoes where it was placed and from what (``ValidationFailed`` naming the
     field).
 
     ``located``: where an intake that already geocoded the person's words (an SMS conversation) placed it;
     otherwise ``location_text`` is geocoded here (or the first photo's GPS places it when it has no location).
+    ``extra``: the intake path's own attributes (see :func:`citizen_event`).
     """
     placed = None if located is not None else photo_location(report, photos=photos)
     report = placed or report
@@ -130,7 +137,7 @@ async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: st
             raise TypeError("submit_report with photos needs the photo repository")
         await attach_photos(photos=photos, owner_id=event_id, repository=photo_repository)
     event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located,
-                          photos=photos, from_photo=placed is not None)
+                          photos=photos, from_photo=placed is not None, extra=extra)
     accepted = await intake.submit(event, RAW_CITIZEN)
     lon, lat = event.geometry["coordinates"]  # type: ignore[index]
     label = located.label if located else PHOTO_GPS_LABEL if placed else (report.location_text or f"{lat:.5f}, {lon:.5f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Request
 
 from emergency.events import new_id, utcnow
+from emergency.http import client_address
 from feeds.citizen.models import CitizenReportIn, ReportAcceptedOut
 from feeds.citizen.service import key_payload
 from feeds.citizen.service import submit_report as submit
@@ -26,9 +27,10 @@ async def submit_report(request: Request,
     """Accept a report placed by ``lat``/``lon`` or by ``location_text`` (geocoded in the region), or, when it
     gives neither, by its photo's EXIF GPS position; the 202 echoes where it was placed and from what. JSON, or
     ``multipart/form-data`` with the JSON in part ``report`` and up to 3 ``photo`` files. It reaches the map
-    through raw.citizen -> cop.reports."""
+    through raw.citizen -> cop.reports. Rate-limited per client address and per contact (429)."""
     runtime = request.app.state.runtime
     report, photos = await read_submission(request, model=CitizenReportIn, part="report", settings=runtime.settings)
+    await runtime.intake_limits.check(address=client_address(request), contact=report.contact)
     payload = key_payload(report, photos=photos)
     event_id = idempotent_id("citizen", idempotency_key, payload=payload) or new_id("citizen")
     return await submit(intake=runtime, report=report, event_id=event_id, source_type="citizen_api", now=utcnow(),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import System, make_settings, start_system
+from tests.conftest import System, running_system
 
 PUBLIC_URL = "https://alerts.example.org"
 SQUARE = {"type": "Polygon", "coordinates": [[[-122.70, 45.50], [-122.68, 45.50], [-122.68, 45.52], [-122.70, 45.52],
@@ -41,14 +41,8 @@ def subscription_body(**over) -> dict:
 
 async def _system(broker, store_url: str, tmp_path: Path, **extra) -> AsyncIterator[System]:
     values = {"subscribe_rate": "1000/minute", "webhook_allow_hosts": "127.0.0.1", "public_url": PUBLIC_URL, **extra}
-    sys_, task, server = await start_system(make_settings(broker, store_url, tmp_path, **values), broker)
-    try:
+    async with running_system(broker, store_url, tmp_path, **values) as sys_:
         yield sys_
-    finally:
-        await sys_.http.aclose()
-        server.should_exit = True
-        await task
-        await sys_.runtime.stop()
 
 
 @pytest.fixture

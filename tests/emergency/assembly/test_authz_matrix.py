@@ -152,6 +152,11 @@ EXPECTED: dict[str, Access] = {
                                                               owners=("alert_originator", "coordinator", "admin")),
     "POST /api/v1/deliveries/{delivery_id}/ack": PUBLIC,  # the delivery id is the capability (404 unknown)
     "GET /alerts/{alert_id}/deliveries": PUBLIC,  # the page; it reads the report with the viewer's token
+    # Open311 GeoReport v2: public; POST requests takes an optional api_key in its form (role partner), not a bearer
+    **{f"GET /open311/v2/{path}.{{fmt}}": PUBLIC for path in (
+        "discovery", "services", "services/{service_code}", "requests", "requests/{service_request_id}",
+        "tokens/{token}", "servicerequestupdates")},
+    "POST /open311/v2/requests.{fmt}": PUBLIC,
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).

@@ -135,7 +135,7 @@ def serve(tmp_path: Path, store_url: str, port: int, log: Path) -> subprocess.Po
     env = {**os.environ, "EMERGENCY_STORE_URL": store_url, "EMERGENCY_DATA_DIR": str(tmp_path),
            "EMERGENCY_PORT": str(port), "EMERGENCY_HOST": "127.0.0.1", "EMERGENCY_KAFKA_BOOTSTRAP": "",
            "EMERGENCY_BROKER_CHECK_INTERVAL_S": "0.5", "EMERGENCY_READ_BUDGET": OBSERVER_BUDGET,
-           "PYTHONPATH": str(PROJECT_ROOT)}
+           "EMERGENCY_INTAKE_RATE": OBSERVER_BUDGET, "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen([sys.executable, "-m", "emergency.assembly.cli", "serve"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
 

@@ -28,8 +28,21 @@ def test_every_error_answer_is_the_one_error_body(document):
     assert props["detail"]["type"] == "string"
     for name, op in operations(document):
         for status, response in op["responses"].items():
-            if int(status) >= 400 and name != "GET /readyz":
+            if int(status) >= 400 and name != "GET /readyz" and " /open311/" not in name:
                 assert response["content"]["application/json"]["schema"] == {"$ref": REF}, (name, status)
+
+
+def test_open311_documents_the_specs_error_format_in_both_formats(document):
+    found = [(name, op) for name, op in operations(document) if " /open311/v2/" in name]
+    assert len(found) == 8
+    for name, op in found:
+        errors = {s: r for s, r in op["responses"].items() if int(s) >= 400}
+        assert {"400", "503"} <= set(errors) and "422" not in errors, (name, sorted(errors))
+        for status, response in errors.items():
+            schema = response["content"]["application/json"]["schema"]
+            assert schema["items"] == {"$ref": "#/components/schemas/Error"}, (name, status)
+            assert "text/xml" in response["content"]
+    assert {"403", "429"} <= set(document["paths"]["/open311/v2/requests.{fmt}"]["post"]["responses"])
 
 
 @pytest.mark.parametrize(("operation", "statuses"), [
