@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from urllib.parse import quote
 from datetime import datetime, timedelta
 
@@ -11,7 +12,9 @@ from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.geocoding import Geocoder, Located, no_match
 from emergency.geometry import representative_point
 from emergency.stream.topics import RAW_CITIZEN
-from feeds.citizen.models import CitizenReportIn, LocatedOut, ReportAcceptedOut
+from feeds.citizen.models import GEOCODE_LIMIT_MAX, GEOCODE_Q_MAX, CitizenReportIn, LocatedOut, PlaceOut, \
+    ReportAcceptedOut
+from feeds.citizen.contacts import ContactRepository, parse_contact, remember_contact
 from feeds.intake import Intake
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -26,6 +29,12 @@ def tracking_url(*, base_url: str, report_id: str) -> str:
     return f"{base_url.rstrip('/')}/r/{quote(report_id, safe=':')}"
 
 
+def reporter_ref(contact: str) -> str:
+    """A stand-in for a reporter's contact in events (SHA-256, hex, 32 chars): equal contacts give equal refs,
+    so the correlator counts one reporter once, and no consumer of the journal ever reads the contact."""
+    return hashlib.sha256(f"citizen-contact|{contact.strip().lower()}".encode()).hexdigest()[:32]
+
+
 def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, now: datetime,
                   located: Located | None = None) -> Envelope:
     """The envelope for a citizen report; the contact goes under the private attributes.
@@ -37,8 +46,10 @@ def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, n
     if observed > now + FUTURE_TOLERANCE:
         raise ValidationFailed("observed_at", "is in the future")
     attributes: dict = {"verified": False}
-    if report.contact:
-        attributes["private"] = {"contact": report.contact}
+    if report.contact:  # the contact itself stays in the private contact store (feeds.citizen.contacts)
+        attributes["private"] = {"reporter": reporter_ref(report.contact)}
+    if report.incident_id:
+        attributes["incident_hint"] = report.incident_id
     if report.lat is not None and report.lon is not None:
         geometry, precision, confidence = {"type": "Point", "coordinates": [report.lon, report.lat]}, GeoPrecision.exact, 0.5
     elif located is not None:
@@ -78,14 +89,46 @@ def locate_report(report: CitizenReportIn, *, geocoder: Geocoder | None) -> Loca
 
 
 async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: str, source_type: str,
-                        now: datetime) -> ReportAcceptedOut:
-    """Place, build and journal a citizen report; the answer echoes where it was placed (``ValidationFailed`` naming the field)."""
+                        now: datetime, base_url: str, contacts: ContactRepository | None = None,
+                        language: str = "en") -> ReportAcceptedOut:
+    """Place, build and journal a citizen report, its contact (if any) into ``contacts`` (the private store); the
+    answer echoes where it was placed and its tracking link (``ValidationFailed`` naming the field)."""
+    if report.contact:
+        parse_contact(report.contact)  # refused before anything is journaled
+        if contacts is None:
+            raise ValidationFailed("contact", "this intake path keeps no contacts")
     located = None
     if report.lat is None or report.lon is None:  # geocoding reads the region's indexes: off the event loop
         located = await asyncio.to_thread(locate_report, report, geocoder=intake.geocoder)
     event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located)
     accepted = await intake.submit(event, RAW_CITIZEN)
+    if report.contact and contacts is not None:
+        await remember_contact(contacts=contacts, report_id=accepted.event_id, contact=report.contact,
+                               language=language, now=now)
     lon, lat = event.geometry["coordinates"]  # type: ignore[index]
     label = located.label if located else (report.location_text or f"{lat:.5f}, {lon:.5f}")
     return ReportAcceptedOut(id=accepted.event_id, duplicate=not accepted.created,
-                             located=LocatedOut(label=label, geo_precision=event.geo_precision, lat=lat, lon=lon))
+                             located=LocatedOut(label=label, geo_precision=event.geo_precision, lat=lat, lon=lon),
+                             tracking_url=tracking_url(base_url=base_url, report_id=accepted.event_id),
+                             incident_hint=report.incident_id)
+
+
+def suggest_places(*, geocoder: Geocoder | None, q: str, limit: int) -> list[PlaceOut]:
+    """Places of the region a typed ``q`` may mean, best first, each with a point (WGS 84 degrees).
+
+    ``ValidationFailed`` naming ``q`` when it is blank or longer than ``GEOCODE_Q_MAX`` characters, naming
+    ``limit`` outside 1..``GEOCODE_LIMIT_MAX``, and naming ``q`` when the server has no region to search.
+    """
+    if not q.strip():
+        raise ValidationFailed("q", "give a place, street, address or intersection to look up")
+    if len(q) > GEOCODE_Q_MAX:
+        raise ValidationFailed("q", f"at most {GEOCODE_Q_MAX} characters")
+    if not 1 <= limit <= GEOCODE_LIMIT_MAX:
+        raise ValidationFailed("limit", f"between 1 and {GEOCODE_LIMIT_MAX}")
+    if geocoder is None:
+        raise ValidationFailed("q", "geocoding is unavailable on this server (no region loaded)")
+    out = []
+    for found in geocoder.suggest(query=q, limit=limit):
+        lon, lat = representative_point(found.geometry)
+        out.append(PlaceOut(label=found.label, precision=found.geo_precision, lat=round(lat, 6), lon=round(lon, 6)))
+    return out

@@ -144,6 +144,12 @@ EXPECTED: dict[str, Access] = {
                                                               owners=("alert_originator", "coordinator", "admin")),
     "POST /api/v1/deliveries/{delivery_id}/ack": PUBLIC,  # the delivery id is the capability (404 unknown)
     "GET /alerts/{alert_id}/deliveries": PUBLIC,  # the page; it reads the report with the viewer's token
+    # the citizen report page (feeds/citizen/page), its service worker, the tracking page and the geocoder
+    "GET /report": PUBLIC,
+    "GET /report-sw.js": PUBLIC,
+    "GET /r/{report_id}": PUBLIC,
+    "MOUNT /static/report": PUBLIC,
+    "GET /api/v1/geocode": PUBLIC,
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
