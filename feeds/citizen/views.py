@@ -9,12 +9,13 @@ from fastapi import APIRouter, Header, Query, Request
 from emergency.events import new_id, utcnow
 from emergency.i18n import negotiate
 from feeds.citizen.contacts import CONTACTS
+from feeds.citizen.errors import TranslatedRoute
 from feeds.citizen.models import GEOCODE_LIMIT_MAX, GEOCODE_Q_MAX, CitizenReportIn, GeocodeOut, ReportAcceptedOut
 from feeds.citizen.service import submit_report as submit
 from feeds.citizen.service import suggest_places
 from feeds.intake import idempotent_id
 
-router = APIRouter(prefix="/api/v1", tags=["citizen reports"])
+router = APIRouter(prefix="/api/v1", tags=["citizen reports"], route_class=TranslatedRoute)  # 4xx in the reporter's language
 
 
 @router.post("/reports", status_code=202, response_model=ReportAcceptedOut)

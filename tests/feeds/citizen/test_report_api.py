@@ -170,3 +170,34 @@ async def test_public_replies_reach_the_status_and_notes_stay_internal(system):
     assert "unsure" not in str(status)
     public = (await system.http.get(f"/api/v1/incidents/{iid}")).json()["audit"]
     assert [e.get("text") for e in public] == [None, "A crew is on its way."]
+
+
+BAD = {"category": "fog", "lat": "north", "lon": 200, "text": "x" * 2001, "colour": "red"}
+
+
+async def test_validation_messages_follow_accept_language_and_english_stays_as_it_was(system):
+    plain = await system.http.post("/api/v1/reports", json=BAD)
+    english = await system.http.post("/api/v1/reports", json=BAD, headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert plain.status_code == english.status_code == 422
+    assert plain.json() == english.json()
+    assert plain.json()["detail"].startswith("category: Input should be 'blocked_road'")
+    assert "text: String should have at most 2000 characters" in plain.json()["detail"]
+    spanish = await system.http.post("/api/v1/reports", json=BAD, headers={"Accept-Language": "es-MX,es;q=0.9"})
+    detail = spanish.json()["detail"]
+    assert spanish.status_code == 422 and spanish.headers["content-language"] == "es"
+    assert detail.startswith("category: debe ser uno de 'blocked_road'"), detail
+    assert "lat: debe ser un número" in detail and "lon: debe estar entre -180 y 180" in detail
+    assert "text: como máximo 2000 caracteres" in detail and "colour: campo desconocido" in detail
+    assert spanish.json()["errors"] == plain.json()["errors"]  # the machine-readable list is never translated
+    korean = await system.http.post("/api/v1/reports", json={"category": "smoke"}, headers={"Accept-Language": "ko"})
+    assert korean.status_code == 422
+    assert korean.json()["detail"] == "location_text: lat과 lon, 또는 위치를 찾을 location_text를 주세요"
+    nowhere = await system.http.post("/api/v1/reports", json={"category": "smoke", "location_text": "Seattle"},
+                                     headers={"Accept-Language": "es"})
+    assert nowhere.json()["detail"].startswith("location_text: ninguna coincidencia en esta región (region portland")
+    q = await system.http.get("/api/v1/geocode", params={"q": " "}, headers={"Accept-Language": "ko"})
+    assert q.status_code == 422 and q.json()["detail"] == "q: 장소, 도로, 주소 또는 교차로를 입력하세요"
+    contact = await system.http.post("/api/v1/reports", json=report_body(contact="nobody"),
+                                     headers={"Accept-Language": "es"})
+    assert contact.json()["detail"].startswith("contact: indique un correo electrónico o un teléfono")
+    assert (await system.runtime.store.journal_counts()).total == 0
