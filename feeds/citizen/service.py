@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from urllib.parse import quote
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from emergency.errors import ValidationFailed
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.geocoding import Geocoder, Located, no_match
 from emergency.geometry import representative_point
 from emergency.stream.topics import RAW_CITIZEN
-from feeds.citizen.models import GEOCODE_LIMIT_MAX, GEOCODE_Q_MAX, CitizenReportIn, LocatedOut, PlaceOut, \
-    ReportAcceptedOut
 from feeds.citizen.contacts import ContactRepository, parse_contact, remember_contact
+from feeds.citizen.models import (
+    GEOCODE_LIMIT_MAX,
+    GEOCODE_Q_MAX,
+    CitizenReportIn,
+    LocatedOut,
+    PlaceOut,
+    ReportAcceptedOut,
+)
 from feeds.intake import Intake
 
 FUTURE_TOLERANCE = timedelta(minutes=5)

@@ -113,6 +113,7 @@
     showNearby();
     showOutbox();
     app.setAttribute("aria-busy", "false");
+    if (!document.body.hasAttribute("data-ready") && performance.mark) performance.mark("report-ready");
     document.body.setAttribute("data-ready", "true");
   }
 

@@ -17,7 +17,7 @@ from PIL import ExifTags, Image
 from playwright.async_api import async_playwright
 
 from emergency.store.base import EventQuery
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, eventually
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.emergency.cop.test_incidents import act, incident_of, post_report, settled
 
 HERE = {"latitude": 45.5122, "longitude": -122.6587}  # SE Hawthorne Blvd near the river
