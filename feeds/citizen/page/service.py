@@ -36,7 +36,7 @@ ICONS: dict[ReportCategory, str] = {  # pictographs (Unicode emoji): no image fi
 }
 
 #: Files the page needs, relative to their static root, precached by the service worker (url -> file).
-OWN_ASSETS = ("report.js", "report.css", "track.js", "vendor/idb/build/umd.js", "vendor/exifr/dist/lite.umd.js")
+OWN_ASSETS = ("common.js", "report.js", "report.css", "track.js", "vendor/idb/build/umd.js", "vendor/exifr/dist/lite.umd.js")
 MAP_ASSETS = ("vendor/leaflet/dist/leaflet.js", "vendor/leaflet/dist/leaflet.css",
               "vendor/leaflet/dist/images/marker-icon.png", "vendor/leaflet/dist/images/marker-icon-2x.png",
               "vendor/leaflet/dist/images/marker-shadow.png")

@@ -4,13 +4,11 @@
 (function () {
   "use strict";
 
-  var CONFIG = JSON.parse(document.getElementById("config").textContent);
-  var LANG_KEY = "report-page-lang";
+  var shared = window.citizenPage, CONFIG = shared.config, t = shared.t, el = shared.el;
   var RETRY_MS = 20000;
   var MAX_SIDE = 1600;      // px: photos are shrunk to at most this on their longest side, re-encoded as JPEG
   var JPEG_QUALITY = 0.85;
 
-  var lang = chooseLanguage();
   var form = { category: null, where: null, placeText: "", hint: null };
   var photo = null;         // { blob, kb } once shrunk
   var map = null, pin = null;
@@ -18,52 +16,18 @@
   var flushing = null;
   var retryTimer = null;
 
-  // ------------------------------------------------------------------ language
-
-  function chooseLanguage() {
-    var asked = new URLSearchParams(location.search).get("lang");
-    var stored = null;
-    try { stored = localStorage.getItem(LANG_KEY); } catch (e) { /* private mode */ }
-    var wanted = [asked, stored, CONFIG.lang].concat(navigator.languages || []);
-    for (var i = 0; i < wanted.length; i++) {
-      var primary = (wanted[i] || "").toLowerCase().split("-")[0];
-      if (CONFIG.languages.indexOf(primary) >= 0) return primary;
-    }
-    return CONFIG.languages[0];
-  }
-
-  function t(key, values) {
-    var text = (CONFIG.messages[lang] || {})[key];
-    if (text === undefined) text = CONFIG.messages.en[key];
-    return text.replace(/\{(\w+)\}/g, function (_, name) {
-      return values && values[name] !== undefined ? String(values[name]) : "{" + name + "}";
-    });
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attrs[k];
-      else if (k === "on") Object.keys(attrs.on).forEach(function (ev) { node.addEventListener(ev, attrs.on[ev]); });
-      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
-    return node;
-  }
-
   // ------------------------------------------------------------------ the form
 
   function render() {
     var app = document.getElementById("app");
     app.textContent = "";
-    document.documentElement.lang = lang;
+    document.documentElement.lang = shared.lang;
     document.title = t("title");
     var select = el("select", { id: "lang", "aria-label": t("language"), on: { change: function (e) {
-      lang = e.target.value;
-      try { localStorage.setItem(LANG_KEY, lang); } catch (err) { /* private mode */ }
+      shared.setLanguage(e.target.value);
       render();
     } } }, CONFIG.languages.map(function (code) {
-      return el("option", { value: code, selected: code === lang ? "selected" : null,
+      return el("option", { value: code, selected: code === shared.lang ? "selected" : null,
                             text: { en: "English", es: "Español", ko: "한국어" }[code] || code });
     }));
     app.appendChild(el("header", {}, [el("h1", { text: t("title") }), select]));
@@ -201,7 +165,7 @@
     var list = document.getElementById("suggestions");
     list.textContent = "";
     if (!q.trim() || !navigator.onLine) return;
-    fetch("/api/v1/geocode?limit=5&q=" + encodeURIComponent(q), { headers: { "Accept-Language": lang } })
+    fetch("/api/v1/geocode?limit=5&q=" + encodeURIComponent(q), { headers: { "Accept-Language": shared.lang } })
       .then(function (r) { return r.ok ? r.json() : { candidates: [] }; })
       .then(function (answer) {
         if (q !== form.placeText) return;
@@ -345,7 +309,7 @@
     if (contact) body.contact = contact;
     if (form.hint) body.incident_id = form.hint;
     var record = { key: newKey(), created: Date.now(), body: body, photo: photo ? photo.blob : null,
-                   state: "queued", lang: lang };
+                   state: "queued", lang: shared.lang };
     db().then(function (d) { return d.put("outbox", record); }).then(function () {
       form = { category: null, where: null, placeText: "", hint: null };
       photo = null;
@@ -386,7 +350,7 @@
   }
 
   function request(r) {
-    var headers = { "Idempotency-Key": r.key, "Accept-Language": r.lang || lang };
+    var headers = { "Idempotency-Key": r.key, "Accept-Language": r.lang || shared.lang };
     if (r.photo) {
       var data = new FormData();
       data.append("report", JSON.stringify(r.body));
@@ -429,7 +393,7 @@
       if (!records.length) { list.appendChild(el("li", { "class": "hint", text: t("outbox_empty") })); return; }
       records.sort(function (a, b) { return b.created - a.created; }).forEach(function (r) {
         var state = r.state === "failed" ? t("state_failed", { reason: r.reason || "" }) : t("state_" + r.state);
-        var when = new Date(r.created).toLocaleString(lang);
+        var when = new Date(r.created).toLocaleString(shared.lang);
         var link = r.state === "sent" && r.tracking_url
           ? el("a", { href: r.tracking_url, "class": "track", text: t("track") }) : null;
         list.appendChild(el("li", { "data-state": r.state, "data-key": r.key, "data-id": r.id || null }, [

@@ -3,44 +3,14 @@
 (function () {
   "use strict";
 
-  var CONFIG = JSON.parse(document.getElementById("config").textContent);
-  var LANG_KEY = "report-page-lang";
+  var shared = window.citizenPage, CONFIG = shared.config, t = shared.t, el = shared.el;
   var REFRESH_MS = 30000;
-  var lang = chooseLanguage();
   var last = null;
-
-  function chooseLanguage() {
-    var asked = new URLSearchParams(location.search).get("lang");
-    var stored = null;
-    try { stored = localStorage.getItem(LANG_KEY); } catch (e) { /* private mode */ }
-    var wanted = [asked, stored, CONFIG.lang].concat(navigator.languages || []);
-    for (var i = 0; i < wanted.length; i++) {
-      var primary = (wanted[i] || "").toLowerCase().split("-")[0];
-      if (CONFIG.languages.indexOf(primary) >= 0) return primary;
-    }
-    return CONFIG.languages[0];
-  }
-
-  function t(key, values) {
-    var text = (CONFIG.messages[lang] || {})[key];
-    if (text === undefined) text = CONFIG.messages.en[key];
-    return text.replace(/\{(\w+)\}/g, function (_, n) { return values && values[n] !== undefined ? String(values[n]) : ""; });
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attrs[k];
-      else if (attrs[k] !== null && attrs[k] !== undefined) node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
-    return node;
-  }
 
   function render() {
     var app = document.getElementById("app");
     app.textContent = "";
-    document.documentElement.lang = lang;
+    document.documentElement.lang = shared.lang;
     document.title = t("track_title");
     app.appendChild(el("h1", { text: t("track_title") }));
     if (last === "missing") {
@@ -50,11 +20,11 @@
                                 text: t("status_" + last.status) }));
       if (last.reason) app.appendChild(el("p", { id: "reason", text: t("status_reason", { reason: last.reason }) }));
       app.appendChild(el("p", { "class": "updated",
-                                text: t("status_updated", { when: new Date(last.updated_at).toLocaleString(lang) }) }));
+                                text: t("status_updated", { when: new Date(last.updated_at).toLocaleString(shared.lang) }) }));
       app.appendChild(el("h2", { text: t("replies") }));
       var replies = last.replies || [];
       app.appendChild(replies.length ? el("ul", { id: "replies", "class": "replies" }, replies.map(function (r) {
-        return el("li", {}, [el("time", { datetime: r.at, text: new Date(r.at).toLocaleString(lang) }),
+        return el("li", {}, [el("time", { datetime: r.at, text: new Date(r.at).toLocaleString(shared.lang) }),
                              el("p", { text: r.text })]);
       })) : el("p", { "class": "hint", text: t("no_replies") }));
     }

@@ -271,6 +271,6 @@ async def test_the_pages_load_nothing_from_outside(system):
     assert worker.status_code == 200 and worker.headers["content-type"].startswith("text/javascript")
     assert "googleapis" not in worker.text and "/report" in worker.text
     manifest = json.loads(re.search(r"precacheAndRoute\((\[.*?\]), \{", worker.text).group(1))
-    assert len(manifest) == 11
+    assert len(manifest) == 12
     for url in manifest:
         assert (await system.http.get(url["url"])).status_code == 200, url
