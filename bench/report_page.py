@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after the root: bench/feeds.py must not shadow feeds/
 
 from pipeline import FETCH_MAX_WAIT_DEFAULT, Server, _git_head, log  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
