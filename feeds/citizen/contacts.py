@@ -42,6 +42,15 @@ class ContactRepository(Protocol):
 
 
 COLUMNS = "report_id, kind, address, language, created_at"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS citizen_contacts (
+    report_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    address TEXT NOT NULL,
+    language TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""  # the same on SQLite and PostGIS
 
 
 def _row(c: ReporterContact) -> tuple:
@@ -54,15 +63,7 @@ def _contact(row) -> ReporterContact:
 
 
 class SQLiteContacts(SQLiteRepository):
-    schema = """
-CREATE TABLE IF NOT EXISTS citizen_contacts (
-    report_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    address TEXT NOT NULL,
-    language TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
+    schema = SCHEMA
 
     async def put(self, contact: ReporterContact) -> None:
         def _put(c: sqlite3.Connection) -> None:
@@ -78,15 +79,7 @@ CREATE TABLE IF NOT EXISTS citizen_contacts (
 
 
 class PostGISContacts(PostGISRepository):
-    schema = """
-CREATE TABLE IF NOT EXISTS citizen_contacts (
-    report_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    address TEXT NOT NULL,
-    language TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
+    schema = SCHEMA
 
     async def put(self, contact: ReporterContact) -> None:
         pool = await self.pool()

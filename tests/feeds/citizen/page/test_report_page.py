@@ -8,44 +8,21 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from PIL import ExifTags, Image
-from playwright.async_api import async_playwright
 
 from emergency.store.base import EventQuery
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import offline_context
 from tests.emergency.cop.test_incidents import act, incident_of, post_report, settled
 
 HERE = {"latitude": 45.5122, "longitude": -122.6587}  # SE Hawthorne Blvd near the river
 PHOTO_AT = (45.5180, -122.6700)                       # where the photo was taken (its EXIF GPS)
 
 
-@asynccontextmanager
-async def browser_context(**options: Any) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
-    """A Chromium context that may reach 127.0.0.1 only: (context, off-host requests aborted, page errors)."""
-    offsite: list[str] = []
-    errors: list[str] = []
-
-    async def guard(route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            await route.continue_()
-        else:
-            offsite.append(route.request.url)
-            await route.abort()
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 390, "height": 844}, **options)
-            await context.route("**/*", guard)
-            context.on("weberror", lambda e: errors.append(str(e.error)))
-            yield context, offsite, errors
-        finally:
-            await browser.close()
+def browser_context(**options: Any):
+    """A phone-sized Chromium context that may reach 127.0.0.1 only: (context, off-host requests, page errors)."""
+    return offline_context(viewport={"width": 390, "height": 844}, **options)
 
 
 async def open_report_page(context, base_url: str, path: str = "/report"):
