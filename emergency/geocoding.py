@@ -31,6 +31,10 @@ class Geocoder(Protocol):
 
     def locate(self, *, location_text: str | None, text: str | None) -> Located | None: ...
 
+    def suggest(self, *, query: str, limit: int) -> list[Located]:
+        """Up to ``limit`` places a typed ``query`` may mean, best first (the report page's suggestions)."""
+        ...
+
 
 def no_match(geocoder: Geocoder) -> str:
     """Why a place text could not be placed, naming what the geocoder covers (for 422s and CLI answers)."""

@@ -44,6 +44,14 @@ def describe_errors(errors: list[dict[str, Any]]) -> str:
     return "; ".join(lines)
 
 
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """A validation error's list as the 422 shows it: JSON-safe, never echoing what was sent."""
+    errors = json.loads(json.dumps(exc.errors(), default=str))
+    for e in errors:
+        e.pop("input", None)  # never echo what was sent (it may be large or personal)
+    return errors
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """4xx bodies always carry ``detail`` (a readable ``field: reason`` string), for validation ``errors``, and
     for a refused input with close matches ``candidates``. Domain errors (:class:`RequestRefused`) map here only."""
@@ -64,9 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = json.loads(json.dumps(exc.errors(), default=str))
-        for e in errors:
-            e.pop("input", None)  # never echo what was sent (it may be large or personal)
+        errors = validation_errors(exc)
         return JSONResponse({"detail": describe_errors(errors), "errors": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

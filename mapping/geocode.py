@@ -426,6 +426,34 @@ class RegionGeocoder:
         self.name = f"region {region.key}"
         self.coverage = region.coverage
 
+    def suggest(self, *, query: str, limit: int) -> list[Located]:
+        """Up to ``limit`` places a typed ``query`` may mean (geometries GeoJSON, WGS 84), best first, one per label.
+
+        The whole-query match first, then the region's names close to the query (typos, a partial name).
+        """
+        found: list[PlaceMatch] = []
+        best = geocode(query, self.region)
+        if best is not None:
+            found.append(best)
+        key = normalise(query) if len(query) <= MAX_QUERY_CHARS else ""
+        gaz = self.region.gazetteer
+        for close, score in gaz.fuzzy(key, limit=limit * 2) if key else []:
+            m = _exact(gaz, close, query.strip(), self.region)
+            if m is not None:
+                m = _label(self.region, m)
+                found.append(PlaceMatch(m.text, None, m.kind, m.names, m.geometry, m.precision,
+                                        round(m.confidence * score / 100.0, 3), m.label))
+        out: list[Located] = []
+        labels: set[str] = set()
+        for m in found:
+            label = m.label or " & ".join(m.names)
+            if label in labels:
+                continue
+            labels.add(label)
+            out.append(Located(geometry=m.geometry, geo_precision=_PRECISION[m.precision], confidence=m.confidence,
+                               label=label))
+        return out[:limit]
+
     def locate(self, *, location_text: str | None, text: str | None) -> Located | None:
         """The whole ``location_text`` geocoded, or else the first place mentioned in ``text``; None if neither."""
         match = geocode(location_text, self.region) if location_text else None

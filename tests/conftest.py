@@ -272,14 +272,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-@asynccontextmanager
-async def offline_page(*, width: int = 1280, height: int = 800, init_script: str | None = None,
-                       **context_options: Any) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
-    """One Chromium page that may reach 127.0.0.1 only (its service workers too): yields (page, off-host requests
-    it aborted, page errors). ``context_options`` go to Playwright's ``new_context`` (locale, geolocation,
-    permissions); ``init_script`` runs before every page script."""
-    offsite: list[str] = []
-    errors: list[str] = []
+def local_only(offsite: list[str]):
+    """A Playwright route handler that lets requests to 127.0.0.1 through and aborts (and notes) every other."""
 
     async def guard(route) -> None:
         if urlsplit(route.request.url).hostname == "127.0.0.1":
@@ -288,15 +282,43 @@ async def offline_page(*, width: int = 1280, height: int = 800, init_script: str
             offsite.append(route.request.url)
             await route.abort()
 
+    return guard
+
+
+@asynccontextmanager
+async def offline_page(*, width: int = 1280, height: int = 800, init_script: str | None = None,
+                       **context_options: Any) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
+    """One Chromium page that may reach 127.0.0.1 only (its service workers too): yields (page, off-host requests
+    it aborted, page errors). ``context_options`` go to Playwright's ``new_context`` (locale, geolocation,
+    permissions); ``init_script`` runs before every page script."""
+    offsite: list[str] = []
+    errors: list[str] = []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context(viewport={"width": width, "height": height}, **context_options)
-            await context.route("**/*", guard)
+            await context.route("**/*", local_only(offsite))
             if init_script:
                 await context.add_init_script(init_script)
             page = await context.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             yield page, offsite, errors
+        finally:
+            await browser.close()
+
+
+@asynccontextmanager
+async def offline_context(**options: Any) -> AsyncIterator[tuple[Any, list[str], list[str]]]:
+    """A Chromium context (``options`` as Playwright's ``new_context``: locale, geolocation, permissions...) whose
+    pages may reach 127.0.0.1 only: yields (context, off-host requests it aborted, page errors)."""
+    offsite: list[str] = []
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(**options)
+            await context.route("**/*", local_only(offsite))
+            context.on("weberror", lambda e: errors.append(str(e.error)))
+            yield context, offsite, errors
         finally:
             await browser.close()

@@ -31,6 +31,7 @@ from feeds.agency.registry.views import router as agencies_admin_router
 from feeds.agency.views import BULK_PATH, DAMAGE_PATH
 from feeds.agency.views import public_router as road_closures_router
 from feeds.agency.views import router as agency_router
+from feeds.citizen.page import views as report_page
 from feeds.citizen.views import REPORTS_PATH
 from feeds.citizen.views import router as citizen_router
 from feeds.external.views import router as external_feeds_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.include_router(router)
     live_map.mount(app)
     alerts_page.mount(app)
+    report_page.mount(app)
     mount_docs(app)
     install_openapi(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s,

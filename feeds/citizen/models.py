@@ -30,7 +30,12 @@ class CitizenReportIn(BaseModel):
     location_text: str | None = Field(None, max_length=500, description="where, in words (a street, an intersection, "
                                       "a place of the region); geocoded when lat/lon are absent, else kept as the "
                                       "description")
-    contact: str | None = Field(None, max_length=200, description="private: never shown publicly")
+    contact: str | None = Field(None, max_length=200, description="private: an e-mail address or phone number for "
+                                "status messages; kept in a private store, never in the event nor shown publicly")
+    incident_id: str | None = Field(None, max_length=64, pattern=r"^incident:[0-9a-f]{1,40}$",
+                                    description="add this report to that incident (the nearby incident the report "
+                                    "page offered); honoured when it is open and compatible, else the report is "
+                                    "correlated as usual")
 
 
 class LocatedOut(BaseModel):
@@ -45,9 +50,32 @@ class LocatedOut(BaseModel):
                           "gave neither lat/lon nor a location_text); absent otherwise")
 
 class ReportAcceptedOut(AcceptedOut):
-    """The 202 for a citizen report, echoing where it was placed."""
+    """The 202 for a citizen report, echoing where it was placed and where to follow it."""
 
     located: LocatedOut
     photos: list[PhotoOut] | None = Field(None, description="the photos stored with it (re-encoded, "
                                    "every metadata block removed); seen by coordinators at once, by the public "
                                    "once the report is verified); absent without photos")
+    tracking_url: str = Field(description="the public page of this report's status (`/r/{id}`)")
+    incident_hint: str | None = Field(None, description="the incident_id asked for, when one was: the correlator "
+                                      "adds the report to it if it is open and compatible, else correlates as usual")
+
+
+GEOCODE_Q_MAX = 200     # characters of a typed place
+GEOCODE_LIMIT_MAX = 10  # suggestions per answer
+
+
+class PlaceOut(BaseModel):
+    """One suggestion of ``GET /api/v1/geocode``: a label, its precision and a point (WGS 84 degrees)."""
+
+    label: str
+    precision: GeoPrecision
+    lat: float
+    lon: float
+
+
+class GeocodeOut(BaseModel):
+    """The suggestions for a typed place, best first (empty when nothing in the region matches)."""
+
+    query: str
+    candidates: list[PlaceOut]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +16,15 @@ from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.geocoding import Geocoder, Located, no_match
 from emergency.geometry import representative_point
 from emergency.stream.topics import RAW_CITIZEN
-from feeds.citizen.models import CitizenReportIn, LocatedOut, ReportAcceptedOut
+from feeds.citizen.contacts import ContactRepository, parse_contact, remember_contact
+from feeds.citizen.models import (
+    GEOCODE_LIMIT_MAX,
+    GEOCODE_Q_MAX,
+    CitizenReportIn,
+    LocatedOut,
+    PlaceOut,
+    ReportAcceptedOut,
+)
 from feeds.intake import Intake
 from feeds.photos.models import PhotoOut, StoredPhoto
 from feeds.photos.repository import PhotoRepository
@@ -34,6 +43,12 @@ def tracking_url(*, base_url: str, report_id: str) -> str:
     return f"{base_url.rstrip('/')}/r/{quote(report_id, safe=':')}"
 
 
+def reporter_ref(contact: str) -> str:
+    """A stand-in for a reporter's contact in events (SHA-256, hex, 32 chars): equal contacts give equal refs,
+    so the correlator counts one reporter once, and no consumer of the journal ever reads the contact."""
+    return hashlib.sha256(f"citizen-contact|{contact.strip().lower()}".encode()).hexdigest()[:32]
+
+
 def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, now: datetime,
                   located: Located | None = None, photos: Sequence[StoredPhoto] = (),
                   from_photo: bool = False, extra: dict[str, Any] | None = None) -> Envelope:
@@ -50,10 +65,14 @@ def citizen_event(report: CitizenReportIn, *, event_id: str, source_type: str, n
         raise ValidationFailed("observed_at", "is in the future")
     attributes: dict = {"verified": False}
     extra = dict(extra or {})
-    private = {**extra.pop("private", {}), **({"contact": report.contact} if report.contact else {})}
+    private = dict(extra.pop("private", {}))
+    if report.contact:  # the contact itself stays in the private contact store (feeds.citizen.contacts)
+        private["reporter"] = reporter_ref(report.contact)
     attributes.update(extra)
     if private:
         attributes["private"] = private
+    if report.incident_id:
+        attributes["incident_hint"] = report.incident_id
     if photos:
         attributes["photos"] = [p.ref() for p in photos]
     if from_photo:
@@ -117,17 +136,22 @@ def key_payload(report: CitizenReportIn, *, photos: Sequence[StoredPhoto]) -> Ba
 
 
 async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: str, source_type: str,
-                        now: datetime, located: Located | None = None, photos: Sequence[StoredPhoto] = (),
-                        photo_repository: PhotoRepository | None = None,
-                        extra: dict[str, Any] | None = None) -> ReportAcceptedOut:
+                        now: datetime, base_url: str, located: Located | None = None,
+                        photos: Sequence[StoredPhoto] = (), photo_repository: PhotoRepository | None = None,
+                        extra: dict[str, Any] | None = None, contacts: ContactRepository | None = None,
+                        language: str = "en") -> ReportAcceptedOut:
     """Place, build and journal a citizen report with its stored ``photos`` (attached in ``photo_repository``
-    before it is journaled); the answer echoes where it was placed and from what (``ValidationFailed`` naming the
-    field).
+    before it is journaled) and its contact (if any) into ``contacts`` (the private store); the answer echoes
+    where it was placed and from what, and its tracking link (``ValidationFailed`` naming the field).
 
     ``located``: where an intake that already geocoded the person's words (an SMS conversation) placed it;
     otherwise ``location_text`` is geocoded here (or the first photo's GPS places it when it has no location).
     ``extra``: the intake path's own attributes (see :func:`citizen_event`).
     """
+    if report.contact:
+        parse_contact(report.contact)  # refused before anything is journaled
+        if contacts is None:
+            raise ValidationFailed("contact", "this intake path keeps no contacts")
     placed = None if located is not None else photo_location(report, photos=photos)
     report = placed or report
     if located is None and (report.lat is None or report.lon is None):  # geocoding reads the region's indexes: off the event loop
@@ -139,9 +163,35 @@ async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: st
     event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located,
                           photos=photos, from_photo=placed is not None, extra=extra)
     accepted = await intake.submit(event, RAW_CITIZEN)
+    if report.contact and contacts is not None:
+        await remember_contact(contacts=contacts, report_id=accepted.event_id, contact=report.contact,
+                               language=language, now=now)
     lon, lat = event.geometry["coordinates"]  # type: ignore[index]
     label = located.label if located else PHOTO_GPS_LABEL if placed else (report.location_text or f"{lat:.5f}, {lon:.5f}")
     return ReportAcceptedOut(id=accepted.event_id, duplicate=not accepted.created,
                              located=LocatedOut(label=label, geo_precision=event.geo_precision, lat=lat, lon=lon,
                                                 source="photo" if placed is not None else None),
-                             photos=[PhotoOut(**p.ref()) for p in photos] or None)
+                             photos=[PhotoOut(**p.ref()) for p in photos] or None,
+                             tracking_url=tracking_url(base_url=base_url, report_id=accepted.event_id),
+                             incident_hint=report.incident_id)
+
+
+def suggest_places(*, geocoder: Geocoder | None, q: str, limit: int) -> list[PlaceOut]:
+    """Places of the region a typed ``q`` may mean, best first, each with a point (WGS 84 degrees).
+
+    ``ValidationFailed`` naming ``q`` when it is blank or longer than ``GEOCODE_Q_MAX`` characters, naming
+    ``limit`` outside 1..``GEOCODE_LIMIT_MAX``, and naming ``q`` when the server has no region to search.
+    """
+    if not q.strip():
+        raise ValidationFailed("q", "give a place, street, address or intersection to look up")
+    if len(q) > GEOCODE_Q_MAX:
+        raise ValidationFailed("q", f"at most {GEOCODE_Q_MAX} characters")
+    if not 1 <= limit <= GEOCODE_LIMIT_MAX:
+        raise ValidationFailed("limit", f"between 1 and {GEOCODE_LIMIT_MAX}")
+    if geocoder is None:
+        raise ValidationFailed("q", "geocoding is unavailable on this server (no region loaded)")
+    out = []
+    for found in geocoder.suggest(query=q, limit=limit):
+        lon, lat = representative_point(found.geometry)
+        out.append(PlaceOut(label=found.label, precision=found.geo_precision, lat=round(lat, 6), lon=round(lon, 6)))
+    return out

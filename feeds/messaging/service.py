@@ -39,6 +39,7 @@ from emergency.errors import RequestRefused
 from emergency.events import new_id
 from emergency.geocoding import Located
 from emergency.i18n import FALLBACK, translate
+from feeds.citizen.contacts import CONTACTS, ContactRepository
 from feeds.citizen.models import CitizenReportIn
 from feeds.citizen.service import submit_report, tracking_url
 from feeds.intake import IDEMPOTENCY_KEY, Intake, idempotent_id
@@ -111,6 +112,7 @@ class MessageDesk:
     conversations: ConversationRepository
     key: bytes  # HMAC key of sender keys and report ids (the SMS callback key)
     photos: PhotoRepository | None = None  # where a report's attached photos are recorded (the photo service)
+    contacts: ContactRepository | None = None  # the private store of reporters' numbers and addresses
     limits: SenderLimits = field(init=False)
 
     def __post_init__(self) -> None:
@@ -120,7 +122,7 @@ class MessageDesk:
     def build(cls, *, settings: Settings, store: Any, intake: Intake, key: bytes) -> MessageDesk:
         """The desk on ``store``'s conversation repository."""
         return cls(settings=settings, intake=intake, conversations=store.repository(CONVERSATIONS), key=key,
-                   photos=store.repository(PHOTOS))
+                   photos=store.repository(PHOTOS), contacts=store.repository(CONTACTS))
 
     async def _photos(self, photos: Sequence[Photo]) -> tuple[list[StoredPhoto], list[tuple[str, str]]]:
         """Each attachment through the photo rules (content type, size, pixels, metadata stripped, stored by
@@ -217,7 +219,9 @@ class MessageDesk:
         stored, refused = await self._photos(message.photos)
         accepted = await submit_report(intake=self.intake, report=report, event_id=event_id,
                                        source_type=f"citizen_{message.channel}", now=now, located=located,
-                                       photos=stored, photo_repository=self.photos if stored else None)
+                                       photos=stored, photo_repository=self.photos if stored else None,
+                                       base_url=self.settings.public_base_url(), contacts=self.contacts,
+                                       language=language)
         await self.conversations.delete(conv_key)
         link = tracking_url(base_url=self.settings.public_base_url(), report_id=accepted.id)
         text = translate(CATALOGUE, "received", language, link=link, label=accepted.located.label,

@@ -38,6 +38,7 @@ from emergency.geometry import coordinate_from_text, representative_point
 from emergency.netguard import check_url_shape
 from emergency.store.base import Cursor, EventQuery, Store
 from emergency.store.errors import store_unreachable_is_store_error
+from feeds.citizen.contacts import ContactRepository
 from feeds.citizen.models import CitizenReportIn
 from feeds.citizen.service import submit_report, tracking_url
 from feeds.intake import Intake, idempotent_id
@@ -276,8 +277,13 @@ async def partner_for(*, store: Store, api_key: str | None) -> TokenRecord | Non
 
 
 async def create_request(*, intake: Intake, limits: Any, form: FormRequest, partner: TokenRecord | None,
-                         address: str, idempotency_key: str | None, base_url: str, now: datetime) -> RequestCreated:
-    """Count the request against the intake limits, then submit it as a citizen report into ``raw.citizen``."""
+                         address: str, idempotency_key: str | None, base_url: str, now: datetime,
+                         contacts: ContactRepository) -> RequestCreated:
+    """Count the request against the intake limits, then submit it as a citizen report into ``raw.citizen``.
+
+    The requester's email (else phone) goes to the private contact store (``feeds.citizen.contacts``) like the
+    JSON API's contact; names, device and account ids and ``media_url`` are not kept (nothing personal is
+    journaled)."""
     req = form.request
     contact = req.private.get("email") or req.private.get("phone")
     await limits.check(address=None if partner else address, partner=token_id(partner.token_hash) if partner else None,
@@ -290,9 +296,9 @@ async def create_request(*, intake: Intake, limits: Any, form: FormRequest, part
     open311: dict[str, Any] = {"service_code": req.service_code.value, "attributes": req.attributes}
     if partner:
         open311["application"] = partner.name
-    extra = {"open311": open311, **({"private": {"open311": req.private}} if req.private else {})}
     accepted = await submit_report(intake=intake, report=report, event_id=event_id,
-                                   source_type="open311_partner" if partner else "open311", now=now, extra=extra)
+                                   source_type="open311_partner" if partner else "open311", now=now,
+                                   extra={"open311": open311}, base_url=base_url, contacts=contacts)
     link = tracking_url(base_url=base_url, report_id=accepted.id)
     return RequestCreated(service_request_id=accepted.id, tracking_url=link,
                           service_notice=f"Received and placed at {accepted.located.label}. Follow it at {link}")

@@ -21,6 +21,7 @@ from emergency.cop.views import allow_read
 from emergency.errors import RateLimited, RequestRefused, StoreError
 from emergency.events import utcnow
 from emergency.http import RETRY_AFTER_S, client_address, describe_errors
+from feeds.citizen.contacts import CONTACTS
 from feeds.open311 import service
 from feeds.open311.formats import to_json, to_xml
 from feeds.open311.models import (
@@ -174,7 +175,8 @@ async def post_request(request: Request, fmt: Format,
     form = service.read_form(pairs)
     created = await service.create_request(
         intake=rt, limits=rt.intake_limits, form=form, partner=partner, address=client_address(request),
-        idempotency_key=idempotency_key, base_url=rt.settings.public_base_url(), now=utcnow())
+        idempotency_key=idempotency_key, base_url=rt.settings.public_base_url(), now=utcnow(),
+        contacts=rt.store.repository(CONTACTS))
     return render(fmt, "service_requests", [created.model_dump()])
 
 

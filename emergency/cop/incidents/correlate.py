@@ -134,7 +134,7 @@ def _cells(geom: dict[str, Any]) -> set[str]:
 def reporter_key(event: Envelope) -> str:
     """A hash standing for who reported ``event`` (its contact, author, agency or, failing those, itself)."""
     private = event.attributes.get("private") or {}
-    who = (private.get("contact") or private.get("author") or event.attributes.get("agency_id")
+    who = (private.get("reporter") or private.get("contact") or private.get("author") or event.attributes.get("agency_id")
            or (event.source.ref if event.kind in AUTHORITATIVE_KINDS else None) or event.id)
     return hashlib.sha256(f"{event.source.type}|{who}".encode()).hexdigest()[:16]
 
@@ -193,7 +193,7 @@ class Correlator:
             return {inc.id}
         family = family_of(event.kind, event.category)
         assert family is not None
-        inc = self._best(member, family)
+        inc = self.hinted(member, family, event.attributes.get("incident_hint")) or self._best(member, family)
         if inc is None:
             new_id = incident_id_for(event.id)
             while new_id in self.incidents:  # only when a split emptied the incident this id first named
@@ -278,6 +278,22 @@ class Correlator:
             if target.id not in best or score[0] < best[target.id][0]:
                 best[target.id] = score
         return sorted(best.values(), key=lambda f: (f[0], f[1]))
+
+    def hinted(self, member: Member, family: str, hint: object) -> Incident | None:
+        """The incident a citizen asked to add ``member`` to (``incident_hint``), when it may: it exists, is open
+        (a duplicate leads to the incident it went into), has ``family``, and is within its radius (metres) and
+        ``WINDOW``; None otherwise (the report is then correlated as usual)."""
+        if not isinstance(hint, str) or hint not in self.incidents:
+            return None
+        target = self.open_target(self.incidents[hint])
+        if target is None or target.category != family or target.summary is None or target.summary.count == 0:
+            return None
+        s = target.summary
+        if not s.first_seen - WINDOW <= member.observed_at <= s.last_seen + WINDOW:
+            return None
+        if distance_m(member.geometry, reference_geometry(s)) > RADIUS_M.get(family, DEFAULT_RADIUS_M):
+            return None
+        return target
 
     def open_target(self, inc: Incident) -> Incident | None:
         """``inc``, or for a duplicate the incident it was (in the end) merged into; None when that is closed."""

@@ -67,6 +67,10 @@ class ActionName(str, Enum):
     note = "note"
     claim = "claim"
     release = "release"
+    reply = "reply"  # a public reply to the reporters (their tracking page), unlike a note
+
+
+REPLY_MAX = 1000  # characters of a public reply
 
 
 class ActionIn(BaseModel):
@@ -78,7 +82,8 @@ class ActionIn(BaseModel):
                                       description="dismiss: what the reporters are told (their status page)")
     target: str | None = Field(None, max_length=256, description="merge: the incident this one is merged into")
     reports: list[str] | None = Field(None, max_length=1000, description="split: report ids moved to a new incident")
-    text: str | None = Field(None, max_length=5000, description="note: the note")
+    text: str | None = Field(None, max_length=5000, description="note: the note (internal); reply: the public reply "
+                             f"shown to the reporters on their tracking page (at most {REPLY_MAX} characters)")
 
 
 def incident_id_for(first_report_id: str) -> str:

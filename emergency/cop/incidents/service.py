@@ -28,7 +28,7 @@ from emergency.cop.incidents.correlate import (
     incident_from_envelope,
     refusal,
 )
-from emergency.cop.incidents.models import ActionIn, ActionName, Incident, Status, family_of
+from emergency.cop.incidents.models import REPLY_MAX, ActionIn, ActionName, Incident, Status, family_of
 from emergency.errors import BrokerError, Conflict, NotFound, ValidationFailed
 from emergency.events import Envelope, Kind, Source, new_id, utcnow
 from emergency.layers import INCIDENTS
@@ -238,8 +238,10 @@ def check_body(*, action: ActionName, body: ActionIn) -> None:
         raise ValidationFailed("target", "name the incident to merge into")
     if action is ActionName.split and not body.reports:
         raise ValidationFailed("reports", "name the report ids to split out into a new incident")
-    if action is ActionName.note and not (body.text or "").strip():
-        raise ValidationFailed("text", "a note needs its text")
+    if action in (ActionName.note, ActionName.reply) and not (body.text or "").strip():
+        raise ValidationFailed("text", f"a {action.value} needs its text")
+    if action is ActionName.reply and len(body.text or "") > REPLY_MAX:
+        raise ValidationFailed("text", f"a public reply is at most {REPLY_MAX} characters")
 
 
 async def act(*, journal: Journal, store: Store, incident_id: str, action: ActionName, body: ActionIn,
@@ -282,12 +284,20 @@ async def act(*, journal: Journal, store: Store, incident_id: str, action: Actio
 
 
 def public_audit(entries: list[dict[str, Any]], *, names: bool) -> list[dict[str, Any]]:
-    """The audit trail as shown: role, when, what to everyone; who, the internal reason, notes and refusals only
-    to coordinators and admins (``names``)."""
+    """The audit trail as shown: role, when, what (and a public reply's text) to everyone; who, the internal reason,
+    notes and refusals only to coordinators and admins (``names``)."""
     keep = ("action", "at", "by_roles", "public_reason", "target", "reports", "into", "from")
     if names:
         keep += ("by", "reason", "text", "refused")
-    return [{k: e[k] for k in keep if k in e} for e in entries]
+    public_text = keep + ("text",)  # a reply's text is public
+    return [{k: e[k] for k in (public_text if e.get("action") == ActionName.reply.value else keep) if k in e}
+            for e in entries]
+
+
+def public_replies(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The coordinators' public replies of an audit trail (``reply`` actions not refused): when and what."""
+    return [{"at": e["at"], "text": e["text"]} for e in entries
+            if e.get("action") == ActionName.reply.value and not e.get("refused") and e.get("text")]
 
 
 PUBLIC_STATUS = {
@@ -298,13 +308,14 @@ PUBLIC_STATUS = {
 
 async def report_status(*, store: Store, report_id: str) -> dict[str, Any]:
     """What a reporter may know of their report: received, under review, verified, dismissed (with the public
-    reason), resolved. No text, place or personal data."""
+    reason), resolved, and the coordinators' public replies (of its incident and any it was merged from). No text,
+    place or personal data of the report."""
     report = await store.get_event(report_id)
     if report is None or report.kind is Kind.incident:
         raise NotFound("report_id", f"no report {report_id[:80]!r}")
     iid = report.attributes.get("incident_id")
     out: dict[str, Any] = {"id": report.id, "status": "received", "incident_id": iid, "reason": None,
-                           "updated_at": report.received_at.isoformat()}
+                           "updated_at": report.received_at.isoformat(), "replies": []}
     seen: set[str] = set()
     while iid and iid not in seen:  # a duplicate: follow it to the incident it was merged into
         seen.add(iid)
@@ -313,6 +324,7 @@ async def report_status(*, store: Store, report_id: str) -> dict[str, Any]:
             break
         inc = incident_from_envelope(found)
         out.update(incident_id=inc.id, updated_at=found.received_at.isoformat())
+        out["replies"] += public_replies(inc.audit)
         if inc.status is Status.duplicate and inc.merged_into:
             iid = inc.merged_into
             continue

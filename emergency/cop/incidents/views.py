@@ -35,7 +35,8 @@ async def post_action(request: Request, action: ActionName, incident_id: str = _
     """Take an action on an incident (journaled, applied by the correlator; the answer echoes what was understood).
 
     verify; dismiss (``reason``, optional ``public_reason`` shown to reporters); resolve; reopen; merge (``target``);
-    split (``reports``: moved to a new incident); note (``text``); claim / release the review lock (15 min).
+    split (``reports``: moved to a new incident); note (``text``, internal); reply (``text``, public: shown to the
+    reporters on their tracking page); claim / release the review lock (15 min).
     """
     runtime = request.app.state.runtime
     return await act(journal=runtime, store=runtime.store, incident_id=incident_id, action=action,

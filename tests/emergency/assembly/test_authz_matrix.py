@@ -157,6 +157,12 @@ EXPECTED: dict[str, Access] = {
         "discovery", "services", "services/{service_code}", "requests", "requests/{service_request_id}",
         "tokens/{token}", "servicerequestupdates")},
     "POST /open311/v2/requests.{fmt}": PUBLIC,
+    # the citizen report page (feeds/citizen/page), its service worker, the tracking page and the geocoder
+    "GET /report": PUBLIC,
+    "GET /report-sw.js": PUBLIC,
+    "GET /r/{report_id}": PUBLIC,
+    "MOUNT /static/report": PUBLIC,
+    "GET /api/v1/geocode": PUBLIC,
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).

@@ -189,7 +189,7 @@ async def test_report_status_leaks_nothing_private(system):
     r = await system.http.get(f"/api/v1/reports/{rid}/status")
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"id", "status", "incident_id", "reason", "updated_at"}
+    assert set(body) == {"id", "status", "incident_id", "reason", "updated_at", "replies"}
     assert body["status"] == "received" and body["incident_id"].startswith("incident:")
     assert "jane" not in r.text and "trapped" not in r.text and "45.51" not in r.text
     assert (await system.http.get("/api/v1/reports/citizen:nope/status")).status_code == 404
