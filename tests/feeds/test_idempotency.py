@@ -8,8 +8,8 @@ import asyncio
 import json
 
 from emergency.auth.tokens import Role, create_token
-from tests.conftest import REGION, report_body
 from tests.alerts.test_threads import any_system  # noqa: F401  (the fixture: the system on each store)
+from tests.conftest import REGION, report_body
 from tests.emergency.assembly.test_durability import alert_body
 
 REUSED = "Idempotency-Key: this key was already used for a different request"

@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from emergency.store import EventQuery
+from feeds.citizen.contacts import CONTACTS
 from feeds.messaging.keywords import CATALOGUE
 from feeds.messaging.mail import reports_address
 from feeds.messaging.service import SenderLimits
@@ -85,7 +86,9 @@ async def test_a_mail_with_a_place_becomes_a_report_and_the_answer_carries_the_t
     feature = await on_the_picture(mailsystem, report_id)
     assert feature["properties"]["category"] == "smoke"
     event = await stored(mailsystem, report_id)
-    assert event.source.type == "citizen_email" and event.attributes["private"] == {"contact": SENDER}
+    assert event.source.type == "citizen_email" and set(event.attributes["private"]) == {"reporter"}
+    kept = await mailsystem.runtime.store.repository(CONTACTS).get(event.id)  # the address only in the private store
+    assert (kept.kind, kept.address) == ("email", SENDER) and SENDER not in event.model_dump_json()
     assert event.text == "Smoke at Hawthorne and 20th Thick smoke from a backyard."
     public = await public_answers(mailsystem, report_id)
     assert report_id in public and "ana.reporter" not in public

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from alerts.delivery.channels import sms, sms_twilio
+from feeds.citizen.contacts import CONTACTS
 from feeds.messaging.keywords import CATALOGUE
 from feeds.messaging.service import SenderLimits
 from feeds.messaging.sms import TWILIO_PATH
@@ -80,7 +81,9 @@ async def test_an_sms_with_a_place_becomes_one_report_and_the_reply_carries_its_
     assert feature["properties"]["geo_precision"] == "street"
     stored = await system.runtime.store.get_event(report_id)
     assert stored.source.type == "citizen_sms"
-    assert stored.attributes["private"] == {"contact": NUMBER}  # kept as the citizen API keeps a contact
+    assert set(stored.attributes["private"]) == {"reporter"}  # kept as the citizen API keeps a contact:
+    kept = await system.runtime.store.repository(CONTACTS).get(stored.id)  # in the private store only
+    assert (kept.kind, kept.address) == ("sms", NUMBER) and NUMBER not in stored.model_dump_json()
     assert (await system.runtime.store.journal_counts()).total == 1
     with sqlite3.connect(system.settings.sqlite_file()) as db:  # Kannel's %I reached us: the retry key
         keys = [k for (k,) in db.execute("SELECT key FROM message_conversations")]

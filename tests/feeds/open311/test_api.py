@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from georeport import GeoReport
 
 from emergency.auth.tokens import Role, create_token
+from feeds.citizen.contacts import CONTACTS
 from feeds.open311.formats import from_xml
 from tests.conftest import PORTLAND_POINT, eventually
 from tests.feeds.open311.spec import example_xml, validate
@@ -91,8 +92,12 @@ async def test_a_posted_request_reaches_the_picture_and_reads_back_without_perso
     stored = await system.runtime.store.get_event(rid)
     assert stored.attributes["open311"] == {"service_code": "blocked_road",
                                             "attributes": {"BLOCKAGE": "tree", "LANES": "all"}}
-    assert stored.attributes["private"]["contact"] == PRIVATE["email"]  # status messages go there
-    assert stored.attributes["private"]["open311"] == PRIVATE
+    # nothing personal is journaled: the email is in the private contact store (status messages go there), and
+    # neither it nor the names, device or account ids are in the event
+    assert set(stored.attributes["private"]) == {"reporter"}
+    assert not any(str(v) in stored.model_dump_json() for v in PRIVATE.values())
+    kept = await system.runtime.store.repository(CONTACTS).get(rid)
+    assert (kept.kind, kept.address) == ("email", PRIVATE["email"])
     one = (await system.http.get(f"{V2}/requests/{rid}.json")).json()
     validate(one, "requests.json")
     assert one[0]["status"] == "open" and one[0]["status_notes"] in ("received", "under review")

@@ -120,7 +120,7 @@ async def test_no_location_and_no_gps_is_todays_422(photo_system):
 
 async def test_the_json_api_is_unchanged(photo_system):
     r = await photo_system.http.post("/api/v1/reports", json=report_body())
-    assert r.status_code == 202 and set(r.json()) == {"id", "status", "duplicate", "located"}
+    assert r.status_code == 202 and set(r.json()) == {"id", "status", "duplicate", "located", "tracking_url"}
     assert set(r.json()["located"]) == {"label", "geo_precision", "lat", "lon"}
     bad = await photo_system.http.post("/api/v1/reports", content=b'{"category": ', headers={
         "Content-Type": "application/json"})
