@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from alerts.delivery.channels.views import router as channels_router
 from alerts.delivery.views import router as delivery_router
+from alerts.facilities.views import router as facilities_router
+from alerts.registry.views import router as registry_router
 from alerts.subscriptions.views import router as subscriptions_router
 from alerts.views import router as alerts_router
 from emergency import __version__
@@ -82,7 +84,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     install_error_handlers(app)
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
-                   subscriptions_router, external_feeds_router, incidents_router, delivery_router):
+                   subscriptions_router, external_feeds_router, incidents_router, delivery_router, registry_router,
+                   facilities_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)

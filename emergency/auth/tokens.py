@@ -26,6 +26,7 @@ class Role(str, Enum):
     national_authority = "national_authority"
     admin = "admin"
     collector = "collector"  # an external social collector: may only post to the social webhook
+    registry_officer = "registry_officer"  # reads and enters the vulnerable-persons registry (alerts/registry)
 
 
 # Roles that may originate public alerts. Each such token carries an authorised area (its jurisdiction,
