@@ -63,7 +63,7 @@ class RegistrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     address: str | None = Field(None, max_length=500, description="where they live, geocoded against the region "
-                                "(an intersection or a named place: the answer echoes what was understood); "
+                                "(the nearest intersection, A St & B Ave: the answer echoes what was understood); "
                                 "or give lat and lon")
     lat: float | None = Field(None, description="WGS 84 degrees, with lon (wins over the address)")
     lon: float | None = Field(None, description="WGS 84 degrees, with lat")

@@ -107,9 +107,9 @@ def parse_caregiver(caregiver: CaregiverIn | None) -> Caregiver | None:
 
 def locate(*, address: str | None, lat: float | None, lon: float | None,
            geocoder: Geocoder | None) -> LocationOut:
-    """Where the registrant lives: lat/lon as given, else the address geocoded against the region to one point
-    (an intersection or a named place); a whole street, a zone or the region is ambiguous: 422 naming
-    ``address`` with what it matched as the candidate."""
+    """Where the registrant lives: lat/lon as given, else the address geocoded against the region to one point at
+    street precision (an intersection); a whole street, a named place (a district, the city) or a zone is
+    ambiguous for a responder: 422 naming ``address`` with what it matched as the candidate."""
     if (lat is None) != (lon is None):
         raise ValidationFailed("lon" if lon is None else "lat", "give lat and lon together (or an address)")
     if lat is not None and lon is not None:
@@ -127,10 +127,11 @@ def locate(*, address: str | None, lat: float | None, lon: float | None,
     found = geocoder.locate(location_text=address, text=None)
     if found is None:
         raise ValidationFailed("address", no_match(geocoder))
-    if found.geometry.get("type") != "Point":
-        raise ValidationFailed("address", f"matched {found.label!r}, a whole {found.geo_precision.value}, not one "
-                                          "place: give a cross street (\"A St & B Ave\"), a named place, or lat and "
-                                          "lon", [found.label])
+    if found.geometry.get("type") != "Point" or found.geo_precision not in (GeoPrecision.exact, GeoPrecision.street):
+        what = "a whole street" if found.geometry.get("type") != "Point" else f"a {found.geo_precision.value}"
+        raise ValidationFailed("address", f"matched {found.label!r}, {what}, not one door: give the nearest "
+                                          "intersection (\"SE Division St & SE 12th Ave\") or lat and lon",
+                               [found.label])
     lon_, lat_ = found.geometry["coordinates"][:2]
     return LocationOut(label=found.label, geo_precision=found.geo_precision, lat=lat_, lon=lon_)
 
