@@ -83,35 +83,51 @@ async def delete(*, store: Store, facility_id: str) -> None:
 
 # --- notify, escalate -----------------------------------------------------------------------------
 
+def notices_for(*, n: Notification, facility: Facility, index: int, now: datetime) -> list[Notice]:
+    """The notices to contact ``index`` of the facility (one per channel)."""
+    return [Notice(thread=f"facility:{facility.id}", key=notice_key(notification=n.id, contact_index=index),
+                   person=person(facility_id=facility.id, contact_index=index), channel_id=c.channel_id,
+                   channel=c.channel, priority=n.priority, expires=now + NOTICE_TTL)
+            for c in facility.contacts[index].channels]
+
+
+def told(*, n: Notification, notices: list[Notice], index: int, settings: Settings, now: datetime) -> Notification:
+    """The notification with contact ``index`` told now, and its next due time."""
+    return n.model_copy(update={
+        "contact_index": index, "told": n.told + [Told(contact_index=index, at=now,
+                                                       delivery_ids=[x.delivery_id for x in notices])],
+        "due_at": now + timedelta(seconds=settings.facility_escalation_s)})
+
+
 async def tell(*, store: Store, settings: Settings, producer: AIOKafkaProducer, n: Notification, facility: Facility,
                index: int, now: datetime) -> Notification:
-    """Notify contact ``index`` of the facility; the notification with it told and its next due time."""
-    op = facility.contacts[index]
-    notices = [Notice(thread=f"facility:{facility.id}", key=notice_key(notification=n.id, contact_index=index),
-                      person=person(facility_id=facility.id, contact_index=index), channel_id=c.channel_id,
-                      channel=c.channel, priority=n.priority, expires=now + NOTICE_TTL) for c in op.channels]
-    told = n.told + [Told(contact_index=index, at=now, delivery_ids=[x.delivery_id for x in notices])]
-    new = n.model_copy(update={"contact_index": index, "told": told,
-                               "due_at": now + timedelta(seconds=settings.facility_escalation_s)})
-    await repository(store).save_notification(new)  # the row first: a crash after it re-sends nothing twice
+    """Notify contact ``index`` of the facility (the row first: a crash after it re-sends nothing twice, the ledger
+    keeps each notice once); the notification as saved."""
+    notices = notices_for(n=n, facility=facility, index=index, now=now)
+    new = told(n=n, notices=notices, index=index, settings=settings, now=now)
+    await repository(store).save_notification(new)
     await send_notices(store=store, settings=settings, producer=producer, notices=notices, now=now)
     return new
 
 
 async def notify(*, store: Store, settings: Settings, producer: AIOKafkaProducer, facilities: list[Facility],
                  cause: str, cause_id: str, headline: str, prio: int, now: datetime | None = None) -> int:
-    """A notification for each facility (once per facility and cause), its first contact told; how many new."""
+    """A notification for each facility (once per facility and cause), its first contact told; how many new.
+    The row is written with the first contact already told and its due time, so the escalation loop never sees
+    a notification nobody was told of."""
     now = now or utcnow()
     repo = repository(store)
     made = 0
     for f in facilities:
-        n = Notification(id=notification_id(facility_id=f.id, cause_id=cause_id), facility_id=f.id, cause=cause,
-                         cause_id=cause_id, headline=headline, priority=prio, created_at=now, due_at=now)
-        if await repo.add_notification(n):
+        blank = Notification(id=notification_id(facility_id=f.id, cause_id=cause_id), facility_id=f.id, cause=cause,
+                             cause_id=cause_id, headline=headline, priority=prio, created_at=now, due_at=now)
+        notices = notices_for(n=blank, facility=f, index=0, now=now)
+        if await repo.add_notification(told(n=blank, notices=notices, index=0, settings=settings, now=now)):
             made += 1
-        current = await repo.notification(n.id)
-        if current is not None and current.state == "notified" and not current.told:
-            await tell(store=store, settings=settings, producer=producer, n=current, facility=f, index=0, now=now)
+        current = await repo.notification(blank.id)
+        if current is not None and current.state == "notified" and current.contact_index == 0:
+            # new, or a re-run after a crash before the sends: the ledger sends each notice once
+            await send_notices(store=store, settings=settings, producer=producer, notices=notices, now=now)
     if facilities:
         log.info("facilities: %s %s reaches %d facilities (%d new notifications)", cause, cause_id, len(facilities),
                  made)
