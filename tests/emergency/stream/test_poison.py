@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -170,8 +171,11 @@ async def test_a_message_the_projector_cannot_apply_is_dead_lettered_and_the_pic
         assert ready.status_code == 200 and ready.json()["failed"] == 2 and ready.json()["degraded"] is True
         metrics = (await sys_.http.get("/metrics")).text
         assert "emergency_journal_failed 2" in metrics
-        # projector, fan-out, registry, facilities
-        assert f'emergency_dead_letters_total{{reason="failed",topic="{ALERTS_ISSUED}"}} 4' in metrics
+        # projector, fan-out, registry, facilities: at least once each (a group rebalanced while four groups join
+        # may dead-letter the record it was processing again)
+        failed_alerts = re.search(rf'emergency_dead_letters_total{{reason="failed",topic="{ALERTS_ISSUED}"}} (\d+)',
+                                  metrics)
+        assert failed_alerts is not None and int(failed_alerts.group(1)) >= 4, metrics
         assert f'emergency_dead_letters_total{{reason="refused",topic="{RAW_AGENCY}"}} 1' in metrics
         assert await rt.wait_applied(timeout_s=10)  # failed rows count as finished, the rest is applied
 
