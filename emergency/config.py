@@ -195,6 +195,14 @@ class Settings(BaseSettings):
                                          "each try (full jitter), until the alert expires")
     delivery_retry_max_s: float = Field(300.0, gt=0, description="longest delay between two tries of a send")
 
+    # vulnerable-persons registry and critical facilities (issue 15: alerts/registry, alerts/facilities)
+    registry_checkin_timeout_s: float = Field(3600.0, gt=0, description="how long a registrant covered by an alert "
+                                              "has to answer the check-in before silence opens a needs-help report")
+    facility_escalation_s: float = Field(900.0, gt=0, description="how long a critical facility's contact has to "
+                                         "acknowledge a notification before the next contact is notified")
+    notice_timer_s: float = Field(5.0, gt=0, description="how often the workers look for check-ins and facility "
+                                  "notifications past their due time (the due times are rows: they survive restarts)")
+
     # external feeds (feeds/external)
     feeds: str = Field("", description="feeds the system polls itself, comma-separated NAME=URL "
                        "(usgs=https://host/all_day.geojson,gdacs=https://host/rss.xml); the format is recognised "

@@ -311,17 +311,23 @@ class FanOut:
 
     async def produce(self, *, producer: AIOKafkaProducer, jobs: list[DeliveryJob], receipts: set[str],
                       now: datetime) -> None:
-        """The jobs on their priority topics keyed by subscription, then a ``queued`` receipt for each new row;
-        returns once the broker acknowledged all of them."""
-        s = self.settings
-        topics = [s.topic(t) for t in DELIVERY_TOPICS]
-        receipts_topic = s.topic(ALERTS_RECEIPTS)
-        messages = [(topics[j.priority], j.subscription_id.encode(), j.model_dump_json().encode(), None) for j in jobs]
-        messages += [(receipts_topic, j.delivery_id.encode(),
-                      Receipt(delivery_id=j.delivery_id, alert_id=j.alert_id, alert_version=j.alert_version,
-                              channel=j.channel, state="queued", at=now).model_dump_json().encode(), None)
-                     for j in jobs if j.delivery_id in receipts]
-        await publish_all(producer, messages, max(s.broker_timeout_s, len(messages) / 5000))
+        """The jobs on their priority topics (see :func:`produce_jobs`)."""
+        await produce_jobs(settings=self.settings, producer=producer, jobs=jobs, receipts=receipts, now=now)
+
+
+async def produce_jobs(*, settings: Settings, producer: AIOKafkaProducer, jobs: list[DeliveryJob], receipts: set[str],
+                       now: datetime) -> None:
+    """The jobs on their priority topics keyed by subscription, then a ``queued`` receipt for each new row (ids in
+    ``receipts``); returns once the broker acknowledged all of them."""
+    s = settings
+    topics = [s.topic(t) for t in DELIVERY_TOPICS]
+    receipts_topic = s.topic(ALERTS_RECEIPTS)
+    messages = [(topics[j.priority], j.subscription_id.encode(), j.model_dump_json().encode(), None) for j in jobs]
+    messages += [(receipts_topic, j.delivery_id.encode(),
+                  Receipt(delivery_id=j.delivery_id, alert_id=j.alert_id, alert_version=j.alert_version,
+                          channel=j.channel, state="queued", at=now).model_dump_json().encode(), None)
+                 for j in jobs if j.delivery_id in receipts]
+    await publish_all(producer, messages, max(s.broker_timeout_s, len(messages) / 5000))
 
 
 async def rebuild_index(*, directory: Directory, index: SubscriberIndex) -> int:

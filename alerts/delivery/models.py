@@ -61,7 +61,9 @@ class DeliveryJob(BaseModel):
     delivery_id: str
     alert_id: str             # the alert thread's event id (alert:...)
     alert_version: str        # the CAP identifier of this version (event id, or "<id>:<n>" for updates)
-    msg_type: Literal["Alert", "Update", "Cancel", "Confirmation", "Status"] = "Alert"
+    # Notice: a message to one person that is not an alert version (a registrant's check-in, a facility operator's
+    # notification; alerts.delivery.notices): the directory renders it (``Directory.notice``)
+    msg_type: Literal["Alert", "Update", "Cancel", "Confirmation", "Status", "Notice"] = "Alert"
     subscription_id: str
     channel_id: str           # the subscription's channel (e.g. "email-0"); its contact lives in the repository
     channel: ChannelType
@@ -183,4 +185,9 @@ class Directory(Protocol):
     async def confirmation(self, subscription_id: str, channel_id: str) -> str | None:
         """The pending confirmation code of an unconfirmed channel (email, sms); None when there is none.
         Optional to implement: the fan-out looks it up with ``getattr`` and sends no confirmation without it."""
+        ...
+
+    async def notice(self, job: DeliveryJob) -> Rendered | None:
+        """The message of a ``Notice`` job (None: nothing to send any more). Optional, looked up with ``getattr``
+        (``alerts.delivery.notices.RoutedDirectory`` has it)."""
         ...

@@ -273,7 +273,10 @@ class ChannelRunner:
             code = None
             if job.msg_type == "Confirmation":
                 code = await self.directory.confirmation(job.subscription_id, job.channel_id)
-            message = await self._render(job, code)
+            if job.msg_type == "Notice":
+                message = await self._notice(job)
+            else:
+                message = await self._render(job, code)
             contact = broadcast_contact(job) or await self.directory.contact(
                 job.subscription_id, job.channel_id, pending=job.msg_type == "Confirmation")
             if contact is None:
@@ -305,6 +308,14 @@ class ChannelRunner:
             while len(self._rendered) > 64:
                 self._rendered.popitem(last=False)
         return cached.model_copy(update={"ack_url": ack_url(base=base, delivery_id=job.delivery_id)})
+
+    async def _notice(self, job: DeliveryJob) -> Rendered:
+        """A ``Notice`` job's message, from the directory that owns its person (``alerts.delivery.notices``)."""
+        notice = getattr(self.directory, "notice", None)
+        message = await notice(job) if notice is not None else None
+        if message is None:
+            raise SendFailed("nothing to send: the notice is answered or gone", retry=False)
+        return message
 
     async def _failed(self, job: DeliveryJob, row: Delivery, failure: SendFailed, producer: AIOKafkaProducer,
                       rec: ConsumerRecord, acks: list[asyncio.Future]) -> float | None:

@@ -11,7 +11,9 @@ from fastapi import FastAPI
 
 from alerts.delivery.channels.views import router as channels_router
 from alerts.delivery.views import router as delivery_router
+from alerts.facilities.views import router as facilities_router
 from alerts.page import views as alerts_page
+from alerts.registry.views import router as registry_router
 from alerts.subscriptions.views import router as subscriptions_router
 from alerts.views import router as alerts_router
 from emergency import __version__
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
                    subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router,
-                   photos_router, open311_router):
+                   photos_router, open311_router, registry_router, facilities_router):
         app.include_router(router)
     live_map.mount(app)
     alerts_page.mount(app)

@@ -24,7 +24,10 @@ benchmarks and the tests. Components:
 - alert delivery (with the workers, ``EMERGENCY_RUN_DELIVERY``, when a subscription ``directory`` is wired): the
   fan-out (group ``fanout``: alerts.issued, alerts.subscriptions -> ledger + alerts.deliveries.p0..p5) with its
   subscriber index (rebuilt from the directory, kept current by a tail of alerts.subscriptions), and one channel
-  worker (group ``channel.<type>``) per channel that is on (``alerts.delivery.registry``)
+  worker (group ``channel.<type>``) per channel that is on (``alerts.delivery.registry``); with it the groups
+  ``registry`` (alerts.issued -> registrants' check-ins) and ``facilities`` (alerts.issued, cop.incidents ->
+  facility notifications), both sending Notice jobs, and their timer loops (silent check-ins -> needs-help
+  reports; unacknowledged notifications -> the next contact)
 """
 
 from __future__ import annotations
@@ -39,10 +42,17 @@ from alerts.delivery.channels.vapid import ensure_vapid
 from alerts.delivery.channels.websocket import WebSocketChannel
 from alerts.delivery.fanout import FanOut, SubscriberIndex, rebuild_index
 from alerts.delivery.models import SUBSCRIPTIONS_TOPIC, Channel, ChannelType, Directory, Receipt, Target
+from alerts.delivery.notices import RoutedDirectory
 from alerts.delivery.registry import ChannelRegistry, default_registry
 from alerts.delivery.service import LedgerReceipts
 from alerts.delivery.worker import ChannelRunner
+from alerts.facilities.flows import run_timer as run_escalation_timer
+from alerts.facilities.repository import FACILITIES
+from alerts.facilities.worker import make_facilities_processor
 from alerts.push import AlertPush
+from alerts.registry.flows import run_timer as run_checkin_timer
+from alerts.registry.repository import REGISTRY
+from alerts.registry.worker import make_registry_processor
 from alerts.subscriptions.flows import NumberOptOuts
 from alerts.subscriptions.repository import SUBSCRIPTIONS as SUBSCRIPTION_REPOSITORY
 from alerts.subscriptions.worker import make_applied_marker
@@ -132,8 +142,12 @@ class Runtime:
         self.store = await open_store(s.resolved_store_url())
         self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
         self.sms_opt_outs = NumberOptOuts(store=self.store, submit=self.submit)  # inbound SMS STOP/START
-        if self.directory is None:  # the fan-out's and channel workers' view of the subscriptions
-            self.directory = self.store.repository(SUBSCRIPTION_REPOSITORY)
+        registry, facilities = self.store.repository(REGISTRY), self.store.repository(FACILITIES)
+        registry.public_url = facilities.public_url = s.public_base_url()  # check-in and acknowledgement links
+        registry.checkin_minutes = max(1, round(s.registry_checkin_timeout_s / 60))
+        if self.directory is None:  # the fan-out's and channel workers' view of the subscriptions (and notices)
+            self.directory = RoutedDirectory(self.store.repository(SUBSCRIPTION_REPOSITORY),
+                                             {"registrant": registry, "facility": facilities})
         self.delivery_receipts = LedgerReceipts(store=self.store, publish=self.publish_receipt)
         self.messaging = MessageDesk.build(settings=s, store=self.store, intake=self, key=callback_key(s))
         try:
@@ -260,6 +274,16 @@ class Runtime:
 
         self.workers.append(fanout)
         self._spawn(run_fanout(), "worker-fanout")
+        # issue 15: registrants' check-ins and critical facilities' notifications, sent as Notice jobs
+        for group, topics, process in (
+                ("registry", [ALERTS_ISSUED], make_registry_processor(store=store, settings=s)),
+                ("facilities", [ALERTS_ISSUED, COP_INCIDENTS], make_facilities_processor(store=store, settings=s))):
+            worker = GroupWorker(settings=s, bootstrap=self.bootstrap, group=group, topics=topics, process=process,
+                                 metrics=self.metrics, outage=self.outage)
+            self.workers.append(worker)
+            self._spawn(worker.run(), f"worker-{group}")
+        self._spawn(run_checkin_timer(store=store, intake=self, interval_s=s.notice_timer_s), "registry-timer")
+        self._spawn(run_escalation_timer(store=store, settings=s, bootstrap=self.bootstrap), "facilities-timer")
         for channel in self.channels.values():
             if channel.per_process:
                 continue  # e.g. WebSocket: every API process delivers to its own sessions

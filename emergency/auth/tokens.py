@@ -27,6 +27,7 @@ class Role(str, Enum):
     admin = "admin"
     collector = "collector"  # an external social collector: may only post to the social webhook
     partner = "partner"  # an Open311 partner application (a FixMyStreet or Mark-a-Spot server) sending reports
+    registry_officer = "registry_officer"  # reads and enters the vulnerable-persons registry (alerts/registry)
 
 
 # Roles that may originate public alerts. Each such token carries an authorised area (its jurisdiction,

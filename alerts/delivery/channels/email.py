@@ -41,7 +41,7 @@ def message_id(*, delivery_id: str, public_url: str) -> str:
 
 def subject(*, job: DeliveryJob, message: Rendered) -> str:
     """One line: the tier label (or the message type for confirmations, updates, cancels) and the headline."""
-    if job.msg_type == "Confirmation":
+    if job.msg_type in ("Confirmation", "Notice"):
         return message.headline
     label = PRIORITY_LABEL[job.priority]
     prefix = {"Update": f"{label} (update)", "Cancel": f"{label} (cancelled)"}.get(job.msg_type, label)

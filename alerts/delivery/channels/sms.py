@@ -192,7 +192,7 @@ def sms_text(*, job: DeliveryJob, message: Rendered) -> str:
     """The text of one delivery: a confirmation's own text, else the WEA text, the link and the way out (one line:
     some SMS centres, Kannel's fake one among them, take a line end for the end of the message)."""
     body = message.wea_long or message.wea_short
-    if job.msg_type == "Confirmation":
+    if job.msg_type in ("Confirmation", "Notice"):  # their text carries its own links
         return body
     return f"{body} {message.link} Reply STOP to end"
 

@@ -163,6 +163,27 @@ EXPECTED: dict[str, Access] = {
     "GET /r/{report_id}": PUBLIC,
     "MOUNT /static/report": PUBLIC,
     "GET /api/v1/geocode": PUBLIC,
+    # the vulnerable-persons registry (issue 15): entries only for registry officers (every read audited)
+    "POST /api/v1/registry/registrants": roles("registry_officer"),
+    "GET /api/v1/registry/registrants": roles("registry_officer"),
+    "GET /api/v1/registry/registrants/{registrant_id}": roles("registry_officer"),
+    "DELETE /api/v1/registry/registrants/{registrant_id}": roles("registry_officer"),
+    "GET /api/v1/registry/alerts/{alert_id}/tasking": roles("registry_officer"),
+    "GET /api/v1/registry/alerts/{alert_id}/tasking.csv": roles("registry_officer"),
+    "GET /api/v1/registry/audit": roles("registry_officer", "admin"),
+    "GET /registry/alerts/{alert_id}/tasking": PUBLIC,  # the page holds no data; it reads with the viewer's token
+    # the signed token is the authority (a bad signature is 403 for everyone; tests/alerts/registry)
+    "GET /api/v1/registry/checkins/{token}": PUBLIC,
+    "POST /api/v1/registry/checkins/{token}": PUBLIC,
+    # critical facilities (issue 15): managed by admins and alert originators; the dashboard also for coordinators
+    "POST /api/v1/facilities": roles("admin", "alert_originator"),
+    "GET /api/v1/facilities": roles("admin", "alert_originator"),
+    "GET /api/v1/facilities/{facility_id}": roles("admin", "alert_originator"),
+    "PUT /api/v1/facilities/{facility_id}": roles("admin", "alert_originator"),
+    "DELETE /api/v1/facilities/{facility_id}": roles("admin", "alert_originator"),
+    "GET /api/v1/facilities/notifications": roles("admin", "alert_originator", "coordinator"),
+    "GET /facilities/notifications": PUBLIC,  # the dashboard page; it reads with the viewer's token
+    "GET /facilities/ack/{delivery_id}": PUBLIC,  # the page posts the delivery's ack (the id is the capability)
 }
 
 # Requests that need more than ``{}`` to reach the check under test (``{}`` gives a 422 past authorisation).
@@ -220,6 +241,7 @@ async def principals(system: System) -> list[Principal]:
     made = {name: system.tokens[name] for name in ("admin", "agency", "alert_originator", "coordinator", "collector")}
     made["amber"], _ = await create_token(store, name="Amber desk", roles=[Role.amber])
     made["national_authority"], _ = await create_token(store, name="FEMA", roles=[Role.national_authority])
+    made["registry_officer"], _ = await create_token(store, name="Register Ready desk", roles=[Role.registry_officer])
     created = await system.http.post("/api/v1/subscriptions", json=BODIES["POST /api/v1/subscriptions"]())
     assert created.status_code == 201, created.text
     system.subscription_id = created.json()["id"]  # type: ignore[attr-defined]
@@ -230,7 +252,8 @@ async def principals(system: System) -> list[Principal]:
     assert answer.status_code == 200, answer.text
     role_of = {"agency": {"agency"}, "alert_originator": {"alert_originator"}, "coordinator": {"coordinator"},
                "collector": {"collector"}, "admin": {"admin"}, "amber": {"amber"},
-               "national_authority": {"national_authority"}, "other_agency": {"agency", "alert_originator"}}
+               "national_authority": {"national_authority"}, "registry_officer": {"registry_officer"},
+               "other_agency": {"agency", "alert_originator"}}
     return [Principal("no token", None, authenticated=False),
             Principal("wrong token", "not-a-token-" + "x" * 32, authenticated=False),
             Principal("revoked token", revoked, authenticated=False),
@@ -267,7 +290,8 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
         .replace("{request_id}", "agency:x:resource:none") \
         .replace("{incident_id}", "incident:none").replace("{action}", "verify") \
         .replace("{report_id}", "citizen:none").replace("{fmt}", "csv").replace("{delivery_id}", "0" * 64) \
-        .replace("{photo_id}", "0" * 64)
+        .replace("{photo_id}", "0" * 64) \
+        .replace("{registrant_id}", "reg-none").replace("{facility_id}", "fac-none").replace("{token}", "not-a-token")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:

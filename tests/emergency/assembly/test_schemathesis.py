@@ -45,6 +45,7 @@ ROLE_TOKENS = {
               "jurisdiction": REGION["jurisdiction"]},
     "national_authority": {"roles": ["national_authority"]},
     "collector": {"roles": ["collector"]},
+    "registry_officer": {"roles": ["registry_officer"]},
 }
 
 

@@ -1,0 +1,355 @@
+"""Where the vulnerable-persons registry lives: the only place a registrant's name, address, needs, contacts and
+caregiver exist (tables ``registrants``, ``registry_outreach``, ``registry_audit``, ``registry_keys``), on
+SQLite or PostGIS. ``store.repository(REGISTRY)`` gives the implementation.
+
+It is also the channel workers' owner of ``registrant:<id>`` people (``alerts.delivery.notices``): ``contact``
+and ``notice`` (the check-in message with its signed links, rendered just before the send).
+
+The check-in timer is a row: each outreach keeps its ``due_at``; ``due(now)`` is what the worker's loop reads, so a
+restart loses no timer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from datetime import datetime
+from typing import Protocol
+
+from alerts.delivery.models import Contact, DeliveryJob, Rendered
+from alerts.registry.models import AuditItem, Outreach, Registrant
+from alerts.registry.service import PERSON_PREFIX, checkin_message, checkin_token, checkin_url, contact_of
+from emergency.store.base import ts
+from emergency.store.repository import PostGISRepository, RepositorySpec, SQLiteRepository
+
+CHECKIN_KEY = "checkin"
+
+
+class RegistryRepository(Protocol):
+    """Registrants, their check-ins per alert, the read audit, and the check-in link key."""
+
+    public_url: str       # EMERGENCY_PUBLIC_URL, for check-in links (set by the runtime)
+    checkin_minutes: int  # how long silence waits, said in the message (set by the runtime)
+
+    async def create(self, reg: Registrant) -> None: ...
+
+    async def get(self, registrant_id: str) -> Registrant | None: ...
+
+    async def many(self, ids: list[str]) -> dict[str, Registrant]: ...
+
+    async def page(self, *, after: str | None, limit: int) -> list[Registrant]: ...
+
+    async def count(self) -> int: ...
+
+    async def delete(self, registrant_id: str) -> bool:
+        """Erase a registrant (consent withdrawn); False when unknown."""
+        ...
+
+    async def locations(self) -> list[tuple[str, float, float]]:
+        """(id, lat, lon) of every registrant, for the geometry test of an alert."""
+        ...
+
+    async def add_outreach(self, rows: list[Outreach]) -> list[Outreach]:
+        """Insert the check-ins not there yet (unique per alert thread and registrant); those inserted."""
+        ...
+
+    async def set_deliveries(self, outreach_id: str, delivery_ids: list[str]) -> None: ...
+
+    async def outreach(self, outreach_id: str) -> Outreach | None: ...
+
+    async def for_alert(self, alert_id: str) -> list[Outreach]: ...
+
+    async def answer(self, outreach_id: str, *, state: str, at: datetime, report_id: str | None,
+                     only_from: tuple[str, ...]) -> Outreach | None:
+        """Set the state (and the report) of a check-in whose state is one of ``only_from``; the row after, or None."""
+        ...
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Outreach]:
+        """Check-ins still awaiting an answer whose ``due_at`` has passed."""
+        ...
+
+    async def audit(self, item: AuditItem) -> None: ...
+
+    async def audit_log(self, *, limit: int) -> list[AuditItem]:
+        """The newest reads first."""
+        ...
+
+    async def key(self) -> bytes: ...
+
+    async def contact(self, subscription_id: str, channel_id: str, *, pending: bool = False) -> Contact | None: ...
+
+    async def notice(self, job: DeliveryJob) -> Rendered | None: ...
+
+
+class _Owner:
+    """The notice owner reads shared by both backends."""
+
+    public_url = "http://127.0.0.1:8000"
+    checkin_minutes = 60
+
+    async def get(self, registrant_id: str) -> Registrant | None:
+        raise NotImplementedError
+
+    async def outreach(self, outreach_id: str) -> Outreach | None:
+        raise NotImplementedError
+
+    async def key(self) -> bytes:
+        raise NotImplementedError
+
+    async def contact(self, subscription_id: str, channel_id: str, *, pending: bool = False) -> Contact | None:
+        prefix, _, rid = subscription_id.partition(":")
+        reg = await self.get(rid) if prefix == PERSON_PREFIX and not pending else None
+        channel = next((c for c in reg.channels if c.channel_id == channel_id), None) if reg else None
+        return None if reg is None or channel is None else contact_of(reg, channel)
+
+    async def notice(self, job: DeliveryJob) -> Rendered | None:
+        oid = job.alert_version.removeprefix("checkin:")
+        found = await self.outreach(oid)
+        if found is None or found.state != "awaiting" or job.subscription_id != f"{PERSON_PREFIX}:{found.registrant_id}":
+            return None
+        key = await self.key()
+        return checkin_message(
+            outreach=found, minutes=self.checkin_minutes,
+            safe_url=checkin_url(base=self.public_url, token=checkin_token(key=key, outreach=oid, answer="safe")),
+            help_url=checkin_url(base=self.public_url, token=checkin_token(key=key, outreach=oid, answer="help")))
+
+
+def _reg(record: str) -> Registrant:
+    return Registrant.model_validate_json(record)
+
+
+def _out(record: str) -> Outreach:
+    return Outreach.model_validate_json(record)
+
+
+class SQLiteRegistry(_Owner, SQLiteRepository):
+    schema = """
+CREATE TABLE IF NOT EXISTS registrants (id TEXT PRIMARY KEY, lat REAL NOT NULL, lon REAL NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_outreach (
+    id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, registrant_id TEXT NOT NULL, state TEXT NOT NULL,
+    due_at TEXT NOT NULL, record TEXT NOT NULL, UNIQUE (alert_id, registrant_id));
+CREATE INDEX IF NOT EXISTS registry_outreach_due ON registry_outreach (state, due_at);
+CREATE TABLE IF NOT EXISTS registry_audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+    async def create(self, reg: Registrant) -> None:
+        await self.run(lambda c: c.execute("INSERT INTO registrants(id, lat, lon, record) VALUES (?,?,?,?)",
+                                           (reg.id, reg.lat, reg.lon, reg.model_dump_json())))
+
+    async def get(self, registrant_id: str) -> Registrant | None:
+        row = await self.run(lambda c: c.execute("SELECT record FROM registrants WHERE id = ?",
+                                                 (registrant_id,)).fetchone())
+        return _reg(row[0]) if row else None
+
+    async def many(self, ids: list[str]) -> dict[str, Registrant]:
+        def _many(c: sqlite3.Connection):
+            marks = ",".join("?" * len(ids))
+            return c.execute(f"SELECT record FROM registrants WHERE id IN ({marks})", ids).fetchall() if ids else []
+
+        return {r.id: r for r in (_reg(row[0]) for row in await self.run(_many))}
+
+    async def page(self, *, after: str | None, limit: int) -> list[Registrant]:
+        rows = await self.run(lambda c: c.execute("SELECT record FROM registrants WHERE id > ? ORDER BY id LIMIT ?",
+                                                  (after or "", limit)).fetchall())
+        return [_reg(r[0]) for r in rows]
+
+    async def count(self) -> int:
+        return await self.run(lambda c: c.execute("SELECT count(*) FROM registrants").fetchone()[0])
+
+    async def delete(self, registrant_id: str) -> bool:
+        return await self.run(lambda c: c.execute("DELETE FROM registrants WHERE id = ?",
+                                                  (registrant_id,)).rowcount == 1)
+
+    async def locations(self) -> list[tuple[str, float, float]]:
+        rows = await self.run(lambda c: c.execute("SELECT id, lat, lon FROM registrants ORDER BY id").fetchall())
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def add_outreach(self, rows: list[Outreach]) -> list[Outreach]:
+        def _add(c: sqlite3.Connection) -> list[Outreach]:
+            made = []
+            for o in rows:
+                cur = c.execute("INSERT OR IGNORE INTO registry_outreach(id, alert_id, registrant_id, state, due_at, "
+                                "record) VALUES (?,?,?,?,?,?)", (o.id, o.alert_id, o.registrant_id, o.state,
+                                                                  ts(o.due_at), o.model_dump_json()))
+                if cur.rowcount == 1:
+                    made.append(o)
+            return made
+
+        return await self.run(_add)
+
+    async def _update(self, o: Outreach) -> None:
+        await self.run(lambda c: c.execute("UPDATE registry_outreach SET state = ?, record = ? WHERE id = ?",
+                                           (o.state, o.model_dump_json(), o.id)))
+
+    async def set_deliveries(self, outreach_id: str, delivery_ids: list[str]) -> None:
+        found = await self.outreach(outreach_id)
+        if found is not None:
+            await self._update(found.model_copy(update={"delivery_ids": delivery_ids}))
+
+    async def outreach(self, outreach_id: str) -> Outreach | None:
+        row = await self.run(lambda c: c.execute("SELECT record FROM registry_outreach WHERE id = ?",
+                                                 (outreach_id,)).fetchone())
+        return _out(row[0]) if row else None
+
+    async def for_alert(self, alert_id: str) -> list[Outreach]:
+        rows = await self.run(lambda c: c.execute("SELECT record FROM registry_outreach WHERE alert_id = ? "
+                                                  "ORDER BY id", (alert_id,)).fetchall())
+        return [_out(r[0]) for r in rows]
+
+    async def answer(self, outreach_id: str, *, state: str, at: datetime, report_id: str | None,
+                     only_from: tuple[str, ...]) -> Outreach | None:
+        def _answer(c: sqlite3.Connection) -> Outreach | None:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT record FROM registry_outreach WHERE id = ?", (outreach_id,)).fetchone()
+                found = _out(row[0]) if row else None
+                if found is None or found.state not in only_from:
+                    c.execute("ROLLBACK")
+                    return None
+                new = found.model_copy(update={"state": state, "answered_at": at,
+                                               "report_id": report_id or found.report_id})
+                c.execute("UPDATE registry_outreach SET state = ?, record = ? WHERE id = ?",
+                          (new.state, new.model_dump_json(), new.id))
+                c.execute("COMMIT")
+                return new
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+
+        return await self.run(_answer)
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Outreach]:
+        rows = await self.run(lambda c: c.execute(
+            "SELECT record FROM registry_outreach WHERE state = 'awaiting' AND due_at <= ? ORDER BY due_at LIMIT ?",
+            (ts(now), limit)).fetchall())
+        return [_out(r[0]) for r in rows]
+
+    async def audit(self, item: AuditItem) -> None:
+        await self.run(lambda c: c.execute("INSERT INTO registry_audit(at, record) VALUES (?, ?)",
+                                           (ts(item.at), item.model_dump_json())))
+
+    async def audit_log(self, *, limit: int) -> list[AuditItem]:
+        rows = await self.run(lambda c: c.execute("SELECT record FROM registry_audit ORDER BY seq DESC LIMIT ?",
+                                                  (limit,)).fetchall())
+        return [AuditItem.model_validate_json(r[0]) for r in rows]
+
+    async def key(self) -> bytes:
+        def _key(c: sqlite3.Connection) -> str:
+            c.execute("INSERT OR IGNORE INTO registry_keys(name, value) VALUES (?, ?)",
+                      (CHECKIN_KEY, secrets.token_hex(32)))
+            return c.execute("SELECT value FROM registry_keys WHERE name = ?", (CHECKIN_KEY,)).fetchone()[0]
+
+        if getattr(self, "_key", None) is None:
+            self._key = bytes.fromhex(await self.run(_key))
+        return self._key
+
+
+class PostGISRegistry(_Owner, PostGISRepository):
+    schema = """
+CREATE TABLE IF NOT EXISTS registrants (id text PRIMARY KEY, lat double precision NOT NULL,
+    lon double precision NOT NULL, record text NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_outreach (
+    id text PRIMARY KEY, alert_id text NOT NULL, registrant_id text NOT NULL, state text NOT NULL,
+    due_at text NOT NULL, record text NOT NULL, UNIQUE (alert_id, registrant_id));
+CREATE INDEX IF NOT EXISTS registry_outreach_due ON registry_outreach (state, due_at);
+CREATE TABLE IF NOT EXISTS registry_audit (seq bigserial PRIMARY KEY, at text NOT NULL, record text NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_keys (name text PRIMARY KEY, value text NOT NULL);
+"""
+
+    async def create(self, reg: Registrant) -> None:
+        await (await self.pool()).execute("INSERT INTO registrants(id, lat, lon, record) VALUES ($1,$2,$3,$4)",
+                                          reg.id, reg.lat, reg.lon, reg.model_dump_json())
+
+    async def get(self, registrant_id: str) -> Registrant | None:
+        record = await (await self.pool()).fetchval("SELECT record FROM registrants WHERE id = $1", registrant_id)
+        return _reg(record) if record else None
+
+    async def many(self, ids: list[str]) -> dict[str, Registrant]:
+        rows = await (await self.pool()).fetch("SELECT record FROM registrants WHERE id = ANY($1::text[])", ids)
+        return {r.id: r for r in (_reg(row[0]) for row in rows)}
+
+    async def page(self, *, after: str | None, limit: int) -> list[Registrant]:
+        rows = await (await self.pool()).fetch("SELECT record FROM registrants WHERE id > $1 ORDER BY id LIMIT $2",
+                                               after or "", limit)
+        return [_reg(r[0]) for r in rows]
+
+    async def count(self) -> int:
+        return await (await self.pool()).fetchval("SELECT count(*) FROM registrants")
+
+    async def delete(self, registrant_id: str) -> bool:
+        done = await (await self.pool()).execute("DELETE FROM registrants WHERE id = $1", registrant_id)
+        return done.endswith(" 1")
+
+    async def locations(self) -> list[tuple[str, float, float]]:
+        rows = await (await self.pool()).fetch("SELECT id, lat, lon FROM registrants ORDER BY id")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def add_outreach(self, rows: list[Outreach]) -> list[Outreach]:
+        pool = await self.pool()
+        made = []
+        async with pool.acquire() as conn, conn.transaction():
+            for o in rows:
+                got = await conn.fetchval(
+                    "INSERT INTO registry_outreach(id, alert_id, registrant_id, state, due_at, record) VALUES "
+                    "($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING RETURNING id", o.id, o.alert_id, o.registrant_id,
+                    o.state, ts(o.due_at), o.model_dump_json())
+                if got is not None:
+                    made.append(o)
+        return made
+
+    async def set_deliveries(self, outreach_id: str, delivery_ids: list[str]) -> None:
+        found = await self.outreach(outreach_id)
+        if found is not None:
+            new = found.model_copy(update={"delivery_ids": delivery_ids})
+            await (await self.pool()).execute("UPDATE registry_outreach SET record = $1 WHERE id = $2",
+                                              new.model_dump_json(), new.id)
+
+    async def outreach(self, outreach_id: str) -> Outreach | None:
+        record = await (await self.pool()).fetchval("SELECT record FROM registry_outreach WHERE id = $1", outreach_id)
+        return _out(record) if record else None
+
+    async def for_alert(self, alert_id: str) -> list[Outreach]:
+        rows = await (await self.pool()).fetch("SELECT record FROM registry_outreach WHERE alert_id = $1 ORDER BY id",
+                                               alert_id)
+        return [_out(r[0]) for r in rows]
+
+    async def answer(self, outreach_id: str, *, state: str, at: datetime, report_id: str | None,
+                     only_from: tuple[str, ...]) -> Outreach | None:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            record = await conn.fetchval("SELECT record FROM registry_outreach WHERE id = $1 FOR UPDATE", outreach_id)
+            found = _out(record) if record else None
+            if found is None or found.state not in only_from:
+                return None
+            new = found.model_copy(update={"state": state, "answered_at": at, "report_id": report_id or found.report_id})
+            await conn.execute("UPDATE registry_outreach SET state = $1, record = $2 WHERE id = $3", new.state,
+                               new.model_dump_json(), new.id)
+            return new
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Outreach]:
+        rows = await (await self.pool()).fetch(
+            "SELECT record FROM registry_outreach WHERE state = 'awaiting' AND due_at <= $1 ORDER BY due_at LIMIT $2",
+            ts(now), limit)
+        return [_out(r[0]) for r in rows]
+
+    async def audit(self, item: AuditItem) -> None:
+        await (await self.pool()).execute("INSERT INTO registry_audit(at, record) VALUES ($1, $2)", ts(item.at),
+                                          item.model_dump_json())
+
+    async def audit_log(self, *, limit: int) -> list[AuditItem]:
+        rows = await (await self.pool()).fetch("SELECT record FROM registry_audit ORDER BY seq DESC LIMIT $1", limit)
+        return [AuditItem.model_validate_json(r[0]) for r in rows]
+
+    async def key(self) -> bytes:
+        if getattr(self, "_key", None) is None:
+            pool = await self.pool()
+            await pool.execute("INSERT INTO registry_keys(name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                               CHECKIN_KEY, secrets.token_hex(32))
+            self._key = bytes.fromhex(await pool.fetchval("SELECT value FROM registry_keys WHERE name = $1",
+                                                          CHECKIN_KEY))
+        return self._key
+
+
+REGISTRY = RepositorySpec[RegistryRepository]("registry", sqlite=SQLiteRegistry, postgis=PostGISRegistry)

@@ -1,0 +1,272 @@
+"""Decisions of the vulnerable-persons registry: what a registration means (or the 422 naming the field), who an
+alert covers, the tasking order, the check-in links and message, and the needs-help report. No I/O here.
+
+Geometry: WGS 84 degrees; distances geodesic on the WGS 84 ellipsoid, in metres.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.delivery.models import ChannelType, Contact, Rendered
+from alerts.registry.models import (
+    NEED_PRIORITY,
+    Caregiver,
+    CaregiverIn,
+    ConsentIn,
+    ContactOut,
+    LocationOut,
+    Need,
+    Outreach,
+    Registrant,
+    RegistrantOut,
+    TaskingItem,
+)
+from alerts.subscriptions.models import StoredChannel
+from alerts.subscriptions.service import _phone, parse_channels, parse_languages
+from emergency.categories import ReportCategory
+from emergency.errors import ValidationFailed
+from emergency.events import GeoPrecision
+from emergency.geocoding import Geocoder, no_match
+from emergency.geometry import check_lat_lon
+from feeds.citizen.models import CitizenReportIn
+from mapping.targeting import Area, Circle, TargetIndex, geodesic_distance_m
+
+REGISTRY_CHANNELS = (ChannelType.email, ChannelType.sms)  # channels that reach a person directly
+PERSON_PREFIX = "registrant"       # the delivery jobs' subscription id: "registrant:<id>"
+CHECKIN_ANSWERS = {"safe": "safe", "help": "need_help"}
+SOURCE_TYPE = "registry_checkin"   # the needs-help reports' source type in the picture
+PUBLIC_DECIMALS = 3                # a registrant's point in a public report: 3 decimals (about 110 m), not the door
+TASKING_ORDER = ("most urgent need first (" + ", ".join(n.value for n in NEED_PRIORITY) +
+                 "), then distance from the alert area's centroid (metres)")
+
+
+def new_registrant_id() -> str:
+    """A fresh, unguessable registrant id."""
+    return "reg-" + secrets.token_hex(10)
+
+
+# --- a registration -----------------------------------------------------------------------------
+
+def parse_needs(raw: list[str], *, field: str = "needs") -> list[Need]:
+    """The needs, each once, in tasking priority order; ValidationFailed naming ``needs[i]`` with the candidates."""
+    names = [n.value for n in NEED_PRIORITY]
+    out: set[Need] = set()
+    for i, value in enumerate(raw):
+        if value not in names:
+            raise ValidationFailed(f"{field}[{i}]", f"must be one of {', '.join(names)}", names)
+        out.add(Need(value))
+    return [n for n in NEED_PRIORITY if n in out]
+
+
+def parse_language(*, language: str | None, needs: list[Need]) -> str | None:
+    """The spoken language (BCP 47, normalised); required with the need ``language``."""
+    if language is None:
+        if Need.language in needs:
+            raise ValidationFailed("language", "required with the need language: the language they speak (es, ko…)")
+        return None
+    return parse_languages([language], field="language")[0]
+
+
+def parse_consent(consent: ConsentIn, *, now: datetime) -> datetime:
+    """The date of the explicit consent; refused unless given, dated, and not in the future."""
+    if consent.given is not True:
+        raise ValidationFailed("consent.given", "must be true: nobody is registered without their (or their "
+                                                "caregiver's) explicit consent")
+    if consent.at.tzinfo is None:
+        raise ValidationFailed("consent.at", "needs a UTC offset (2026-11-30T10:00:00Z)")
+    if consent.at > now + timedelta(minutes=5):
+        raise ValidationFailed("consent.at", "is in the future")
+    return consent.at
+
+
+def parse_channels_for_registry(raw: list[dict[str, Any]], *, now: datetime,
+                                field: str = "channels") -> list[StoredChannel]:
+    """Email and sms channels, validated as subscriptions' are; taken as confirmed (an officer entered them with
+    the person), so they carry no code."""
+    for i, ch in enumerate(raw):
+        kind = ch.get("type") if isinstance(ch, dict) else None
+        if kind not in [c.value for c in REGISTRY_CHANNELS]:
+            names = [c.value for c in REGISTRY_CHANNELS]
+            raise ValidationFailed(f"{field}[{i}].type", f"must be one of {', '.join(names)}", names)
+    channels, _ = parse_channels(raw, allow_hosts=(), now=now, field=field)
+    return [c.model_copy(update={"confirmed": True, "code": None, "code_expires_at": None}) for c in channels]
+
+
+def parse_caregiver(caregiver: CaregiverIn | None) -> Caregiver | None:
+    """The caregiver, with the phone number in E.164."""
+    if caregiver is None:
+        return None
+    phone = _phone(caregiver.phone, "caregiver.phone") if caregiver.phone is not None else None
+    return Caregiver(name=caregiver.name.strip(), phone=phone, relation=caregiver.relation)
+
+
+def locate(*, address: str | None, lat: float | None, lon: float | None,
+           geocoder: Geocoder | None) -> LocationOut:
+    """Where the registrant lives: lat/lon as given, else the address geocoded against the region to one point at
+    street precision (an intersection); a whole street, a named place (a district, the city) or a zone is
+    ambiguous for a responder: 422 naming ``address`` with what it matched as the candidate."""
+    if (lat is None) != (lon is None):
+        raise ValidationFailed("lon" if lon is None else "lat", "give lat and lon together (or an address)")
+    if lat is not None and lon is not None:
+        try:
+            lat, lon = check_lat_lon(lat, lon)
+        except ValueError as exc:
+            name, _, reason = str(exc).partition(": ")
+            raise ValidationFailed(name, reason) from None
+        return LocationOut(label=(address or "").strip() or f"{lat:.5f}, {lon:.5f}", geo_precision=GeoPrecision.exact,
+                           lat=lat, lon=lon)
+    if not (address or "").strip():
+        raise ValidationFailed("address", "give the address (an intersection or a place of the region), or lat and lon")
+    if geocoder is None:
+        raise ValidationFailed("address", "geocoding is unavailable on this server (no region loaded); give lat and lon")
+    found = geocoder.locate(location_text=address, text=None)
+    if found is None:
+        raise ValidationFailed("address", no_match(geocoder))
+    if found.geometry.get("type") != "Point" or found.geo_precision not in (GeoPrecision.exact, GeoPrecision.street):
+        what = "a whole street" if found.geometry.get("type") != "Point" else f"a {found.geo_precision.value}"
+        raise ValidationFailed("address", f"matched {found.label!r}, {what}, not one door: give the nearest "
+                                          "intersection (\"SE Division St & SE 12th Ave\") or lat and lon",
+                               [found.label])
+    lon_, lat_ = found.geometry["coordinates"][:2]
+    return LocationOut(label=found.label, geo_precision=found.geo_precision, lat=lat_, lon=lon_)
+
+
+def contacts_of(reg: Registrant) -> list[ContactOut]:
+    """The registrant's channels in full (for officers only)."""
+    return [ContactOut(channel_id=c.channel_id, type=c.channel.value, contact=c.address or c.number or "")
+            for c in reg.channels]
+
+
+def registrant_out(reg: Registrant) -> RegistrantOut:
+    """An officer's view of one registrant."""
+    return RegistrantOut(id=reg.id, name=reg.name,
+                         location=LocationOut(label=reg.location_label, geo_precision=reg.geo_precision, lat=reg.lat,
+                                              lon=reg.lon),
+                         needs=reg.needs, language=reg.language, channels=contacts_of(reg), caregiver=reg.caregiver,
+                         consent_at=reg.consent_at, created_at=reg.created_at)
+
+
+# --- who an alert covers, and the tasking order --------------------------------------------------
+
+def centroid(area: Area) -> tuple[float, float]:
+    """(lat, lon) of an alert area's centre: a circle's centre, a polygon's centroid (planar lon/lat)."""
+    if isinstance(area, Circle):
+        return area.lat, area.lon
+    c = area.centroid
+    return c.y, c.x
+
+
+def covered(*, area: Area, locations: list[tuple[str, float, float]]) -> list[tuple[str, float]]:
+    """The registrants (id, lat, lon) inside ``area`` with their distance in metres from its centroid."""
+    if not locations:
+        return []
+    index = TargetIndex()
+    index.add_points([r for r, _, _ in locations], [lat for _, lat, _ in locations], [lon for _, _, lon in locations])
+    where = {r: (lat, lon) for r, lat, lon in locations}
+    clat, clon = centroid(area)
+    return [(r, round(geodesic_distance_m(clat, clon, *where[r]), 1)) for r in index.query(area)]
+
+
+def need_rank(needs: list[Need]) -> int:
+    """The position of the most urgent need in ``NEED_PRIORITY`` (lower is more urgent)."""
+    return min((NEED_PRIORITY.index(n) for n in needs), default=len(NEED_PRIORITY))
+
+
+def tasking(*, rows: list[tuple[Outreach, Registrant]]) -> list[TaskingItem]:
+    """The tasking list: most urgent need first, then nearest the alert area's centroid, then id."""
+    ordered = sorted(rows, key=lambda pair: (need_rank(pair[1].needs), pair[0].distance_m, pair[1].id))
+    return [TaskingItem(rank=i + 1, registrant_id=reg.id, name=reg.name, lat=reg.lat, lon=reg.lon,
+                        location_label=reg.location_label, needs=reg.needs, top_need=reg.needs[0],
+                        distance_m=o.distance_m, language=reg.language, contacts=contacts_of(reg),
+                        caregiver=reg.caregiver, checkin=o.state, answered_at=o.answered_at, report_id=o.report_id)
+            for i, (o, reg) in enumerate(ordered)]
+
+
+TASKING_COLUMNS = ("rank", "registrant_id", "name", "top_need", "needs", "distance_m", "lat", "lon",
+                   "location_label", "language", "contacts", "caregiver", "checkin", "answered_at", "report_id")
+
+
+def tasking_row(item: TaskingItem) -> list[str]:
+    """One CSV row of the tasking list (columns ``TASKING_COLUMNS``)."""
+    cg = item.caregiver
+    return [str(item.rank), item.registrant_id, item.name, item.top_need.value, " ".join(n.value for n in item.needs),
+            f"{item.distance_m:.0f}", f"{item.lat:.6f}", f"{item.lon:.6f}", item.location_label, item.language or "",
+            " ".join(c.contact for c in item.contacts),
+            "" if cg is None else " ".join(x for x in (cg.name, cg.phone or "", cg.relation or "") if x),
+            item.checkin, item.answered_at.isoformat() if item.answered_at else "", item.report_id or ""]
+
+
+# --- ids, check-in links and the message ---------------------------------------------------------
+
+def outreach_id(*, alert_id: str, registrant_id: str) -> str:
+    """The check-in of one registrant for one alert thread (stable: a re-run finds the same one)."""
+    return "chk-" + hashlib.sha256(f"{alert_id}|{registrant_id}".encode()).hexdigest()[:24]
+
+
+def notice_key(outreach: str) -> str:
+    """The ledger ``alert_version`` of a check-in message."""
+    return f"checkin:{outreach}"
+
+
+def checkin_sig(*, key: bytes, outreach: str, answer: str) -> str:
+    """HMAC-SHA256 (hex, 32 digits) of ``checkin|<outreach>|<answer>``."""
+    return hmac.new(key, f"checkin|{outreach}|{answer}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def checkin_token(*, key: bytes, outreach: str, answer: str) -> str:
+    """``<outreach>.<answer>.<sig>``: the capability in an "I am safe" / "I need help" link."""
+    return f"{outreach}.{answer}.{checkin_sig(key=key, outreach=outreach, answer=answer)}"
+
+
+def read_token(*, key: bytes, token: str) -> tuple[str, str]:
+    """(outreach id, state) a check-in token stands for; ValidationFailed (malformed) / PermissionError (bad sig)."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[1] not in CHECKIN_ANSWERS or not parts[0].startswith("chk-"):
+        raise ValidationFailed("token", "not a check-in link (it looks like chk-….safe|help.<signature>)")
+    outreach, answer, sig = parts
+    expected = checkin_sig(key=key, outreach=outreach, answer=answer)
+    if not hmac.compare_digest(expected.encode(), sig.lower().encode("utf-8", "replace")):
+        raise PermissionError("token")
+    return outreach, CHECKIN_ANSWERS[answer]
+
+
+def checkin_url(*, base: str, token: str) -> str:
+    """The link of one answer (GET: a page with one button; POST: the answer)."""
+    return f"{base.rstrip('/')}/api/v1/registry/checkins/{token}"
+
+
+def checkin_message(*, outreach: Outreach, safe_url: str, help_url: str, minutes: int) -> Rendered:
+    """The accessible check-in message: plain language, short sentences, the two links, what happens next."""
+    headline = " ".join(outreach.headline.split())[:80]
+    short = f"Emergency near you: {headline}. Are you safe?"[:90]
+    long = (f"Emergency near you: {headline}. Are you safe? "
+            f"I am safe: {safe_url} . I need help: {help_url} . "
+            f"No answer in {minutes} minutes? We will send someone.")
+    return Rendered(headline="Emergency near you. Are you safe?", description=None,
+                    instruction="Tap one link. If you need help, stay where you are if it is safe.",
+                    wea_short=short, wea_long=long, cap_xml="", geojson={}, link=safe_url)
+
+
+def contact_of(reg: Registrant, channel: StoredChannel) -> Contact:
+    """The contact a channel worker needs (no unsubscribe link: a registrant leaves by asking an officer)."""
+    return Contact(subscription_id=f"{PERSON_PREFIX}:{reg.id}", channel_id=channel.channel_id, channel=channel.channel,
+                   address=channel.address, number=channel.number)
+
+
+def needs_help_report(*, reg: Registrant, outreach: Outreach, silent: bool) -> CitizenReportIn:
+    """The public needs-help report: the category, the point rounded to ``PUBLIC_DECIMALS``, a text without the
+    name, the needs or any contact."""
+    why = ("did not answer the check-in in time" if silent else "answered the check-in: I need help")
+    return CitizenReportIn(category=ReportCategory.needs_help, lat=round(reg.lat, PUBLIC_DECIMALS),
+                           lon=round(reg.lon, PUBLIC_DECIMALS),
+                           text=f"A person on the vulnerable-persons registry {why} (alert {outreach.alert_id}).")
+
+
+def report_event_id(outreach: str) -> str:
+    """The needs-help report's event id: one per check-in, so every path that opens it opens the same one."""
+    return f"citizen:{SOURCE_TYPE}:{outreach}"

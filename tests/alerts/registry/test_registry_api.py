@@ -1,0 +1,136 @@
+"""The registry's API against the real system: the access matrix (every role × every registry endpoint, with
+real entries behind them), every read audited, and registration refusing bad input with the field named
+(needs, contacts, consent, an ambiguous address with its candidate) while echoing what it understood."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.registry.repository import REGISTRY
+from alerts.registry.service import checkin_token
+from emergency.assembly.app import create_app
+from emergency.auth.tokens import Role, create_token
+from tests.alerts.delivery.peers import INSIDE
+from tests.alerts.registry.conftest import register, registrant_body
+from tests.conftest import eventually
+from tests.emergency.assembly.test_authz_matrix import route_table
+from tests.emergency.assembly.test_durability import alert_body
+
+OFFICER_ONLY = {"POST /api/v1/registry/registrants", "GET /api/v1/registry/registrants",
+                "GET /api/v1/registry/registrants/{registrant_id}", "DELETE /api/v1/registry/registrants/{registrant_id}",
+                "GET /api/v1/registry/alerts/{alert_id}/tasking", "GET /api/v1/registry/alerts/{alert_id}/tasking.csv"}
+OFFICER_OR_ADMIN = {"GET /api/v1/registry/audit"}
+PUBLIC = {"GET /registry/alerts/{alert_id}/tasking", "GET /api/v1/registry/checkins/{token}",
+          "POST /api/v1/registry/checkins/{token}"}
+READS = {"GET /api/v1/registry/registrants": "registrants.list",
+         "GET /api/v1/registry/registrants/{registrant_id}": "registrants.read",
+         "GET /api/v1/registry/alerts/{alert_id}/tasking": "tasking.read",
+         "GET /api/v1/registry/alerts/{alert_id}/tasking.csv": "tasking.csv"}
+
+
+@pytest.fixture
+async def officer(system):
+    system.tokens["registry_officer"], _ = await create_token(system.runtime.store, name="Register Ready desk",
+                                                              roles=[Role.registry_officer])
+    return system
+
+
+async def every_role(system) -> dict[str, dict[str, str]]:
+    """Headers of no token, a wrong token, and one token of every role."""
+    store = system.runtime.store
+    for role in (Role.amber, Role.national_authority):
+        system.tokens[role.value], _ = await create_token(store, name=role.value, roles=[role])
+    assert set(system.tokens) == {r.value for r in Role}
+    return {"no token": {}, "wrong token": {"Authorization": "Bearer nope-" + "x" * 30},
+            **{role: system.auth(role) for role in system.tokens}}
+
+
+async def test_every_role_on_every_registry_endpoint(officer):
+    system = officer
+    routes = sorted(k for k in route_table(create_app(runtime=system.runtime)) if "registry" in k)
+    assert set(routes) == OFFICER_ONLY | OFFICER_OR_ADMIN | PUBLIC  # a new registry route must be added here
+    reg = await register(system, registrant_body("Ada Lovelace", *INSIDE, needs=["oxygen"]))
+    issued = await system.http.post("/api/v1/alerts", json=alert_body(), headers=system.auth("alert_originator"))
+    alert_id = issued.json()["id"]
+    repo = system.runtime.store.repository(REGISTRY)
+    [outreach] = await eventually(lambda: repo.for_alert(alert_id))
+    token = checkin_token(key=await repo.key(), outreach=outreach.id, answer="safe")
+    who = await every_role(system)
+    officer_reads = 0
+    wrong = []
+    for key in sorted(routes, key=lambda k: k.startswith("DELETE")):  # the erase last
+        method, path = key.split(" ", 1)
+        url = path.replace("{registrant_id}", reg["id"]).replace("{alert_id}", alert_id).replace("{token}", token)
+        for name, headers in who.items():
+            body = registrant_body("Bo Other", *INSIDE) if method == "POST" and "registrants" in path else None
+            if method == "DELETE" and name == "registry_officer":
+                continue  # asked once, after every other principal
+            r = await system.http.request(method, url, headers=headers, json=body)
+            if key in PUBLIC:
+                want = {200}
+            elif name in ("no token", "wrong token"):
+                want = {401}
+            elif name == "registry_officer" or (key in OFFICER_OR_ADMIN and name == "admin"):
+                want = {200, 201}
+            else:
+                want = {403}
+            if r.status_code not in want:
+                wrong.append(f"{key} as {name}: {r.status_code}, expected {sorted(want)}")
+            if r.status_code in (401, 403) or key in PUBLIC:
+                assert "Ada" not in r.text and "oxygen" not in r.text, (key, name)
+            officer_reads += name == "registry_officer" and key in READS
+        if method == "DELETE":
+            r = await system.http.request(method, url, headers=who["registry_officer"])
+            assert r.status_code == 200, r.text
+    assert not wrong, "\n".join(wrong)
+
+    # every officer read is in the audit, with the entries it returned; nobody else's attempt got any
+    audit = (await system.http.get("/api/v1/registry/audit", headers=system.auth("registry_officer"))).json()["items"]
+    reads = [a for a in audit if a["action"] in READS.values()]
+    assert len(reads) == officer_reads == len(READS)
+    assert all(a["actor"] == "Register Ready desk" and reg["id"] in a["entries"] for a in reads)
+    assert {a["action"] for a in audit} >= {"registrants.create", "registrants.delete", *READS.values()}
+    assert await repo.get(reg["id"]) is None  # erased
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"needs": ["oxygen", "wheelchair"]}, "needs[1]"),
+    ({"needs": []}, "needs"),
+    ({"channels": [{"type": "email", "address": "not an address"}]}, "channels[0].address"),
+    ({"channels": [{"type": "sms", "number": "5035550100"}]}, "channels[0].number"),
+    ({"channels": [{"type": "webhook", "url": "https://example.org/x"}]}, "channels[0].type"),
+    ({"consent": {"given": False, "at": "2026-11-30T10:00:00Z"}}, "consent.given"),
+    ({"consent": {"given": True, "at": "2099-01-01T00:00:00Z"}}, "consent.at"),
+    ({"caregiver": {"name": "Sam", "phone": "12"}}, "caregiver.phone"),
+    ({"needs": ["language"]}, "language"),
+    ({"lat": None, "lon": None, "address": "SE Hawthorne Blvd"}, "address"),
+    ({"lat": None, "lon": None, "address": "Portland"}, "address"),
+    ({"lat": None, "lon": None, "address": "Nowhere Lane & Imaginary Ave"}, "address"),
+    ({"lat": 95.0}, "lat"),
+])
+async def test_registration_refuses_bad_input_naming_the_field(officer, change, field):
+    body = {**registrant_body("Ada Lovelace", *INSIDE), **change}
+    r = await officer.http.post("/api/v1/registry/registrants", json=body, headers=officer.auth("registry_officer"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith(f"{field}:") or field in str(r.json()["detail"]), r.text
+    if field == "address" and "Hawthorne" in body["address"]:
+        assert r.json().get("candidates") == ["SE Hawthorne Blvd, Portland"]
+    assert "Ada" not in r.text
+
+
+async def test_consent_is_required(officer):
+    body = registrant_body("Ada Lovelace", *INSIDE)
+    del body["consent"]
+    r = await officer.http.post("/api/v1/registry/registrants", json=body, headers=officer.auth("registry_officer"))
+    assert r.status_code == 422 and "consent" in str(r.json()["detail"]), r.text
+
+
+async def test_registration_echoes_the_address_it_understood(officer):
+    body = {**registrant_body("Ada Lovelace", 0, 0, needs=["language", "vision"], language="ES"),
+            "lat": None, "lon": None, "address": "SE Division St & SE 12th Ave"}
+    made = await register(officer, body)
+    assert made["location"]["label"] == "SE Division St & SE 12th Ave, Portland"
+    assert made["location"]["geo_precision"] == "street"
+    assert 45.4 < made["location"]["lat"] < 45.6 and made["needs"] == ["vision", "language"]
+    assert made["language"] == "es" and made["channels"][0]["contact"] == "ada.lovelace@example.org"
+    assert made["caregiver"] == {"name": "Sam Carer", "phone": "+15035550142", "relation": "son"}
