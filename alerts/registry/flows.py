@@ -175,14 +175,15 @@ async def check_token(*, store: Store, token: str) -> tuple[Outreach, str]:
     return found, state
 
 
-async def open_report(*, store: Store, intake: Intake, outreach: Outreach, silent: bool) -> str | None:
+async def open_report(*, store: Store, intake: Intake, outreach: Outreach, silent: bool, base_url: str) -> str | None:
     """The needs-help report of a check-in through the citizen intake (journaled, correlated); its id, or None
     when the registrant was erased meanwhile."""
     reg = await repository(store).get(outreach.registrant_id)
     if reg is None:
         return None
     accepted = await submit_report(intake=intake, report=needs_help_report(reg=reg, outreach=outreach, silent=silent),
-                                   event_id=report_event_id(outreach.id), source_type=SOURCE_TYPE, now=utcnow())
+                                   event_id=report_event_id(outreach.id), source_type=SOURCE_TYPE, now=utcnow(),
+                                   base_url=base_url)
     return accepted.id
 
 
@@ -197,7 +198,8 @@ async def check_in(*, store: Store, intake: Intake, token: str, base_url: str) -
         return CheckinOut(state=current.state, report_id=current.report_id,
                           tracking_url=tracking_url(base_url=base_url, report_id=current.report_id)
                           if current.report_id else None)
-    report_id = found.report_id or await open_report(store=store, intake=intake, outreach=found, silent=False)
+    report_id = found.report_id or await open_report(store=store, intake=intake, outreach=found, silent=False,
+                                                     base_url=base_url)
     done = await repo.answer(found.id, state="need_help", at=now, report_id=report_id,
                              only_from=("awaiting", "safe", "silent", "need_help"))
     current = done or found
@@ -206,23 +208,23 @@ async def check_in(*, store: Store, intake: Intake, token: str, base_url: str) -
                       tracking_url=tracking_url(base_url=base_url, report_id=report_id) if report_id else None)
 
 
-async def sweep_silent(*, store: Store, intake: Intake, now: datetime | None = None) -> int:
+async def sweep_silent(*, store: Store, intake: Intake, base_url: str, now: datetime | None = None) -> int:
     """Every check-in past its due time without an answer: a needs-help report, state ``silent``. How many."""
     repo = repository(store)
     n = 0
     for o in await repo.due(now or utcnow()):
-        report_id = await open_report(store=store, intake=intake, outreach=o, silent=True)
+        report_id = await open_report(store=store, intake=intake, outreach=o, silent=True, base_url=base_url)
         if await repo.answer(o.id, state="silent", at=utcnow(), report_id=report_id, only_from=("awaiting",)):
             n += 1
             log.info("registry: check-in %s silent past its due time (report %s)", o.id, report_id)
     return n
 
 
-async def run_timer(*, store: Store, intake: Intake, interval_s: float) -> None:
+async def run_timer(*, store: Store, intake: Intake, interval_s: float, base_url: str) -> None:
     """The check-in timer: every ``interval_s`` seconds, the due rows (they survive restarts: they are rows)."""
     while True:
         try:
-            await sweep_silent(store=store, intake=intake)
+            await sweep_silent(store=store, intake=intake, base_url=base_url)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the store or the journal is down: the rows wait for the next round

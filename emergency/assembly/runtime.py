@@ -282,7 +282,8 @@ class Runtime:
                                  metrics=self.metrics, outage=self.outage)
             self.workers.append(worker)
             self._spawn(worker.run(), f"worker-{group}")
-        self._spawn(run_checkin_timer(store=store, intake=self, interval_s=s.notice_timer_s), "registry-timer")
+        self._spawn(run_checkin_timer(store=store, intake=self, interval_s=s.notice_timer_s,
+                                      base_url=s.public_base_url()), "registry-timer")
         self._spawn(run_escalation_timer(store=store, settings=s, bootstrap=self.bootstrap), "facilities-timer")
         for channel in self.channels.values():
             if channel.per_process:
