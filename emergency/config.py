@@ -157,6 +157,14 @@ class Settings(BaseSettings):
                                          "each try (full jitter), until the alert expires")
     delivery_retry_max_s: float = Field(300.0, gt=0, description="longest delay between two tries of a send")
 
+    # alert drafts and approval (alerts/drafts, issue 15)
+    alert_approval: str = Field(
+        "child_abduction=one", description="approvals an alert draft needs before it is issued, per tier, "
+        "comma-separated TIER=none|one (imminent_threat_extreme, imminent_threat_severe, child_abduction, "
+        "public_safety, test); a tier not named needs none. Presidential alerts always need one approval by a "
+        "second person (role alert_approver) and cannot be set here. A tier that needs an approval can no longer "
+        "be issued directly by POST /api/v1/alerts")
+
     # external feeds (feeds/external)
     feeds: str = Field("", description="feeds the system polls itself, comma-separated NAME=URL "
                        "(usgs=https://host/all_day.geojson,gdacs=https://host/rss.xml); the format is recognised "
@@ -175,6 +183,17 @@ class Settings(BaseSettings):
     @classmethod
     def _feeds(cls, value: str) -> str:
         parse_feed_list(value)  # ValueError naming the bad entry: refused at start
+        return value
+
+    @field_validator("alert_approval")
+    @classmethod
+    def _approval(cls, value: str) -> str:
+        for item in filter(None, (x.strip() for x in value.split(","))):
+            tier, sep, need = item.partition("=")
+            if not sep or not re.fullmatch(r"[a-z_]+", tier.strip()) or need.strip() not in ("none", "one"):
+                raise ValueError(f"expected TIER=none|one entries, comma-separated, got {item!r}")
+            if tier.strip() == "presidential":
+                raise ValueError("presidential alerts always need a second person's approval: leave it out")
         return value
 
     @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate")

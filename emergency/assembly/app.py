@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from alerts.delivery.channels.views import router as channels_router
 from alerts.delivery.views import router as delivery_router
+from alerts.drafts.service import approval_policy
+from alerts.drafts.views import router as drafts_router
 from alerts.subscriptions.views import router as subscriptions_router
 from alerts.views import router as alerts_router
 from emergency import __version__
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     background task once the app has started, and is cancelled at shutdown.
     """
     settings = settings or (runtime.settings if runtime else get_settings())
+    approval_policy(settings.alert_approval)  # a bad EMERGENCY_ALERT_APPROVAL is refused at start, naming the entry
     start = runtime is None
     stop = start if stop_runtime is None else stop_runtime
     rt = runtime or Runtime(settings)
@@ -82,7 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     install_error_handlers(app)
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
-                   subscriptions_router, external_feeds_router, incidents_router, delivery_router):
+                   subscriptions_router, external_feeds_router, incidents_router, delivery_router, drafts_router):
         app.include_router(router)
     live_map.mount(app)
     mount_docs(app)
