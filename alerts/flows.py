@@ -23,7 +23,6 @@ from alerts.drafts.service import require_approval
 from alerts.journal import ALERT_JOURNAL
 from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertIn
-from alerts.tiers import Tier
 from alerts.service import (
     authorise_change,
     cancel_event,
@@ -35,6 +34,7 @@ from alerts.service import (
     update_event,
     validated_cap,
 )
+from alerts.tiers import Tier
 from emergency.auth.models import TokenRecord
 from emergency.cop.features import PRIVATE_KEY as PRIVATE
 from emergency.events import Envelope, new_id, utcnow
