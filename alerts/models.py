@@ -53,7 +53,7 @@ class AlertIn(BaseModel):
     event: SafeText | None = Field(None, max_length=100, description="what is happening (e.g. \"Hazardous Materials "
                               "Warning\"); it chooses the SAME event code; default: the tier's default event")
     same_code: SafeText | None = Field(None, min_length=3, max_length=3, description="SAME/EAS event code (e.g. HMW, "
-                                  "FRW, EVI); default: chosen from the event (CEM when the event names none)")
+                                  "FRW, EVI); default: chosen from the event (an event naming no EAS event is refused: give it here)")
     area: AlertArea
     expires: AlertExpiry  # emergency.timebounds: at most 30 days ahead
     # Wireless Emergency Alert text. When ``wea_text`` is left out the headline is used, so it must
