@@ -182,7 +182,8 @@ def choose_language(*, wanted: list[str], available: list[str]) -> str | None:
 
 
 def alert_languages(event: Envelope) -> list[str]:
-    """The languages of an alert version's info blocks (one today; the hook for translations)."""
+    """The languages of an alert version's info blocks, the first first (``attributes["languages"]``: the alert's
+    language and its translations, ``alerts.service.alert_languages_of``)."""
     langs = event.attributes.get("languages")
     return list(langs) if langs else [event.attributes.get("language") or DEFAULT_LANGUAGE]
 

@@ -273,3 +273,13 @@ def test_a_bad_approval_setting_is_refused_at_start(tmp_path):
     with pytest.raises(ValueError, match="'panic=one'"):
         approval_policy("panic=one")
     assert approval_policy("") == {t: int(t is Tier.presidential) for t in Tier}
+
+
+async def test_a_token_names_its_person_on_creation(system):
+    admin = system.auth("admin")
+    r = await system.http.post("/api/v1/admin/tokens", json={"name": "FEMA duty desk", "roles": ["alert_approver"],
+                                                             "person": "Eve Officer"}, headers=admin)
+    assert r.status_code == 201 and r.json()["person"] == "Eve Officer" and r.json()["roles"] == ["alert_approver"]
+    r = await system.http.post("/api/v1/admin/tokens", json={"name": "x", "roles": ["alert_approver"], "person": ""},
+                               headers=admin)
+    assert r.status_code == 422 and r.json()["detail"].startswith("person:")
