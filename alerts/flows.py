@@ -25,6 +25,7 @@ from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertIn
 from alerts.service import (
     authorise_change,
+    authorise_tier,
     cancel_event,
     check_expires,
     check_same_tier,
@@ -61,6 +62,7 @@ async def issue_alert(*, principal: TokenRecord, payload: AlertIn, submit: Submi
     key is refused (422 ``Idempotency-Key``). A tier that needs approval under ``policy`` (``alerts.drafts``;
     None: presidential only) is refused (403 ``tier``) unless ``approvals`` (by a draft's approvers) suffice."""
     now = now or utcnow()
+    authorise_tier(principal=principal, tier=payload.tier)  # may this token issue the tier at all, first
     require_approval(policy=policy, tier=payload.tier, approvals=approvals)
     event, cap = prepare_alert(principal=principal, alert=payload, event_id=event_id or new_id("alert"), now=now)
     if digest is None:
