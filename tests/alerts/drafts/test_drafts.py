@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from alerts.cap.validate import validate_document
 from alerts.tiers import Tier
 from emergency.auth.tokens import Role, create_token
@@ -220,10 +222,22 @@ async def test_the_list_is_newest_first_truncated_and_scoped_to_the_jurisdiction
     assert (await http.get(f"{DRAFTS}?limit=0", headers=originator)).status_code == 422
 
 
-async def test_drafts_and_their_trail_are_reproduced_by_a_rebuild(broker, store_url, tmp_path):
-    settings = make_settings(broker, store_url, tmp_path)
+@asynccontextmanager
+async def serving(settings, broker):
+    """The system on ``settings`` for the block, stopped after it."""
     system, task, server = await start_system(settings, broker)
     try:
+        yield system
+    finally:
+        await system.http.aclose()
+        server.should_exit = True
+        await task
+        await system.runtime.stop()
+
+
+async def test_drafts_and_their_trail_are_reproduced_by_a_rebuild(broker, store_url, tmp_path):
+    settings = make_settings(broker, store_url, tmp_path)
+    async with serving(settings, broker) as system:
         author, approver = await people(system.runtime.store)
         issued = (await system.http.post(DRAFTS, json=presidential(), headers=author)).json()["id"]
         await system.http.post(f"{DRAFTS}/{issued}/approve", headers=approver)
@@ -237,27 +251,16 @@ async def test_drafts_and_their_trail_are_reproduced_by_a_rebuild(broker, store_
         listed = (await system.http.get(DRAFTS, headers=approver)).json()
         assert [[e["action"] for e in d["trail"]] for d in before] == [
             ["create", "approve", "edit", "approve", "issue"], ["create", "reject"]]
-    finally:
-        await system.http.aclose()
-        server.should_exit = True
-        await task
-        await system.runtime.stop()
     env = {"EMERGENCY_STORE_URL": store_url, "EMERGENCY_TOPIC_PREFIX": settings.topic_prefix,
            "EMERGENCY_DATA_DIR": str(tmp_path), "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap}
     done = run_cli("rebuild", env=env)
     assert done.returncode == 0, done.stderr
-    system, task, server = await start_system(settings, broker)
-    try:
+    async with serving(settings, broker) as system:
         after = [(await system.http.get(f"{DRAFTS}/{d}", headers=approver)).json() for d in (issued, rejected)]
         for b, a in zip(before, after, strict=True):
             b.pop("preview"), a.pop("preview")  # computed at each read (its sent time moves)
         assert after == before
         assert (await system.http.get(DRAFTS, headers=approver)).json() == listed
-    finally:
-        await system.http.aclose()
-        server.should_exit = True
-        await task
-        await system.runtime.stop()
 
 
 def test_a_bad_approval_setting_is_refused_at_start(tmp_path):

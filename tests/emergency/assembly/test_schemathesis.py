@@ -45,6 +45,7 @@ ROLE_TOKENS = {
               "jurisdiction": REGION["jurisdiction"]},
     "national_authority": {"roles": ["national_authority"]},
     "collector": {"roles": ["collector"]},
+    "alert_approver": {"roles": ["alert_approver"], "person": "Duty officer"},  # alert drafts (issue 15)
 }
 
 
