@@ -197,7 +197,12 @@ async def _alert(settings, args: argparse.Namespace) -> str:
         principal = await lookup_token(store, args.token or "")
         if principal is None:
             raise Forbidden("--token", "give an active alert originator token (or set EMERGENCY_TOKEN)")
-        common = {"principal": principal, "submit": _journal(store), "lifecycle": LifecycleRegistry()}
+        from alerts.drafts.service import approval_policy
+
+        # the approval policy of the API: a tier that needs a second person is refused here (403 tier) and is
+        # drafted and approved through /api/v1/alerts/drafts
+        common = {"principal": principal, "submit": _journal(store), "lifecycle": LifecycleRegistry(),
+                  "policy": approval_policy(settings.alert_approval)}
         if args.alert_command == "issue":
             accepted = await flows.issue_alert(payload=payload, **common)
         elif args.alert_command == "update":

@@ -14,15 +14,18 @@ needs a lock in the store (a PostGIS advisory lock on the alert id; SQLite has o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from alerts.cap.build import envelope_to_cap, thread_messages
+from alerts.drafts.service import require_approval
 from alerts.journal import ALERT_JOURNAL
 from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertIn
 from alerts.service import (
     authorise_change,
+    authorise_tier,
     cancel_event,
     check_expires,
     check_same_tier,
@@ -32,6 +35,7 @@ from alerts.service import (
     update_event,
     validated_cap,
 )
+from alerts.tiers import Tier
 from emergency.auth.models import TokenRecord
 from emergency.cop.features import PRIVATE_KEY as PRIVATE
 from emergency.events import Envelope, new_id, utcnow
@@ -50,12 +54,16 @@ class Submitter(Protocol):
 
 async def issue_alert(*, principal: TokenRecord, payload: AlertIn, submit: Submitter, lifecycle: LifecycleRegistry,
                       event_id: str | None = None, store: Store | None = None, digest: str | None = None,
-                      now: datetime | None = None) -> Accepted:
+                      now: datetime | None = None, policy: Mapping[Tier, int] | None = None,
+                      approvals: int = 0) -> Accepted:
     """Issue a new alert from ``principal`` (id ``event_id`` or a new one). With ``digest`` (the request's
     digest; ``event_id`` then comes from the sender's Idempotency-Key and ``store`` is needed) a repeat of
     the same request is answered with the original id as a duplicate, and another request under the same
-    key is refused (422 ``Idempotency-Key``)."""
+    key is refused (422 ``Idempotency-Key``). A tier that needs approval under ``policy`` (``alerts.drafts``;
+    None: presidential only) is refused (403 ``tier``) unless ``approvals`` (by a draft's approvers) suffice."""
     now = now or utcnow()
+    authorise_tier(principal=principal, tier=payload.tier)  # may this token issue the tier at all, first
+    require_approval(policy=policy, tier=payload.tier, approvals=approvals)
     event, cap = prepare_alert(principal=principal, alert=payload, event_id=event_id or new_id("alert"), now=now)
     if digest is None:
         refuse(lifecycle.admit(cap, now))
@@ -83,11 +91,13 @@ def _repeat(first: Envelope, digest: str) -> Accepted:
 
 
 async def update_alert(*, principal: TokenRecord, alert_id: str, payload: AlertIn, submit: Submitter, store: Store,
-                       lifecycle: LifecycleRegistry, now: datetime | None = None) -> Accepted:
+                       lifecycle: LifecycleRegistry, now: datetime | None = None,
+                       policy: Mapping[Tier, int] | None = None, approvals: int = 0) -> Accepted:
     """Replace an issued alert's content and area (CAP Update of its thread), reaching everyone the thread
-    reached before and everyone inside the new area."""
+    reached before and everyone inside the new area; the approval policy of its tier as for issuing."""
     async with lifecycle.thread_lock(alert_id):
         original = await _own(principal=principal, alert_id=alert_id, store=store)
+        require_approval(policy=policy, tier=Tier(original.attributes["tier"]), approvals=approvals, msg_type="Update")
         now = _after(original, now)
         check_same_tier(original=original, alert=payload)
         check_expires(alert=payload, now=now)
@@ -96,10 +106,13 @@ async def update_alert(*, principal: TokenRecord, alert_id: str, payload: AlertI
 
 
 async def cancel_alert(*, principal: TokenRecord, alert_id: str, note: str | None, submit: Submitter, store: Store,
-                       lifecycle: LifecycleRegistry, now: datetime | None = None) -> Accepted:
-    """Cancel an issued alert (CAP Cancel, responseType AllClear) for everyone its thread reached."""
+                       lifecycle: LifecycleRegistry, now: datetime | None = None,
+                       policy: Mapping[Tier, int] | None = None, approvals: int = 0) -> Accepted:
+    """Cancel an issued alert (CAP Cancel, responseType AllClear) for everyone its thread reached; the approval
+    policy of its tier as for issuing."""
     async with lifecycle.thread_lock(alert_id):
         original = await _own(principal=principal, alert_id=alert_id, store=store)
+        require_approval(policy=policy, tier=Tier(original.attributes["tier"]), approvals=approvals, msg_type="Cancel")
         now = _after(original, now)
         return await _publish_next(original, cancel_event(original, note=note, now=now), principal=principal,
                                    submit=submit, lifecycle=lifecycle, now=now)

@@ -4,6 +4,7 @@ alerts.issued (and its Update/Cancel), and which CAP findings refuse it. Refusal
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from alerts.cap.build import cap_date, envelope_to_cap, sender_id
 from alerts.cap.model import Alert
 from alerts.cap.validate import WEA_TEXT_MAX, Finding, validate_alert
-from alerts.models import AlertIn
+from alerts.models import AlertIn, TranslationIn
+from alerts.subscriptions.service import bcp47_tag
 from alerts.tiers import POLICY, Tier, choose_same_code, may_issue
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import NATIONWIDE_ROLE
@@ -55,14 +57,27 @@ def check_expires(*, alert: AlertIn, now: datetime) -> None:
         raise ValidationFailed("expires", "must be in the future")
 
 
-def refuse(findings: Sequence[Finding]) -> None:
+_INFO_INDEX = re.compile(r"^/alert/info\[(\d+)\]")
+
+
+def finding_field(finding: Finding, languages: Sequence[str] = ()) -> str:
+    """The request field a finding is about (``wea_text``; ``translations.es-US.wea_text`` for a finding about
+    the info block of a translation, ``languages`` being the CAP info languages in order), else its CAP path."""
+    field = next((name for marker, name in _FIELD_OF if marker in finding.path), finding.path)
+    m = _INFO_INDEX.match(finding.path)
+    if m and 1 < int(m[1]) <= len(languages) and field != finding.path:
+        return f"translations.{languages[int(m[1]) - 1]}.{field}"
+    return field
+
+
+def refuse(findings: Sequence[Finding], languages: Sequence[str] = ()) -> None:
     """Raise for the first error finding, naming the request field (or CAP element) it is about: 403 for an
     area outside the originator's authority, 422 otherwise."""
     errors = [f for f in findings if f.level == "error"]
     if not errors:
         return
     first = errors[0]
-    field = next((name for marker, name in _FIELD_OF if marker in first.path), first.path)
+    field = finding_field(first, languages)
     if first.code.startswith("authority."):
         raise Forbidden(field, f"{first.message} ({first.code})")
     raise ValidationFailed(field, f"{first.message} ({first.code})")
@@ -71,10 +86,22 @@ def refuse(findings: Sequence[Finding]) -> None:
 def validated_cap(*, event: Envelope, principal: TokenRecord) -> Alert:
     """The CAP message of ``event`` after the validator (schema, core, WEA, and the principal's authorised
     area) found no error in it; refused otherwise."""
-    area = authorised_area(principal=principal)
     cap = envelope_to_cap(event)
-    refuse(validate_alert(cap, ISSUE_PROFILES + (("authority",) if area is not None else ()), authority=area))
+    refuse(cap_findings(cap=cap, principal=principal), [i.language or "" for i in cap.info])
     return cap
+
+
+def cap_findings(*, cap: Alert, principal: TokenRecord) -> list[Finding]:
+    """Every finding of the validator on a CAP message this system would publish for ``principal`` (schema,
+    core, IPAWS, WEA, the principal's authorised area), plus a warning when a 360-character WEA text has no
+    Spanish info block (WEA sends 360-character messages in English and Spanish)."""
+    area = authorised_area(principal=principal)
+    findings = validate_alert(cap, ISSUE_PROFILES + (("authority",) if area is not None else ()), authority=area)
+    has_long = any(i.parameter_value("CMAMlongtext") for i in cap.info)
+    if has_long and not any((i.language or "").lower().startswith("es") for i in cap.info):
+        findings.append(Finding("wea.spanish-missing", "warning", "/alert/info",
+                                "a 360-character WEA message has no Spanish info block: give translations.es-US"))
+    return findings
 
 
 def prepare_alert(*, principal: TokenRecord, alert: AlertIn, event_id: str, now: datetime) -> tuple[Envelope, Alert]:
@@ -138,6 +165,7 @@ def alert_event(alert: AlertIn, *, event_id: str, sender: str, now: datetime) ->
         "circle": area.circle.model_dump() if area.circle else None,
         "wea_text": alert.wea_text,
         "wea_long_text": alert.wea_long_text,
+        **alert_languages_of(alert),
     }
     return Envelope(
         id=event_id, kind=Kind.alert, source=Source(type="alert_originator", ref=sender),
@@ -145,6 +173,37 @@ def alert_event(alert: AlertIn, *, event_id: str, sender: str, now: datetime) ->
         geometry=geometry, location_text=area.description, geo_precision=GeoPrecision.region,
         confidence=1.0, attributes=attributes,
     )
+
+
+DEFAULT_LANGUAGE = "en-US"
+
+
+def alert_languages_of(alert: AlertIn) -> dict[str, Any]:
+    """The ``language`` (of the first info block), ``languages`` (every block's, first first) and ``translations``
+    attributes of an alert; 422 naming ``language`` or ``translations.<tag>`` for a tag that is not BCP 47 or
+    a second block in the same language."""
+    language = DEFAULT_LANGUAGE if alert.language is None else bcp47_tag(alert.language)
+    if language is None:
+        raise ValidationFailed("language", f"{alert.language!r} is not a BCP 47 language tag (like en-US, es-US)")
+    translations: dict[str, dict[str, Any]] = {}
+    for tag, text in alert.translations.items():
+        normal = bcp47_tag(tag)
+        if normal is None:
+            raise ValidationFailed(f"translations.{tag}", "not a BCP 47 language tag (like es-US, ko, zh-Hant)")
+        if normal.lower() == language.lower() or normal in translations:
+            raise ValidationFailed(f"translations.{tag}", f"a second block in {normal}: give each language once "
+                                   f"(the first block is {language})")
+        translations[normal] = text.model_dump(exclude_none=True)
+    return {"language": language, "languages": [language, *translations], "translations": translations}
+
+
+def translation_of(attributes: dict[str, Any], language: str | None) -> dict[str, Any]:
+    """The texts of one info block of an alert version (headline, description, instruction, wea_text,
+    wea_long_text): a translation's, or the first block's for None or the first language."""
+    translations = attributes.get("translations") or {}
+    if language is not None and language in translations:
+        return TranslationIn.model_validate(translations[language]).model_dump()
+    return {k: attributes.get(k) for k in ("headline", "description", "instruction", "wea_text", "wea_long_text")}
 
 
 # --- Update and Cancel of an issued alert ----------------------------------------------------------
@@ -194,10 +253,24 @@ def cancel_event(original: Envelope, *, note: str | None, now: datetime) -> Enve
     attributes = {**a, "headline": f"CANCELLED: {a['headline']}"[:140], "description": note or a.get("description"),
                   "instruction": "The alert is cancelled; no further action is needed.",
                   "expires": expires.isoformat(), "response_type": "AllClear", "wea_long_text": None,
-                  "wea_text": _cancel_wea_text(a)}
+                  "wea_text": _cancel_wea_text(a),
+                  "translations": {tag: _cancel_translation(t, tag, note, a) for tag, t in
+                                   (a.get("translations") or {}).items()}}
     return _next_version(original, attributes, original.geometry, "Cancel", now)
 
 
-def _cancel_wea_text(a: dict[str, Any]) -> str:
-    text = f"CANCELLED: {a.get('wea_text') or a['headline']}"
-    return text if len(text) <= WEA_TEXT_MAX else f"CANCELLED: {a['event']}"[:WEA_TEXT_MAX]
+def _cancel_wea_text(a: dict[str, Any], prefix: str = "CANCELLED") -> str:
+    text = f"{prefix}: {a.get('wea_text') or a['headline']}"
+    return text if len(text) <= WEA_TEXT_MAX else f"{prefix}: {a['event']}"[:WEA_TEXT_MAX]
+
+
+# The Cancel's texts in the languages this system ships (emergency.i18n.SUPPORTED); others get the English ones.
+_CANCELLED = {"en": ("CANCELLED", "The alert is cancelled; no further action is needed."),
+              "es": ("CANCELADA", "La alerta está cancelada; no hace falta hacer nada más."),
+              "ko": ("취소됨", "경보가 취소되었습니다. 더 이상 조치할 필요가 없습니다.")}
+
+
+def _cancel_translation(t: dict[str, Any], tag: str, note: str | None, a: dict[str, Any]) -> dict[str, Any]:
+    prefix, instruction = _CANCELLED.get(tag.split("-")[0].lower(), _CANCELLED["en"])
+    return {"headline": f"{prefix}: {t['headline']}"[:140], "description": note or t.get("description"),
+            "instruction": instruction, "wea_text": _cancel_wea_text({**t, "event": a["event"]}, prefix)}

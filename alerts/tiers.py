@@ -171,7 +171,6 @@ EAS_EVENT_CODES: dict[str, str] = {
     "TRW": "Tropical Storm Warning", "TSA": "Tsunami Watch", "TSW": "Tsunami Warning",
     "VOW": "Volcano Warning", "WSA": "Winter Storm Watch", "WSW": "Winter Storm Warning",
 }
-FALLBACK_SAME_CODE = "CEM"  # an event the table does not know is a Civil Emergency Message
 
 # Codes that make receivers treat a message as a particular tier (alerts.tiers.classify): only that tier
 # may carry them, or a real alert would be taken for a test, or a test for a presidential alert.
@@ -212,29 +211,45 @@ _EVENT_PATTERNS: tuple[tuple[str, str], ...] = (
 _EVENT_RES = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), code) for p, code in _EVENT_PATTERNS)
 
 
-def same_code_of_event(event: str) -> str:
+def same_code_of_event(event: str) -> str | None:
     """The SAME/EAS event code for an event name (``"Hazardous materials spill"`` -> ``HMW``); an exact
-    EAS event name or code counts; ``FALLBACK_SAME_CODE`` (CEM) when nothing matches."""
+    EAS event name or code counts; None when nothing matches (never a guessed code)."""
     text = event.strip()
     if text.upper() in EAS_EVENT_CODES:
         return text.upper()
     for code, name in EAS_EVENT_CODES.items():
         if name.lower() == text.lower():
             return code
-    return next((code for pattern, code in _EVENT_RES if pattern.search(text)), FALLBACK_SAME_CODE)
+    return next((code for pattern, code in _EVENT_RES if pattern.search(text)), None)
+
+
+def event_candidates(event: str, *, limit: int = 5) -> list[str]:
+    """The EAS event names closest to ``event`` (``"Name (CODE)"``), best first, for a refusal's candidates."""
+    from rapidfuzz import fuzz, process
+
+    names = {f"{name} ({code})": name for code, name in EAS_EVENT_CODES.items()}
+    found = process.extract(event, names, scorer=fuzz.WRatio, limit=limit)
+    return [key for _, _, key in found]
 
 
 def choose_same_code(tier: Tier, event: str, explicit: str | None = None) -> str:
     """The SAME code an alert of ``tier`` about ``event`` is issued with: ``explicit`` when the sender gave one
     (an EAS event code), else the one the event names. ``ValidationFailed`` naming ``same_code`` (or
-    ``event``) for an unknown code or a code reserved to another tier (EAN, CAE, the test codes)."""
+    ``event``) for an unknown code, an event that names no EAS event (with the closest EAS events as
+    candidates: name one, or give ``same_code``; never a guessed code), or a code reserved to another tier
+    (EAN, CAE, the test codes)."""
     if explicit is not None:
         code = explicit.strip().upper()
         if code not in EAS_EVENT_CODES:
             raise ValidationFailed("same_code", f"{explicit!r} is not an EAS event code", sorted(EAS_EVENT_CODES))
         field = "same_code"
     else:
-        code, field = same_code_of_event(event), "event"
+        found, field = same_code_of_event(event), "event"
+        if found is None:
+            raise ValidationFailed("event", f"{event!r} names no EAS event, so no SAME code can be chosen: name "
+                                   "the event as the EAS table does (see candidates), or give same_code "
+                                   "(e.g. CEM for a civil emergency)", event_candidates(event))
+        code = found
     reserved = TIER_RESERVED_CODES.get(code)
     if reserved is not None and reserved is not tier:
         shown = explicit if explicit is not None else event

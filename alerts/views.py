@@ -9,6 +9,7 @@ from alerts import flows
 from alerts.atom import IndexEntry, atom_index
 from alerts.cap.build import envelope_to_cap
 from alerts.cap.xml import write_alert
+from alerts.drafts.service import approval_policy
 from alerts.lifecycle import LifecycleRegistry
 from alerts.models import AlertCancelIn, AlertIn
 from alerts.service import issued_alert
@@ -37,12 +38,15 @@ async def issue_alert(alert: AlertIn, request: Request,
     """Issue an alert to everyone inside its area; 202 once journaled. An ``Idempotency-Key`` is this
     token's own: the same key and request again answer the original id (``duplicate: true``); the same key
     with a different request is refused (422 ``Idempotency-Key``). The area must lie inside the token's
-    authorised area (403 ``area`` otherwise); the SAME code follows ``event`` unless ``same_code`` is given."""
+    authorised area (403 ``area`` otherwise); the SAME code follows ``event`` unless ``same_code`` is given (an
+    event naming no EAS event is refused, 422 ``event`` with the closest EAS events). A tier whose approval
+    policy (``EMERGENCY_ALERT_APPROVAL``; presidential always) needs a second person is refused (403 ``tier``):
+    draft it with ``POST /api/v1/alerts/drafts``."""
     keyed_id = idempotent_id("alert", idempotency_key, sender=principal.token_hash)
     runtime = request.app.state.runtime
     accepted = await flows.issue_alert(principal=principal, payload=alert, submit=runtime.submit,
                                        lifecycle=lifecycle(request), event_id=keyed_id, store=runtime.store,
-                                       digest=request_digest(alert) if keyed_id else None)
+                                       digest=request_digest(alert) if keyed_id else None, policy=_policy(request))
     return AcceptedOut(id=accepted.event_id, duplicate=not accepted.created)
 
 
@@ -53,7 +57,7 @@ async def update_alert(alert_id: str, alert: AlertIn, request: Request,
     its thread); delivered to everyone inside the new area or any area the thread covered before."""
     runtime = request.app.state.runtime
     accepted = await flows.update_alert(principal=principal, alert_id=alert_id, payload=alert, submit=runtime.submit,
-                                        store=runtime.store, lifecycle=lifecycle(request))
+                                        store=runtime.store, lifecycle=lifecycle(request), policy=_policy(request))
     return AcceptedOut(id=accepted.event_id, duplicate=False)
 
 
@@ -63,8 +67,15 @@ async def cancel_alert(alert_id: str, request: Request, body: AlertCancelIn | No
     """Cancel an alert (CAP msgType Cancel, responseType AllClear) for everyone its thread reached."""
     runtime = request.app.state.runtime
     accepted = await flows.cancel_alert(principal=principal, alert_id=alert_id, note=body.note if body else None,
-                                        submit=runtime.submit, store=runtime.store, lifecycle=lifecycle(request))
+                                        submit=runtime.submit, store=runtime.store, lifecycle=lifecycle(request),
+                                        policy=_policy(request))
     return AcceptedOut(id=accepted.event_id, duplicate=False)
+
+
+def _policy(request: Request):
+    """Approvals needed per tier (``EMERGENCY_ALERT_APPROVAL``): a tier that needs one is refused here (403
+    ``tier``) and goes through ``/api/v1/alerts/drafts``."""
+    return approval_policy(request.app.state.runtime.settings.alert_approval)
 
 
 def lifecycle(request: Request) -> LifecycleRegistry:

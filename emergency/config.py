@@ -202,6 +202,13 @@ class Settings(BaseSettings):
                                          "acknowledge a notification before the next contact is notified")
     notice_timer_s: float = Field(5.0, gt=0, description="how often the workers look for check-ins and facility "
                                   "notifications past their due time (the due times are rows: they survive restarts)")
+    # alert drafts and approval (alerts/drafts, issue 15)
+    alert_approval: str = Field(
+        "child_abduction=one", description="approvals an alert draft needs before it is issued, per tier, "
+        "comma-separated TIER=none|one (imminent_threat_extreme, imminent_threat_severe, child_abduction, "
+        "public_safety, test); a tier not named needs none. Presidential alerts always need one approval by a "
+        "second person (role alert_approver) and cannot be set here. A tier that needs an approval can no longer "
+        "be issued directly by POST /api/v1/alerts")
 
     # external feeds (feeds/external)
     feeds: str = Field("", description="feeds the system polls itself, comma-separated NAME=URL "
@@ -229,6 +236,17 @@ class Settings(BaseSettings):
     @classmethod
     def _feeds(cls, value: str) -> str:
         parse_feed_list(value)  # ValueError naming the bad entry: refused at start
+        return value
+
+    @field_validator("alert_approval")
+    @classmethod
+    def _approval(cls, value: str) -> str:
+        for item in filter(None, (x.strip() for x in value.split(","))):
+            tier, sep, need = item.partition("=")
+            if not sep or not re.fullmatch(r"[a-z_]+", tier.strip()) or need.strip() not in ("none", "one"):
+                raise ValueError(f"expected TIER=none|one entries, comma-separated, got {item!r}")
+            if tier.strip() == "presidential":
+                raise ValueError("presidential alerts always need a second person's approval: leave it out")
         return value
 
     @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate", "message_report_rate", "intake_rate",

@@ -30,6 +30,7 @@ class Kind(str, Enum):
     alert = "alert"
     receipt = "receipt"
     subscription = "subscription"  # a change of an alert subscription (no contact data: see alerts.subscriptions)
+    alert_draft = "alert_draft"  # a version of an alert draft with its approval trail (alerts.drafts; never public)
 
 
 class GeoPrecision(str, Enum):

@@ -80,6 +80,7 @@ ALERT_FIELDS = frozenset({
     "tier", "rank", "headline", "description", "instruction", "event", "severity", "urgency", "certainty",
     "status", "msg_type", "response_type", "sent", "expires", "area_desc", "circle", "wea_text", "wea_long_text",
     "cap_id",
+    "language", "languages", "translations",  # issue 15: the alert's info blocks per language (alerts.service)
 })
 
 FEED_FIELDS = frozenset({

@@ -32,31 +32,40 @@ def polygons(geometry: dict[str, Any]) -> list[str]:
     return [" ".join(f"{lat:.6f},{lon:.6f}" for lon, lat, *_ in ring) for ring in rings]
 
 
-def envelope_to_cap(event: Envelope) -> Alert:
-    """The CAP 1.2 message (IPAWS profile, WEA parameters) for an issued alert envelope."""
-    a = event.attributes
-    tier = Tier(a["tier"])
+def _wea_parameters(tier: Tier, texts: dict[str, Any]) -> list[ValuePair]:
     params = [ValuePair(value_name="WEAHandling", value=WEA_HANDLING[tier])]
-    wea_text = a.get("wea_text") or (a["headline"] if len(a["headline"]) <= WEA_TEXT_MAX else None)
+    headline = texts["headline"]
+    wea_text = texts.get("wea_text") or (headline if len(headline) <= WEA_TEXT_MAX else None)
     if wea_text:
         params.append(ValuePair(value_name="CMAMtext", value=wea_text))
-    if a.get("wea_long_text"):
-        params.append(ValuePair(value_name="CMAMlongtext", value=a["wea_long_text"]))
+    if texts.get("wea_long_text"):
+        params.append(ValuePair(value_name="CMAMlongtext", value=texts["wea_long_text"]))
+    return params
+
+
+def envelope_to_cap(event: Envelope) -> Alert:
+    """The CAP 1.2 message (IPAWS profile, WEA parameters) for an issued alert envelope: one ``<info>`` per
+    language (the first language's texts, then each translation's), each with the same event, codes, urgency,
+    severity, certainty, expiry and area."""
+    a = event.attributes
+    tier = Tier(a["tier"])
     circle = a.get("circle")
     geometry = a.get("cap_area") or event.geometry  # an Update is delivered wider than its own area
     area = Area(area_desc=a.get("area_desc") or "Alert area",
                 polygon=[] if circle or geometry is None else polygons(geometry),
                 circle=[format_cap_circle(circle["lat"], circle["lon"], circle["radius_km"])] if circle else [])
     same = a.get("same_code") or SAME_CODE[tier]  # alerts stored before the code followed the event
-    info = Info(language="en-US", category=[CATEGORY.get(tier, "Safety")], event=a["event"],
-                response_type=[a["response_type"]] if a.get("response_type") else [], urgency=a["urgency"], severity=a["severity"], certainty=a["certainty"],
-                event_code=[ValuePair(value_name="SAME", value=same)],
-                expires=cap_date(a["expires"]), sender_name=a["sender"], headline=a["headline"],
-                description=a.get("description"), instruction=a.get("instruction"),
-                parameter=params, area=[area])
+    blocks = [(a.get("language") or "en-US", a), *(a.get("translations") or {}).items()]
+    info = [Info(language=language, category=[CATEGORY.get(tier, "Safety")], event=a["event"],
+                 response_type=[a["response_type"]] if a.get("response_type") else [], urgency=a["urgency"],
+                 severity=a["severity"], certainty=a["certainty"], event_code=[ValuePair(value_name="SAME", value=same)],
+                 expires=cap_date(a["expires"]), sender_name=a["sender"], headline=texts["headline"],
+                 description=texts.get("description"), instruction=texts.get("instruction"),
+                 parameter=_wea_parameters(tier, texts), area=[area])
+            for language, texts in blocks]
     return Alert(identifier=a.get("cap_id") or event.id, sender=sender_id(a["sender"]), sent=cap_date(a["sent"]),
                  status=a["status"], msg_type=a.get("msg_type", "Alert"), scope="Public", code=[IPAWS_CODE],
-                 references=a.get("references"), info=[info])
+                 references=a.get("references"), info=info)
 
 
 def tier_of(alert: Alert) -> Tier:

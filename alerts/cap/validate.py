@@ -298,8 +298,9 @@ def check_wea(alert: Alert) -> list[Finding]:
         at = f"/alert/info[{i}]"
         lang = (info.language or "en-US").lower()
         languages.append(lang)
-        if not lang.startswith(("en", "es")):
-            out.append(_err("wea.language", f"{at}/language", f"WEA carries English and Spanish only, not {lang!r}"))
+        if not lang.startswith(("en", "es")):  # IPAWS passes the block on to the other channels (EAS, feeds)
+            out.append(_warn("wea.language", f"{at}/language", f"WEA carries English and Spanish only: the {lang!r} "
+                             "block goes to the other channels, not to phones as WEA"))
         text = info.parameter_value("CMAMtext")
         if text is None:
             if info.headline is not None and len(info.headline) > WEA_TEXT_MAX:

@@ -182,9 +182,28 @@ def choose_language(*, wanted: list[str], available: list[str]) -> str | None:
 
 
 def alert_languages(event: Envelope) -> list[str]:
-    """The languages of an alert version's info blocks (one today; the hook for translations)."""
+    """The languages of an alert version's info blocks, the first first (``attributes["languages"]``: the alert's
+    language and its translations, ``alerts.service.alert_languages_of``)."""
     langs = event.attributes.get("languages")
     return list(langs) if langs else [event.attributes.get("language") or DEFAULT_LANGUAGE]
+
+
+def targeted(*, index: SubscriberIndex, event: Envelope) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """The subscribers' channels an alert version reaches by area and tier: (subscription, channel id) ->
+    (channel type, the info block language chosen for the subscriber, None = the first). Confirmed channels
+    only, WebSocket left out (it is pushed to live connections); a draft's preview counts the same way."""
+    area = delivery_area(event)
+    languages = alert_languages(event)
+    tier = event.attributes["tier"]
+    chosen: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for t in (index.query(area) if area is not None else []):
+        if not delivers(tier, t.tiers):
+            continue
+        lang = choose_language(wanted=t.languages, available=languages)
+        for ch in t.channels:
+            if ch.confirmed and ch.channel is not ChannelType.websocket:
+                chosen[(t.subscription_id, ch.channel_id)] = (ch.channel.value, lang)
+    return chosen
 
 
 def alert_version(event: Envelope) -> str:
@@ -248,15 +267,7 @@ class FanOut:
         prio = priority(tier, a.get("severity"))
         expires = datetime.fromisoformat(a["expires"])
         languages = alert_languages(event)
-        area = delivery_area(event)
-        chosen: dict[tuple[str, str], tuple[str, str | None]] = {}  # (subscription, channel id) -> (type, language)
-        for t in (self.index.query(area) if area is not None else []):
-            if not delivers(tier, t.tiers):
-                continue
-            lang = choose_language(wanted=t.languages, available=languages)
-            for ch in t.channels:
-                if ch.confirmed and ch.channel is not ChannelType.websocket:
-                    chosen[(t.subscription_id, ch.channel_id)] = (ch.channel.value, lang)
+        chosen = targeted(index=self.index, event=event)  # (subscription, channel id) -> (type, language)
         for ch in sorted(self.broadcast, key=lambda c: c.value):  # one system-wide delivery per version and channel
             chosen[(broadcast_subscription(ch), BROADCAST_CHANNEL_ID)] = (ch.value, languages[0] if languages else None)
         if msg_type in ("Update", "Cancel"):

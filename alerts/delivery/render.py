@@ -13,6 +13,7 @@ from alerts.cap.xml import write_alert
 from alerts.delivery.fanout import alert_version
 from alerts.delivery.models import DeliveryJob, Rendered, SendFailed
 from alerts.journal import ALERT_JOURNAL
+from alerts.service import translation_of
 from emergency.cop.features import to_feature
 from emergency.events import Envelope
 from emergency.store.base import Store
@@ -33,12 +34,13 @@ async def find_version(*, store: Store, job: DeliveryJob) -> Envelope | None:
 
 
 def render_alert(*, event: Envelope, job: DeliveryJob, base: str) -> Rendered:
-    """The message of an alert version (one info block today; ``job.language`` is the hook for translations)."""
-    a = event.attributes
-    headline = a.get("headline") or event.text or event.id
-    short = a.get("wea_text") or headline
-    return Rendered(headline=headline, description=a.get("description"), instruction=a.get("instruction"),
-                    wea_short=short[:WEA_TEXT_MAX], wea_long=a.get("wea_long_text"),
+    """The message of an alert version in the info block the fan-out chose for the subscriber (``job.language``,
+    one of the alert's languages), or the first block; every channel renders from these texts."""
+    texts = translation_of(event.attributes, job.language)
+    headline = texts.get("headline") or event.text or event.id
+    short = texts.get("wea_text") or headline
+    return Rendered(headline=headline, description=texts.get("description"), instruction=texts.get("instruction"),
+                    wea_short=short[:WEA_TEXT_MAX], wea_long=texts.get("wea_long_text"),
                     cap_xml=write_alert(envelope_to_cap(event)).decode("utf-8"), geojson=to_feature(event),
                     link=f"{base}/api/v1/alerts/{event.id}.xml", ack_url=ack_url(base=base, delivery_id=job.delivery_id))
 

@@ -349,19 +349,27 @@ def _push(value: Any, field: str, hosts: list[str]) -> dict[str, Any]:
 
 # --- languages and tiers ----------------------------------------------------------------------
 
+def bcp47_tag(tag: object) -> str | None:
+    """A BCP 47 language tag case-normalised (``es-us`` -> ``es-US``, ``zh-hant-tw`` -> ``zh-Hant-TW``), or None
+    when it is not one (language, optional script, region and variants; at most 35 characters)."""
+    m = _BCP47.match(tag) if isinstance(tag, str) and len(tag) <= 35 else None
+    if m is None:
+        return None
+    parts = [m["lang"].lower()]
+    if m["script"]:
+        parts.append(m["script"].title())
+    if m["region"]:
+        parts.append(m["region"].upper())
+    return "-".join(parts) + m["rest"].lower()
+
+
 def parse_languages(raw: list[str], *, field: str = "languages") -> list[str]:
     """BCP 47 tags in preference order, case-normalised (``es``, ``zh-Hant-TW``), each once."""
     out: list[str] = []
     for i, tag in enumerate(raw):
-        m = _BCP47.match(tag) if isinstance(tag, str) and len(tag) <= 35 else None
-        if m is None:
+        normal = bcp47_tag(tag)
+        if normal is None:
             raise ValidationFailed(f"{field}[{i}]", "not a BCP 47 language tag (like en, es, zh-Hant, pt-BR)")
-        parts = [m["lang"].lower()]
-        if m["script"]:
-            parts.append(m["script"].title())
-        if m["region"]:
-            parts.append(m["region"].upper())
-        normal = "-".join(parts) + m["rest"].lower()
         if normal not in out:
             out.append(normal)
     return out

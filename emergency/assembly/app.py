@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from alerts.delivery.channels.views import router as channels_router
 from alerts.delivery.views import router as delivery_router
+from alerts.drafts.service import approval_policy
+from alerts.drafts.views import router as drafts_router
 from alerts.facilities.views import router as facilities_router
 from alerts.page import views as alerts_page
 from alerts.registry.views import router as registry_router
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     background task once the app has started, and is cancelled at shutdown.
     """
     settings = settings or (runtime.settings if runtime else get_settings())
+    approval_policy(settings.alert_approval)  # a bad EMERGENCY_ALERT_APPROVAL is refused at start, naming the entry
     start = runtime is None
     stop = start if stop_runtime is None else stop_runtime
     rt = runtime or Runtime(settings)
@@ -92,7 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
                    subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router,
-                   photos_router, open311_router, registry_router, facilities_router):
+                   photos_router, open311_router, registry_router, facilities_router, drafts_router):
         app.include_router(router)
     live_map.mount(app)
     alerts_page.mount(app)

@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--name", help="the token holder (default: the agency's name)")
     t.add_argument("--role", action="append", required=True,
                    help="agency | coordinator | alert_originator | amber | national_authority | admin | "
-                   "collector (repeatable)")
+                   "collector | alert_approver (repeatable)")
+    t.add_argument("--person", help="the person who holds the token (needed to draft or approve presidential alerts)")
     t.add_argument("--agency", help="agency name (agency tokens): a registered agency's exact name gives its "
                    "agency_id and jurisdiction")
     t.add_argument("--jurisdiction", type=Path, help="GeoJSON file with the agency's jurisdiction polygon "
@@ -351,7 +352,7 @@ async def _token(settings: Settings, args: argparse.Namespace) -> None:
     store = await open_store(settings.resolved_store_url())
     try:
         token, rec = await create_token(store, name=args.name or args.agency, roles=roles, agency=args.agency,
-                                        jurisdiction=jurisdiction)
+                                        jurisdiction=jurisdiction, person=args.person)
         if rec.agency_id:
             await store.repository(AUDIT).add(audit_entry(principal=None, agency_id=rec.agency_id,
                                                           action="token.create", target=token_id(rec.token_hash),

@@ -49,11 +49,15 @@ class DemoRole:
     roles: tuple[Role, ...]
     name: str
     agency_scoped: bool = False  # carries the region's jurisdiction polygon
+    person: str | None = None  # the person holding the token (alert drafts: the approver is another person)
 
 
 DEMO_ROLES: tuple[DemoRole, ...] = (
     DemoRole("agency", (Role.agency,), "", agency_scoped=True),  # name: the region's agency
-    DemoRole("alert_originator", (Role.alert_originator, Role.amber), ALERT_SENDER, agency_scoped=True),
+    DemoRole("alert_originator", (Role.alert_originator, Role.amber), ALERT_SENDER, agency_scoped=True,
+             person="Demo alert originator"),
+    # the second person who approves the originator's drafts (AMBER alerts need one by default: alerts.drafts)
+    DemoRole("alert_approver", (Role.alert_approver,), "Demo duty officer", person="Demo duty officer"),
     DemoRole("coordinator", (Role.coordinator,), "Demo coordinator"),
     DemoRole("collector", (Role.collector,), "Demo social collector"),
     DemoRole("admin", (Role.admin,), "Demo admin"),
@@ -86,7 +90,7 @@ async def store_demo_tokens(store: Store, *, secret: bytes, agency: str,
         scoped = role.agency_scoped
         await ensure_token(store, token=token, name=role.name or agency, roles=list(role.roles),
                            agency=(agency if role.label == "agency" else role.name) if scoped else None,
-                           jurisdiction=jurisdiction if scoped else None)
+                           jurisdiction=jurisdiction if scoped else None, person=role.person)
         out[role.label] = token
     return out
 

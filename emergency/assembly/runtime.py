@@ -78,6 +78,7 @@ from emergency.stream.producer import publish_all, start_producer, stop_producer
 from emergency.stream.relay import OutboxRelay
 from emergency.stream.tail import Tail
 from emergency.stream.topics import (
+    ALERT_DRAFTS,
     ALERTS_ISSUED,
     ALERTS_RECEIPTS,
     COP_ACTIONS,
@@ -216,6 +217,9 @@ class Runtime:
                         topics=[COP_INCIDENTS, ALERTS_ISSUED], process=make_projector(store, self._wake_live),
                         metrics=self.metrics, journal=store, outage=self.outage),
             GroupWorker(settings=s, bootstrap=self.bootstrap, group="subscriptions", topics=[SUBSCRIPTIONS],
+                        process=make_applied_marker(store), metrics=self.metrics, journal=store, outage=self.outage),
+            # alert drafts (alerts.drafts) are read from the journal itself: their rows only need marking applied
+            GroupWorker(settings=s, bootstrap=self.bootstrap, group="alert-drafts", topics=[ALERT_DRAFTS],
                         process=make_applied_marker(store), metrics=self.metrics, journal=store, outage=self.outage),
         ]
         for w in self.workers:

@@ -12,7 +12,8 @@ class TokenRecord:
     """An API token's holder, roles and (for agencies) jurisdiction polygon (GeoJSON, WGS 84).
 
     ``agency_id`` is the stable identity of ``agency``, shared by all its tokens
-    (``emergency.auth.agencies``); None for a token that acts for no agency."""
+    (``emergency.auth.agencies``); None for a token that acts for no agency. ``person`` is the human who holds
+    the token (None: not named); approving an alert draft compares it (``alerts.drafts``)."""
 
     token_hash: str
     name: str
@@ -22,3 +23,4 @@ class TokenRecord:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     revoked_at: datetime | None = None
     agency_id: str | None = None
+    person: str | None = None

@@ -23,7 +23,7 @@ from emergency.store.repository import PostGISRepository, RepositorySpec, SQLite
 if TYPE_CHECKING:
     import asyncpg
 
-COLUMNS = "token_hash, name, roles, agency, jurisdiction, created_at, revoked_at, agency_id"
+COLUMNS = "token_hash, name, roles, agency, jurisdiction, created_at, revoked_at, agency_id, person"
 
 
 class TokenRepository(Protocol):
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     jurisdiction TEXT,
     created_at TEXT NOT NULL,
     revoked_at TEXT,
-    agency_id TEXT
+    agency_id TEXT,
+    person TEXT
 );
 """
 
@@ -79,8 +80,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     async def put(self, record: TokenRecord) -> None:
         params = (record.token_hash, record.name, json.dumps(record.roles), record.agency,
                   json.dumps(record.jurisdiction) if record.jurisdiction else None,
-                  ts(record.created_at), ts(record.revoked_at), record.agency_id)
-        await self.run(lambda c: c.execute(f"INSERT OR REPLACE INTO tokens ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                  ts(record.created_at), ts(record.revoked_at), record.agency_id, record.person)
+        await self.run(lambda c: c.execute(f"INSERT OR REPLACE INTO tokens ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                                            params))
 
     async def get(self, token_hash: str) -> TokenRecord | None:
@@ -91,7 +92,7 @@ CREATE TABLE IF NOT EXISTS tokens (
         if r is None:
             return None
         return TokenRecord(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4]) if r[4] else None,
-                           parse_ts(r[5]), parse_ts(r[6]), agency_id=r[7])
+                           parse_ts(r[5]), parse_ts(r[6]), agency_id=r[7], person=r[8])
 
     async def revoke(self, token_hash: str, at: datetime) -> bool:
         return await self.run(lambda c: c.execute(
@@ -113,9 +114,12 @@ CREATE TABLE IF NOT EXISTS tokens (
 
 
 def _sqlite_upgrade(c: sqlite3.Connection) -> None:
-    """Add ``agency_id`` to a tokens table written before it existed, and fill it (idempotent)."""
-    if "agency_id" not in {row[1] for row in c.execute("PRAGMA table_info(tokens)")}:
+    """Add ``agency_id`` (and ``person``) to a tokens table written before they existed, and fill it (idempotent)."""
+    columns = {row[1] for row in c.execute("PRAGMA table_info(tokens)")}
+    if "agency_id" not in columns:
         c.execute("ALTER TABLE tokens ADD COLUMN agency_id TEXT")
+    if "person" not in columns:
+        c.execute("ALTER TABLE tokens ADD COLUMN person TEXT")
     legacy = [r[0] for r in c.execute("SELECT DISTINCT agency FROM tokens WHERE agency IS NOT NULL "
                                       "AND agency_id IS NULL")]
     for agency in legacy:
@@ -135,6 +139,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at TIMESTAMPTZ
 );
 ALTER TABLE tokens ADD COLUMN IF NOT EXISTS agency_id TEXT;
+ALTER TABLE tokens ADD COLUMN IF NOT EXISTS person TEXT;
 """
 
     async def pool(self) -> asyncpg.Pool:
@@ -151,23 +156,24 @@ ALTER TABLE tokens ADD COLUMN IF NOT EXISTS agency_id TEXT;
 
     async def put(self, record: TokenRecord) -> None:
         await (await self.pool()).execute(
-            f"INSERT INTO tokens ({COLUMNS}) VALUES ($1,$2,$3::jsonb,$4,$5::jsonb,$6,$7,$8) "
+            f"INSERT INTO tokens ({COLUMNS}) VALUES ($1,$2,$3::jsonb,$4,$5::jsonb,$6,$7,$8,$9) "
             "ON CONFLICT (token_hash) DO UPDATE SET "
             "name = EXCLUDED.name, roles = EXCLUDED.roles, agency = EXCLUDED.agency, "
-            "jurisdiction = EXCLUDED.jurisdiction, revoked_at = EXCLUDED.revoked_at, agency_id = EXCLUDED.agency_id",
+            "jurisdiction = EXCLUDED.jurisdiction, revoked_at = EXCLUDED.revoked_at, agency_id = EXCLUDED.agency_id, "
+            "person = EXCLUDED.person",
             record.token_hash, record.name, json.dumps(record.roles), record.agency,
             json.dumps(record.jurisdiction) if record.jurisdiction else None, record.created_at, record.revoked_at,
-            record.agency_id,
+            record.agency_id, record.person,
         )
 
     async def get(self, token_hash: str) -> TokenRecord | None:
         r = await (await self.pool()).fetchrow(
-            "SELECT token_hash, name, roles::text, agency, jurisdiction::text, created_at, revoked_at, agency_id "
+            "SELECT token_hash, name, roles::text, agency, jurisdiction::text, created_at, revoked_at, agency_id, person "
             "FROM tokens WHERE token_hash = $1", token_hash)
         if r is None:
             return None
         return TokenRecord(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4]) if r[4] else None, r[5], r[6],
-                           agency_id=r[7])
+                           agency_id=r[7], person=r[8])
 
     async def revoke(self, token_hash: str, at: datetime) -> bool:
         status = await (await self.pool()).execute(

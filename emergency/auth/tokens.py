@@ -28,6 +28,7 @@ class Role(str, Enum):
     collector = "collector"  # an external social collector: may only post to the social webhook
     partner = "partner"  # an Open311 partner application (a FixMyStreet or Mark-a-Spot server) sending reports
     registry_officer = "registry_officer"  # reads and enters the vulnerable-persons registry (alerts/registry)
+    alert_approver = "alert_approver"  # approves (or rejects) alert drafts of other people (alerts/drafts)
 
 
 # Roles that may originate public alerts. Each such token carries an authorised area (its jurisdiction,
@@ -75,7 +76,8 @@ async def revoke_token(store: Store, *, ref: str, field: str = "token_id") -> st
 
 
 async def create_token(store: Store, *, name: str, roles: list[Role], agency: str | None = None,
-                       jurisdiction: dict[str, Any] | None = None, token: str | None = None) -> tuple[str, TokenRecord]:
+                       jurisdiction: dict[str, Any] | None = None, token: str | None = None,
+                       person: str | None = None) -> tuple[str, TokenRecord]:
     """Store a new token (random unless given) and return (token, record). The token is shown only once.
 
     ``jurisdiction`` is a GeoJSON Polygon/MultiPolygon (WGS 84 degrees). Agency tokens need one and an agency
@@ -85,7 +87,12 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
     A token with an ``agency`` gets that agency's ``agency_id``: the existing one when the exact name is
     known, a new one otherwise; a name differing from a known agency's only in case, accents, punctuation
     or spacing is refused (``agency``, with the existing name as candidate). A token of a registered agency
-    (``emergency.auth.registry``) gets its ``agency_id`` and, when none is given, its jurisdiction."""
+    (``emergency.auth.registry``) gets its ``agency_id`` and, when none is given, its jurisdiction.
+
+    ``person`` names the human who holds the token (alert drafts need two different people to approve a
+    presidential alert: ``alerts.drafts``); blank is refused (``person``)."""
+    if person is not None and not person.strip():
+        raise ValidationFailed("person", "give the name of the person who holds the token, or leave it out")
     roles = [Role(r) for r in roles]
     repository = store.repository(TOKENS)
     agency_id = assign_agency_id(agency=agency, known=await known_agencies(store)) if agency else None
@@ -105,7 +112,8 @@ async def create_token(store: Store, *, name: str, roles: list[Role], agency: st
                                "national_authority token may alert nationwide without one)")
     token = token or secrets.token_urlsafe(32)
     record = TokenRecord(token_hash=hash_token(token), name=name, roles=[r.value for r in roles],
-                         agency=agency, jurisdiction=jurisdiction, created_at=utcnow(), agency_id=agency_id)
+                         agency=agency, jurisdiction=jurisdiction, created_at=utcnow(), agency_id=agency_id,
+                         person=person.strip() if person else None)
     await repository.put(record)
     return token, record
 
@@ -122,11 +130,12 @@ async def find_token(store: Store, token: str) -> TokenRecord | None:
 
 
 async def ensure_token(store: Store, *, token: str, name: str, roles: list[Role], agency: str | None = None,
-                       jurisdiction: dict[str, Any] | None = None) -> TokenRecord:
+                       jurisdiction: dict[str, Any] | None = None, person: str | None = None) -> TokenRecord:
     """Store the given ``token`` unless it is stored already (idempotent: for tokens that stay the same
     across restarts, such as the configured admin token and the demo's)."""
     found = await find_token(store, token)
     if found is not None:
         return found
-    _, record = await create_token(store, name=name, roles=roles, agency=agency, jurisdiction=jurisdiction, token=token)
+    _, record = await create_token(store, name=name, roles=roles, agency=agency, jurisdiction=jurisdiction, token=token,
+                                   person=person)
     return record

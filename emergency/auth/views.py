@@ -21,6 +21,8 @@ class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     roles: list[Role] = Field(min_length=1)
     agency: str | None = Field(None, min_length=1, max_length=200)
+    person: str | None = Field(None, min_length=1, max_length=200, description="the person who holds the token "
+                               "(an alert draft's approver must be another person than its author)")
     jurisdiction: AreaGeometry | None = Field(
         None, description="GeoJSON Polygon/MultiPolygon, WGS 84 degrees: the agency's jurisdiction, or the "
         "authorised area an alert_originator may issue alerts in (required for agency and alert_originator "
@@ -39,13 +41,13 @@ async def create(body: TokenIn, request: Request,
     A token of an agency is recorded in the agency's audit log."""
     store = request.app.state.runtime.store
     token, rec = await create_token(store, name=body.name, roles=body.roles, agency=body.agency,
-                                    jurisdiction=body.jurisdiction)
+                                    jurisdiction=body.jurisdiction, person=body.person)
     if rec.agency_id:
         await store.repository(AUDIT).add(audit_entry(principal=principal, agency_id=rec.agency_id,
                                                       action="token.create", target=token_id(rec.token_hash),
                                                       detail={"roles": rec.roles}))
     return {"token": token, "token_id": token_id(rec.token_hash), "name": rec.name, "roles": rec.roles,
-            "agency": rec.agency, "agency_id": rec.agency_id}
+            "agency": rec.agency, "agency_id": rec.agency_id, "person": rec.person}
 
 
 @router.delete("/tokens/{token_hash}", status_code=200)

@@ -32,10 +32,11 @@ DELIVERY_PRIORITIES = 6  # priority classes of alert deliveries, 0 first (alerts
 ALERTS_DELIVERIES = tuple(f"alerts.deliveries.p{p}" for p in range(DELIVERY_PRIORITIES))
 DEAD_LETTER = "deadletter"
 EPOCH = "control.epoch"
+ALERT_DRAFTS = "alerts.drafts"  # alert drafts, their approvals and audit trail (alerts.drafts): the drafts' journal
 
 RAW_TOPICS = (RAW_SOCIAL, RAW_CITIZEN, RAW_AGENCY, RAW_FEEDS)
 ALL_TOPICS = RAW_TOPICS + (COP_REPORTS, COP_INCIDENTS, COP_ACTIONS, ALERTS_ISSUED, ALERTS_RECEIPTS, SUBSCRIPTIONS,
-                           *ALERTS_DELIVERIES, DEAD_LETTER, EPOCH)
+                           *ALERTS_DELIVERIES, DEAD_LETTER, EPOCH, ALERT_DRAFTS)
 
 
 def admin_client(settings: Settings, bootstrap: str) -> AIOKafkaAdminClient:

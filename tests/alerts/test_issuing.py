@@ -138,7 +138,7 @@ def test_the_demo_gives_its_alert_token_the_regions_area(tmp_path):
     ("Hazardous Materials Warning", "HMW"), ("Chemical spill", "HMW"), ("Fire", "FRW"), ("Wildfire", "FRW"),
     ("Evacuation Immediate", "EVI"), ("Shelter in place", "SPW"), ("Flash Flood Warning", "FFW"),
     ("Tornado Warning", "TOR"), ("Severe Thunderstorm Warning", "SVR"), ("Local Area Emergency", "LAE"),
-    ("Something nobody listed", "CEM"), ("Firearm amnesty", "CEM"),
+    ("Something nobody listed", None), ("Firearm amnesty", None),  # issue 15: no guessed code
 ])
 def test_the_same_code_is_chosen_from_the_event(event, code):
     from alerts.tiers import same_code_of_event
@@ -153,10 +153,25 @@ async def test_a_hazmat_alert_is_sent_as_hmw_not_cem(system):
 
 async def test_fire_unknown_and_explicit_same_codes(system):
     assert await same_code(system, {**alert_body(), "event": "Fire"}) == "FRW"
-    assert await same_code(system, {**alert_body(), "event": "Strange lights"}) == "CEM"
+    assert await same_code(system, {**alert_body(), "event": "Strange lights", "same_code": "CEM"}) == "CEM"
     assert await same_code(system, {**alert_body(), "event": "Gas main break", "same_code": "hmw"}) == "HMW"
     # no event: the tier's default event ("Public Safety Message") and its code
     assert await same_code(system, {**alert_body(), "tier": "public_safety", "headline": "Local notice"}) == "LAE"
+
+
+async def test_an_event_naming_no_eas_event_is_refused_with_candidates_not_sent_as_cem(system):
+    """Issue 15: an unknown event got CEM silently; now it is refused naming ``event`` with the closest EAS
+    events, and ``same_code`` says what the sender means."""
+    auth = system.auth("alert_originator")
+    r = await system.http.post("/api/v1/alerts", json={**alert_body(), "event": "Tornadoes near town"}, headers=auth)
+    assert r.status_code == 202  # a hazard the table knows
+    r = await system.http.post("/api/v1/alerts", json={**alert_body(), "event": "Strange lights"}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"].startswith("event: 'Strange lights' names no EAS event")
+    assert len(r.json()["candidates"]) == 5 and all("(" in c for c in r.json()["candidates"])
+    r = await system.http.post("/api/v1/alerts", json={**alert_body(), "event": "Tornado Warnng"}, headers=auth)
+    assert r.status_code == 202  # "tornado" is a whole word of it
+    r = await system.http.post("/api/v1/alerts", json={**alert_body(), "event": "Flod"}, headers=auth)
+    assert r.status_code == 422 and any(c.startswith("Flood") for c in r.json()["candidates"][:3])
 
 
 async def test_an_invalid_or_misplaced_same_code_is_refused(system):

@@ -8,7 +8,7 @@ import json
 import pytest
 import websockets
 
-from emergency.auth.tokens import Role, create_token
+from tests.alerts.drafts.approval import issue_approved, people
 from tests.conftest import eventually
 from tests.emergency.assembly.test_durability import alert_body
 
@@ -139,18 +139,16 @@ async def test_a_late_subscriber_gets_the_active_test_alert_only_when_it_asked(s
 
 async def test_presidential_alerts_cannot_be_opted_out_of_and_other_tiers_can(system):
     await eventually(lambda: system.runtime.tail.ready.is_set())
-    national, _ = await create_token(system.runtime.store, name="FEMA", roles=[Role.national_authority],
-                                     agency="FEMA")  # nationwide: no authorised area needed
     only_test = await subscribe_with(system, "&tiers=test", 1)
     try:
         r = await system.http.post("/api/v1/alerts", json=alert_body(), headers=system.auth("alert_originator"))
         assert r.status_code == 202  # imminent_threat_severe: this subscriber opted out of it
-        r = await system.http.post("/api/v1/alerts", json={**alert_body(), "tier": "presidential",
-                                                           "headline": "Presidential Alert: national emergency"},
-                                   headers={"Authorization": f"Bearer {national}"})
-        assert r.status_code == 202, r.text
+        author, approver = await people(system.runtime.store)  # drafted, approved by a second person (issue 15)
+        issued = await issue_approved(system.http, {**alert_body(), "tier": "presidential",
+                                                    "headline": "Presidential Alert: national emergency"},
+                                      author=author, approver=approver)
         msg = await next_message(only_test, 20)
-        assert (msg["alert"]["id"], msg["alert"]["properties"]["tier"]) == (r.json()["id"], "presidential")
+        assert (msg["alert"]["id"], msg["alert"]["properties"]["tier"]) == (issued, "presidential")
     finally:
         await only_test.close()
 

@@ -506,15 +506,34 @@
     return TIER_STYLES[p.tier] || { label: p.tier ? capitalise(humanize(p.tier)) : layer.title, hex: layer.color };
   }
 
+  /* an alert's texts in the reader's language: the first of navigator.languages whose primary subtag matches a
+     translation (properties.translations, by BCP 47 tag), else the alert's own (first) language */
+  function readerTexts(p) {
+    var translations = p.translations || {};
+    var wanted = (navigator.languages && navigator.languages.length) ? navigator.languages : [navigator.language || ""];
+    var own = String(p.language || "en").toLowerCase().split("-")[0];
+    for (var i = 0; i < wanted.length; i++) {
+      var primary = String(wanted[i] || "").toLowerCase().split("-")[0];
+      if (!primary || primary === own) return p;
+      for (var tag in translations) {
+        if (Object.prototype.hasOwnProperty.call(translations, tag) && tag.toLowerCase().split("-")[0] === primary) {
+          return Object.assign({}, p, translations[tag], { language: tag });
+        }
+      }
+    }
+    return p;
+  }
+
   /* one alert (or any area): headline once, description, instruction, CAP XML link, tier, times */
   function areaPopup(feature, layer) {
-    var p = props(feature);
+    var p = readerTexts(props(feature));
     var tier = tierStyle(p, layer);
     var status = isCancelled(p) ? "Cancelled at " + formatTime(p.cancelled_at)
       : isExpired(p) ? "Expired" : (p.kind === "alert" ? "Active alert" : null);
     var box = popupShell(p.headline || p.event || tier.label, isCancelled(p) ? CANCELLED_STYLE.color : tier.hex,
       status);
     box.classList.add("cop-area-entry");
+    if (p.language) box.setAttribute("lang", p.language);
     box.setAttribute("data-cop-id", featureId(feature) || "");
     if (isCancelled(p)) box.classList.add("cop-cancelled");
     addText(box, p.description, "cop-popup-text cop-popup-description");

@@ -126,7 +126,6 @@ BAD_RULES = [
     ("wea.urgency", lambda a: with_info(a, urgency="Future")),
     ("wea.severity", lambda a: with_info(a, severity="Moderate")),
     ("wea.certainty", lambda a: with_info(a, certainty="Possible")),
-    ("wea.language", lambda a: with_info(a, language="fr-CA")),
     ("wea.english-required", lambda a: with_info(a, language="es-US")),
 ]
 
@@ -138,6 +137,18 @@ def test_each_rule_fails_its_bad_case_and_only_that_rule_is_new(code, breaks):
     found = codes(breaks(good()), *extra)
     assert code in found, found
     assert code not in codes(good(), *extra)
+
+
+def test_a_block_in_a_language_wea_does_not_carry_is_a_warning_beside_english():
+    """Issue 15: any BCP 47 language may have an info block; WEA takes English and Spanish, IPAWS passes the
+    others to the other channels, so a Korean block beside the English one warns instead of refusing."""
+    alert = good()
+    alert = alert.model_copy(update={"info": [alert.info[0], alert.info[0].model_copy(update={"language": "ko"})]})
+    found = validate_alert(alert, ("schema", "core", "ipaws", "wea"))
+    assert [(f.code, f.level) for f in found] == [("wea.language", "warning")]
+    only = with_info(good(), language="fr-CA")
+    assert {f.code for f in validate_alert(only, ("schema", "core", "wea")) if f.level == "error"} == {
+        "wea.english-required"}
 
 
 PASSING_EDGES = [

@@ -11,6 +11,7 @@ from alerts.delivery.ledger import DELIVERIES
 from alerts.tiers import DEFAULT_TIERS, Tier
 from emergency.stream.topics import ALL_TOPICS
 from tests.alerts.delivery.peers import INSIDE, OUTSIDE, point_target, publish_targets
+from tests.alerts.drafts.approval import issue_approved, people
 from tests.conftest import eventually
 from tests.emergency.assembly.test_durability import alert_body
 
@@ -153,8 +154,10 @@ async def test_tiers_opt_in_and_opt_out(delivering):
     nothing = point_target("opted-out", *INSIDE, tiers=frozenset())
     await subscribe(d, default, tester, nothing)
     test_alert = await issue(d, {**alert_body(), "tier": "test", "headline": "Monthly test"})
-    presidential = await issue(d, {**alert_body(), "tier": "presidential", "headline": "Presidential alert"},
-                               role="national_authority")
+    author, approver = await people(d.system.runtime.store)  # presidential: drafted, approved by a second person
+    presidential = await issue_approved(d.system.http, {**alert_body(), "tier": "presidential",
+                                                        "headline": "Presidential alert"},
+                                        author=author, approver=approver)
     await eventually(lambda: len(d.peer.bodies) == 4)
     ledger = d.system.runtime.store.repository(DELIVERIES)
     test_rows = await ledger.recipients(test_alert)
@@ -184,8 +187,11 @@ async def test_a_presidential_alert_overtakes_a_queued_backlog(broker, store_url
         await subscribe(d, *backlog, point_target("vip", ELSEWHERE["lat"], ELSEWHERE["lon"]))
         safety = await issue(d, {**alert_body(), "tier": "public_safety", "headline": "Boil water"})
         await eventually(lambda: _count(d, safety, 600), timeout=60)
-        presidential = await issue(d, {**alert_body(), "tier": "presidential", "headline": "Presidential alert",
-                                       "area": {"circle": ELSEWHERE}}, role="national_authority")
+        author, approver = await people(d.system.runtime.store)
+        presidential = await issue_approved(d.system.http, {**alert_body(), "tier": "presidential",
+                                                            "headline": "Presidential alert",
+                                                            "area": {"circle": ELSEWHERE}},
+                                            author=author, approver=approver)
         await eventually(lambda: _count(d, presidential, 1), timeout=60)
         await eventually(lambda: _produced(d, 0, 1))  # the job is on alerts.deliveries.p0, behind 600 on p4
         rt = d.system.runtime

@@ -101,6 +101,17 @@ EXPECTED: dict[str, Access] = {
     # County EM's alert: only its sender may change it
     "POST /api/v1/alerts/{alert_id}/update": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
     "POST /api/v1/alerts/{alert_id}/cancel": agency_scoped(*ORIGINATORS, owners=("alert_originator",)),
+    # alert drafts (issue 15): originators draft and edit (an area outside their authority is a finding of the
+    # preview, not a refusal), approvers approve and reject, either issues; a draft out of a token's
+    # jurisdiction is not found (404: past authorisation)
+    "POST /api/v1/alerts/drafts": roles(*ORIGINATORS),
+    "POST /api/v1/alerts/drafts/cancellations": roles(*ORIGINATORS),
+    "GET /api/v1/alerts/drafts": roles(*ORIGINATORS, "alert_approver"),
+    "GET /api/v1/alerts/drafts/{draft_id}": roles(*ORIGINATORS, "alert_approver"),
+    "PATCH /api/v1/alerts/drafts/{draft_id}": roles(*ORIGINATORS),
+    "POST /api/v1/alerts/drafts/{draft_id}/approve": roles("alert_approver"),
+    "POST /api/v1/alerts/drafts/{draft_id}/reject": roles("alert_approver"),
+    "POST /api/v1/alerts/drafts/{draft_id}/issue": roles(*ORIGINATORS, "alert_approver"),
     # agency inputs: a body inside City of Portland's jurisdiction (another agency's is outside its own)
     **{f"POST /api/v1/agency/{kind}": agency_scoped("agency", owners=("agency",)) for kind in AGENCY_INPUTS},
     **{f"GET /api/v1/{kind}": PUBLIC for kind in AGENCY_INPUTS},
@@ -197,6 +208,10 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/alerts": alert_body,
     "POST /api/v1/alerts/{alert_id}/update": alert_body,
     "POST /api/v1/alerts/{alert_id}/cancel": lambda: {"note": "all clear"},
+    "POST /api/v1/alerts/drafts": alert_body,
+    "POST /api/v1/alerts/drafts/cancellations": lambda: {"alert_id": "alert:none"},
+    "PATCH /api/v1/alerts/drafts/{draft_id}": lambda: {"headline": "edited"},
+    "POST /api/v1/alerts/drafts/{draft_id}/reject": lambda: {"reason": "no"},
     "POST /api/v1/subscriptions": lambda: {"areas": [{"zone": "ORZ111"}], "channels": [{"type": "mqtt"}]},
     "POST /api/v1/subscriptions/{subscription_id}/confirm": lambda: {"channel": "mqtt", "code": "000000"},
 }
@@ -242,6 +257,8 @@ async def principals(system: System) -> list[Principal]:
     made["amber"], _ = await create_token(store, name="Amber desk", roles=[Role.amber])
     made["national_authority"], _ = await create_token(store, name="FEMA", roles=[Role.national_authority])
     made["registry_officer"], _ = await create_token(store, name="Register Ready desk", roles=[Role.registry_officer])
+    made["alert_approver"], _ = await create_token(store, name="Duty officer", roles=[Role.alert_approver],
+                                                   person="Dee Officer")
     created = await system.http.post("/api/v1/subscriptions", json=BODIES["POST /api/v1/subscriptions"]())
     assert created.status_code == 201, created.text
     system.subscription_id = created.json()["id"]  # type: ignore[attr-defined]
@@ -253,7 +270,7 @@ async def principals(system: System) -> list[Principal]:
     role_of = {"agency": {"agency"}, "alert_originator": {"alert_originator"}, "coordinator": {"coordinator"},
                "collector": {"collector"}, "admin": {"admin"}, "amber": {"amber"},
                "national_authority": {"national_authority"}, "registry_officer": {"registry_officer"},
-               "other_agency": {"agency", "alert_originator"}}
+               "other_agency": {"agency", "alert_originator"}, "alert_approver": {"alert_approver"}}
     return [Principal("no token", None, authenticated=False),
             Principal("wrong token", "not-a-token-" + "x" * 32, authenticated=False),
             Principal("revoked token", revoked, authenticated=False),
@@ -291,7 +308,8 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
         .replace("{incident_id}", "incident:none").replace("{action}", "verify") \
         .replace("{report_id}", "citizen:none").replace("{fmt}", "csv").replace("{delivery_id}", "0" * 64) \
         .replace("{photo_id}", "0" * 64) \
-        .replace("{registrant_id}", "reg-none").replace("{facility_id}", "fac-none").replace("{token}", "not-a-token")
+        .replace("{registrant_id}", "reg-none").replace("{facility_id}", "fac-none").replace("{token}", "not-a-token") \
+        .replace("{draft_id}", "draft:none")
     if method == "WS":
         url = f"{system.ws_url}{path}{QUERIES.get(key, '')}"
         try:

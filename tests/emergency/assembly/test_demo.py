@@ -15,7 +15,7 @@ import httpx
 from emergency.config import PROJECT_ROOT
 from emergency.stream.broker import free_port
 
-ROLES = {"agency", "alert_originator", "coordinator", "collector", "admin"}
+ROLES = {"agency", "alert_originator", "coordinator", "collector", "admin", "alert_approver"}
 
 
 def demo_env(data: Path, port: int) -> dict[str, str]:
@@ -71,7 +71,8 @@ def test_demo_prints_every_role_and_its_store_and_tokens_survive_a_restart(tmp_p
                                        ("admin", "POST", "/api/v1/admin/tokens"),
                                        ("collector", "POST", "/api/v1/social/posts"),
                                        ("agency", "POST", "/api/v1/agency/road-closures"),
-                                       ("alert_originator", "POST", "/api/v1/alerts")):
+                                       ("alert_originator", "POST", "/api/v1/alerts"),
+                                       ("alert_approver", "GET", "/api/v1/alerts/drafts")):
                 r = http.request(method, path, headers={"Authorization": f"Bearer {first[role]}"},
                                  json={} if method == "POST" else None)
                 assert r.status_code not in (401, 403), (role, r.text)  # let in (an empty body is then a 422)

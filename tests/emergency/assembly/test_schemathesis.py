@@ -46,6 +46,7 @@ ROLE_TOKENS = {
     "national_authority": {"roles": ["national_authority"]},
     "collector": {"roles": ["collector"]},
     "registry_officer": {"roles": ["registry_officer"]},
+    "alert_approver": {"roles": ["alert_approver"], "person": "Duty officer"},  # alert drafts (issue 15)
 }
 
 
