@@ -13,16 +13,13 @@ from alerts.journal import ALERT_JOURNAL
 from alerts.service import issued_alert
 from alerts.tiers import Tier
 from emergency.cop.features import to_feature
-from emergency.errors import NotFound, ValidationFailed
-from emergency.geocoding import Geocoder, no_match
-from emergency.geometry import representative_point
+from emergency.errors import ValidationFailed
 from emergency.i18n import FALLBACK, SUPPORTED, negotiate
 from emergency.store.base import Store
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STRINGS_FILE = Path(__file__).resolve().parent / "strings.json"
 PAGE_ASSETS = ("alerts.js", "alerts.css")
-PLACE_QUERY_MAX = 200
 
 # What one version of a thread shows on the public page (a subset of the alert's public feature).
 THREAD_FIELDS = ("cap_id", "msg_type", "sent", "expires", "headline", "instruction", "severity", "urgency",
@@ -62,7 +59,7 @@ def page_config(*, language: str, region: dict[str, Any], roads_url: str | None,
         "region": region.get("name", ""), "center": region.get("center", [0.0, 0.0]),
         "zoom": int(region.get("zoom", 12)), "roads_url": roads_url,
         "tiers": [t.value for t in Tier],
-        "ws_path": "/ws/alerts", "cop_ws_path": "/ws/cop", "places_path": "/api/v1/places", "vapid_path": "/api/v1/webpush/vapid",
+        "ws_path": "/ws/alerts", "cop_ws_path": "/ws/cop", "geocode_path": "/api/v1/geocode", "vapid_path": "/api/v1/webpush/vapid",
         "subscriptions_path": "/api/v1/subscriptions", "thread_path": "/api/v1/alerts/{id}/thread",
         "sw_url": "/alerts/sw.js", "sw_scope": "/alerts",
         "assets": offline_assets(static_url=static_url, map_static_url=map_static_url, roads_url=roads_url),
@@ -76,23 +73,6 @@ def offline_assets(*, static_url: str, map_static_url: str, roads_url: str | Non
                ("leaflet.js", "leaflet.css", "images/marker-icon.png", "images/marker-icon-2x.png",
                 "images/marker-shadow.png")]
     return ["/alerts", *own, *leaflet, *([roads_url] if roads_url else [])]
-
-
-def find_place(*, geocoder: Geocoder | None, q: str) -> dict[str, Any]:
-    """The place a typed text names in the region: its label, precision and one point (lat, lon, WGS 84)."""
-    text = q.strip()
-    if not text:
-        raise ValidationFailed("q", "type a place, a street or an intersection")
-    if len(text) > PLACE_QUERY_MAX:
-        raise ValidationFailed("q", f"at most {PLACE_QUERY_MAX} characters")
-    if geocoder is None:
-        raise NotFound("q", "no region is loaded to search places in")
-    located = geocoder.locate(location_text=text, text=None)
-    if located is None:
-        raise NotFound("q", f"{text[:60]!r}: {no_match(geocoder)}")
-    lon, lat = representative_point(located.geometry)
-    return {"q": text, "matches": [{"label": located.label, "lat": lat, "lon": lon,
-                                    "precision": located.geo_precision.value, "confidence": located.confidence}]}
 
 
 async def public_thread(*, store: Store, alert_id: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """``GET /alerts`` (the public alerts page), its service worker ``/alerts/sw.js``, its static files, the place
-search ``GET /api/v1/places?q=`` and an alert's public thread ``GET /api/v1/alerts/{id}/thread``."""
+an alert's public thread (places are typed through ``GET /api/v1/geocode``) ``GET /api/v1/alerts/{id}/thread``."""
 
 from __future__ import annotations
 
@@ -49,14 +49,6 @@ async def alerts_service_worker(request: Request) -> Response:
             + (service.STATIC_DIR / "sw.js").read_text(encoding="utf-8"))
     return Response(body, media_type="text/javascript",
                     headers={"Service-Worker-Allowed": "/alerts", "Cache-Control": "no-cache"})
-
-
-@router.get("/api/v1/places")
-async def places(request: Request, q: str = Query(description="a place, street or intersection of the region")
-                 ) -> dict[str, Any]:
-    """Where a typed place is in the region (the offline region geocoder): ``matches`` with the label it was
-    understood as, its precision and one point (lat, lon; WGS 84 degrees). 404 naming ``q`` when nothing matches."""
-    return service.find_place(geocoder=request.app.state.runtime.geocoder, q=q)
 
 
 @router.get("/api/v1/alerts/{alert_id}/thread")

@@ -5,7 +5,7 @@
  *   center [lat, lon], zoom, roads_url             the offline base map (the region's named roads, GeoJSON)
  *   ws_path            WS /ws/alerts?lat=&lon=: the active alerts covering the point at once, then every new
  *                      version (Update, Cancel) of an alert covering it; the server decides coverage (geodesic)
- *   places_path        GET ?q= -> {matches: [{label, lat, lon}]} (the region geocoder)
+ *   geocode_path       GET ?q= -> {query, candidates: [{label, precision, lat, lon}]} (the region geocoder)
  *   thread_path        GET /api/v1/alerts/{id}/thread -> {versions: [...]} (the alert's Alert/Update/Cancel)
  *   cop_ws_path        WS /ws/cop: the picture's changes; only for an area drawn on the map (new alerts meeting
  *                      it are notified; the area test is planar in degrees, the server's delivery is exact)
@@ -182,12 +182,13 @@
     var list = $("ap-suggestions");
     list.replaceChildren();
     if (!q) return;
-    fetch(config.places_path + "?q=" + encodeURIComponent(q)).then(function (r) {
+    fetch(config.geocode_path + "?q=" + encodeURIComponent(q)).then(function (r) {
       return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     }).then(function (answer) {
       if (!answer.ok) { status.textContent = t("no_place") + ": " + (answer.body.detail || ""); return; }
+      if (!answer.body.candidates.length) { status.textContent = t("no_place") + ": " + q; return; }
       status.textContent = "";
-      answer.body.matches.forEach(function (m) {
+      answer.body.candidates.forEach(function (m) {
         var item = el("li");
         var button = el("button", "ap-suggestion", m.label);
         button.type = "button";

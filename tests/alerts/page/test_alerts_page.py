@@ -250,13 +250,14 @@ async def test_an_alerts_thread_lists_its_alert_update_and_cancel_with_public_fi
 
 
 async def test_place_search_and_thread_answer_or_name_the_field(system):
-    r = await system.http.get("/api/v1/places", params={"q": "SE Hawthorne Blvd & SE 12th Ave"})
+    # the page types places through the one geocoder endpoint (GET /api/v1/geocode, shared with the report page)
+    r = await system.http.get("/api/v1/geocode", params={"q": "SE Hawthorne Blvd & SE 12th Ave"})
     assert r.status_code == 200, r.text
-    [match] = r.json()["matches"]
+    match = r.json()["candidates"][0]
     assert "Hawthorne" in match["label"] and abs(match["lat"] - 45.512) < 0.01
-    r = await system.http.get("/api/v1/places", params={"q": "Atlantis Boulevard of Dreams"})
-    assert r.status_code == 404 and r.json()["detail"].startswith("q: ")
-    r = await system.http.get("/api/v1/places", params={"q": " "})
+    r = await system.http.get("/api/v1/geocode", params={"q": "Atlantis Boulevard of Dreams"})
+    assert r.status_code == 200 and r.json()["candidates"] == []  # nothing guessed
+    r = await system.http.get("/api/v1/geocode", params={"q": " "})
     assert r.status_code == 422 and r.json()["detail"].startswith("q: ")
     r = await system.http.get("/api/v1/alerts/alert:none/thread")
     assert r.status_code == 404 and r.json()["detail"].startswith("alert_id: ")

@@ -92,7 +92,6 @@ EXPECTED: dict[str, Access] = {
     "GET /alerts": PUBLIC,
     "GET /alerts/sw.js": PUBLIC,
     "MOUNT /static/alerts": PUBLIC,
-    "GET /api/v1/places": PUBLIC,
     "GET /api/v1/alerts/{alert_id}/thread": PUBLIC,
     # a closure in City of Portland's jurisdiction
     "POST /api/v1/agency/road-closures": agency_scoped("agency", owners=("agency",)),
