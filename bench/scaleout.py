@@ -8,12 +8,13 @@ Run inside a PostgreSQL+PostGIS environment, from the project root::
 
 The production shape: an Apache Kafka cluster (``--brokers`` KRaft nodes, default 3, replication
 min(3, brokers), from the jars ``bash .ci/kafka.sh`` caches) and PostGIS. For each run, K worker
-processes (K = 1, then 2, interleaved over ``--rounds``) start on a fresh database and topic prefix and
-the benchmark waits until they have joined the consumer groups; then this process journals N citizen
-reports straight into the store (``Store.accept``, 32 at a time, as API processes would) and times the
-first accept → ``journal_counts().applied == N`` (relay → raw.citizen → normaliser → cop.reports →
-correlator → cop.incidents → projector → PostGIS, all in the workers). The ratio is the median rate
-with two workers over the median with one, measured in the same run; on a machine with fewer free
+processes (K = 1, then 2, interleaved over ``--rounds``) start on a fresh database and topic prefix with
+their relays off, and the benchmark waits until they have joined the consumer groups; this process then
+journals N citizen reports into the store (not timed), starts one outbox relay of its own and times
+relay start → ``journal_counts().applied == N`` (relay → raw.citizen → normaliser → cop.reports →
+correlator → cop.incidents → projector → PostGIS; the processors all in the workers). The relay is the
+same single one for both K, so the ratio (the median rate with two workers over the median with one,
+measured in the same run) is what a second worker adds to the processors; on a machine with fewer free
 cores than processes it says what the machine had to spare, not what the code can do.
 
 Progress goes to stderr; figures are printed and written to bench/results/scaleout.json.
@@ -47,7 +48,10 @@ from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment  # noqa: E402
 
 from bench.pipeline import report_bodies, report_envelopes  # noqa: E402
+from emergency.config import Settings  # noqa: E402
+from emergency.metrics import Registry  # noqa: E402
 from emergency.store import open_store  # noqa: E402
+from emergency.stream.relay import OutboxRelay  # noqa: E402
 from emergency.stream.topics import RAW_CITIZEN  # noqa: E402
 
 GROUPS = ("normaliser", "correlator", "projector")
@@ -97,7 +101,7 @@ async def one_run(*, bootstrap: str, workers: int, n: int, tmp: Path) -> dict[st
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     env = {**os.environ, "PYTHONPATH": str(ROOT), "EMERGENCY_KAFKA_BOOTSTRAP": bootstrap,
            "EMERGENCY_STORE_URL": store_url, "EMERGENCY_TOPIC_PREFIX": prefix,
-           "EMERGENCY_SESSION_TIMEOUT_MS": "6000", "EMERGENCY_RUN_DELIVERY": "false"}
+           "EMERGENCY_SESSION_TIMEOUT_MS": "6000", "EMERGENCY_RUN_DELIVERY": "false", "EMERGENCY_RUN_RELAY": "false"}
     procs = []
     store = await open_store(store_url)
     try:
@@ -116,10 +120,14 @@ async def one_run(*, bootstrap: str, workers: int, n: int, tmp: Path) -> dict[st
             await asyncio.sleep(0.5)
         log(f"{workers} worker(s) joined their groups in {time.perf_counter() - t:.1f} s; journaling {n} reports")
         events = report_envelopes(report_bodies(n, seed=workers))
+        t = time.perf_counter()
+        for i in range(0, n, 64):
+            await asyncio.gather(*(store.accept(e, RAW_CITIZEN, e.id) for e in events[i:i + 64]))
+        journaled = time.perf_counter() - t
+        settings = Settings(kafka_bootstrap=bootstrap, store_url=store_url, topic_prefix=prefix, data_dir=tmp)
+        relay = OutboxRelay(settings=settings, bootstrap=bootstrap, store=store, metrics=Registry())
         start = time.perf_counter()
-        for i in range(0, n, 32):
-            await asyncio.gather(*(store.accept(e, RAW_CITIZEN, e.id) for e in events[i:i + 32]))
-        journaled = time.perf_counter() - start
+        relay_task = asyncio.create_task(relay.run())
         last = -1.0
         while (applied := (await store.journal_counts()).applied) < n:
             if time.perf_counter() - last > 2:
@@ -129,6 +137,8 @@ async def one_run(*, bootstrap: str, workers: int, n: int, tmp: Path) -> dict[st
                 raise RuntimeError(f"only {applied} of {n} applied after 900 s")
             await asyncio.sleep(0.1)
         seconds = time.perf_counter() - start
+        relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
         rate = n / seconds
         log(f"{workers} worker(s): {n:,} reports in {seconds:.1f} s = {rate:,.0f}/s (journaled in {journaled:.1f} s)")
         return {"workers": workers, "reports": n, "seconds": round(seconds, 2), "rate": round(rate, 1),
