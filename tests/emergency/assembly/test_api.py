@@ -8,6 +8,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from emergency.stream.topics import ALERTS_ISSUED, RAW_AGENCY, RAW_CITIZEN
+from feeds.citizen.contacts import CONTACTS
 from tests.conftest import eventually, report_body
 from tests.emergency.assembly.test_durability import alert_body, closure_body
 
@@ -49,7 +50,10 @@ async def test_citizen_report_reaches_the_public_geojson_without_personal_data(s
     assert "555" not in (await system.http.get("/api/v1/reports")).text
     assert "555" not in (await system.http.get(f"/api/v1/events/{body['id']}")).text
     stored = await system.runtime.store.get_event(body["id"])
-    assert stored.attributes["private"] == {"contact": "+1 503 555 0100"}  # kept for coordinators, never public
+    # the contact is kept in the private contact store only (for status messages), never in the journaled event
+    assert set(stored.attributes["private"]) == {"reporter"} and "555" not in stored.model_dump_json()
+    kept = await system.runtime.store.repository(CONTACTS).get(body["id"])
+    assert (kept.kind, kept.address) == ("sms", "+15035550100")
 
 
 async def test_report_filters_bbox_since_category(system):
