@@ -12,8 +12,9 @@ The flow of one message (:meth:`MessageDesk.answer`), whatever it came by:
    "Where on <what was understood>? ..." (never a silent guess);
 5. both known -> the report is journaled and the answer carries its tracking link.
 
-Privacy: the sender (E.164 number or mail address) goes only into the report's private contact
-(``attributes.private.contact``, as the citizen API's ``contact``), never into a key, a log line or an answer;
+Privacy: the sender (E.164 number or mail address) goes only into the private contact store
+(``feeds.citizen.contacts``, as the citizen API's ``contact``; the event keeps a keyed stand-in), never into the
+journal, a key, a log line or an answer;
 conversation rows are keyed by an HMAC of the sender.
 """
 
