@@ -13,7 +13,7 @@ from typing import Any
 from PIL import ExifTags, Image
 
 from emergency.store.base import EventQuery
-from tests.conftest import offline_context
+from tests.conftest import eventually, offline_context
 from tests.emergency.cop.test_incidents import act, incident_of, post_report, settled
 
 HERE = {"latitude": 45.5122, "longitude": -122.6587}  # SE Hawthorne Blvd near the river
@@ -73,7 +73,7 @@ async def test_my_location_places_the_report_and_the_api_stores_it(system):
         assert record["tracking_url"] == f"{system.settings.public_base_url()}/r/{record['id']}"
         link = await page.get_attribute("#outbox li[data-state=sent] a.track", "href")
         assert link == record["tracking_url"]
-        event = await system.runtime.store.get_event(record["id"])
+        event = await eventually(lambda: system.runtime.store.get_event(record["id"]))  # once projected
         assert event is not None and event.category == "smoke" and event.text == "Grey smoke over the warehouse"
         lon, lat = event.geometry["coordinates"]
         assert abs(lat - HERE["latitude"]) < 1e-6 and abs(lon - HERE["longitude"]) < 1e-6
@@ -161,7 +161,7 @@ async def test_typed_place_suggestions_place_the_pin(system):
         await page.wait_for_selector("#where[data-source=place]")
         await page.click("#send")
         record = await sent_record(page)
-        event = await system.runtime.store.get_event(record["id"])
+        event = await eventually(lambda: system.runtime.store.get_event(record["id"]))  # once projected
         assert event.location_text == "SE Hawthorne Blvd & SE 20th Ave, Portland"
         lon, lat = event.geometry["coordinates"]
         assert abs(lat - 45.5122) < 0.002 and abs(lon + 122.6444) < 0.002
