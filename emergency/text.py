@@ -30,6 +30,12 @@ def xml_text_problem(value: str) -> str | None:
     return f"contains {kind} U+{code:04X} at position {m.start() + 1}, which XML (and so CAP) cannot carry"
 
 
+def xml_printable(value: str) -> str:
+    """``value`` with every character XML 1.0 cannot carry replaced by U+FFFD: for text the server writes itself
+    (an error message quoting bad input), never for what a sender submitted, which is refused instead."""
+    return _XML_ILLEGAL.sub("\ufffd", value)
+
+
 def check_safe_text(value: str) -> str:
     """``value`` unchanged when every character can be written as XML 1.0 text; ``ValueError`` otherwise."""
     problem = xml_text_problem(value)

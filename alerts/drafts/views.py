@@ -49,7 +49,8 @@ async def create_draft(body: DraftIn, request: Request, principal: TokenRecord =
     return await _answer(request, draft.id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/cancellations", status_code=201, response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts/cancellations", status_code=201, response_model=DraftOut,
+             responses={404: {"description": "`alert_id` names no issued alert"}})
 async def create_cancel_draft(body: CancelDraftIn, request: Request,
                               principal: TokenRecord = Depends(DRAFTER)) -> DraftOut:
     """Draft the Cancel of an issued alert (its tier's approval policy applies as to issuing)."""

@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 
 from alerts.cap.xml import parse_xml
+from emergency.text import xml_printable
 
 ITEM = {  # list element -> item element, as the spec's examples name them
     "services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
@@ -34,7 +35,7 @@ def _element(tag: str, value: Any) -> etree._Element:
     elif isinstance(value, bool):
         el.text = "true" if value else "false"
     elif value is not None:
-        el.text = str(value)
+        el.text = xml_printable(str(value))  # the server's own text may quote bad input: never a 500
     return el
 
 

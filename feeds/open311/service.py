@@ -38,6 +38,7 @@ from emergency.geometry import coordinate_from_text, representative_point
 from emergency.netguard import check_url_shape
 from emergency.store.base import Cursor, EventQuery, Store
 from emergency.store.errors import store_unreachable_is_store_error
+from emergency.text import xml_text_problem
 from feeds.citizen.contacts import ContactRepository
 from feeds.citizen.models import CitizenReportIn
 from feeds.citizen.service import submit_report, tracking_url
@@ -133,11 +134,17 @@ def parse_form(*, body: bytes, content_type: str | None, max_bytes: int) -> list
     if len(body) > max_bytes:
         raise ValidationFailed("body", f"larger than {max_bytes} bytes")
     try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
     except UnicodeDecodeError:
         raise ValidationFailed("body", "not UTF-8 (the spec requires UTF-8 everywhere)") from None
     except ValueError:
         raise ValidationFailed("body", f"more than {MAX_FIELDS} fields") from None
+    for position, (name, value) in enumerate(pairs, start=1):
+        if problem := xml_text_problem(name):
+            raise ValidationFailed(f"field {position}", f"its name {problem}")
+        if problem := xml_text_problem(value):
+            raise ValidationFailed(name[:64], problem)
+    return pairs
 
 
 def _attribute_code(name: str) -> str | None:
@@ -151,8 +158,8 @@ def _attribute_code(name: str) -> str | None:
 def _bounded(field: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise ValidationFailed(field, f"longer than {limit} characters")
-    if any(ord(c) < 32 and c not in "\r\n\t" for c in value):
-        raise ValidationFailed(field, "holds control characters")
+    if problem := xml_text_problem(value):
+        raise ValidationFailed(field, problem)
     return value
 
 

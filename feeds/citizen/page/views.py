@@ -38,7 +38,7 @@ async def tracking_page(request: Request, report_id: str = Path(max_length=400),
                                     report_id=report_id), headers=NO_CACHE)
 
 
-@router.get("/report-sw.js")
+@router.get("/report-sw.js", response_class=Response, responses={200: {"content": {"text/javascript": {}}}})
 async def service_worker(request: Request) -> Response:
     """The report page's service worker (Workbox, vendored): precaches the page and its assets by content hash."""
     return Response(render_worker(settings=(s := request.app.state.runtime.settings), region=region_info(s.region_dir)), media_type="text/javascript",

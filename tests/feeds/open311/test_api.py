@@ -227,6 +227,11 @@ async def test_bad_input_is_refused_in_the_spec_format_naming_the_field(system):
         (await post(system, form(service_code="needs_help", **{"attribute[PEOPLE]": "many"})), 400,
          "attribute[PEOPLE]"),
         (await post(system, form(description="d" * 2001)), 400, "description"),
+        # characters XML cannot carry: refused naming the field, in the XML answer too (they were a 500)
+        (await post(system, form(description="smoke\x1c here"), "xml"), 400, "description"),
+        (await post(system, form(description="smoke\x00"), "xml"), 400, "description"),
+        (await post(system, form() + "&a%1Cb=1", "xml"), 400, "field 5"),
+        (await system.http.get(f"{V2}/services/smoke%1C.xml"), 404, "service_code"),  # quoted in the answer
         (await post(system, form(email="e" * 201)), 400, "email"),
         (await post(system, form(media_url="http://169.254.169.254/latest/meta-data")), 400, "media_url"),
         (await post(system, form(media_url="file:///etc/passwd")), 400, "media_url"),

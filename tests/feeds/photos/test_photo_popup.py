@@ -19,18 +19,18 @@ async def test_the_report_popup_shows_the_photo_to_whoever_may_see_it(system):
     assert r.status_code == 202, r.text
     report_id, photo = r.json()["id"], r.json()["photos"][0]
     async with _map_page(system) as (page, reads):
-        await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=report_id, timeout=20_000)
+        await page.wait_for_function("(id) => window.copLayers.reports.has(id)", arg=report_id, timeout=60_000)
         open_popup = f"() => {{ window.copLayers.reports.get({report_id!r}).openPopup(); }}"
         close_popup = f"() => {{ window.copLayers.reports.get({report_id!r}).closePopup(); }}"
         await page.evaluate(open_popup)
-        await page.locator(".cop-popup").wait_for(timeout=5_000)
+        await page.locator(".cop-popup").wait_for(timeout=30_000)
         assert await page.locator(".cop-popup .cop-popup-photo").count() == 0  # the public, unverified: none
         await page.evaluate(close_popup)
 
         await page.evaluate(f"() => window.sessionStorage.setItem('cop-coordinator-token', "
                             f"{system.tokens['coordinator']!r})")
         await page.evaluate(open_popup)
-        await page.wait_for_function(LOADED, timeout=10_000)
+        await page.wait_for_function(LOADED, timeout=60_000)
         src = await page.locator(".cop-popup .cop-popup-photo").get_attribute("src")
         assert src.startswith("blob:")  # fetched with the token
         await page.evaluate(close_popup)
@@ -41,7 +41,7 @@ async def test_the_report_popup_shows_the_photo_to_whoever_may_see_it(system):
         await page.wait_for_function(
             "(id) => { const m = window.copLayers.reports.get(id);"
             " return m && m.feature && (m.feature.properties.photos || []).length === 1; }",
-            arg=report_id, timeout=20_000)
+            arg=report_id, timeout=60_000)
         await page.evaluate(open_popup)
-        await page.wait_for_function(LOADED, timeout=10_000)
+        await page.wait_for_function(LOADED, timeout=60_000)
         assert await page.locator(".cop-popup .cop-popup-photo").get_attribute("src") == photo["url"]
