@@ -11,6 +11,11 @@ HTTP error, too large, unknown format) is counted and retried after the interval
 row, capped at ``EMERGENCY_FEED_BACKOFF_MAX_S`` (a longer ``Retry-After`` is honoured). Feeds added through
 the admin API are checked by the outbound-URL guard again before every request (DNS may have changed), and
 their redirects are not followed.
+
+Where several workers run (scale-out), each feed is polled by one of them at a time: a poll takes the store
+lease ``feed:<name>`` first (``emergency.store.leases``; it expires after twice the longest a poll may take,
+so a crashed worker's feed is taken over), and a due poll re-reads the saved state under the lease, so a
+feed another worker has just polled is not fetched (or journaled) again before its next interval.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from emergency.metrics import Registry
 from emergency.netguard import check_outbound_url, parse_allow_hosts
 from emergency.store.base import Store
 from emergency.store.cursors import CURSORS
+from emergency.store.leases import LEASES, holder_name
 from emergency.stream.topics import RAW_FEEDS
 from feeds.external import service
 from feeds.external.formats import UnknownFormat, ZoneResolver, parse
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = "emergency-cop feed poller (+https://github.com/)"
 REFRESH_FEEDS_S = 5.0  # how often the loop re-reads the feed list (admin-added feeds)
 TICK_S = 0.5
+LEASE_BUSY_RETRY_S = 5.0  # a feed another worker is polling: look again after this long
 
 
 class PollFailed(Exception):
@@ -68,6 +75,7 @@ class FeedPoller:
         self._due: dict[str, datetime] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._allow = parse_allow_hosts(settings.webhook_allow_hosts)
+        self.holder = holder_name()  # this poller's name on the feed leases
 
     def client(self) -> httpx.AsyncClient:
         """The poller's HTTP client (one connection pool for every feed)."""
@@ -126,7 +134,7 @@ class FeedPoller:
 
     async def _poll_logged(self, feed: FeedConfig) -> None:
         try:
-            await self.poll(feed)
+            await self.poll(feed, if_due=True)
         except asyncio.CancelledError:
             raise
         except Exception:  # poll() counts its own failures; this is a defect, never a stop of the loop
@@ -139,45 +147,65 @@ class FeedPoller:
             return False
         return all(f.name != feed.name for f in await self.store.repository(FEEDS).list_feeds())
 
-    async def poll(self, feed: FeedConfig) -> FeedState | None:
-        """Poll ``feed`` once now: fetch, journal what changed, save the state; returns the state saved (None:
-        the admin deleted the feed meanwhile, nothing was journaled or saved)."""
+    def lease_ttl_s(self) -> float:
+        """How long a feed's lease lasts: twice the longest one poll may take (fetch, parse, journal)."""
+        return 2 * (self.settings.feed_timeout_s + 60.0)
+
+    async def poll(self, feed: FeedConfig, *, if_due: bool = False) -> FeedState | None:
+        """Poll ``feed`` once now: fetch, journal what changed, save the state; returns the state saved. None when
+        nothing was fetched: the admin deleted the feed meanwhile, another worker holds its lease, or (``if_due``,
+        the loop's calls) another worker polled it since and its next poll is not due yet."""
         lock = self._locks.setdefault(feed.name, asyncio.Lock())
         async with lock:
-            if await self._removed(feed):
-                self._due.pop(feed.name, None)
+            leases, lease = self.store.repository(LEASES), f"feed:{feed.name}"
+            if not await leases.acquire(lease, self.holder, self.lease_ttl_s()):
+                self._due[feed.name] = utcnow() + timedelta(seconds=min(feed.interval_s, LEASE_BUSY_RETRY_S))
                 return None
-            state = await service.load_state(store=self.store, feed=feed.name)
-            if state.url != feed.url:  # validators and the last body belong to another URL
-                state = FeedState(errors=state.errors, polls=state.polls, not_modified=state.not_modified,
-                                  changes=state.changes, last_change=state.last_change, items=state.items)
-                state.url = feed.url
-            now = utcnow()
-            state.last_poll = now.isoformat()
-            state.polls += 1
-            self.metrics.feed_polls.inc(feed=feed.name)
-            delay = feed.interval_s
             try:
-                await self._poll(feed, state, now)
-                state.failures, state.last_error = 0, None
-            except FeedRemoved:
-                self._due.pop(feed.name, None)
+                return await self._poll_leased(feed, if_due=if_due)
+            finally:
+                await leases.release(lease, self.holder)
+
+    async def _poll_leased(self, feed: FeedConfig, *, if_due: bool) -> FeedState | None:
+        if await self._removed(feed):
+            self._due.pop(feed.name, None)
+            return None
+        state = await service.load_state(store=self.store, feed=feed.name)
+        if if_due and state.url == feed.url and state.next_poll:
+            due = datetime.fromisoformat(state.next_poll)
+            if due > utcnow():  # another worker polled it after this one planned to
+                self._due[feed.name] = due
                 return None
-            except PollFailed as exc:
-                state.errors += 1
-                state.failures += 1
-                state.last_error = str(exc)
-                self.metrics.feed_errors.inc(feed=feed.name)
-                delay = min(self.settings.feed_backoff_max_s, feed.interval_s * 2 ** state.failures)
-                if exc.retry_after_s:
-                    delay = max(delay, min(exc.retry_after_s, self.settings.feed_backoff_max_s))
-                log.info("feed %s: %s (%d in a row); next try in %.0f s", feed.name, exc, state.failures, delay)
-            due = utcnow() + timedelta(seconds=delay)
-            state.next_poll = due.isoformat()
-            await self.store.repository(CURSORS).put(service.cursor_name(feed.name), state.to_json())
-            self._due[feed.name] = due
-            self.metrics.feed_items.set(state.items, feed=feed.name)
-            return state
+        if state.url != feed.url:  # validators and the last body belong to another URL
+            state = FeedState(errors=state.errors, polls=state.polls, not_modified=state.not_modified,
+                              changes=state.changes, last_change=state.last_change, items=state.items)
+            state.url = feed.url
+        now = utcnow()
+        state.last_poll = now.isoformat()
+        state.polls += 1
+        self.metrics.feed_polls.inc(feed=feed.name)
+        delay = feed.interval_s
+        try:
+            await self._poll(feed, state, now)
+            state.failures, state.last_error = 0, None
+        except FeedRemoved:
+            self._due.pop(feed.name, None)
+            return None
+        except PollFailed as exc:
+            state.errors += 1
+            state.failures += 1
+            state.last_error = str(exc)
+            self.metrics.feed_errors.inc(feed=feed.name)
+            delay = min(self.settings.feed_backoff_max_s, feed.interval_s * 2 ** state.failures)
+            if exc.retry_after_s:
+                delay = max(delay, min(exc.retry_after_s, self.settings.feed_backoff_max_s))
+            log.info("feed %s: %s (%d in a row); next try in %.0f s", feed.name, exc, state.failures, delay)
+        due = utcnow() + timedelta(seconds=delay)
+        state.next_poll = due.isoformat()
+        await self.store.repository(CURSORS).put(service.cursor_name(feed.name), state.to_json())
+        self._due[feed.name] = due
+        self.metrics.feed_items.set(state.items, feed=feed.name)
+        return state
 
     async def _poll(self, feed: FeedConfig, state: FeedState, now: datetime) -> None:
         body, response = await self._fetch(feed, state)

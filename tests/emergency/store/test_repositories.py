@@ -12,6 +12,7 @@ from emergency.auth.models import TokenRecord
 from emergency.auth.repository import TOKENS, PostGISTokens, SQLiteTokens
 from emergency.store import open_store
 from emergency.store.cursors import CURSORS
+from emergency.store.leases import LEASES
 from feeds.social.repository import SOCIAL_RULES
 
 POLYGON = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
@@ -103,3 +104,18 @@ async def test_repositories_share_one_store_file_and_read_rows_written_before(tm
         assert await store.count_events() == 0  # the kernel's own tables were added beside them
     finally:
         await store.close()
+
+
+async def test_a_lease_has_one_holder_until_released_or_expired(store):
+    leases = store.repository(LEASES)
+    assert await leases.acquire("feed:usgs", "worker-a", 60)
+    assert not await leases.acquire("feed:usgs", "worker-b", 60)  # held by a
+    assert await leases.acquire("feed:usgs", "worker-a", 60)  # a renews its own
+    assert await leases.acquire("feed:nws", "worker-b", 60)  # another name is another lease
+    await leases.release("feed:usgs", "worker-b")  # not b's to give up: nothing happens
+    assert not await leases.acquire("feed:usgs", "worker-b", 60)
+    await leases.release("feed:usgs", "worker-a")
+    assert await leases.acquire("feed:usgs", "worker-b", 60)  # released: b takes it
+    assert await leases.acquire("feed:dead", "crashed", -1)  # a holder that died: its lease has run out
+    assert await leases.acquire("feed:dead", "worker-a", 60)  # taken over
+    assert not await leases.acquire("feed:dead", "crashed", 60)

@@ -4,6 +4,7 @@ change feed, a failing server (500, hang, garbage) backed off and recovered, NWS
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from datetime import datetime
@@ -237,3 +238,20 @@ async def test_a_feed_deleted_by_the_admin_is_not_polled_back_into_the_picture(s
     before = await journal_total(system)
     assert await p.poll(feed) is None
     assert await journal_total(system) == before
+
+
+async def test_two_workers_poll_a_feed_once_between_them(system: System, server: FeedServer):
+    """Scale-out runs the poller in every worker: the feed's store lease lets one fetch it, and the other, due at
+    the same time or just after, sees the saved state and neither fetches nor journals it again."""
+    server.put("/usgs.geojson", json.dumps(usgs()).encode())
+    feed = FeedConfig("usgs", server.url("/usgs.geojson"), 60)
+    first, second = poller(system), poller(system)
+    assert first.holder != second.holder
+    before, fetched = await journal_total(system), len(server.requests)
+    states = await asyncio.gather(first.poll(feed, if_due=True), second.poll(feed, if_due=True))
+    assert sum(s is not None for s in states) == 1  # one polled, the other found the lease held or the feed polled
+    assert len(server.requests) == fetched + 1
+    assert await journal_total(system) == before + 3
+    assert await second.poll(feed, if_due=True) is None and await first.poll(feed, if_due=True) is None  # not due
+    assert len(server.requests) == fetched + 1
+    assert (await second.poll(feed)) is not None and len(server.requests) == fetched + 2  # asked directly: polled
