@@ -71,6 +71,8 @@ class IntakeLimits:
             Limit("partner", parse(settings.intake_partner_rate), "partner application",
                   "EMERGENCY_INTAKE_PARTNER_RATE"),
             Limit("subscription", parse(settings.subscribe_rate), "address", "EMERGENCY_SUBSCRIBE_RATE"),
+            Limit("registration", parse(settings.registry_register_rate), "address",
+                  "EMERGENCY_REGISTRY_REGISTER_RATE"),  # public self-registration (alerts.registry.selfservice)
         ])
 
     async def check(self, *, field: str = "rate", **keys: str | None) -> None:
