@@ -138,7 +138,7 @@ async function call(method, path, body) {
   }
   return data;
 }
-let timer = null, places = [];
+let timer = null;  // a suggestion is sent as text: the server geocodes it again (a district is refused, never guessed)
 $("address").addEventListener("input", () => {
   clearTimeout(timer);
   const q = $("address").value.trim();
@@ -147,7 +147,7 @@ $("address").addEventListener("input", () => {
     try {
       const r = await fetch(CONFIG.geocode + "?q=" + encodeURIComponent(q));
       if (!r.ok) return;
-      places = (await r.json()).candidates || [];
+      const places = (await r.json()).candidates || [];
       const list = $("places"); list.replaceChildren();
       for (const p of places) { const o = document.createElement("option"); o.value = p.label; list.append(o); }
       document.body.dataset.suggestions = String(places.length);
@@ -182,8 +182,6 @@ $("register").addEventListener("submit", async e => {
                 name: $("name").value, address: $("address").value, channels,
                 needs: [...document.querySelectorAll("#needs input:checked")].map(i => i.value),
                 consent: $("consent").checked};
-  const pick = places.find(p => p.label === $("address").value);
-  if (pick) { body.lat = pick.lat; body.lon = pick.lon; }
   if ($("language").value.trim()) body.language = $("language").value.trim();
   if ($("cg_name").value.trim()) body.caregiver = {name: $("cg_name").value.trim(),
     phone: $("cg_phone").value.trim() || null, relation: $("cg_relation").value.trim() || null};
