@@ -150,7 +150,6 @@ $("address").addEventListener("input", () => {
       const places = (await r.json()).candidates || [];
       const list = $("places"); list.replaceChildren();
       for (const p of places) { const o = document.createElement("option"); o.value = p.label; list.append(o); }
-      document.body.dataset.suggestions = String(places.length);
     } catch (e) { /* suggestions are a help only */ }
   }, 250);
 });
