@@ -132,18 +132,28 @@ async def _erase(*, store: Store, submit: Submit, old: Subscription) -> None:
     await _save(store=store, submit=submit, old=old, new=new)
 
 
+async def code_checked(*, channels: list[StoredChannel], payload: ConfirmIn,
+                       count_attempt: Callable[[str], Awaitable[int]]) -> tuple[StoredChannel, bool]:
+    """The channel a confirmation names, confirmed by its code (one attempt counted through ``count_attempt``
+    with the channel id); (the channel, whether it was confirmed now). ValidationFailed ``code`` otherwise."""
+    channel = pick_channel(channels, payload.channel)
+    if channel.confirmed:
+        return channel, False
+    check_code_live(channel, now=utcnow())
+    attempts = await count_attempt(channel.channel_id)
+    return confirmed_by_code(channel, code=payload.code, attempts=attempts), True
+
+
 async def confirm_channel(*, store: Store, submit: Submit, subscription_id: str, token: str | None,
                           payload: ConfirmIn) -> tuple[Subscription, StoredChannel]:
     """Check the code (constant time; at most ``MAX_CODE_ATTEMPTS`` tries; 24 h) and mark the channel confirmed."""
     sub = await held_subscription(store=store, subscription_id=subscription_id, token=token)
-    channel = pick_channel(sub.channels, payload.channel)
-    if channel.confirmed:
-        return sub, channel
-    check_code_live(channel, now=utcnow())
-    attempts = await repository(store).count_attempt(sub.id, channel.channel_id)
-    done = confirmed_by_code(channel, code=payload.code, attempts=attempts)
+    done, changed = await code_checked(channels=sub.channels, payload=payload,
+                                       count_attempt=lambda cid: repository(store).count_attempt(sub.id, cid))
+    if not changed:
+        return sub, done
     new = sub.model_copy(update={"version": sub.version + 1, "updated_at": utcnow(),
-                                 "channels": [done if c.channel_id == channel.channel_id else c for c in sub.channels]})
+                                 "channels": [done if c.channel_id == done.channel_id else c for c in sub.channels]})
     return await _save(store=store, submit=submit, old=sub, new=new), done
 
 

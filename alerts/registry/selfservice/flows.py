@@ -29,15 +29,9 @@ from alerts.registry.service import (
     parse_language,
     parse_needs,
 )
+from alerts.subscriptions.flows import code_checked
 from alerts.subscriptions.models import ConfirmIn, StoredChannel
-from alerts.subscriptions.service import (
-    CODE_TTL,
-    check_code_live,
-    confirmed_by_code,
-    new_token,
-    pick_channel,
-    token_matches,
-)
+from alerts.subscriptions.service import CODE_TTL, new_token, token_matches
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import token_id
 from emergency.config import Settings
@@ -140,13 +134,11 @@ async def confirm(*, store: Store, registration_id: str, token: str | None,
                   payload: ConfirmIn) -> tuple[Registrant, StoredChannel]:
     """Check a contact's code (as subscriptions do: constant time, 5 tries, 24 h); active once every one is."""
     reg = await held(store=store, registration_id=registration_id, token=token)
-    channel = pick_channel(reg.channels, payload.channel)
-    if channel.confirmed:
-        return reg, channel
-    check_code_live(channel, now=utcnow())
-    attempts = await repository(store).count_attempt(reg.id, channel.channel_id)
-    done = confirmed_by_code(channel, code=payload.code, attempts=attempts)
-    channels = [done if c.channel_id == channel.channel_id else c for c in reg.channels]
+    done, changed = await code_checked(channels=reg.channels, payload=payload,
+                                       count_attempt=lambda cid: repository(store).count_attempt(reg.id, cid))
+    if not changed:
+        return reg, done
+    channels = [done if c.channel_id == done.channel_id else c for c in reg.channels]
     new = await _save(store=store, old=reg, new=reg.model_copy(update={
         "version": reg.version + 1, "updated_at": utcnow(), "channels": channels, "status": status_of(channels)}))
     await _trail(store=store, action="registrations.confirm", registrant_id=new.id)
