@@ -1,7 +1,8 @@
 """The one rate limiter of the intake paths: per client address, per contact, per partner application.
 
 Every way a citizen report comes in (``POST /api/v1/reports`` JSON and multipart, Open311 ``POST requests``,
-the SMS and email intake) and the alert subscription creation count against the same ``IntakeLimits``
+the SMS and email intake), the alert subscription creation and the registry self-registration count against
+the same ``IntakeLimits``
 (``Runtime.intake_limits``): a moving window per key (the ``limits`` package), in memory, **per process**:
 with several API processes each keeps its own count, so the effective limit is the setting times the number
 of processes (a shared storage such as Redis would make it global; none is wired today).
