@@ -202,6 +202,10 @@ class Settings(BaseSettings):
                                          "acknowledge a notification before the next contact is notified")
     notice_timer_s: float = Field(5.0, gt=0, description="how often the workers look for check-ins and facility "
                                   "notifications past their due time (the due times are rows: they survive restarts)")
+    # public self-registration for the vulnerable-persons registry (issue 15: alerts/registry/selfservice)
+    registry_register_rate: str = Field(
+        "30/hour", description="self-registrations one client address may create in a moving window; beyond it "
+        "POST /api/v1/registry/registrations gets 429 with Retry-After (the `limits` package's notation)")
     # alert drafts and approval (alerts/drafts, issue 15)
     alert_approval: str = Field(
         "child_abduction=one", description="approvals an alert draft needs before it is issued, per tier, "
@@ -250,7 +254,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("read_budget", "read_budget_authenticated", "subscribe_rate", "message_report_rate", "intake_rate",
-                     "intake_contact_rate", "intake_partner_rate")
+                     "intake_contact_rate", "intake_partner_rate", "registry_register_rate")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

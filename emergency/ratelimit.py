@@ -1,7 +1,8 @@
 """The one rate limiter of the intake paths: per client address, per contact, per partner application.
 
 Every way a citizen report comes in (``POST /api/v1/reports`` JSON and multipart, Open311 ``POST requests``,
-the SMS and email intake) and the alert subscription creation count against the same ``IntakeLimits``
+the SMS and email intake), the alert subscription creation and the registry self-registration count against
+the same ``IntakeLimits``
 (``Runtime.intake_limits``): a moving window per key (the ``limits`` package), in memory, **per process**:
 with several API processes each keeps its own count, so the effective limit is the setting times the number
 of processes (a shared storage such as Redis would make it global; none is wired today).
@@ -71,6 +72,8 @@ class IntakeLimits:
             Limit("partner", parse(settings.intake_partner_rate), "partner application",
                   "EMERGENCY_INTAKE_PARTNER_RATE"),
             Limit("subscription", parse(settings.subscribe_rate), "address", "EMERGENCY_SUBSCRIBE_RATE"),
+            Limit("registration", parse(settings.registry_register_rate), "address",
+                  "EMERGENCY_REGISTRY_REGISTER_RATE"),  # public self-registration (alerts.registry.selfservice)
         ])
 
     async def check(self, *, field: str = "rate", **keys: str | None) -> None:

@@ -76,6 +76,10 @@ class RegistrantIn(BaseModel):
     consent: ConsentIn
 
 
+Source = Literal["officer", "self", "caregiver"]  # who entered the registration
+Status = Literal["active", "pending_confirmation"]
+
+
 class Caregiver(BaseModel):
     name: str
     phone: str | None = None
@@ -97,7 +101,15 @@ class Registrant(BaseModel):
     caregiver: Caregiver | None = None
     consent_at: datetime
     created_at: datetime
-    created_by: str               # the officer's token_id
+    created_by: str               # the officer's token_id ("self-registration" for the public form)
+    # self-registration (alerts/registry/selfservice): who entered it, whether its contacts are confirmed yet
+    source: Source = "officer"
+    status: Status = "active"     # pending_confirmation: no check-ins until every contact is confirmed
+    token_hash: str | None = None  # SHA-256 of the registrant's management token (self-registration only)
+    version: int = 1              # increases with every change by the registrant (optimistic concurrency)
+    updated_at: datetime | None = None
+    reviewed_at: datetime | None = None  # an officer reviewed a self-registration
+    reviewed_by: str | None = None       # that officer's token_id
 
 
 class LocationOut(BaseModel):
@@ -127,6 +139,11 @@ class RegistrantOut(BaseModel):
     caregiver: Caregiver | None
     consent_at: datetime
     created_at: datetime
+    source: Source = Field("officer", description="officer (entered by an officer), self or caregiver (the public "
+                           "self-registration form)")
+    status: Status = Field("active", description="pending_confirmation: a self-registration whose contact is not "
+                           "confirmed yet (it gets no check-ins)")
+    reviewed_at: datetime | None = Field(None, description="when an officer reviewed this self-registration")
 
 
 class RegistrantList(BaseModel):

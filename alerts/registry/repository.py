@@ -18,7 +18,9 @@ from typing import Protocol
 
 from alerts.delivery.models import Contact, DeliveryJob, Rendered
 from alerts.registry.models import AuditItem, Outreach, Registrant
+from alerts.registry.selfservice.service import CONFIRM_PREFIX, confirm_target, confirmation_message
 from alerts.registry.service import PERSON_PREFIX, checkin_message, checkin_token, checkin_url, contact_of
+from alerts.subscriptions.repository import _tx
 from emergency.store.base import ts
 from emergency.store.repository import PostGISRepository, RepositorySpec, SQLiteRepository
 
@@ -80,6 +82,17 @@ class RegistryRepository(Protocol):
 
     async def notice(self, job: DeliveryJob) -> Rendered | None: ...
 
+    # self-registration (alerts/registry/selfservice): an entry pending confirmation has a row in
+    # ``registry_pending`` too, and ``locations`` (who an alert covers) leaves it out
+    async def save(self, reg: Registrant, *, expected_version: int) -> bool:
+        """Write ``reg`` over the stored entry of version ``expected_version`` (its pending mark following
+        ``reg.status``); False when it changed meanwhile or is gone."""
+        ...
+
+    async def count_attempt(self, registrant_id: str, channel_id: str) -> int:
+        """Count one code attempt against the channel's pending code; the attempts so far (0: no such channel)."""
+        ...
+
 
 class _Owner:
     """The notice owner reads shared by both backends."""
@@ -103,6 +116,8 @@ class _Owner:
         return None if reg is None or channel is None else contact_of(reg, channel)
 
     async def notice(self, job: DeliveryJob) -> Rendered | None:
+        if job.alert_version.startswith(CONFIRM_PREFIX):  # a self-registration's confirmation code
+            return await self._confirmation(job)
         oid = job.alert_version.removeprefix("checkin:")
         found = await self.outreach(oid)
         if found is None or found.state != "awaiting" or job.subscription_id != f"{PERSON_PREFIX}:{found.registrant_id}":
@@ -112,6 +127,23 @@ class _Owner:
             outreach=found, minutes=self.checkin_minutes,
             safe_url=checkin_url(base=self.public_url, token=checkin_token(key=key, outreach=oid, answer="safe")),
             help_url=checkin_url(base=self.public_url, token=checkin_token(key=key, outreach=oid, answer="help")))
+
+
+    async def _confirmation(self, job: DeliveryJob) -> Rendered | None:
+        rid, channel_id = confirm_target(job.alert_version)
+        reg = await self.get(rid)
+        channel = next((c for c in reg.channels if c.channel_id == channel_id), None) if reg else None
+        if reg is None or channel is None or channel.confirmed or not channel.code:
+            return None
+        return confirmation_message(reg=reg, code=channel.code, base=self.public_url)
+
+
+def _counted(reg: Registrant, channel_id: str) -> tuple[Registrant, int]:
+    """``reg`` with one more attempt on the channel's code, and the attempts so far (0: no such channel)."""
+    channels = [c.model_copy(update={"attempts": c.attempts + 1}) if c.channel_id == channel_id else c
+                for c in reg.channels]
+    n = next((c.attempts for c in channels if c.channel_id == channel_id), 0)
+    return reg.model_copy(update={"channels": channels}), n
 
 
 def _reg(record: str) -> Registrant:
@@ -131,11 +163,46 @@ CREATE TABLE IF NOT EXISTS registry_outreach (
 CREATE INDEX IF NOT EXISTS registry_outreach_due ON registry_outreach (state, due_at);
 CREATE TABLE IF NOT EXISTS registry_audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_pending (id TEXT PRIMARY KEY);
 """
 
     async def create(self, reg: Registrant) -> None:
-        await self.run(lambda c: c.execute("INSERT INTO registrants(id, lat, lon, record) VALUES (?,?,?,?)",
-                                           (reg.id, reg.lat, reg.lon, reg.model_dump_json())))
+        def _create(c: sqlite3.Connection) -> None:
+            with _tx(c):
+                c.execute("INSERT INTO registrants(id, lat, lon, record) VALUES (?,?,?,?)",
+                          (reg.id, reg.lat, reg.lon, reg.model_dump_json()))
+                if reg.status != "active":
+                    c.execute("INSERT INTO registry_pending(id) VALUES (?)", (reg.id,))
+
+        await self.run(_create)
+
+    async def save(self, reg: Registrant, *, expected_version: int) -> bool:
+        def _save(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                row = c.execute("SELECT record FROM registrants WHERE id = ?", (reg.id,)).fetchone()
+                if row is None or _reg(row[0]).version != expected_version:
+                    return False
+                c.execute("UPDATE registrants SET lat = ?, lon = ?, record = ? WHERE id = ?",
+                          (reg.lat, reg.lon, reg.model_dump_json(), reg.id))
+                if reg.status == "active":
+                    c.execute("DELETE FROM registry_pending WHERE id = ?", (reg.id,))
+                else:
+                    c.execute("INSERT OR IGNORE INTO registry_pending(id) VALUES (?)", (reg.id,))
+                return True
+
+        return await self.run(_save)
+
+    async def count_attempt(self, registrant_id: str, channel_id: str) -> int:
+        def _count(c: sqlite3.Connection) -> int:
+            with _tx(c):
+                row = c.execute("SELECT record FROM registrants WHERE id = ?", (registrant_id,)).fetchone()
+                if row is None:
+                    return 0
+                new, n = _counted(_reg(row[0]), channel_id)
+                c.execute("UPDATE registrants SET record = ? WHERE id = ?", (new.model_dump_json(), registrant_id))
+                return n
+
+        return await self.run(_count)
 
     async def get(self, registrant_id: str) -> Registrant | None:
         row = await self.run(lambda c: c.execute("SELECT record FROM registrants WHERE id = ?",
@@ -158,11 +225,17 @@ CREATE TABLE IF NOT EXISTS registry_keys (name TEXT PRIMARY KEY, value TEXT NOT 
         return await self.run(lambda c: c.execute("SELECT count(*) FROM registrants").fetchone()[0])
 
     async def delete(self, registrant_id: str) -> bool:
-        return await self.run(lambda c: c.execute("DELETE FROM registrants WHERE id = ?",
-                                                  (registrant_id,)).rowcount == 1)
+        def _delete(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                c.execute("DELETE FROM registry_pending WHERE id = ?", (registrant_id,))
+                return c.execute("DELETE FROM registrants WHERE id = ?", (registrant_id,)).rowcount == 1
+
+        return await self.run(_delete)
 
     async def locations(self) -> list[tuple[str, float, float]]:
-        rows = await self.run(lambda c: c.execute("SELECT id, lat, lon FROM registrants ORDER BY id").fetchall())
+        rows = await self.run(lambda c: c.execute(
+            "SELECT id, lat, lon FROM registrants WHERE id NOT IN (SELECT id FROM registry_pending) "
+            "ORDER BY id").fetchall())
         return [(r[0], r[1], r[2]) for r in rows]
 
     async def add_outreach(self, rows: list[Outreach]) -> list[Outreach]:
@@ -256,11 +329,41 @@ CREATE TABLE IF NOT EXISTS registry_outreach (
 CREATE INDEX IF NOT EXISTS registry_outreach_due ON registry_outreach (state, due_at);
 CREATE TABLE IF NOT EXISTS registry_audit (seq bigserial PRIMARY KEY, at text NOT NULL, record text NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_keys (name text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_pending (id text PRIMARY KEY);
 """
 
     async def create(self, reg: Registrant) -> None:
-        await (await self.pool()).execute("INSERT INTO registrants(id, lat, lon, record) VALUES ($1,$2,$3,$4)",
-                                          reg.id, reg.lat, reg.lon, reg.model_dump_json())
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO registrants(id, lat, lon, record) VALUES ($1,$2,$3,$4)",
+                               reg.id, reg.lat, reg.lon, reg.model_dump_json())
+            if reg.status != "active":
+                await conn.execute("INSERT INTO registry_pending(id) VALUES ($1)", reg.id)
+
+    async def save(self, reg: Registrant, *, expected_version: int) -> bool:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            record = await conn.fetchval("SELECT record FROM registrants WHERE id = $1 FOR UPDATE", reg.id)
+            if record is None or _reg(record).version != expected_version:
+                return False
+            await conn.execute("UPDATE registrants SET lat = $1, lon = $2, record = $3 WHERE id = $4",
+                               reg.lat, reg.lon, reg.model_dump_json(), reg.id)
+            if reg.status == "active":
+                await conn.execute("DELETE FROM registry_pending WHERE id = $1", reg.id)
+            else:
+                await conn.execute("INSERT INTO registry_pending(id) VALUES ($1) ON CONFLICT DO NOTHING", reg.id)
+            return True
+
+    async def count_attempt(self, registrant_id: str, channel_id: str) -> int:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            record = await conn.fetchval("SELECT record FROM registrants WHERE id = $1 FOR UPDATE", registrant_id)
+            if record is None:
+                return 0
+            new, n = _counted(_reg(record), channel_id)
+            await conn.execute("UPDATE registrants SET record = $1 WHERE id = $2", new.model_dump_json(),
+                               registrant_id)
+            return n
 
     async def get(self, registrant_id: str) -> Registrant | None:
         record = await (await self.pool()).fetchval("SELECT record FROM registrants WHERE id = $1", registrant_id)
@@ -279,11 +382,15 @@ CREATE TABLE IF NOT EXISTS registry_keys (name text PRIMARY KEY, value text NOT 
         return await (await self.pool()).fetchval("SELECT count(*) FROM registrants")
 
     async def delete(self, registrant_id: str) -> bool:
-        done = await (await self.pool()).execute("DELETE FROM registrants WHERE id = $1", registrant_id)
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM registry_pending WHERE id = $1", registrant_id)
+            done = await conn.execute("DELETE FROM registrants WHERE id = $1", registrant_id)
         return done.endswith(" 1")
 
     async def locations(self) -> list[tuple[str, float, float]]:
-        rows = await (await self.pool()).fetch("SELECT id, lat, lon FROM registrants ORDER BY id")
+        rows = await (await self.pool()).fetch("SELECT id, lat, lon FROM registrants WHERE id NOT IN "
+                                               "(SELECT id FROM registry_pending) ORDER BY id")
         return [(r[0], r[1], r[2]) for r in rows]
 
     async def add_outreach(self, rows: list[Outreach]) -> list[Outreach]:

@@ -84,16 +84,20 @@ def parse_consent(consent: ConsentIn, *, now: datetime) -> datetime:
     return consent.at
 
 
-def parse_channels_for_registry(raw: list[dict[str, Any]], *, now: datetime,
-                                field: str = "channels") -> list[StoredChannel]:
+def parse_channels_for_registry(raw: list[dict[str, Any]], *, now: datetime, field: str = "channels",
+                                confirmed: bool = True,
+                                existing: list[StoredChannel] = ()) -> list[StoredChannel]:
     """Email and sms channels, validated as subscriptions' are; taken as confirmed (an officer entered them with
-    the person), so they carry no code."""
+    the person), so they carry no code. With ``confirmed`` False (self-registration) each new contact keeps the
+    confirmation code subscriptions give it, and one equal to an ``existing`` channel keeps its state."""
     for i, ch in enumerate(raw):
         kind = ch.get("type") if isinstance(ch, dict) else None
         if kind not in [c.value for c in REGISTRY_CHANNELS]:
             names = [c.value for c in REGISTRY_CHANNELS]
             raise ValidationFailed(f"{field}[{i}].type", f"must be one of {', '.join(names)}", names)
-    channels, _ = parse_channels(raw, allow_hosts=(), now=now, field=field)
+    channels, _ = parse_channels(raw, allow_hosts=(), now=now, field=field, existing=existing)
+    if not confirmed:
+        return channels
     return [c.model_copy(update={"confirmed": True, "code": None, "code_expires_at": None}) for c in channels]
 
 
@@ -148,7 +152,8 @@ def registrant_out(reg: Registrant) -> RegistrantOut:
                          location=LocationOut(label=reg.location_label, geo_precision=reg.geo_precision, lat=reg.lat,
                                               lon=reg.lon),
                          needs=reg.needs, language=reg.language, channels=contacts_of(reg), caregiver=reg.caregiver,
-                         consent_at=reg.consent_at, created_at=reg.created_at)
+                         consent_at=reg.consent_at, created_at=reg.created_at, source=reg.source, status=reg.status,
+                         reviewed_at=reg.reviewed_at)
 
 
 # --- who an alert covers, and the tasking order --------------------------------------------------

@@ -9,14 +9,14 @@ older version after a newer one keeps the newer.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from alerts.subscriptions.models import ConfirmIn, StoredChannel, Subscription, SubscriptionIn, SubscriptionPatch
 from alerts.subscriptions.repository import SUBSCRIPTIONS, SubscriptionRepository
 from alerts.subscriptions.service import (
-    MAX_CODE_ATTEMPTS,
+    check_code_live,
+    confirmed_by_code,
     envelope_of,
     new_subscription_id,
     new_token,
@@ -24,11 +24,12 @@ from alerts.subscriptions.service import (
     parse_channels,
     parse_languages,
     parse_tier_choice,
+    pick_channel,
     sig_matches,
     target_of,
     token_matches,
 )
-from emergency.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from emergency.errors import Conflict, Forbidden, NotFound
 from emergency.events import Envelope, utcnow
 from emergency.netguard import parse_allow_hosts
 from emergency.store.base import Accepted, Store
@@ -131,37 +132,28 @@ async def _erase(*, store: Store, submit: Submit, old: Subscription) -> None:
     await _save(store=store, submit=submit, old=old, new=new)
 
 
-def _pick_channel(sub: Subscription, name: str) -> StoredChannel:
-    """The channel a confirmation names: by id, else the (first unconfirmed) channel of that type."""
-    by_id = next((c for c in sub.channels if c.channel_id == name), None)
-    if by_id is not None:
-        return by_id
-    of_type = [c for c in sub.channels if c.channel.value == name]
-    if not of_type:
-        raise ValidationFailed("channel", "this subscription has no such channel",
-                               [c.channel_id for c in sub.channels if not c.confirmed])
-    return next((c for c in of_type if not c.confirmed), of_type[0])
+async def code_checked(*, channels: list[StoredChannel], payload: ConfirmIn,
+                       count_attempt: Callable[[str], Awaitable[int]]) -> tuple[StoredChannel, bool]:
+    """The channel a confirmation names, confirmed by its code (one attempt counted through ``count_attempt``
+    with the channel id); (the channel, whether it was confirmed now). ValidationFailed ``code`` otherwise."""
+    channel = pick_channel(channels, payload.channel)
+    if channel.confirmed:
+        return channel, False
+    check_code_live(channel, now=utcnow())
+    attempts = await count_attempt(channel.channel_id)
+    return confirmed_by_code(channel, code=payload.code, attempts=attempts), True
 
 
 async def confirm_channel(*, store: Store, submit: Submit, subscription_id: str, token: str | None,
                           payload: ConfirmIn) -> tuple[Subscription, StoredChannel]:
     """Check the code (constant time; at most ``MAX_CODE_ATTEMPTS`` tries; 24 h) and mark the channel confirmed."""
     sub = await held_subscription(store=store, subscription_id=subscription_id, token=token)
-    channel = _pick_channel(sub, payload.channel)
-    if channel.confirmed:
-        return sub, channel
-    if channel.code is None or channel.code_expires_at is None or channel.code_expires_at <= utcnow():
-        raise ValidationFailed("code", "the code has expired; send the channel again (PATCH) for a new one")
-    attempts = await repository(store).count_attempt(sub.id, channel.channel_id)
-    if attempts > MAX_CODE_ATTEMPTS:
-        raise ValidationFailed("code", f"{MAX_CODE_ATTEMPTS} wrong codes were tried; send the channel again (PATCH) "
-                                       "for a new one")
-    if not hmac.compare_digest(payload.code.strip().encode(), channel.code.encode()):
-        left = MAX_CODE_ATTEMPTS - attempts
-        raise ValidationFailed("code", f"not the code that was sent ({left} tries left)")
-    done = channel.model_copy(update={"confirmed": True, "code": None, "code_expires_at": None, "attempts": 0})
+    done, changed = await code_checked(channels=sub.channels, payload=payload,
+                                       count_attempt=lambda cid: repository(store).count_attempt(sub.id, cid))
+    if not changed:
+        return sub, done
     new = sub.model_copy(update={"version": sub.version + 1, "updated_at": utcnow(),
-                                 "channels": [done if c.channel_id == channel.channel_id else c for c in sub.channels]})
+                                 "channels": [done if c.channel_id == done.channel_id else c for c in sub.channels]})
     return await _save(store=store, submit=submit, old=sub, new=new), done
 
 

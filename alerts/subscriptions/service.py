@@ -243,6 +243,35 @@ def parse_channels(raw: list[dict[str, Any]], *, allow_hosts: Iterable[str], now
     return out, generated
 
 
+def pick_channel(channels: list[StoredChannel], name: str) -> StoredChannel:
+    """The channel a confirmation names: by id, else the (first unconfirmed) channel of that type."""
+    by_id = next((c for c in channels if c.channel_id == name), None)
+    if by_id is not None:
+        return by_id
+    of_type = [c for c in channels if c.channel.value == name]
+    if not of_type:
+        raise ValidationFailed("channel", "no such channel here", [c.channel_id for c in channels if not c.confirmed])
+    return next((c for c in of_type if not c.confirmed), of_type[0])
+
+
+def check_code_live(channel: StoredChannel, *, now: datetime) -> None:
+    """ValidationFailed ``code`` when the channel's pending code has expired (or there is none)."""
+    if channel.code is None or channel.code_expires_at is None or channel.code_expires_at <= now:
+        raise ValidationFailed("code", "the code has expired; send the channel again (PATCH) for a new one")
+
+
+def confirmed_by_code(channel: StoredChannel, *, code: str, attempts: int) -> StoredChannel:
+    """The channel confirmed when ``code`` is its pending code (constant time) and at most ``MAX_CODE_ATTEMPTS``
+    were tried (``attempts``, this one counted); ValidationFailed ``code`` otherwise."""
+    if attempts > MAX_CODE_ATTEMPTS:
+        raise ValidationFailed("code", f"{MAX_CODE_ATTEMPTS} wrong codes were tried; send the channel again (PATCH) "
+                                       "for a new one")
+    if not hmac.compare_digest(code.strip().encode(), (channel.code or "").encode()):
+        left = MAX_CODE_ATTEMPTS - attempts
+        raise ValidationFailed("code", f"not the code that was sent ({left} tries left)")
+    return channel.model_copy(update={"confirmed": True, "code": None, "code_expires_at": None, "attempts": 0})
+
+
 def _parse_channel(ch: dict[str, Any], hosts: list[str], field: str) -> StoredChannel:
     kind = ch.get("type") if isinstance(ch, dict) else None
     names = [t.value for t in SUBSCRIBABLE]

@@ -15,6 +15,7 @@ from alerts.drafts.service import approval_policy
 from alerts.drafts.views import router as drafts_router
 from alerts.facilities.views import router as facilities_router
 from alerts.page import views as alerts_page
+from alerts.registry.selfservice.views import router as registry_selfservice_router
 from alerts.registry.views import router as registry_router
 from alerts.subscriptions.views import router as subscriptions_router
 from alerts.views import router as alerts_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                    subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router,
                    photos_router, open311_router, registry_router, facilities_router, drafts_router):
         app.include_router(router)
+    app.include_router(registry_selfservice_router)  # public self-registration (alerts/registry/selfservice)
     live_map.mount(app)
     alerts_page.mount(app)
     report_page.mount(app)

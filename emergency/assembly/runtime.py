@@ -411,6 +411,13 @@ class Runtime:
         await publish_all(self._receipts, [(self.settings.topic(ALERTS_RECEIPTS), receipt.delivery_id.encode(),
                                             receipt.model_dump_json().encode(), None)], self.settings.broker_timeout_s)
 
+    async def api_producer(self) -> Any:
+        """This API process's producer (the receipts' one, started on first use, stopped with the runtime): for
+        notices sent from a request, such as a self-registration's confirmation codes (alerts.registry)."""
+        if self._receipts is None:
+            self._receipts = await start_producer(self.settings, self.bootstrap)
+        return self._receipts
+
     async def stop(self) -> None:
         """Cancel tasks, stop the embedded broker, close the store. Safe to call twice."""
         if self.report_mail is not None:

@@ -43,10 +43,12 @@ class Access:
     public: bool = False
     owners: frozenset[str] | None = None
     holder: bool = False  # only the subscription's own management token
+    holder_of: str = "subscriber"  # the principal holding that token (a self-registration's: "registrant")
 
 
 PUBLIC = Access(public=True)
 HOLDER = Access(roles=frozenset(), holder=True)
+REGISTRATION_HOLDER = Access(roles=frozenset(), holder=True, holder_of="registrant")  # a self-registration's token
 
 
 def roles(*names: str) -> Access:
@@ -185,6 +187,14 @@ EXPECTED: dict[str, Access] = {
     # the signed token is the authority (a bad signature is 403 for everyone; tests/alerts/registry)
     "GET /api/v1/registry/checkins/{token}": PUBLIC,
     "POST /api/v1/registry/checkins/{token}": PUBLIC,
+    # public self-registration (issue 15): anyone registers; the entry answers its own management token only
+    "POST /api/v1/registry/registrations": PUBLIC,
+    "GET /api/v1/registry/registrations/{registration_id}": REGISTRATION_HOLDER,
+    "PATCH /api/v1/registry/registrations/{registration_id}": REGISTRATION_HOLDER,
+    "DELETE /api/v1/registry/registrations/{registration_id}": REGISTRATION_HOLDER,
+    "POST /api/v1/registry/registrations/{registration_id}/confirm": REGISTRATION_HOLDER,
+    "POST /api/v1/registry/registrants/{registrant_id}/review": roles("registry_officer"),
+    "GET /registry": PUBLIC,  # the self-registration page (no data in it)
     # critical facilities (issue 15): managed by admins and alert originators; the dashboard also for coordinators
     "POST /api/v1/facilities": roles("admin", "alert_originator"),
     "GET /api/v1/facilities": roles("admin", "alert_originator"),
@@ -212,6 +222,10 @@ BODIES: dict[str, Any] = {
     "PATCH /api/v1/alerts/drafts/{draft_id}": lambda: {"headline": "edited"},
     "POST /api/v1/alerts/drafts/{draft_id}/reject": lambda: {"reason": "no"},
     "POST /api/v1/subscriptions": lambda: {"areas": [{"zone": "ORZ111"}], "channels": [{"type": "mqtt"}]},
+    "POST /api/v1/registry/registrations": lambda: {
+        "name": "Matrix Person", "lat": PORTLAND_POINT["lat"], "lon": PORTLAND_POINT["lon"], "needs": ["mobility"],
+        "channels": [{"type": "email", "address": "matrix.person@example.org"}], "consent": True},
+    "POST /api/v1/registry/registrations/{registration_id}/confirm": lambda: {"channel": "email", "code": "000000"},
     "POST /api/v1/subscriptions/{subscription_id}/confirm": lambda: {"channel": "mqtt", "code": "000000"},
 }
 QUERIES = {"WS /ws/alerts": f"?lat={PORTLAND_POINT['lat']}&lon={PORTLAND_POINT['lon']}"}
@@ -261,6 +275,10 @@ async def principals(system: System) -> list[Principal]:
     created = await system.http.post("/api/v1/subscriptions", json=BODIES["POST /api/v1/subscriptions"]())
     assert created.status_code == 201, created.text
     system.subscription_id = created.json()["id"]  # type: ignore[attr-defined]
+    registered = await system.http.post("/api/v1/registry/registrations",
+                                        json=BODIES["POST /api/v1/registry/registrations"]())
+    assert registered.status_code == 201, registered.text
+    system.registration_id = registered.json()["id"]  # type: ignore[attr-defined]
     made["other_agency"], _ = await create_token(store, name="Seattle EM", roles=[Role.agency, Role.alert_originator],
                                                  agency="City of Seattle", jurisdiction=SEATTLE)
     revoked, _ = await create_token(store, name="revoked admin", roles=[Role.admin])
@@ -274,13 +292,14 @@ async def principals(system: System) -> list[Principal]:
             Principal("wrong token", "not-a-token-" + "x" * 32, authenticated=False),
             Principal("revoked token", revoked, authenticated=False),
             *(Principal(name, made[name], frozenset(role_of[name])) for name in role_of),
-            Principal("subscriber", created.json()["token"], authenticated=False)]
+            Principal("subscriber", created.json()["token"], authenticated=False),
+            Principal("registrant", registered.json()["token"], authenticated=False)]
 
 
 def expected(access: Access, who: Principal) -> str:
     """``allowed``, ``401``, ``403`` or (a subscription's route, another token) ``404``."""
     if access.holder:
-        return "allowed" if who.name == "subscriber" else "401" if who.token is None else "404"
+        return "allowed" if who.name == access.holder_of else "401" if who.token is None else "404"
     if access.public:
         return "allowed"
     if not who.authenticated:
@@ -301,6 +320,7 @@ async def ask(system: System, key: str, route: Any, who: Principal, alert_id: st
     method, path = key.split(" ", 1)
     path = path.replace("{alert_id}", alert_id).replace("{event_id}", "citizen:none") \
         .replace("{token_hash}", "0" * 64).replace("{subscription_id}", system.subscription_id) \
+        .replace("{registration_id}", getattr(system, "registration_id", "reg-none")) \
         .replace("{channel_id}", "mqtt-0").replace("{name}", "no-such-feed") \
         .replace("{reference}", "NONE").replace("{agency_id}", "nobody") \
         .replace("{request_id}", "agency:x:resource:none") \
@@ -341,7 +361,8 @@ async def test_every_route_answers_every_principal_as_declared(system):
     alert_id = issued.json()["id"]
     wrong: list[str] = []
     last = ("DELETE /api/v1/subscriptions/{subscription_id}", "/cancel")  # delete and cancel last
-    for key in sorted(table, key=lambda k: (k == last[0], k.endswith(last[1]))):
+    deletes = (last[0], "DELETE /api/v1/registry/registrations/{registration_id}")  # a holder's token ends there
+    for key in sorted(table, key=lambda k: (k in deletes, k.endswith(last[1]))):
         for who in who_all:
             status = await ask(system, key, table[key], who, alert_id)
             if got(status, EXPECTED[key]) != expected(EXPECTED[key], who):

@@ -1,0 +1,1 @@
+"""Public self-registration for the vulnerable-persons registry (New Jersey's Register Ready is self-service)."""
