@@ -232,6 +232,11 @@ class Settings(BaseSettings):
         "naming photo (decompression bombs)"))
     photos_per_report: int = Field(3, ge=1, le=10, description="most photo parts one report may carry")
 
+    # reporters' status messages (feeds/citizen/updates, issue 13)
+    reporter_update_interval_s: float = Field(300.0, ge=0, description="the least time between two status "
+                                              "messages to one report's reporter; changes within it wait and only "
+                                              "the latest state is sent (a busy incident does not spam)")
+
     @field_validator("feeds")
     @classmethod
     def _feeds(cls, value: str) -> str:

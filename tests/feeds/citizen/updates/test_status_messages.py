@@ -1,0 +1,163 @@
+"""Status messages to a report's reporter end to end: the real API, the ``reporter-updates`` consumer group, the
+delivery path (ledger, channel worker) and a real SMTP peer (aiosmtpd). A contact given on the API gets only a
+confirmation code until it is confirmed; then one message per status change, in the reporter's language, with the
+tracking link and a one-click way out; a replay or a lost "queued" mark sends nothing twice; the address never
+reaches a topic or a log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from alerts.delivery.ledger import DELIVERIES, delivery_id
+from emergency.stream.producer import start_producer, stop_producer
+from feeds.citizen.updates import flows
+from feeds.citizen.updates.repository import UPDATES
+from feeds.citizen.updates.service import STATUS_CHANNEL, confirm_key, person, status_key
+from tests.alerts.registry.conftest import mail_text, mailed_system, read_all_topics
+from tests.conftest import eventually, report_body
+
+ANA, BEN = "ana.reporter@example.org", "ben.reporter@example.org"
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+@pytest.fixture
+async def mailed(broker, sqlite_url, tmp_path):
+    system, box, stop = await mailed_system(broker, sqlite_url, tmp_path, reporter_update_interval_s=0)
+    try:
+        yield system, box
+    finally:
+        await stop()
+
+
+async def report(system, *, contact: str, language: str, **over) -> str:
+    r = await system.http.post("/api/v1/reports", json=report_body(contact=contact, **over),
+                               headers={"Accept-Language": language})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+async def incident_of(system, report_id: str) -> str:
+    async def found():
+        r = await system.http.get(f"/api/v1/reports/{report_id}/status")
+        return r.json()["incident_id"] if r.status_code == 200 else None
+
+    return await eventually(found)
+
+
+async def act(system, incident_id: str, action: str, **body) -> None:
+    r = await system.http.post(f"/api/v1/incidents/{incident_id}/{action}", json=body or None,
+                               headers=system.auth("coordinator"))
+    assert r.status_code == 202, r.text
+
+
+async def row(system, report_id: str):
+    return await system.runtime.store.repository(UPDATES).get(report_id)
+
+
+async def seen_version(system, report_id: str, version: int):
+    """The reporter-updates row once the worker has seen status version ``version`` and decided on it (nothing
+    left due)."""
+    async def check():
+        u = await row(system, report_id)
+        return u if u is not None and u.version >= version and u.due_at is None else None
+
+    return await eventually(check)
+
+
+async def ledger_row(system, key: str, report_id: str, channel_id: str):
+    return await system.runtime.store.repository(DELIVERIES).get(delivery_id(key, person(report_id), channel_id))
+
+
+async def test_a_confirmed_contact_gets_one_message_per_status_change_and_an_unconfirmed_one_only_its_code(
+        mailed, caplog):
+    caplog.set_level(logging.DEBUG)
+    system, box = mailed
+    ana = await report(system, contact=ANA, language="es")
+    ben = await report(system, contact=BEN, language="en", category="flooding", lat=45.5230, lon=-122.6760)
+
+    # each gets a confirmation, and nothing else yet; Ana's in Spanish
+    await eventually(lambda: box.count(ANA) == 1 and box.count(BEN) == 1)
+    [confirm] = box.by_rcpt[ANA]
+    assert confirm["Subject"] == "Confirme los mensajes de estado de su reporte"
+    text = mail_text(confirm)
+    [code] = CODE.findall(text)
+    assert f"/r/{ana}" in text
+
+    # a wrong code is refused naming the field (with the tries left), the right one confirms
+    wrong = "000000" if code != "000000" else "111111"
+    r = await system.http.post(f"/api/v1/reports/{ana}/contact/confirm", json={"code": wrong})
+    assert r.status_code == 422 and r.json()["detail"].startswith("code: ") and "4 tries left" in r.json()["detail"]
+    r = await system.http.post(f"/api/v1/reports/{ana}/contact/confirm", json={"code": code})
+    assert r.status_code == 200 and r.json() == {"id": ana, "confirmed": True}, r.text
+    r = await system.http.post("/api/v1/reports/citizen:nope/contact/confirm", json={"code": code})
+    assert r.status_code == 404
+
+    # the coordinator verifies both incidents: Ana gets one message, in Spanish, with her tracking link
+    ana_incident, ben_incident = await incident_of(system, ana), await incident_of(system, ben)
+    await act(system, ana_incident, "verify")
+    await act(system, ben_incident, "verify")
+    await eventually(lambda: box.count(ANA) == 2)
+    status = box.by_rcpt[ANA][1]
+    assert status["Subject"] == "Su reporte: verificado"
+    body = mail_text(status)
+    assert "Su reporte ahora está verificado." in body
+    assert f"{system.settings.public_base_url()}/r/{ana}" in body
+    assert status["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = status["List-Unsubscribe"].strip("<>")
+
+    # Ben's status changed too, but his contact is not confirmed: the worker saw it and queued nothing
+    u = await seen_version(system, ben, 1)
+    assert u.sent_version == 0
+    assert await ledger_row(system, status_key(ben, 1), ben, STATUS_CHANNEL) is None
+    assert box.count(BEN) == 1
+
+    # a replay of the same input, and a crash that lost the "queued" mark, send nothing twice (the ledger)
+    store, settings = system.runtime.store, system.settings
+    producer = await start_producer(settings, system.runtime.bootstrap)
+    try:
+        events = [await store.get_event(ana), await store.get_event(ana_incident)]
+        await flows.process(store=store, settings=settings, producer=producer, events=events)
+        u = await row(system, ana)
+        lost = u.model_copy(update={"sent_version": u.version - 1, "due_at": u.sent_at})
+        assert await store.repository(UPDATES).save(lost)
+        assert await flows.sweep(store=store, settings=settings, producer=producer) == 1  # queued again ...
+    finally:
+        await stop_producer(producer)
+    assert (await ledger_row(system, confirm_key(ana), ana, "confirm")).state == "sent"
+
+    # ... and the next change is the only new message: resolved, with the coordinators' public reply
+    await act(system, ana_incident, "reply", text="The fire crew put it out.")
+    await eventually(lambda: box.count(ANA) == 3)
+    assert "Respuesta de los coordinadores: The fire crew put it out." in mail_text(box.by_rcpt[ANA][2])
+    await act(system, ana_incident, "resolve")
+    await eventually(lambda: box.count(ANA) == 4)
+    assert [m["Subject"] for m in box.by_rcpt[ANA]] == [
+        "Confirme los mensajes de estado de su reporte", "Su reporte: verificado", "Su reporte: verificado",
+        "Su reporte: resuelto"]  # verified, the reply (still verified), resolved: one message each
+
+    # the one-click way out: no more messages to that address
+    r = await system.http.post(urlsplit(unsubscribe).path + "?" + urlsplit(unsubscribe).query,
+                               content=b"List-Unsubscribe=One-Click",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and r.json()["stopped"] is True, r.text
+    bad = await system.http.post(f"/api/v1/reports/{ana}/unsubscribe?sig=00", content=b"List-Unsubscribe=One-Click",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert bad.status_code == 403 and bad.json()["detail"].startswith("sig: ")
+    before = (await row(system, ana)).version
+    await act(system, ana_incident, "reopen")
+    u = await seen_version(system, ana, before + 1)
+    assert u.sent_version == before
+    assert await ledger_row(system, status_key(ana, before + 1), ana, STATUS_CHANNEL) is None
+    assert box.count(ANA) == 4
+
+    # the address never reached a topic, a public answer or a log line
+    for address in (ANA, BEN):
+        assert not [m for m in await read_all_topics(system) if address.encode() in m]
+        assert not [r.getMessage() for r in caplog.records if address in r.getMessage()
+                    and r.name != "mail.log"]  # but the test's SMTP peer, the receiving server, logs its RCPT TO
+        for path in (f"/api/v1/reports/{ana}/status", f"/api/v1/events/{ana}", f"/api/v1/incidents/{ana_incident}"):
+            assert address not in (await system.http.get(path)).text
