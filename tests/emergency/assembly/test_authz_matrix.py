@@ -155,6 +155,10 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/incidents/{incident_id}": PUBLIC,
     "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
     "GET /api/v1/reports/{report_id}/status": PUBLIC,
+    # reporters' status messages (issue 13): the tracking id and the code or the signed link are the authority
+    "POST /api/v1/reports/{report_id}/contact/confirm": PUBLIC,
+    "GET /api/v1/reports/{report_id}/unsubscribe": PUBLIC,
+    "POST /api/v1/reports/{report_id}/unsubscribe": PUBLIC,
     "GET /api/v1/cop": PUBLIC,  # the picture at a past time, rebuilt from the journal
     **{f"GET {layer.path}.{fmt}": PUBLIC for layer in REGISTRY.values() for fmt in ("csv", "geojson", "kml")},
     # County EM's alert: its originator, coordinators and admins see its deliveries
@@ -213,6 +217,7 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/alerts/drafts/{draft_id}/reject": lambda: {"reason": "no"},
     "POST /api/v1/subscriptions": lambda: {"areas": [{"zone": "ORZ111"}], "channels": [{"type": "mqtt"}]},
     "POST /api/v1/subscriptions/{subscription_id}/confirm": lambda: {"channel": "mqtt", "code": "000000"},
+    "POST /api/v1/reports/{report_id}/contact/confirm": lambda: {"code": "000000"},
 }
 QUERIES = {"WS /ws/alerts": f"?lat={PORTLAND_POINT['lat']}&lon={PORTLAND_POINT['lon']}"}
 
