@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -161,3 +162,53 @@ async def test_a_confirmed_contact_gets_one_message_per_status_change_and_an_unc
                     and r.name != "mail.log"]  # but the test's SMTP peer, the receiving server, logs its RCPT TO
         for path in (f"/api/v1/reports/{ana}/status", f"/api/v1/events/{ana}", f"/api/v1/incidents/{ana_incident}"):
             assert address not in (await system.http.get(path)).text
+
+
+@pytest.fixture
+async def mailed_bounded(broker, sqlite_url, tmp_path):
+    system, box, stop = await mailed_system(broker, sqlite_url, tmp_path, reporter_update_interval_s=300)
+    try:
+        yield system, box
+    finally:
+        await stop()
+
+
+async def test_changes_within_the_rate_bound_wait_and_only_the_latest_state_is_sent(mailed_bounded):
+    system, box = mailed_bounded
+    rid = await report(system, contact=ANA, language="en")
+    await eventually(lambda: box.count(ANA) == 1)
+    [code] = CODE.findall(mail_text(box.by_rcpt[ANA][0]))
+    r = await system.http.post(f"/api/v1/reports/{rid}/contact/confirm", json={"code": code})
+    assert r.status_code == 200, r.text
+    incident = await incident_of(system, rid)
+    await act(system, incident, "verify")  # the first message goes at once
+    await eventually(lambda: box.count(ANA) == 2)
+    assert box.by_rcpt[ANA][1]["Subject"] == "Your report: verified"
+
+    # a busy incident: a reply and the resolution within the bound wait in the row, nothing is sent
+    await act(system, incident, "reply", text="Crews are on site.")
+    await act(system, incident, "resolve")
+
+    async def held():
+        u = await row(system, rid)
+        return u if u.status.status == "resolved" and u.status.replies == 1 and u.due_at is not None else None
+
+    u = await eventually(held)  # version 3, or 2 when both changes came in one batch (coalesced there already)
+    assert u.version in (2, 3) and u.sent_version == 1 and u.due_at == u.sent_at + timedelta(seconds=300)
+    assert await ledger_row(system, status_key(rid, 2), rid, STATUS_CHANNEL) is None
+    assert box.count(ANA) == 2
+
+    # when the bound has passed the timer sends one message: the latest state, with the reply
+    producer = await start_producer(system.settings, system.runtime.bootstrap)
+    try:
+        assert await flows.sweep(store=system.runtime.store, settings=system.settings, producer=producer,
+                                 now=u.due_at) == 1
+    finally:
+        await stop_producer(producer)
+    await eventually(lambda: box.count(ANA) == 3)
+    last = box.by_rcpt[ANA][2]
+    assert last["Subject"] == "Your report: resolved"
+    assert "Reply from the coordinators: Crews are on site." in mail_text(last)
+    assert (await ledger_row(system, status_key(rid, u.version), rid, STATUS_CHANNEL)).state == "sent"
+    assert [await ledger_row(system, status_key(rid, v), rid, STATUS_CHANNEL) for v in range(2, u.version)] == \
+        [None] * (u.version - 2)  # the versions between were never sent: coalesced into the latest
