@@ -1,5 +1,5 @@
 """Where the status-message state of reports is kept (table ``reporter_updates``) and the contacts that asked for
-no more status messages (``reporter_opt_outs``, by a keyed hash of the address: STOP from a number, or a mail's
+no more status messages (``reporter_opt_outs``, by a SHA-256 of the address (unkeyed: as private as the contacts): STOP from a number, or a mail's
 unsubscribe link, stops every report of that contact). SQLite and PostGIS; ``store.repository(UPDATES)``.
 """
 

@@ -56,7 +56,7 @@ def to_phone(kannel) -> list[str]:
             texts.append(rest)
             continue
         header, _, data = rest.partition(" data ")
-        part, parts = unquote_to_bytes(header)[-1], unquote_to_bytes(header)[-2]
+        part = unquote_to_bytes(header)[-1]  # the part number (UDH concatenation header)
         text = unquote_to_bytes(data).decode("utf-16-be").replace("+", " ")  # fakesmsc prints spaces as +
         if part == 1:
             texts.append(text)
