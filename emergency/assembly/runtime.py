@@ -12,6 +12,7 @@ benchmarks and the tests. Components:
 - live picture (API processes): the store's change sequence -> live map clients (``/ws/cop``), woken by
   this process's projector and sweeper, polling every ``live_poll_s`` otherwise
 - gateway tail (no group): alerts.issued -> alert subscribers (the WebSocket channel, alerts/delivery/channels)
+- photo sweep (API processes: where photos are written): orphan photo files past a grace age -> removed
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
 - broker supervisor (embedded broker only): a broker process that died is reaped and started again on its port;
   the outage is logged once (``emergency.stream.outage``) and /readyz says not ready until the topics are back
@@ -94,6 +95,8 @@ from feeds.citizen.updates.flows import run_timer as run_reporter_timer
 from feeds.citizen.updates.worker import make_updates_processor
 from feeds.messaging.mail import start_listener
 from feeds.messaging.service import MessageDesk
+from feeds.photos.repository import PHOTOS
+from feeds.photos.sweep import run_sweeper as run_photo_sweeper
 from mapping.geocode import region_geocoder
 
 log = logging.getLogger(__name__)
@@ -200,6 +203,9 @@ class Runtime:
                                  handler=self._to_gateways, listening=lambda: bool(len(alert_push.hub)),
                                  outage=self.outage)
                 self._spawn(self.tail.run(), "gateway-tail")
+                self._spawn(run_photo_sweeper(  # orphan photo files (their report never stored), issue 13
+                    data_dir=s.data_dir, repository=self.store.repository(PHOTOS), grace_s=s.photo_sweep_grace_s,
+                    interval_s=s.photo_sweep_interval_s), "photo-sweep")
                 if s.reports_smtp_port:  # reports by email: the SMTP listener (feeds/messaging/mail.py)
                     self.report_mail = await start_listener(desk=self.messaging, settings=s)
         except BaseException:
