@@ -274,3 +274,18 @@ async def test_the_tracking_page_confirms_the_contact_with_its_code(system):
         assert "kim@example.org" not in await page.content()
         assert offsite == [] and errors == []
     assert (await updates.get(rid)).confirmed
+
+
+async def test_the_category_buttons_show_the_vendored_svg_icons_offline(system):
+    async with browser_context(locale="en-US") as (ctx, offsite, errors):
+        page = await open_report_page(ctx, system.base_url, "/report")
+        icons = await page.evaluate("""Array.from(document.querySelectorAll('.categories button')).map(b => {
+            const svg = b.querySelector('.icon svg');
+            return {svg: !!svg && svg.namespaceURI === 'http://www.w3.org/2000/svg', paths: svg ? svg.children.length : 0,
+                    text: b.textContent.trim()};
+        })""")
+        assert len(icons) == 7 and all(i["svg"] and i["paths"] > 0 for i in icons), icons
+        assert [i["text"] for i in icons][:3] == ["Blocked road", "Spot fire", "Smoke"]  # no emoji left in the text
+        box = await page.evaluate("document.querySelector('.categories button .icon svg').getBoundingClientRect().width")
+        assert box > 10
+        assert offsite == [] and errors == []
