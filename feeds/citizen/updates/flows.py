@@ -76,6 +76,8 @@ async def _queue(*, store: Store, settings: Settings, producer: AIOKafkaProducer
 async def on_report(*, store: Store, settings: Settings, producer: AIOKafkaProducer, event: Envelope) -> bool:
     """A citizen report on ``cop.incidents``: when it has a contact, its state row (once) and, unless confirmed by
     how it came, its confirmation message (once: the ledger). Whether a confirmation was queued."""
+    if not (event.attributes.get("private") or {}).get("reporter"):
+        return False  # given without a contact: nothing to look up
     contact = await store.repository(CONTACTS).get(event.id)
     if contact is None:
         return False
