@@ -116,6 +116,13 @@ async def test_a_confirmed_contact_gets_one_message_per_status_change_and_an_unc
     assert await ledger_row(system, status_key(ben, 1), ben, STATUS_CHANNEL) is None
     assert box.count(BEN) == 1
 
+    # once Ben confirms, the change he missed is sent (by the timer): one message, the current state
+    [ben_code] = CODE.findall(mail_text(box.by_rcpt[BEN][0]))
+    r = await system.http.post(f"/api/v1/reports/{ben}/contact/confirm", json={"code": ben_code})
+    assert r.status_code == 200, r.text
+    await eventually(lambda: box.count(BEN) == 2)
+    assert box.by_rcpt[BEN][1]["Subject"] == "Your report: verified"
+
     # a replay of the same input, and a crash that lost the "queued" mark, send nothing twice (the ledger)
     store, settings = system.runtime.store, system.settings
     producer = await start_producer(settings, system.runtime.bootstrap)
