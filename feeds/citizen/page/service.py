@@ -37,7 +37,7 @@ ICON_DIR = STATIC_DIR / "vendor" / "lucide" / "icons"
 SVG_NS = "http://www.w3.org/2000/svg"  # a namespace name, never fetched; left out of the page's HTML
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=16)
 def icon_svg(name: str) -> str:
     """The markup of a vendored icon, inlined into the page's config (no request, so it works offline and takes
     the button's colour through ``currentColor``); the file's licence comment is left out (the licence is
