@@ -235,6 +235,16 @@ class Settings(BaseSettings):
         "most pixels (width x height, read from the header before decoding) a photo may declare; more gets 413 "
         "naming photo (decompression bombs)"))
     photos_per_report: int = Field(3, ge=1, le=10, description="most photo parts one report may carry")
+    # the orphan photo sweep (feeds/photos/sweep.py, issue 13)
+    photo_sweep_grace_s: float = Field(3600.0, ge=60, description="a photo file no report references is removed "
+                                       "once it is this old (seconds); younger ones may still be being attached")
+    photo_sweep_interval_s: float = Field(3600.0, gt=0, description="how often each process that takes photos "
+                                          "sweeps its data directory for orphan photo files (and once at start)")
+
+    # reporters' status messages (feeds/citizen/updates, issue 13)
+    reporter_update_interval_s: float = Field(300.0, ge=0, description="the least time between two status "
+                                              "messages to one report's reporter; changes within it wait and only "
+                                              "the latest state is sent (a busy incident does not spam)")
 
     @field_validator("feeds")
     @classmethod

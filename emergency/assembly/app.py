@@ -37,6 +37,7 @@ from feeds.agency.views import BULK_PATH, DAMAGE_PATH
 from feeds.agency.views import public_router as road_closures_router
 from feeds.agency.views import router as agency_router
 from feeds.citizen.page import views as report_page
+from feeds.citizen.updates.views import router as reporter_updates_router
 from feeds.citizen.views import REPORTS_PATH
 from feeds.citizen.views import router as citizen_router
 from feeds.external.views import router as external_feeds_router
@@ -96,7 +97,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     for router in (citizen_router, agency_router, agencies_admin_router, road_closures_router, alerts_router,
                    cop_router, admin_router, journal_router, ops_router, social_router, channels_router,
                    subscriptions_router, external_feeds_router, incidents_router, delivery_router, messaging_router,
-                   photos_router, open311_router, registry_router, facilities_router, drafts_router):
+                   photos_router, open311_router, registry_router, facilities_router, drafts_router,
+                   reporter_updates_router):
         app.include_router(router)
     app.include_router(registry_selfservice_router)  # public self-registration (alerts/registry/selfservice)
     live_map.mount(app)

@@ -12,6 +12,7 @@ benchmarks and the tests. Components:
 - live picture (API processes): the store's change sequence -> live map clients (``/ws/cop``), woken by
   this process's projector and sweeper, polling every ``live_poll_s`` otherwise
 - gateway tail (no group): alerts.issued -> alert subscribers (the WebSocket channel, alerts/delivery/channels)
+- photo sweep (API processes: where photos are written): orphan photo files past a grace age -> removed
 - watchdog: topics exist as configured; re-queue the journal after a broker restart
 - broker supervisor (embedded broker only): a broker process that died is reaped and started again on its port;
   the outage is logged once (``emergency.stream.outage``) and /readyz says not ready until the topics are back
@@ -27,7 +28,8 @@ benchmarks and the tests. Components:
   worker (group ``channel.<type>``) per channel that is on (``alerts.delivery.registry``); with it the groups
   ``registry`` (alerts.issued -> registrants' check-ins) and ``facilities`` (alerts.issued, cop.incidents ->
   facility notifications), both sending Notice jobs, and their timer loops (silent check-ins -> needs-help
-  reports; unacknowledged notifications -> the next contact)
+  reports; unacknowledged notifications -> the next contact); and ``reporter-updates`` (cop.incidents ->
+  reporters' confirmations and status messages, feeds/citizen/updates, with its timer for held-back messages)
 """
 
 from __future__ import annotations
@@ -88,8 +90,13 @@ from emergency.stream.topics import (
     SUBSCRIPTIONS,
 )
 from emergency.stream.watchdog import BrokerWatchdog
+from feeds.citizen.updates.flows import ReporterOptOuts, ReporterOwner
+from feeds.citizen.updates.flows import run_timer as run_reporter_timer
+from feeds.citizen.updates.worker import make_updates_processor
 from feeds.messaging.mail import start_listener
 from feeds.messaging.service import MessageDesk
+from feeds.photos.repository import PHOTOS
+from feeds.photos.sweep import run_sweeper as run_photo_sweeper
 from mapping.geocode import region_geocoder
 
 log = logging.getLogger(__name__)
@@ -142,13 +149,16 @@ class Runtime:
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
-        self.sms_opt_outs = NumberOptOuts(store=self.store, submit=self.submit)  # inbound SMS STOP/START
+        self.sms_opt_outs = ReporterOptOuts(  # inbound SMS STOP/START: reporters' status messages and subscriptions
+            store=self.store, inner=NumberOptOuts(store=self.store, submit=self.submit))
         registry, facilities = self.store.repository(REGISTRY), self.store.repository(FACILITIES)
         registry.public_url = facilities.public_url = s.public_base_url()  # check-in and acknowledgement links
         registry.checkin_minutes = max(1, round(s.registry_checkin_timeout_s / 60))
         if self.directory is None:  # the fan-out's and channel workers' view of the subscriptions (and notices)
             self.directory = RoutedDirectory(self.store.repository(SUBSCRIPTION_REPOSITORY),
-                                             {"registrant": registry, "facility": facilities})
+                                             {"registrant": registry, "facility": facilities,
+                                              "reporter": ReporterOwner(store=self.store,  # issue 13
+                                                                        public_url=s.public_base_url())})
         self.delivery_receipts = LedgerReceipts(store=self.store, publish=self.publish_receipt)
         self.messaging = MessageDesk.build(settings=s, store=self.store, intake=self, key=callback_key(s))
         try:
@@ -193,6 +203,9 @@ class Runtime:
                                  handler=self._to_gateways, listening=lambda: bool(len(alert_push.hub)),
                                  outage=self.outage)
                 self._spawn(self.tail.run(), "gateway-tail")
+                self._spawn(run_photo_sweeper(  # orphan photo files (their report never stored), issue 13
+                    data_dir=s.data_dir, repository=self.store.repository(PHOTOS), grace_s=s.photo_sweep_grace_s,
+                    interval_s=s.photo_sweep_interval_s), "photo-sweep")
                 if s.reports_smtp_port:  # reports by email: the SMTP listener (feeds/messaging/mail.py)
                     self.report_mail = await start_listener(desk=self.messaging, settings=s)
         except BaseException:
@@ -281,7 +294,9 @@ class Runtime:
         # issue 15: registrants' check-ins and critical facilities' notifications, sent as Notice jobs
         for group, topics, process in (
                 ("registry", [ALERTS_ISSUED], make_registry_processor(store=store, settings=s)),
-                ("facilities", [ALERTS_ISSUED, COP_INCIDENTS], make_facilities_processor(store=store, settings=s))):
+                ("facilities", [ALERTS_ISSUED, COP_INCIDENTS], make_facilities_processor(store=store, settings=s)),
+                # issue 13: reporters' confirmations and status messages, sent as Notice jobs
+                ("reporter-updates", [COP_INCIDENTS], make_updates_processor(store=store, settings=s))):
             worker = GroupWorker(settings=s, bootstrap=self.bootstrap, group=group, topics=topics, process=process,
                                  metrics=self.metrics, outage=self.outage)
             self.workers.append(worker)
@@ -289,6 +304,7 @@ class Runtime:
         self._spawn(run_checkin_timer(store=store, intake=self, interval_s=s.notice_timer_s,
                                       base_url=s.public_base_url()), "registry-timer")
         self._spawn(run_escalation_timer(store=store, settings=s, bootstrap=self.bootstrap), "facilities-timer")
+        self._spawn(run_reporter_timer(store=store, settings=s, bootstrap=self.bootstrap), "reporter-updates-timer")
         for channel in self.channels.values():
             if channel.per_process:
                 continue  # e.g. WebSocket: every API process delivers to its own sessions

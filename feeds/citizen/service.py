@@ -162,10 +162,10 @@ async def submit_report(*, intake: Intake, report: CitizenReportIn, event_id: st
         await attach_photos(photos=photos, owner_id=event_id, repository=photo_repository)
     event = citizen_event(report, event_id=event_id, source_type=source_type, now=now, located=located,
                           photos=photos, from_photo=placed is not None, extra=extra)
-    accepted = await intake.submit(event, RAW_CITIZEN)
-    if report.contact and contacts is not None:
-        await remember_contact(contacts=contacts, report_id=accepted.event_id, contact=report.contact,
+    if report.contact and contacts is not None:  # before the journal: the status messages' worker finds it
+        await remember_contact(contacts=contacts, report_id=event.id, contact=report.contact,
                                language=language, now=now)
+    accepted = await intake.submit(event, RAW_CITIZEN)
     lon, lat = event.geometry["coordinates"]  # type: ignore[index]
     label = located.label if located else PHOTO_GPS_LABEL if placed else (report.location_text or f"{lat:.5f}, {lon:.5f}")
     return ReportAcceptedOut(id=accepted.event_id, duplicate=not accepted.created,

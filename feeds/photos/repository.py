@@ -32,6 +32,10 @@ class PhotoRepository(Protocol):
         """The photos attached to ``owner_id``, in the order they were attached."""
         ...
 
+    async def referenced(self, hashes: list[str]) -> set[str]:
+        """Those of ``hashes`` attached to at least one owner (the orphan sweep keeps their files)."""
+        ...
+
 
 def _record(row) -> PhotoRecord:
     return PhotoRecord(sha256=row[0], owner_id=row[1], media_type=row[2], width=row[3], height=row[4], size=row[5])
@@ -73,6 +77,14 @@ CREATE INDEX IF NOT EXISTS photos_owner ON photos (owner_id);
             f"SELECT {COLUMNS} FROM photos WHERE owner_id = ? ORDER BY created_at, rowid", (owner_id,)).fetchall())
         return [_record(r) for r in rows]
 
+    async def referenced(self, hashes: list[str]) -> set[str]:
+        if not hashes:
+            return set()
+        marks = ",".join("?" * len(hashes))
+        rows = await self.run(lambda c: c.execute(f"SELECT DISTINCT sha256 FROM photos WHERE sha256 IN ({marks})",
+                                                  hashes).fetchall())
+        return {r[0] for r in rows}
+
 
 class PostGISPhotos(PostGISRepository):
     schema = """
@@ -105,6 +117,13 @@ CREATE INDEX IF NOT EXISTS photos_owner ON photos (owner_id);
         rows = await (await self.pool()).fetch(
             f"SELECT {COLUMNS} FROM photos WHERE owner_id = $1 ORDER BY created_at, sha256", owner_id)
         return [_record(tuple(r)) for r in rows]
+
+    async def referenced(self, hashes: list[str]) -> set[str]:
+        if not hashes:
+            return set()
+        rows = await (await self.pool()).fetch("SELECT DISTINCT sha256 FROM photos WHERE sha256 = ANY($1::text[])",
+                                               hashes)
+        return {r[0] for r in rows}
 
 
 PHOTOS = RepositorySpec[PhotoRepository]("photos", sqlite=SQLitePhotos, postgis=PostGISPhotos)

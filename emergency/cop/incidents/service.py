@@ -328,14 +328,19 @@ async def report_status(*, store: Store, report_id: str) -> dict[str, Any]:
         if inc.status is Status.duplicate and inc.merged_into:
             iid = inc.merged_into
             continue
-        if inc.claim_holder(utcnow()) is not None and inc.status in (Status.unverified, Status.corroborated):
-            out["status"] = "under review"
-        else:
-            out["status"] = PUBLIC_STATUS.get(inc.status, "received")
-        if inc.status is Status.dismissed:
-            out["reason"] = inc.reasons.get("public_reason") or "not confirmed"
+        out["status"], out["reason"] = public_state(inc, at=utcnow())
         break
     return out
+
+
+def public_state(inc: Incident, *, at: datetime) -> tuple[str, str | None]:
+    """The public status of an incident's reports at ``at`` (received, under review, verified, dismissed,
+    resolved) and the public reason of a dismissal (None otherwise); the tracking page and status messages."""
+    if inc.claim_holder(at) is not None and inc.status in (Status.unverified, Status.corroborated):
+        return "under review", None
+    if inc.status is Status.dismissed:
+        return "dismissed", inc.reasons.get("public_reason") or "not confirmed"
+    return PUBLIC_STATUS.get(inc.status, "received"), None
 
 
 async def incident_detail(*, store: Store, incident_id: str, names: bool) -> dict[str, Any]:

@@ -28,12 +28,23 @@ WORKER_SCOPE = "/r"  # "/report" and "/r/{id}" both start with it
 NEARBY_RADIUS_M = 100
 NEARBY_HOURS = 2
 
-ICONS: dict[ReportCategory, str] = {  # pictographs (Unicode emoji): no image files, readable offline
-    ReportCategory.blocked_road: "\U0001f6a7", ReportCategory.spot_fire: "\U0001f525",
-    ReportCategory.smoke: "\U0001f32b\ufe0f", ReportCategory.flooding: "\U0001f30a",
-    ReportCategory.damage: "\U0001f3da\ufe0f", ReportCategory.needs_help: "\U0001f198",
-    ReportCategory.other: "\u2753",
+ICONS: dict[ReportCategory, str] = {  # Lucide icons (ISC), vendored from npm (feeds.citizen.page.vendoring)
+    ReportCategory.blocked_road: "construction", ReportCategory.spot_fire: "flame", ReportCategory.smoke: "cloud-fog",
+    ReportCategory.flooding: "waves", ReportCategory.damage: "triangle-alert", ReportCategory.needs_help: "life-buoy",
+    ReportCategory.other: "circle-question-mark",
 }
+ICON_DIR = STATIC_DIR / "vendor" / "lucide" / "icons"
+SVG_NS = "http://www.w3.org/2000/svg"  # a namespace name, never fetched; left out of the page's HTML
+
+
+@lru_cache(maxsize=16)
+def icon_svg(name: str) -> str:
+    """The markup of a vendored icon, inlined into the page's config (no request, so it works offline and takes
+    the button's colour through ``currentColor``); the file's licence comment is left out (the licence is
+    ``vendor/lucide/LICENSE``)."""
+    text = (ICON_DIR / f"{name}.svg").read_text(encoding="utf-8")
+    return " ".join(text[text.index("<svg"):].split()).replace(f' xmlns="{SVG_NS}"', "")  # the page adds it back
+
 
 #: Files the page needs, relative to their static root, precached by the service worker (url -> file).
 OWN_ASSETS = ("common.js", "report.js", "report.css", "track.js", "vendor/idb/build/umd.js", "vendor/exifr/dist/lite.umd.js")
@@ -65,7 +76,7 @@ def page_config(*, settings: Any, region: dict[str, Any], page: str, language: s
     its ``region.json``), URLs."""
     return {
         "page": page, "lang": language, "languages": list(SUPPORTED), "messages": catalogue(),
-        "categories": [{"value": c.value, "icon": ICONS[c], "family": FAMILY.get(c.value, c.value)}
+        "categories": [{"value": c.value, "icon": icon_svg(ICONS[c]), "family": FAMILY.get(c.value, c.value)}
                        for c in ReportCategory],
         "center": region.get("center", [0.0, 0.0]), "zoom": int(region.get("zoom", 12)),
         "roads_url": "/region/roads.geojson" if (settings.region_dir / "roads.geojson").exists() else None,

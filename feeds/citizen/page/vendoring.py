@@ -27,6 +27,11 @@ PACKAGES: tuple[VendorPackage, ...] = (
     *(VendorPackage(npm_name=f"workbox-{m}", version=WORKBOX, dest=f"workbox/{m}", licence="MIT",
                     files=(f"build/workbox-{m}.prod.js",), licence_file="LICENSE")
       for m in ("core", "routing", "strategies", "precaching")),
+    # the category buttons' icons (inlined into the page by feeds.citizen.page.service.ICONS)
+    VendorPackage(npm_name="lucide-static", version="1.62.0", dest="lucide", licence="ISC",
+                  files=tuple(f"icons/{name}.svg" for name in (
+                      "construction", "flame", "cloud-fog", "waves", "triangle-alert", "life-buoy",
+                      "circle-question-mark")), licence_file="LICENSE"),
 )
 
 

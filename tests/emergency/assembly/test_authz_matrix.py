@@ -157,6 +157,10 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/incidents/{incident_id}": PUBLIC,
     "POST /api/v1/incidents/{incident_id}/{action}": roles("coordinator"),
     "GET /api/v1/reports/{report_id}/status": PUBLIC,
+    # reporters' status messages (issue 13): the tracking id and the code or the signed link are the authority
+    "POST /api/v1/reports/{report_id}/contact/confirm": PUBLIC,
+    "GET /api/v1/reports/{report_id}/unsubscribe": PUBLIC,
+    "POST /api/v1/reports/{report_id}/unsubscribe": PUBLIC,
     "GET /api/v1/cop": PUBLIC,  # the picture at a past time, rebuilt from the journal
     **{f"GET {layer.path}.{fmt}": PUBLIC for layer in REGISTRY.values() for fmt in ("csv", "geojson", "kml")},
     # County EM's alert: its originator, coordinators and admins see its deliveries
@@ -227,6 +231,7 @@ BODIES: dict[str, Any] = {
         "channels": [{"type": "email", "address": "matrix.person@example.org"}], "consent": True},
     "POST /api/v1/registry/registrations/{registration_id}/confirm": lambda: {"channel": "email", "code": "000000"},
     "POST /api/v1/subscriptions/{subscription_id}/confirm": lambda: {"channel": "mqtt", "code": "000000"},
+    "POST /api/v1/reports/{report_id}/contact/confirm": lambda: {"code": "000000"},
 }
 QUERIES = {"WS /ws/alerts": f"?lat={PORTLAND_POINT['lat']}&lon={PORTLAND_POINT['lon']}"}
 

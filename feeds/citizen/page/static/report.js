@@ -35,11 +35,21 @@
     app.appendChild(el("p", { id: "offline", "class": "banner", hidden: navigator.onLine ? "hidden" : null,
                               text: t("offline") }));
 
+    var SVG_NS = "http://www.w3.org/2000/svg";  // the namespace name of the inlined icons (never fetched)
+
+    function icon(markup) {  // the vendored SVG the server inlined (feeds.citizen.page.service.icon_svg)
+      var span = el("span", { "class": "icon", "aria-hidden": "true" });
+      var svg = new DOMParser().parseFromString(markup.replace("<svg", "<svg xmlns=\"" + SVG_NS + "\""),
+                                                "image/svg+xml").documentElement;
+      if (svg && svg.nodeName === "svg") span.appendChild(document.importNode(svg, true));
+      return span;
+    }
+
     app.appendChild(el("h2", { text: t("step_what") }));
     app.appendChild(el("div", { "class": "categories", role: "group" }, CONFIG.categories.map(function (c) {
       return el("button", { type: "button", "data-category": c.value, "aria-pressed": String(form.category === c.value),
                             on: { click: function () { chooseCategory(c.value); } } },
-                [el("span", { "class": "icon", "aria-hidden": "true", text: c.icon }),
+                [icon(c.icon),
                  el("span", { text: t("cat_" + c.value) })]);
     })));
 

@@ -1,5 +1,6 @@
 /* A report's tracking page: its public status (GET /api/v1/reports/{id}/status) and the coordinators' public replies,
- * refreshed every 30 s. Nothing private is asked for or shown. */
+ * refreshed every 30 s; and the form that confirms the reporter's contact with the code of its confirmation message
+ * (POST /api/v1/reports/{id}/contact/confirm), built once so a refresh keeps what is typed. Nothing private is shown. */
 (function () {
   "use strict";
 
@@ -45,7 +46,31 @@
       .then(function () { setTimeout(load, REFRESH_MS); });
   }
 
+  function confirmForm() {
+    var result = el("p", { id: "confirm-result", role: "status" });
+    var code = el("input", { id: "confirm-code", name: "code", inputmode: "numeric", autocomplete: "one-time-code",
+                             maxlength: "16", required: "required" });
+    var form = el("form", { id: "confirm" }, [
+      el("h2", { text: t("confirm_title") }), el("p", { "class": "hint", text: t("confirm_hint") }),
+      el("label", { "for": "confirm-code", text: t("confirm_code") }), code,
+      el("button", { type: "submit", text: t("confirm_button") }), result]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      fetch("/api/v1/reports/" + encodeURIComponent(CONFIG.report_id) + "/contact/confirm", {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": shared.lang },
+        body: JSON.stringify({ code: code.value })
+      }).then(function (r) {
+        return r.json().then(function (answer) { return { ok: r.ok, answer: answer }; });
+      }).then(function (got) {
+        result.setAttribute("data-state", got.ok ? "confirmed" : "refused");
+        result.textContent = got.ok ? t("confirm_done") : String(got.answer.detail || "");
+      }).catch(function () { result.setAttribute("data-state", "failed"); result.textContent = t("offline"); });
+    });
+    document.body.insertBefore(form, document.getElementById("app").nextSibling);
+  }
+
   render();
+  confirmForm();
   load();
   window.trackingPage = { reload: load };
 })();

@@ -13,6 +13,7 @@ from typing import Any
 from PIL import ExifTags, Image
 
 from emergency.store.base import EventQuery
+from feeds.citizen.updates.repository import UPDATES
 from tests.conftest import eventually, offline_context
 from tests.emergency.cop.test_incidents import act, incident_of, post_report, settled
 
@@ -251,3 +252,40 @@ async def test_the_pages_load_nothing_from_outside(system):
     assert len(manifest) == 12
     for url in manifest:
         assert (await system.http.get(url["url"])).status_code == 200, url
+
+
+async def test_the_tracking_page_confirms_the_contact_with_its_code(system):
+    rid = await post_report(system, category="smoke", text="Smoke by the river", contact="kim@example.org",
+                            lat=HERE["latitude"], lon=HERE["longitude"])
+    updates = system.runtime.store.repository(UPDATES)
+    pending = await eventually(lambda: updates.get(rid))  # the worker made the code (and queued its message)
+    assert not pending.confirmed and pending.code
+    async with browser_context(locale="ko-KR") as (ctx, offsite, errors):
+        page = await open_report_page(ctx, system.base_url, f"/r/{rid}")
+        assert await page.text_content("#confirm h2") == "상태 알림"
+        await page.fill("#confirm-code", "000000" if pending.code != "000000" else "111111")
+        await page.click("#confirm button")
+        await page.wait_for_selector("#confirm-result[data-state=refused]")
+        assert (await page.text_content("#confirm-result")).startswith("code: not the code that was sent")
+        await page.fill("#confirm-code", pending.code)
+        await page.click("#confirm button")
+        await page.wait_for_selector("#confirm-result[data-state=confirmed]")
+        assert await page.text_content("#confirm-result") == "확인되었습니다: 상태가 바뀔 때마다 알림을 받습니다."
+        assert "kim@example.org" not in await page.content()
+        assert offsite == [] and errors == []
+    assert (await updates.get(rid)).confirmed
+
+
+async def test_the_category_buttons_show_the_vendored_svg_icons_offline(system):
+    async with browser_context(locale="en-US") as (ctx, offsite, errors):
+        page = await open_report_page(ctx, system.base_url, "/report")
+        icons = await page.evaluate("""Array.from(document.querySelectorAll('.categories button')).map(b => {
+            const svg = b.querySelector('.icon svg');
+            return {svg: !!svg && svg.namespaceURI === 'http://www.w3.org/2000/svg', paths: svg ? svg.children.length : 0,
+                    text: b.textContent.trim()};
+        })""")
+        assert len(icons) == 7 and all(i["svg"] and i["paths"] > 0 for i in icons), icons
+        assert [i["text"] for i in icons][:3] == ["Blocked road", "Spot fire", "Smoke"]  # no emoji left in the text
+        box = await page.evaluate("document.querySelector('.categories button .icon svg').getBoundingClientRect().width")
+        assert box > 10
+        assert offsite == [] and errors == []
