@@ -20,6 +20,9 @@ READER = require(Role.alert_originator, Role.national_authority, Role.alert_appr
 APPROVER = require(Role.alert_approver)
 
 router = APIRouter(tags=["alerts"])
+STEP_CONFLICT = {409: {"description": "the draft is not open for this step (rejected, issued, without its approvals), "
+                                      "or another request took a step on the version read at the same time (`detail` "
+                                      "names the draft and its current version)"}}
 
 
 def policy(request: Request) -> dict[Tier, int]:
@@ -73,7 +76,7 @@ async def get_draft(draft_id: str, request: Request, principal: TokenRecord = De
     return await _answer(request, draft_id, principal)
 
 
-@router.patch("/api/v1/alerts/drafts/{draft_id}", response_model=DraftOut)
+@router.patch("/api/v1/alerts/drafts/{draft_id}", response_model=DraftOut, responses=STEP_CONFLICT)
 async def edit_draft(draft_id: str, body: DraftPatch, request: Request,
                      principal: TokenRecord = Depends(DRAFTER)) -> DraftOut:
     """Edit an open draft (its author): the fields given replace the draft's; the approvals so far are withdrawn."""
@@ -83,7 +86,7 @@ async def edit_draft(draft_id: str, body: DraftPatch, request: Request,
     return await _answer(request, draft_id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/{draft_id}/approve", response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts/{draft_id}/approve", response_model=DraftOut, responses=STEP_CONFLICT)
 async def approve_draft(draft_id: str, request: Request, body: ReasonIn | None = None,
                         principal: TokenRecord = Depends(APPROVER)) -> DraftOut:
     """Approve a draft as a second person (403 for its author, or the author's person with another token)."""
@@ -93,7 +96,7 @@ async def approve_draft(draft_id: str, request: Request, body: ReasonIn | None =
     return await _answer(request, draft_id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/{draft_id}/reject", response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts/{draft_id}/reject", response_model=DraftOut, responses=STEP_CONFLICT)
 async def reject_draft(draft_id: str, request: Request, body: ReasonIn | None = None,
                        principal: TokenRecord = Depends(APPROVER)) -> DraftOut:
     """Reject a draft with a ``reason`` (422 without one); a rejected draft can never be issued."""
@@ -103,7 +106,8 @@ async def reject_draft(draft_id: str, request: Request, body: ReasonIn | None = 
     return await _answer(request, draft_id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/{draft_id}/issue", status_code=202, response_model=AcceptedOut)
+@router.post("/api/v1/alerts/drafts/{draft_id}/issue", status_code=202, response_model=AcceptedOut,
+             responses=STEP_CONFLICT)
 async def issue_draft(draft_id: str, request: Request, principal: TokenRecord = Depends(READER)) -> AcceptedOut:
     """Issue an approved draft (its author or an approver): 202 with the alert id, as ``POST /api/v1/alerts``."""
     runtime = request.app.state.runtime
