@@ -287,7 +287,8 @@ class Runtime:
             self.workers.append(worker)
             self._spawn(worker.run(), f"worker-{group}")
         self._spawn(run_checkin_timer(store=store, intake=self, interval_s=s.notice_timer_s,
-                                      base_url=s.public_base_url()), "registry-timer")
+                                      base_url=s.public_base_url(), settings=s, bootstrap=self.bootstrap),
+                    "registry-timer")
         self._spawn(run_escalation_timer(store=store, settings=s, bootstrap=self.bootstrap), "facilities-timer")
         for channel in self.channels.values():
             if channel.per_process:

@@ -185,6 +185,9 @@ EXPECTED: dict[str, Access] = {
     # the signed token is the authority (a bad signature is 403 for everyone; tests/alerts/registry)
     "GET /api/v1/registry/checkins/{token}": PUBLIC,
     "POST /api/v1/registry/checkins/{token}": PUBLIC,
+    # a caregiver's confirmation link (issue 15): the signed token is the authority, as for check-ins
+    "GET /api/v1/registry/caregivers/{token}": PUBLIC,
+    "POST /api/v1/registry/caregivers/{token}": PUBLIC,
     # critical facilities (issue 15): managed by admins and alert originators; the dashboard also for coordinators
     "POST /api/v1/facilities": roles("admin", "alert_originator"),
     "GET /api/v1/facilities": roles("admin", "alert_originator"),
