@@ -53,7 +53,7 @@ from alerts.push import AlertPush
 from alerts.registry.flows import run_timer as run_checkin_timer
 from alerts.registry.repository import REGISTRY
 from alerts.registry.worker import make_registry_processor
-from alerts.subscriptions.flows import NumberOptOuts
+from alerts.optouts import SmsOptOuts
 from alerts.subscriptions.repository import SUBSCRIPTIONS as SUBSCRIPTION_REPOSITORY
 from alerts.subscriptions.worker import make_applied_marker
 from emergency.collector import tune_collector
@@ -142,7 +142,7 @@ class Runtime:
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
-        self.sms_opt_outs = NumberOptOuts(store=self.store, submit=self.submit)  # inbound SMS STOP/START
+        self.sms_opt_outs = SmsOptOuts(store=self.store, submit=self.submit)  # inbound SMS STOP/START (issue 15: all)
         registry, facilities = self.store.repository(REGISTRY), self.store.repository(FACILITIES)
         registry.public_url = facilities.public_url = s.public_base_url()  # check-in and acknowledgement links
         registry.checkin_minutes = max(1, round(s.registry_checkin_timeout_s / 60))
