@@ -98,6 +98,8 @@ class FacilityOut(BaseModel):
     contacts: list[OperatorOut]
     created_at: datetime
     updated_at: datetime
+    opt_outs: list[OptOut] = Field(default_factory=list, description="every SMS STOP/START of its operators' "
+                                   "numbers: when, which contact and channel (a channel STOPped shows stopped)")
 
 
 class FacilityList(BaseModel):

@@ -44,7 +44,8 @@ def facility_out(f: Facility) -> FacilityOut:
     """A manager's view: masked contacts."""
     return FacilityOut(id=f.id, name=f.name, type=f.type, lat=f.lat, lon=f.lon, radius_m=f.radius_m,
                        contacts=[OperatorOut(name=o.name, channels=[channel_out(c) for c in o.channels])
-                                 for o in f.contacts], created_at=f.created_at, updated_at=f.updated_at)
+                                 for o in f.contacts], created_at=f.created_at, updated_at=f.updated_at,
+                       opt_outs=f.opt_outs)
 
 
 def reached_by_area(*, area: Area, facilities: list[Facility]) -> list[Facility]:

@@ -213,3 +213,57 @@ async def test_stop_from_a_number_stops_the_registry_texts_to_it_and_start_resto
     again = await issue(system)
     await eventually(lambda: len(texts_to(kannel, BEA_PHONE)) == 1 and len(texts_to(kannel, CAREGIVER)) == 2)
     assert await channels_reached(system, again) == ["caregiver", "email-0", "email-0", "sms-0"]
+
+
+async def dashboard(system) -> list[dict]:
+    r = await system.http.get("/api/v1/facilities/notifications", headers=system.auth("coordinator"))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def test_a_facility_operator_who_stops_is_shown_opted_out_and_the_next_contact_is_told_at_once(texted):
+    system, box, kannel = texted  # the escalation time is an hour: only the STOP moves the escalation on
+    body = {"name": "Division St pump station", "type": "water", "lat": INSIDE[0], "lon": INSIDE[1],
+            "radius_m": 1000.0, "contacts": [{"name": "Ops desk", "channels": [{"type": "sms", "number": OPERATOR}]},
+                                             {"name": "Ben", "channels": [{"type": "email",
+                                                                           "address": "ben@utility.example"}]}]}
+    r = await system.http.post("/api/v1/facilities", json=body, headers=system.auth("admin"))
+    assert r.status_code == 201, r.text
+    fid = r.json()["id"]
+    first = await issue(system)
+    [told] = await eventually(lambda: texts_to(kannel, OPERATOR))
+    assert "Division St pump station" in told
+    [item] = await dashboard(system)
+    assert item["state"] == "notified" and [t["contact_name"] for t in item["told"]] == ["Ops desk"]
+
+    assert await kannel.inject(OPERATOR, "12345", "STOP", expect_reply=True) == \
+        [f"12345 {OPERATOR} text {sms.REPLY_STOPPED}"]
+    await eventually(lambda: box.count("ben@utility.example") == 1)  # at once, not after the hour
+
+    [item] = await dashboard(system)
+    assert item["cause_id"] == first and item["state"] == "notified"
+    assert [(t["contact_name"], t["opted_out"]) for t in item["told"]] == [("Ops desk", ["+1503*****88"]), ("Ben", [])]
+    facility = (await system.http.get(f"/api/v1/facilities/{fid}", headers=system.auth("admin"))).json()
+    assert facility["contacts"][0]["channels"][0]["stopped"] is True
+    assert [(o["contact_index"], o["stopped"]) for o in facility["opt_outs"]] == [(0, True)]
+    page = await system.http.get("/facilities/notifications")
+    assert "passed over: " in page.text and "opted out: " in page.text  # the page's script shows both fields
+
+    # a new alert: the opted-out contact is passed over at once, and says so; nothing is texted to them
+    second = await issue(system, {**alert_body(), "headline": "Boil water notice near SE Division St"})
+    await eventually(lambda: box.count("ben@utility.example") == 2)
+    item = next(i for i in await dashboard(system) if i["cause_id"] == second)
+    assert [(t["contact_name"], t["skipped"]) for t in item["told"]] == [("Ops desk", "opted out (SMS STOP)"),
+                                                                        ("Ben", None)]
+    assert len(texts_to(kannel, OPERATOR)) == 1
+
+    # START: the operator's channel is on again, and the record keeps both
+    await kannel.inject(OPERATOR, "12345", "START", expect_reply=True)
+    facility = (await system.http.get(f"/api/v1/facilities/{fid}", headers=system.auth("admin"))).json()
+    assert facility["contacts"][0]["channels"][0]["stopped"] is False
+    assert [(o["contact_index"], o["stopped"]) for o in facility["opt_outs"]] == [(0, True), (0, False)]
+
+    # replacing the facility keeps a STOP of a number still on it (only START lifts it)
+    await kannel.inject(OPERATOR, "12345", "STOP", expect_reply=True)
+    r = await system.http.put(f"/api/v1/facilities/{fid}", json=body, headers=system.auth("admin"))
+    assert r.status_code == 200 and r.json()["contacts"][0]["channels"][0]["stopped"] is True, r.text
