@@ -23,6 +23,7 @@ router = APIRouter(tags=["alerts"])
 STEP_CONFLICT = {409: {"description": "the draft is not open for this step (rejected, issued, without its approvals), "
                                       "or another request took a step on the version read at the same time (`detail` "
                                       "names the draft and its current version)"}}
+NO_ALERT = {404: {"description": "the `alert_id` of an Update or Cancel draft names no issued alert"}}
 
 
 def policy(request: Request) -> dict[Tier, int]:
@@ -42,7 +43,7 @@ async def _answer(request: Request, draft_id: str, principal: TokenRecord) -> Dr
                                  index=index(request))
 
 
-@router.post("/api/v1/alerts/drafts", status_code=201, response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts", status_code=201, response_model=DraftOut, responses=NO_ALERT)
 async def create_draft(body: DraftIn, request: Request, principal: TokenRecord = Depends(DRAFTER)) -> DraftOut:
     """Draft an alert (the body of ``POST /api/v1/alerts``; ``msg_type: Update`` with ``alert_id`` drafts the Update
     of an issued alert): 201 with its id, the approvals its tier needs, its trail and a preview (the validator's
@@ -52,7 +53,7 @@ async def create_draft(body: DraftIn, request: Request, principal: TokenRecord =
     return await _answer(request, draft.id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/cancellations", status_code=201, response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts/cancellations", status_code=201, response_model=DraftOut, responses=NO_ALERT)
 async def create_cancel_draft(body: CancelDraftIn, request: Request,
                               principal: TokenRecord = Depends(DRAFTER)) -> DraftOut:
     """Draft the Cancel of an issued alert (its tier's approval policy applies as to issuing)."""
