@@ -8,7 +8,6 @@ the escalation loop and the dashboard read the ledger. Log lines carry ids and c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -16,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from alerts.delivery.ledger import DELIVERIES
 from alerts.delivery.models import priority
-from alerts.delivery.notices import Notice, send_notices
+from alerts.delivery.notices import GetProducer, Notice, run_rounds, send_notices
 from alerts.facilities.models import (
     DeliveryOut,
     Facility,
@@ -48,7 +47,6 @@ from emergency.config import Settings
 from emergency.errors import NotFound
 from emergency.events import Envelope, Kind, utcnow
 from emergency.store.base import Store
-from emergency.stream.producer import start_producer, stop_producer
 
 log = logging.getLogger(__name__)
 NOTICE_TTL = timedelta(hours=24)  # a notification's sends are retried this long
@@ -244,21 +242,11 @@ async def set_number_opt_out(*, store: Store, number: str, stopped: bool, now: d
 
 async def run_timer(*, store: Store, settings: Settings, bootstrap: str) -> None:
     """The escalation timer: every ``EMERGENCY_NOTICE_TIMER_S``, the due rows (rows: they survive restarts)."""
-    producer: AIOKafkaProducer | None = None
-    try:
-        while True:
-            try:
-                if producer is None:
-                    producer = await start_producer(settings, bootstrap)
-                await sweep(store=store, settings=settings, producer=producer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the store or the broker is down: the rows wait for the next round
-                log.warning("facilities escalation timer: %s", exc or type(exc).__name__)
-            await asyncio.sleep(settings.notice_timer_s)
-    finally:
-        if producer is not None:
-            await stop_producer(producer)
+
+    async def step(producer: GetProducer) -> None:
+        await sweep(store=store, settings=settings, producer=await producer())
+
+    await run_rounds(settings=settings, bootstrap=bootstrap, name="facilities escalation timer", step=step)
 
 
 # --- the dashboard ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from alerts.delivery.fanout import alert_languages, alert_version
 from alerts.delivery.models import ChannelType, priority
-from alerts.delivery.notices import Notice, send_notices
+from alerts.delivery.notices import GetProducer, Notice, run_rounds, send_notices
 from alerts.push import delivery_area, is_active
 from alerts.registry.models import AuditItem, CheckinOut, Outreach, Registrant, RegistrantIn, Tasking
 from alerts.registry.repository import REGISTRY, RegistryRepository
@@ -53,7 +53,6 @@ from emergency.config import Settings
 from emergency.errors import Forbidden, NotFound
 from emergency.events import Envelope, Kind, utcnow
 from emergency.store.base import Store
-from emergency.stream.producer import start_producer, stop_producer
 from feeds.citizen.service import submit_report, tracking_url
 from feeds.intake import Intake
 
@@ -317,24 +316,12 @@ async def set_number_opt_out(*, store: Store, number: str, stopped: bool) -> int
     return len(changed)
 
 
-async def run_timer(*, store: Store, intake: Intake, interval_s: float, base_url: str,
-                    settings: Settings | None = None, bootstrap: str | None = None) -> None:
-    """The check-in timer: every ``interval_s`` seconds, the due rows (they survive restarts: they are rows); with
-    ``settings`` and ``bootstrap``, also the caregivers' confirmation requests."""
-    producer: AIOKafkaProducer | None = None
-    try:
-        while True:
-            try:
-                await sweep_silent(store=store, intake=intake, base_url=base_url)
-                if settings is not None and bootstrap is not None:
-                    if producer is None:
-                        producer = await start_producer(settings, bootstrap)
-                    await send_confirmations(store=store, settings=settings, producer=producer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the store or the journal is down: the rows wait for the next round
-                log.warning("registry check-in timer: %s", exc or type(exc).__name__)
-            await asyncio.sleep(interval_s)
-    finally:
-        if producer is not None:
-            await stop_producer(producer)
+async def run_timer(*, store: Store, intake: Intake, settings: Settings, bootstrap: str, base_url: str) -> None:
+    """The registry's timer: every ``EMERGENCY_NOTICE_TIMER_S`` seconds, the check-ins past their due time and the
+    caregivers' confirmation requests (both rows: a restart loses none)."""
+
+    async def step(producer: GetProducer) -> None:
+        await sweep_silent(store=store, intake=intake, base_url=base_url)
+        await send_confirmations(store=store, settings=settings, producer=await producer())
+
+    await run_rounds(settings=settings, bootstrap=bootstrap, name="registry check-in timer", step=step)

@@ -49,11 +49,11 @@ from alerts.delivery.worker import ChannelRunner
 from alerts.facilities.flows import run_timer as run_escalation_timer
 from alerts.facilities.repository import FACILITIES
 from alerts.facilities.worker import make_facilities_processor
+from alerts.optouts import SmsOptOuts
 from alerts.push import AlertPush
 from alerts.registry.flows import run_timer as run_checkin_timer
 from alerts.registry.repository import REGISTRY
 from alerts.registry.worker import make_registry_processor
-from alerts.optouts import SmsOptOuts
 from alerts.subscriptions.repository import SUBSCRIPTIONS as SUBSCRIPTION_REPOSITORY
 from alerts.subscriptions.worker import make_applied_marker
 from emergency.collector import tune_collector
@@ -286,9 +286,8 @@ class Runtime:
                                  metrics=self.metrics, outage=self.outage)
             self.workers.append(worker)
             self._spawn(worker.run(), f"worker-{group}")
-        self._spawn(run_checkin_timer(store=store, intake=self, interval_s=s.notice_timer_s,
-                                      base_url=s.public_base_url(), settings=s, bootstrap=self.bootstrap),
-                    "registry-timer")
+        self._spawn(run_checkin_timer(store=store, intake=self, settings=s, bootstrap=self.bootstrap,
+                                      base_url=s.public_base_url()), "registry-timer")
         self._spawn(run_escalation_timer(store=store, settings=s, bootstrap=self.bootstrap), "facilities-timer")
         for channel in self.channels.values():
             if channel.per_process:
