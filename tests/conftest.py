@@ -188,10 +188,13 @@ class System:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-async def start_system(settings: Settings, broker: EmbeddedBroker) -> tuple[System, asyncio.Task, uvicorn.Server]:
+async def start_system(settings: Settings, broker: EmbeddedBroker,
+                       port: int | None = None) -> tuple[System, asyncio.Task, uvicorn.Server]:
+    """The system on ``settings`` served on ``port`` (a free one unless given: a peer that must know the
+    address first, Kannel's get-url, gets it beforehand)."""
     runtime = await Runtime(settings).start()
     app = create_app(runtime=runtime)
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -14,6 +14,9 @@ repository just before the send.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,6 +28,9 @@ from alerts.delivery.ledger import DELIVERIES, Delivery, delivery_id
 from alerts.delivery.models import ChannelType, Contact, DeliveryJob, Directory, Rendered, Target
 from emergency.config import Settings
 from emergency.store.base import Store
+from emergency.stream.producer import start_producer, stop_producer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,3 +103,33 @@ class RoutedDirectory:
     async def notice(self, job: DeliveryJob) -> Rendered | None:
         owner = self._owner(job.subscription_id)
         return None if owner is None else await owner.notice(job)
+
+
+GetProducer = Callable[[], Awaitable[AIOKafkaProducer]]
+
+
+async def run_rounds(*, settings: Settings, bootstrap: str, name: str,
+                     step: Callable[[GetProducer], Awaitable[object]]) -> None:
+    """A notice timer loop: ``step`` every ``EMERGENCY_NOTICE_TIMER_S`` seconds, given a getter of this loop's one
+    producer (started on first use, kept across rounds, stopped at the end). A failed round (the store or the
+    broker down) is logged and its rows wait for the next round: they are rows, so a restart loses none."""
+    producer: AIOKafkaProducer | None = None
+
+    async def get() -> AIOKafkaProducer:
+        nonlocal producer
+        if producer is None:
+            producer = await start_producer(settings, bootstrap)
+        return producer
+
+    try:
+        while True:
+            try:
+                await step(get)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s: %s", name, exc or type(exc).__name__)
+            await asyncio.sleep(settings.notice_timer_s)
+    finally:
+        if producer is not None:
+            await stop_producer(producer)

@@ -3,7 +3,9 @@
 Each step reads the draft's latest journaled version (``alerts.journal.ALERT_JOURNAL``), decides
 (``alerts.drafts.service``), and journals the next version on ``alerts.drafts`` with the step appended to
 its audit trail. Steps on one draft run under its lock (``LifecycleRegistry.thread_lock``, per process), so
-two approvals or an edit and an issue cannot interleave in one process. Issuing runs ``alerts.flows`` with the
+two approvals or an edit and an issue cannot interleave in one process; across processes each step claims the
+version it read in the store (``alerts.drafts.repository``: a conditional update on the version column), so of
+two processes taking a step on one version at the same instant exactly one goes on and the other answers 409. Issuing runs ``alerts.flows`` with the
 author's token (its sender name and authorised area) and the approvals counted; the alert id of a new alert
 follows from the draft id, so an issue repeated after a crash journals nothing twice.
 """
@@ -11,7 +13,8 @@ follows from the draft id, so an issue repeated after a crash journals nothing t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +36,7 @@ from alerts.drafts.models import (
     Preview,
     TrailEntry,
 )
+from alerts.drafts.repository import DRAFT_HEADS
 from alerts.drafts.service import (
     actor_of,
     already_approved,
@@ -90,6 +94,24 @@ async def _journal(*, draft: Draft, submit: alert_flows.Submitter) -> None:
                      observed_at=draft.updated_at, received_at=draft.updated_at, category=draft.tier.value,
                      text=headline[:1000], attributes={"draft": draft.model_dump(mode="json")})
     await submit(event, ALERT_DRAFTS, on_conflict="append")
+
+
+@asynccontextmanager
+async def claimed(*, store: Store, draft: Draft, now: datetime) -> AsyncIterator[None]:
+    """The next step on ``draft`` (the version it was read at), taken by this request alone across processes;
+    409 naming the draft and the version it is at now when another request took a step on that version first.
+    The claim is given back when the step is refused before it journaled."""
+    heads = store.repository(DRAFT_HEADS)
+    current = await heads.claim(draft.id, version=draft.version, now=now)
+    if current is not None:
+        raise Conflict("draft_id", f"draft {draft.id} was changed by another request at the same time: it is at "
+                                   f"version {current}, not the version {draft.version} this request read; read it "
+                                   "again and retry")
+    try:
+        yield
+    except BaseException:
+        await heads.release(draft.id, version=draft.version)
+        raise
 
 
 def _next(draft: Draft, *, now: datetime, entry: TrailEntry, **update: Any) -> Draft:
@@ -177,9 +199,10 @@ async def edit_draft(*, principal: TokenRecord, draft_id: str, patch: DraftPatch
         diff = changes(draft.payload, new)
         note = f"{len(draft.approvals)} approval(s) withdrawn by the edit" if draft.approvals and diff else None
         tier = draft.tier if original is not None or draft.msg_type == "Cancel" else Tier(new["tier"])
-        draft = _next(draft, now=now, payload=new, tier=tier, approvals=[] if diff else draft.approvals,
-                      entry=TrailEntry(at=now, action="edit", by=actor_of(principal), changes=diff, note=note))
-        await _journal(draft=draft, submit=submit)
+        async with claimed(store=store, draft=draft, now=now):
+            draft = _next(draft, now=now, payload=new, tier=tier, approvals=[] if diff else draft.approvals,
+                          entry=TrailEntry(at=now, action="edit", by=actor_of(principal), changes=diff, note=note))
+            await _journal(draft=draft, submit=submit)
         return draft
 
 
@@ -193,14 +216,16 @@ async def approve_draft(*, principal: TokenRecord, draft_id: str, comment: str |
         check_approver(principal=principal, draft=draft)
         now = now or utcnow()
         actor = actor_of(principal)
-        if already_approved(principal=principal, draft=draft):
-            entry = TrailEntry(at=now, action="approve", by=actor, reason=comment,
-                               note="approved again by the same person: counted once")
-            draft = _next(draft, now=now, entry=entry)
-        else:
-            draft = _next(draft, now=now, entry=TrailEntry(at=now, action="approve", by=actor, reason=comment))
-            draft = draft.model_copy(update={"approvals": [*draft.approvals, Approval(by=actor, at=draft.updated_at)]})
-        await _journal(draft=draft, submit=submit)
+        async with claimed(store=store, draft=draft, now=now):
+            if already_approved(principal=principal, draft=draft):
+                entry = TrailEntry(at=now, action="approve", by=actor, reason=comment,
+                                   note="approved again by the same person: counted once")
+                draft = _next(draft, now=now, entry=entry)
+            else:
+                draft = _next(draft, now=now, entry=TrailEntry(at=now, action="approve", by=actor, reason=comment))
+                draft = draft.model_copy(update={"approvals": [*draft.approvals,
+                                                               Approval(by=actor, at=draft.updated_at)]})
+            await _journal(draft=draft, submit=submit)
         return draft
 
 
@@ -214,9 +239,10 @@ async def reject_draft(*, principal: TokenRecord, draft_id: str, reason: str | N
         draft = await _visible(principal=principal, store=store, draft_id=draft_id)
         check_open(draft=draft, action="rejected")
         now = now or utcnow()
-        draft = _next(draft, now=now, status="rejected",
-                      entry=TrailEntry(at=now, action="reject", by=actor_of(principal), reason=reason.strip()))
-        await _journal(draft=draft, submit=submit)
+        async with claimed(store=store, draft=draft, now=now):
+            draft = _next(draft, now=now, status="rejected",
+                          entry=TrailEntry(at=now, action="reject", by=actor_of(principal), reason=reason.strip()))
+            await _journal(draft=draft, submit=submit)
         return draft
 
 
@@ -234,20 +260,21 @@ async def issue_draft(*, principal: TokenRecord, draft_id: str, submit: alert_fl
                                        "the author drafts it again with their new token")
         common: dict[str, Any] = {"principal": author, "submit": submit, "lifecycle": lifecycle, "policy": policy,
                                   "approvals": len(draft.approvals)}
-        if draft.msg_type == "Alert":
-            accepted = await alert_flows.issue_alert(payload=AlertIn.model_validate(draft.payload),
-                                                     event_id="alert:" + draft.id.split(":", 1)[1], **common)
-        elif draft.msg_type == "Update":
-            accepted = await alert_flows.update_alert(alert_id=draft.alert_id, store=store,
-                                                      payload=AlertIn.model_validate(draft.payload), **common)
-        else:
-            accepted = await alert_flows.cancel_alert(alert_id=draft.alert_id, store=store,
-                                                      note=draft.payload.get("note"), **common)
         now = now or utcnow()
-        draft = _next(draft, now=now, status="issued", issued_alert_id=accepted.event_id,
-                      entry=TrailEntry(at=now, action="issue", by=actor_of(principal),
-                                       note=f"{draft.msg_type} issued as {accepted.event_id}"))
-        await _journal(draft=draft, submit=submit)
+        async with claimed(store=store, draft=draft, now=now):
+            if draft.msg_type == "Alert":
+                accepted = await alert_flows.issue_alert(payload=AlertIn.model_validate(draft.payload),
+                                                         event_id="alert:" + draft.id.split(":", 1)[1], **common)
+            elif draft.msg_type == "Update":
+                accepted = await alert_flows.update_alert(alert_id=draft.alert_id, store=store,
+                                                          payload=AlertIn.model_validate(draft.payload), **common)
+            else:
+                accepted = await alert_flows.cancel_alert(alert_id=draft.alert_id, store=store,
+                                                          note=draft.payload.get("note"), **common)
+            draft = _next(draft, now=now, status="issued", issued_alert_id=accepted.event_id,
+                          entry=TrailEntry(at=now, action="issue", by=actor_of(principal),
+                                           note=f"{draft.msg_type} issued as {accepted.event_id}"))
+            await _journal(draft=draft, submit=submit)
         return accepted
 
 

@@ -20,6 +20,10 @@ READER = require(Role.alert_originator, Role.national_authority, Role.alert_appr
 APPROVER = require(Role.alert_approver)
 
 router = APIRouter(tags=["alerts"])
+STEP_CONFLICT = {409: {"description": "the draft is not open for this step (rejected, issued, without its approvals), "
+                                      "or another request took a step on the version read at the same time (`detail` "
+                                      "names the draft and its current version)"}}
+NO_ALERT = {404: {"description": "the `alert_id` of an Update or Cancel draft names no issued alert"}}
 
 
 def policy(request: Request) -> dict[Tier, int]:
@@ -39,7 +43,7 @@ async def _answer(request: Request, draft_id: str, principal: TokenRecord) -> Dr
                                  index=index(request))
 
 
-@router.post("/api/v1/alerts/drafts", status_code=201, response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts", status_code=201, response_model=DraftOut, responses=NO_ALERT)
 async def create_draft(body: DraftIn, request: Request, principal: TokenRecord = Depends(DRAFTER)) -> DraftOut:
     """Draft an alert (the body of ``POST /api/v1/alerts``; ``msg_type: Update`` with ``alert_id`` drafts the Update
     of an issued alert): 201 with its id, the approvals its tier needs, its trail and a preview (the validator's
@@ -49,8 +53,7 @@ async def create_draft(body: DraftIn, request: Request, principal: TokenRecord =
     return await _answer(request, draft.id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/cancellations", status_code=201, response_model=DraftOut,
-             responses={404: {"description": "`alert_id` names no issued alert"}})
+@router.post("/api/v1/alerts/drafts/cancellations", status_code=201, response_model=DraftOut, responses=NO_ALERT)
 async def create_cancel_draft(body: CancelDraftIn, request: Request,
                               principal: TokenRecord = Depends(DRAFTER)) -> DraftOut:
     """Draft the Cancel of an issued alert (its tier's approval policy applies as to issuing)."""
@@ -74,7 +77,7 @@ async def get_draft(draft_id: str, request: Request, principal: TokenRecord = De
     return await _answer(request, draft_id, principal)
 
 
-@router.patch("/api/v1/alerts/drafts/{draft_id}", response_model=DraftOut)
+@router.patch("/api/v1/alerts/drafts/{draft_id}", response_model=DraftOut, responses=STEP_CONFLICT)
 async def edit_draft(draft_id: str, body: DraftPatch, request: Request,
                      principal: TokenRecord = Depends(DRAFTER)) -> DraftOut:
     """Edit an open draft (its author): the fields given replace the draft's; the approvals so far are withdrawn."""
@@ -84,7 +87,7 @@ async def edit_draft(draft_id: str, body: DraftPatch, request: Request,
     return await _answer(request, draft_id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/{draft_id}/approve", response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts/{draft_id}/approve", response_model=DraftOut, responses=STEP_CONFLICT)
 async def approve_draft(draft_id: str, request: Request, body: ReasonIn | None = None,
                         principal: TokenRecord = Depends(APPROVER)) -> DraftOut:
     """Approve a draft as a second person (403 for its author, or the author's person with another token)."""
@@ -94,7 +97,7 @@ async def approve_draft(draft_id: str, request: Request, body: ReasonIn | None =
     return await _answer(request, draft_id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/{draft_id}/reject", response_model=DraftOut)
+@router.post("/api/v1/alerts/drafts/{draft_id}/reject", response_model=DraftOut, responses=STEP_CONFLICT)
 async def reject_draft(draft_id: str, request: Request, body: ReasonIn | None = None,
                        principal: TokenRecord = Depends(APPROVER)) -> DraftOut:
     """Reject a draft with a ``reason`` (422 without one); a rejected draft can never be issued."""
@@ -104,7 +107,8 @@ async def reject_draft(draft_id: str, request: Request, body: ReasonIn | None = 
     return await _answer(request, draft_id, principal)
 
 
-@router.post("/api/v1/alerts/drafts/{draft_id}/issue", status_code=202, response_model=AcceptedOut)
+@router.post("/api/v1/alerts/drafts/{draft_id}/issue", status_code=202, response_model=AcceptedOut,
+             responses=STEP_CONFLICT)
 async def issue_draft(draft_id: str, request: Request, principal: TokenRecord = Depends(READER)) -> AcceptedOut:
     """Issue an approved draft (its author or an approver): 202 with the alert id, as ``POST /api/v1/alerts``."""
     runtime = request.app.state.runtime

@@ -8,7 +8,6 @@ the escalation loop and the dashboard read the ledger. Log lines carry ids and c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -16,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from alerts.delivery.ledger import DELIVERIES
 from alerts.delivery.models import priority
-from alerts.delivery.notices import Notice, send_notices
+from alerts.delivery.notices import GetProducer, Notice, run_rounds, send_notices
 from alerts.facilities.models import (
     DeliveryOut,
     Facility,
@@ -29,13 +28,18 @@ from alerts.facilities.models import (
 from alerts.facilities.repository import FACILITIES, FacilityRepository
 from alerts.facilities.service import (
     INCIDENT_PRIORITY,
+    OPTED_OUT,
+    keep_opt_outs,
     new_facility_id,
+    next_contact,
     notice_key,
     notification_id,
     parse_facility,
     person,
+    reachable,
     reached_by_area,
     reached_by_point,
+    with_opt_out,
 )
 from alerts.push import delivery_area, is_active
 from alerts.subscriptions.service import mask
@@ -43,7 +47,6 @@ from emergency.config import Settings
 from emergency.errors import NotFound
 from emergency.events import Envelope, Kind, utcnow
 from emergency.store.base import Store
-from emergency.stream.producer import start_producer, stop_producer
 
 log = logging.getLogger(__name__)
 NOTICE_TTL = timedelta(hours=24)  # a notification's sends are retried this long
@@ -71,7 +74,7 @@ async def get(*, store: Store, facility_id: str) -> Facility:
 async def replace(*, store: Store, facility_id: str, payload: FacilityIn) -> Facility:
     """The facility replaced whole (its id and creation time kept)."""
     old = await get(store=store, facility_id=facility_id)
-    f = parse_facility(payload, facility_id=old.id, now=utcnow(), created_at=old.created_at)
+    f = keep_opt_outs(parse_facility(payload, facility_id=old.id, now=utcnow(), created_at=old.created_at), old)
     await repository(store).put(f)
     return f
 
@@ -88,23 +91,32 @@ def notices_for(*, n: Notification, facility: Facility, index: int, now: datetim
     return [Notice(thread=f"facility:{facility.id}", key=notice_key(notification=n.id, contact_index=index),
                    person=person(facility_id=facility.id, contact_index=index), channel_id=c.channel_id,
                    channel=c.channel, priority=n.priority, expires=now + NOTICE_TTL)
-            for c in facility.contacts[index].channels]
+            for c in reachable(facility.contacts[index])]
 
 
-def told(*, n: Notification, notices: list[Notice], index: int, settings: Settings, now: datetime) -> Notification:
-    """The notification with contact ``index`` told now, and its next due time."""
+def told(*, n: Notification, notices: list[Notice], index: int, settings: Settings, now: datetime,
+         skipped: list[int] = ()) -> Notification:
+    """The notification with contact ``index`` told now (the contacts ``skipped`` on the way recorded as passed
+    over: they opted out), and its next due time."""
+    passed = [Told(contact_index=i, at=now, delivery_ids=[], skipped=OPTED_OUT) for i in skipped]
     return n.model_copy(update={
-        "contact_index": index, "told": n.told + [Told(contact_index=index, at=now,
-                                                       delivery_ids=[x.delivery_id for x in notices])],
+        "contact_index": index, "told": n.told + passed + [Told(contact_index=index, at=now,
+                                                                delivery_ids=[x.delivery_id for x in notices])],
         "due_at": now + timedelta(seconds=settings.facility_escalation_s)})
 
 
+def nobody_left(*, n: Notification, skipped: list[int], now: datetime) -> Notification:
+    """The notification with no contact left to tell: ``unacknowledged``, the contacts passed over recorded."""
+    passed = [Told(contact_index=i, at=now, delivery_ids=[], skipped=OPTED_OUT) for i in skipped]
+    return n.model_copy(update={"state": "unacknowledged", "told": n.told + passed, "due_at": now})
+
+
 async def tell(*, store: Store, settings: Settings, producer: AIOKafkaProducer, n: Notification, facility: Facility,
-               index: int, now: datetime) -> Notification:
+               index: int, now: datetime, skipped: list[int] = ()) -> Notification:
     """Notify contact ``index`` of the facility (the row first: a crash after it re-sends nothing twice, the ledger
     keeps each notice once); the notification as saved."""
     notices = notices_for(n=n, facility=facility, index=index, now=now)
-    new = told(n=n, notices=notices, index=index, settings=settings, now=now)
+    new = told(n=n, notices=notices, index=index, settings=settings, now=now, skipped=skipped)
     await repository(store).save_notification(new)
     await send_notices(store=store, settings=settings, producer=producer, notices=notices, now=now)
     return new
@@ -121,11 +133,18 @@ async def notify(*, store: Store, settings: Settings, producer: AIOKafkaProducer
     for f in facilities:
         blank = Notification(id=notification_id(facility_id=f.id, cause_id=cause_id), facility_id=f.id, cause=cause,
                              cause_id=cause_id, headline=headline, priority=prio, created_at=now, due_at=now)
-        notices = notices_for(n=blank, facility=f, index=0, now=now)
-        if await repo.add_notification(told(n=blank, notices=notices, index=0, settings=settings, now=now)):
+        first, skipped = next_contact(facility=f, start=0)
+        if first is None:  # every contact opted out: the dashboard says so, nobody is pretended told
+            if await repo.add_notification(nobody_left(n=blank, skipped=skipped, now=now)):
+                made += 1
+                log.warning("facilities: notification %s: every contact opted out by SMS STOP", blank.id)
+            continue
+        notices = notices_for(n=blank, facility=f, index=first, now=now)
+        if await repo.add_notification(told(n=blank, notices=notices, index=first, settings=settings, now=now,
+                                            skipped=skipped)):
             made += 1
         current = await repo.notification(blank.id)
-        if current is not None and current.state == "notified" and current.contact_index == 0:
+        if current is not None and current.state == "notified" and current.contact_index == first:
             # new, or a re-run after a crash before the sends: the ledger sends each notice once
             await send_notices(store=store, settings=settings, producer=producer, notices=notices, now=now)
     if facilities:
@@ -184,34 +203,50 @@ async def sweep(*, store: Store, settings: Settings, producer: AIOKafkaProducer,
         if acked is not None:
             await repo.save_notification(n.model_copy(update={"state": "acknowledged", "acknowledged_at": acked[0],
                                                               "acknowledged_by": acked[1]}))
-        elif f is None or n.contact_index + 1 >= len(f.contacts):
-            await repo.save_notification(n.model_copy(update={"state": "unacknowledged"}))
+            continue
+        index, skipped = next_contact(facility=f, start=n.contact_index + 1) if f is not None else (None, [])
+        if index is None:
+            await repo.save_notification(nobody_left(n=n, skipped=skipped, now=now))
             log.warning("facilities: notification %s: no contact acknowledged", n.id)
         else:
-            await tell(store=store, settings=settings, producer=producer, n=n, facility=f, index=n.contact_index + 1,
-                       now=now)
+            await tell(store=store, settings=settings, producer=producer, n=n, facility=f, index=index, now=now,
+                       skipped=skipped)
             escalated += 1
-            log.info("facilities: notification %s escalated to contact %d", n.id, n.contact_index + 1)
+            log.info("facilities: notification %s escalated to contact %d", n.id, index)
     return escalated
+
+
+async def set_number_opt_out(*, store: Store, number: str, stopped: bool, now: datetime | None = None) -> int:
+    """SMS STOP (``stopped``) or START from ``number`` (E.164) for every operator's sms channel on it, recorded on
+    the facility (``opt_outs``; the dashboard shows the contact opted out). A STOP from the contact a notification
+    waits on, when it leaves them no channel, makes that notification due now: the escalation timer tells the
+    next contact at its next round instead of waiting out the escalation time. How many facilities changed."""
+    now = now or utcnow()
+    repo = repository(store)
+    changed = 0
+    for f in await repo.all():
+        new = with_opt_out(f, number=number, stopped=stopped, now=now)
+        if new is f:
+            continue
+        await repo.put(new)
+        changed += 1
+        log.info("facilities: facility %s: sms %s", f.id, "STOP" if stopped else "START")
+        if not stopped:
+            continue
+        for n in await repo.open_notifications(f.id):
+            if n.contact_index < len(new.contacts) and not reachable(new.contacts[n.contact_index]):
+                await repo.save_notification(n.model_copy(update={"due_at": now}))
+                log.info("facilities: notification %s: contact %d opted out, escalating now", n.id, n.contact_index)
+    return changed
 
 
 async def run_timer(*, store: Store, settings: Settings, bootstrap: str) -> None:
     """The escalation timer: every ``EMERGENCY_NOTICE_TIMER_S``, the due rows (rows: they survive restarts)."""
-    producer: AIOKafkaProducer | None = None
-    try:
-        while True:
-            try:
-                if producer is None:
-                    producer = await start_producer(settings, bootstrap)
-                await sweep(store=store, settings=settings, producer=producer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the store or the broker is down: the rows wait for the next round
-                log.warning("facilities escalation timer: %s", exc or type(exc).__name__)
-            await asyncio.sleep(settings.notice_timer_s)
-    finally:
-        if producer is not None:
-            await stop_producer(producer)
+
+    async def step(producer: GetProducer) -> None:
+        await sweep(store=store, settings=settings, producer=await producer())
+
+    await run_rounds(settings=settings, bootstrap=bootstrap, name="facilities escalation timer", step=step)
 
 
 # --- the dashboard ----------------------------------------------------------------------------------
@@ -238,7 +273,8 @@ async def dashboard(*, store: Store, limit: int) -> list[NotificationOut]:
                 deliveries.append(DeliveryOut(channel=row.channel, contact=mask(ch) if ch else None, state=row.state,
                                               sent_at=row.sent_at, acknowledged_at=row.acknowledged_at))
             told.append(ToldOut(contact_index=t.contact_index, contact_name=op.name if op else "(removed)", at=t.at,
-                                deliveries=deliveries))
+                                deliveries=deliveries, skipped=t.skipped,
+                                opted_out=[mask(c) or c.channel_id for c in (op.channels if op else []) if c.stopped]))
         state = "acknowledged" if acked else n.state
         by = acked[1] if acked else None
         out.append(NotificationOut(

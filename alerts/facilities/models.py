@@ -57,6 +57,15 @@ class Operator(BaseModel):
     channels: list[StoredChannel]
 
 
+class OptOut(BaseModel):
+    """One SMS STOP or START of an operator's number (the facility's record of it; the number is not kept here)."""
+
+    at: datetime
+    contact_index: int
+    channel_id: str
+    stopped: bool
+
+
 class Facility(BaseModel):
     """A facility as stored."""
 
@@ -69,6 +78,7 @@ class Facility(BaseModel):
     contacts: list[Operator]
     created_at: datetime
     updated_at: datetime
+    opt_outs: list[OptOut] = Field(default_factory=list)  # every SMS STOP/START of its operators' numbers
 
 
 class OperatorOut(BaseModel):
@@ -88,6 +98,8 @@ class FacilityOut(BaseModel):
     contacts: list[OperatorOut]
     created_at: datetime
     updated_at: datetime
+    opt_outs: list[OptOut] = Field(default_factory=list, description="every SMS STOP/START of its operators' "
+                                   "numbers: when, which contact and channel (a channel STOPped shows stopped)")
 
 
 class FacilityList(BaseModel):
@@ -98,11 +110,13 @@ NotificationState = Literal["notified", "acknowledged", "unacknowledged"]
 
 
 class Told(BaseModel):
-    """One contact notified: when, through which deliveries (ledger ids)."""
+    """One contact notified: when, through which deliveries (ledger ids); or ``skipped`` (every channel of theirs
+    had opted out by SMS STOP), the escalation going on to the next contact at once."""
 
     contact_index: int
     at: datetime
     delivery_ids: list[str]
+    skipped: str | None = None  # why this contact was not told ("opted out (SMS STOP)")
 
 
 class Notification(BaseModel):
@@ -137,6 +151,9 @@ class ToldOut(BaseModel):
     contact_name: str
     at: datetime
     deliveries: list[DeliveryOut]
+    skipped: str | None = Field(None, description="why this contact was passed over (every channel opted out)")
+    opted_out: list[str] = Field(default_factory=list, description="this contact's channels opted out now by SMS "
+                                 "STOP (masked): they get nothing until the number sends START")
 
 
 class NotificationOut(BaseModel):

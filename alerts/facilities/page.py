@@ -35,7 +35,8 @@ async function show() {
       const tr = document.createElement("tr");
       tr.className = it.state;
       const told = it.told.map(t => t.contact_name + " " + t.at + " " +
-        t.deliveries.map(d => d.channel + ":" + d.state).join(",")).join("; ");
+        (t.skipped ? "passed over: " + t.skipped : t.deliveries.map(d => d.channel + ":" + d.state).join(",")) +
+        (t.opted_out.length ? " [opted out: " + t.opted_out.join(", ") + "]" : "")).join("; ");
       for (const v of [it.facility_name + " (" + (it.facility_type || "") + ")", it.cause + " " + it.headline, it.state,
                        told, it.acknowledged_by || "", it.acknowledged_at || "", it.next_escalation_at || ""]) {
         const td = document.createElement("td"); td.textContent = String(v); tr.append(td);

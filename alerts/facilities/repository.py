@@ -42,6 +42,10 @@ class FacilityRepository(Protocol):
         """Newest first."""
         ...
 
+    async def open_notifications(self, facility_id: str) -> list[Notification]:
+        """The facility's notifications still waiting for an acknowledgement."""
+        ...
+
     async def due(self, now: datetime, limit: int = 100) -> list[Notification]:
         """Notifications still waiting for an acknowledgement whose ``due_at`` has passed."""
         ...
@@ -122,6 +126,11 @@ CREATE INDEX IF NOT EXISTS facility_notifications_due ON facility_notifications 
                                                   "id LIMIT ?", (limit,)).fetchall())
         return [Notification.model_validate_json(r[0]) for r in rows]
 
+    async def open_notifications(self, facility_id: str) -> list[Notification]:
+        rows = await self.run(lambda c: c.execute("SELECT record FROM facility_notifications WHERE facility_id = ? AND "
+                                                  "state = 'notified' ORDER BY id", (facility_id,)).fetchall())
+        return [Notification.model_validate_json(r[0]) for r in rows]
+
     async def due(self, now: datetime, limit: int = 100) -> list[Notification]:
         rows = await self.run(lambda c: c.execute(
             "SELECT record FROM facility_notifications WHERE state = 'notified' AND due_at <= ? ORDER BY due_at LIMIT ?",
@@ -172,6 +181,11 @@ CREATE INDEX IF NOT EXISTS facility_notifications_due ON facility_notifications 
     async def notifications(self, *, limit: int) -> list[Notification]:
         rows = await (await self.pool()).fetch("SELECT record FROM facility_notifications ORDER BY created_at DESC, "
                                                "id LIMIT $1", limit)
+        return [Notification.model_validate_json(r[0]) for r in rows]
+
+    async def open_notifications(self, facility_id: str) -> list[Notification]:
+        rows = await (await self.pool()).fetch("SELECT record FROM facility_notifications WHERE facility_id = $1 AND "
+                                               "state = 'notified' ORDER BY id", facility_id)
         return [Notification.model_validate_json(r[0]) for r in rows]
 
     async def due(self, now: datetime, limit: int = 100) -> list[Notification]:

@@ -12,10 +12,11 @@ import secrets
 from datetime import datetime
 
 from alerts.delivery.fanout import CIRCLE_SEGMENTS, CIRCUMSCRIBE
-from alerts.delivery.models import Contact, Rendered
+from alerts.delivery.models import ChannelType, Contact, Rendered
 from alerts.delivery.render import ack_url
-from alerts.facilities.models import Facility, FacilityIn, FacilityOut, Notification, Operator, OperatorOut
+from alerts.facilities.models import Facility, FacilityIn, FacilityOut, Notification, Operator, OperatorOut, OptOut
 from alerts.registry.service import parse_channels_for_registry
+from alerts.subscriptions.models import StoredChannel
 from alerts.subscriptions.service import channel_out
 from emergency.geometry import circle_polygon
 from mapping.targeting import Area, TargetIndex, geodesic_distance_m
@@ -43,7 +44,8 @@ def facility_out(f: Facility) -> FacilityOut:
     """A manager's view: masked contacts."""
     return FacilityOut(id=f.id, name=f.name, type=f.type, lat=f.lat, lon=f.lon, radius_m=f.radius_m,
                        contacts=[OperatorOut(name=o.name, channels=[channel_out(c) for c in o.channels])
-                                 for o in f.contacts], created_at=f.created_at, updated_at=f.updated_at)
+                                 for o in f.contacts], created_at=f.created_at, updated_at=f.updated_at,
+                       opt_outs=f.opt_outs)
 
 
 def reached_by_area(*, area: Area, facilities: list[Facility]) -> list[Facility]:
@@ -92,12 +94,58 @@ def notification_message(*, facility: Facility, n: Notification, delivery_id: st
                     link=link, ack_url=ack_url(base=base, delivery_id=delivery_id))
 
 
+def reachable(op: Operator) -> list[StoredChannel]:
+    """The operator's channels that may be sent to (an sms channel whose number replied STOP may not)."""
+    return [c for c in op.channels if not c.stopped]
+
+
+OPTED_OUT = "opted out (SMS STOP)"
+
+
+def next_contact(*, facility: Facility, start: int) -> tuple[int | None, list[int]]:
+    """The first contact from ``start`` on with a channel that may be sent to (None: nobody left), and the
+    contacts passed over on the way (every channel of theirs opted out)."""
+    skipped = []
+    for i in range(start, len(facility.contacts)):
+        if reachable(facility.contacts[i]):
+            return i, skipped
+        skipped.append(i)
+    return None, skipped
+
+
+def with_opt_out(facility: Facility, *, number: str, stopped: bool, now: datetime) -> Facility:
+    """The facility with every operator's sms channel on ``number`` STOPped (``stopped``) or started again, each
+    change on its ``opt_outs`` record."""
+    contacts, log = [], []
+    for i, op in enumerate(facility.contacts):
+        channels = []
+        for c in op.channels:
+            if c.channel is ChannelType.sms and c.number == number and c.stopped != stopped:
+                c = c.model_copy(update={"stopped": stopped})
+                log.append(OptOut(at=now, contact_index=i, channel_id=c.channel_id, stopped=stopped))
+            channels.append(c)
+        contacts.append(op.model_copy(update={"channels": channels}))
+    if not log:
+        return facility
+    return facility.model_copy(update={"contacts": contacts, "opt_outs": [*facility.opt_outs, *log]})
+
+
+def keep_opt_outs(new: Facility, old: Facility) -> Facility:
+    """A replaced facility keeps the STOP of every sms channel whose number is still there (only the number's
+    START lifts it), and the record of past STOPs."""
+    stopped = {c.number for op in old.contacts for c in op.channels if c.channel is ChannelType.sms and c.stopped}
+    contacts = [op.model_copy(update={"channels": [c.model_copy(update={"stopped": True})
+                                                   if c.channel is ChannelType.sms and c.number in stopped else c
+                                                   for c in op.channels]}) for op in new.contacts]
+    return new.model_copy(update={"contacts": contacts, "opt_outs": old.opt_outs})
+
+
 def contact_of(*, facility: Facility, index: int, channel_id: str) -> Contact | None:
-    """The contact of one operator's channel."""
+    """The contact of one operator's channel (None when gone or opted out)."""
     if not 0 <= index < len(facility.contacts):
         return None
     ch = next((c for c in facility.contacts[index].channels if c.channel_id == channel_id), None)
-    if ch is None:
+    if ch is None or ch.stopped:
         return None
     return Contact(subscription_id=person(facility_id=facility.id, contact_index=index), channel_id=ch.channel_id,
                    channel=ch.channel, address=ch.address, number=ch.number)

@@ -14,22 +14,29 @@ from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
-from alerts.delivery.fanout import alert_version
-from alerts.delivery.models import priority
-from alerts.delivery.notices import Notice, send_notices
+from alerts.delivery.fanout import alert_languages, alert_version
+from alerts.delivery.models import ChannelType, priority
+from alerts.delivery.notices import GetProducer, Notice, run_rounds, send_notices
 from alerts.push import delivery_area, is_active
 from alerts.registry.models import AuditItem, CheckinOut, Outreach, Registrant, RegistrantIn, Tasking
 from alerts.registry.repository import REGISTRY, RegistryRepository
 from alerts.registry.service import (
+    CAREGIVER_CHANNEL,
+    CONFIRM_PREFIX,
+    CONFIRM_PRIORITY,
+    CONFIRM_VALID,
     PERSON_PREFIX,
     SOURCE_TYPE,
     TASKING_ORDER,
+    caregiver_reachable,
+    caregiver_token_registrant,
+    caregiver_token_valid,
     covered,
     locate,
     needs_help_report,
     new_registrant_id,
     notice_key,
-    outreach_id,
+    outreach_for,
     parse_caregiver,
     parse_channels_for_registry,
     parse_consent,
@@ -38,6 +45,7 @@ from alerts.registry.service import (
     read_token,
     report_event_id,
     tasking,
+    with_opt_out,
 )
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import token_id
@@ -71,6 +79,8 @@ async def register(*, store: Store, intake: Intake, payload: RegistrantIn, princ
                      channels=channels, caregiver=caregiver, consent_at=consent_at, created_at=now,
                      created_by=token_id(principal.token_hash))
     await repository(store).create(reg)
+    if caregiver is not None and caregiver.phone is not None:  # the timer loop texts them a confirmation link
+        await repository(store).request_confirmation(reg.id)
     await audit(store=store, principal=principal, action="registrants.create", entries=[reg.id])
     log.info("registry: registrant %s created", reg.id)
     return reg
@@ -136,24 +146,25 @@ async def on_alert(*, store: Store, settings: Settings, producer: AIOKafkaProduc
     if not inside:
         return 0
     due = now + timedelta(seconds=settings.registry_checkin_timeout_s)
-    headline = a.get("headline") or event.text or event.id
     version = alert_version(event)
-    rows = [Outreach(id=outreach_id(alert_id=event.id, registrant_id=rid), alert_id=event.id, alert_version=version,
-                     registrant_id=rid, headline=headline, distance_m=dist, created_at=now, due_at=due)
-            for rid, dist in inside]
+    languages = alert_languages(event)
+    regs = await repo.many([rid for rid, _ in inside])
+    rows = [outreach_for(event=event, version=version, languages=languages, reg=regs[rid], distance_m=dist, now=now,
+                         due=due) for rid, dist in inside if rid in regs]
     made = await repo.add_outreach(rows)
     kept = {o.id: o for o in await repo.for_alert(event.id)}
     pending = [kept[o.id] for o in rows if o.id in kept and kept[o.id].state == "awaiting"]
-    regs = await repo.many([o.registrant_id for o in pending])
     prio = priority(a["tier"], a.get("severity"))
     expires = datetime.fromisoformat(a["expires"]) if a.get("expires") else due
     for o in pending:  # a re-run (a crash before the commit) sends only what the ledger has not sent
-        reg = regs.get(o.registrant_id)
-        if reg is None:
-            continue
+        reg = regs[o.registrant_id]
         notices = [Notice(thread=f"registry:{o.alert_id}", key=notice_key(o.id), person=f"{PERSON_PREFIX}:{reg.id}",
                           channel_id=c.channel_id, channel=c.channel, priority=prio, expires=max(expires, due))
-                   for c in reg.channels]
+                   for c in reg.channels if not c.stopped]
+        if caregiver_reachable(reg):
+            notices.append(Notice(thread=f"registry:{o.alert_id}", key=notice_key(o.id),
+                                  person=f"{PERSON_PREFIX}:{reg.id}", channel_id=CAREGIVER_CHANNEL,
+                                  channel=ChannelType.sms, priority=prio, expires=max(expires, due)))
         ids = await send_notices(store=store, settings=settings, producer=producer, notices=notices, now=now)
         await repo.set_deliveries(o.id, ids)
     log.info("registry: alert %s covers %d registrants (%d new check-ins)", event.id, len(rows), len(made))
@@ -162,17 +173,18 @@ async def on_alert(*, store: Store, settings: Settings, producer: AIOKafkaProduc
 
 # --- check-ins -----------------------------------------------------------------------------------
 
-async def check_token(*, store: Store, token: str) -> tuple[Outreach, str]:
-    """The check-in and the answer a signed token stands for; 403 ``token`` for a bad signature."""
+async def check_token(*, store: Store, token: str) -> tuple[Outreach, str, str]:
+    """The check-in, the answer a signed token stands for and who answers (registrant, caregiver); 403 ``token``
+    for a bad signature."""
     repo = repository(store)
     try:
-        oid, state = read_token(key=await repo.key(), token=token)
+        oid, state, by = read_token(key=await repo.key(), token=token)
     except PermissionError:
         raise Forbidden("token", "this check-in link is not valid") from None
     found = await repo.outreach(oid)
     if found is None:
         raise NotFound("token", "this check-in is no longer kept")
-    return found, state
+    return found, state, by
 
 
 async def open_report(*, store: Store, intake: Intake, outreach: Outreach, silent: bool, base_url: str) -> str | None:
@@ -187,13 +199,24 @@ async def open_report(*, store: Store, intake: Intake, outreach: Outreach, silen
     return accepted.id
 
 
+async def _audit_answer(*, store: Store, outreach: Outreach, state: str, by: str) -> None:
+    """The registry audit records who answered a check-in (the registrant, their caregiver, or the timer)."""
+    actor = {"registrant": "the registrant (check-in link)", "caregiver": "the caregiver (check-in link)"}.get(
+        by, "the check-in timer (no answer in time)")
+    await repository(store).audit(AuditItem(at=utcnow(), actor=actor, actor_token=by, action=f"checkin.{state}",
+                                            alert_id=outreach.alert_id, entries=[outreach.registrant_id]))
+
+
 async def check_in(*, store: Store, intake: Intake, token: str, base_url: str) -> CheckinOut:
-    """Record "I am safe" or "I need help" (idempotent); "need help" opens the needs-help report."""
-    found, state = await check_token(store=store, token=token)
+    """Record "I am safe" or "I need help" (idempotent), by the registrant or by their caregiver for them (the
+    audit says who); "need help" opens the needs-help report."""
+    found, state, by = await check_token(store=store, token=token)
     repo = repository(store)
     now = utcnow()
     if state == "safe":
-        done = await repo.answer(found.id, state="safe", at=now, report_id=None, only_from=("awaiting", "safe"))
+        done = await repo.answer(found.id, state="safe", at=now, report_id=None, only_from=("awaiting", "safe"), by=by)
+        if done is not None:
+            await _audit_answer(store=store, outreach=found, state="safe", by=by)
         current = done or await repo.outreach(found.id) or found
         return CheckinOut(state=current.state, report_id=current.report_id,
                           tracking_url=tracking_url(base_url=base_url, report_id=current.report_id)
@@ -201,9 +224,11 @@ async def check_in(*, store: Store, intake: Intake, token: str, base_url: str) -
     report_id = found.report_id or await open_report(store=store, intake=intake, outreach=found, silent=False,
                                                      base_url=base_url)
     done = await repo.answer(found.id, state="need_help", at=now, report_id=report_id,
-                             only_from=("awaiting", "safe", "silent", "need_help"))
+                             only_from=("awaiting", "safe", "silent", "need_help"), by=by)
+    if done is not None:
+        await _audit_answer(store=store, outreach=found, state="need_help", by=by)
     current = done or found
-    log.info("registry: check-in %s answered need_help (report %s)", found.id, report_id)
+    log.info("registry: check-in %s answered need_help by the %s (report %s)", found.id, by, report_id)
     return CheckinOut(state=current.state, report_id=report_id,
                       tracking_url=tracking_url(base_url=base_url, report_id=report_id) if report_id else None)
 
@@ -214,19 +239,89 @@ async def sweep_silent(*, store: Store, intake: Intake, base_url: str, now: date
     n = 0
     for o in await repo.due(now or utcnow()):
         report_id = await open_report(store=store, intake=intake, outreach=o, silent=True, base_url=base_url)
-        if await repo.answer(o.id, state="silent", at=utcnow(), report_id=report_id, only_from=("awaiting",)):
+        if await repo.answer(o.id, state="silent", at=utcnow(), report_id=report_id, only_from=("awaiting",),
+                             by="timer"):
+            await _audit_answer(store=store, outreach=o, state="silent", by="timer")
             n += 1
             log.info("registry: check-in %s silent past its due time (report %s)", o.id, report_id)
     return n
 
 
-async def run_timer(*, store: Store, intake: Intake, interval_s: float, base_url: str) -> None:
-    """The check-in timer: every ``interval_s`` seconds, the due rows (they survive restarts: they are rows)."""
-    while True:
-        try:
-            await sweep_silent(store=store, intake=intake, base_url=base_url)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the store or the journal is down: the rows wait for the next round
-            log.warning("registry check-in timer: %s", exc or type(exc).__name__)
-        await asyncio.sleep(interval_s)
+async def send_confirmations(*, store: Store, settings: Settings, producer: AIOKafkaProducer,
+                             now: datetime | None = None) -> int:
+    """The caregivers' confirmation requests still to send: one sms Notice each (the ledger keeps a re-run from
+    sending twice), then the request row is gone. How many were sent."""
+    now = now or utcnow()
+    repo = repository(store)
+    n = 0
+    for rid in await repo.confirmations_due():
+        reg = await repo.get(rid)
+        cg = reg.caregiver if reg is not None else None
+        if cg is not None and cg.phone is not None and cg.confirmed_at is None and not cg.stopped:
+            await send_notices(store=store, settings=settings, producer=producer, now=now, notices=[
+                Notice(thread=f"registry-caregiver:{rid}", key=f"{CONFIRM_PREFIX}{rid}", person=f"{PERSON_PREFIX}:{rid}",
+                       channel_id=CAREGIVER_CHANNEL, channel=ChannelType.sms, priority=CONFIRM_PRIORITY,
+                       expires=now + CONFIRM_VALID)])
+            n += 1
+        await repo.confirmation_sent(rid)
+    if n:
+        log.info("registry: %d caregiver confirmation request(s) sent", n)
+    return n
+
+
+async def caregiver_of_token(*, store: Store, token: str) -> Registrant:
+    """The registrant whose caregiver a confirmation token stands for; 403 ``token`` when it is not (any more)
+    valid (a forged signature, or the caregiver's phone changed), 404 when the registrant was erased."""
+    repo = repository(store)
+    reg = await repo.get(caregiver_token_registrant(token))
+    if reg is None:
+        raise NotFound("token", "this registration is no longer kept")
+    if not caregiver_token_valid(key=await repo.key(), token=token, reg=reg):
+        raise Forbidden("token", "this confirmation link is not valid")
+    return reg
+
+
+async def confirm_caregiver(*, store: Store, token: str) -> Registrant:
+    """The caregiver opened their link and agreed: from now on they get the registrant's check-ins (idempotent;
+    the registry audit records it)."""
+    reg = await caregiver_of_token(store=store, token=token)
+    cg = reg.caregiver
+    assert cg is not None
+    if cg.confirmed_at is not None:
+        return reg
+    reg = reg.model_copy(update={"caregiver": cg.model_copy(update={"confirmed_at": utcnow()})})
+    await repository(store).replace(reg)
+    await repository(store).audit(AuditItem(at=utcnow(), actor="the caregiver (confirmation link)",
+                                            actor_token="caregiver", action="caregiver.confirm", entries=[reg.id]))
+    log.info("registry: the caregiver of %s confirmed their phone", reg.id)
+    return reg
+
+
+async def set_number_opt_out(*, store: Store, number: str, stopped: bool) -> int:
+    """SMS STOP (``stopped``) or START from ``number`` (E.164): no check-in or caregiver message goes to it any
+    more (or again), recorded in the registry audit (the registry's journal: nothing of it goes on a topic). How
+    many registrants changed."""
+    repo = repository(store)
+    changed = []
+    for reg in await repo.with_number(number):
+        new = with_opt_out(reg, number=number, stopped=stopped)
+        if new != reg:
+            await repo.replace(new)
+            changed.append(reg.id)
+    if changed:
+        await repo.audit(AuditItem(at=utcnow(), actor="sms reply " + ("STOP" if stopped else "START"),
+                                   actor_token="sms", action="sms.stop" if stopped else "sms.start",
+                                   entries=changed))
+        log.info("registry: sms %s for %d registrant(s)", "STOP" if stopped else "START", len(changed))
+    return len(changed)
+
+
+async def run_timer(*, store: Store, intake: Intake, settings: Settings, bootstrap: str, base_url: str) -> None:
+    """The registry's timer: every ``EMERGENCY_NOTICE_TIMER_S`` seconds, the check-ins past their due time and the
+    caregivers' confirmation requests (both rows: a restart loses none)."""
+
+    async def step(producer: GetProducer) -> None:
+        await sweep_silent(store=store, intake=intake, base_url=base_url)
+        await send_confirmations(store=store, settings=settings, producer=await producer())
+
+    await run_rounds(settings=settings, bootstrap=bootstrap, name="registry check-in timer", step=step)

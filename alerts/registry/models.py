@@ -53,8 +53,11 @@ class CaregiverIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    phone: str | None = Field(None, max_length=32, description="E.164 (+15035550100)")
+    phone: str | None = Field(None, max_length=32, description="E.164 (+15035550100): the caregiver is texted a "
+                              "confirmation link, and only once they confirmed, the check-ins of the registrant")
     relation: str | None = Field(None, max_length=100)
+    language: str | None = Field(None, max_length=35, description="the language the caregiver reads (BCP 47); "
+                                 "default: the registrant's")
 
 
 class RegistrantIn(BaseModel):
@@ -84,6 +87,9 @@ class Caregiver(BaseModel):
     name: str
     phone: str | None = None
     relation: str | None = None
+    language: str | None = None
+    confirmed_at: datetime | None = None  # when the caregiver confirmed through their link (None: not yet)
+    stopped: bool = False                 # the caregiver's phone replied STOP
 
 
 class Registrant(BaseModel):
@@ -170,6 +176,10 @@ class Outreach(BaseModel):
     answered_at: datetime | None = None
     report_id: str | None = None  # the needs-help report opened for it (the public picture's id)
     delivery_ids: list[str] = Field(default_factory=list)
+    language: str = "en"          # the message's language (emergency.i18n.SUPPORTED), the registrant's
+    caregiver_language: str = "en"
+    caregiver_headline: str | None = None  # the alert's headline in the caregiver's language (None: ``headline``)
+    answered_by: Literal["registrant", "caregiver", "timer"] | None = None
 
 
 class TaskingItem(BaseModel):
@@ -189,6 +199,7 @@ class TaskingItem(BaseModel):
     caregiver: Caregiver | None
     checkin: CheckinState
     answered_at: datetime | None
+    answered_by: str | None = None
     report_id: str | None
 
 
@@ -205,6 +216,13 @@ class CheckinOut(BaseModel):
     state: CheckinState
     report_id: str | None = Field(None, description="the needs-help report opened (its tracking page: tracking_url)")
     tracking_url: str | None = None
+
+
+class CaregiverConfirmOut(BaseModel):
+    """The answer to a caregiver's confirmation (no personal data)."""
+
+    confirmed: bool
+    confirmed_at: datetime | None = None
 
 
 class AuditItem(BaseModel):

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import html
 
+from alerts.registry.texts import CATALOGUE
+from emergency.i18n import translate
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tasking for __ALERT__</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -62,7 +65,7 @@ if (tokenInput.value) show();
 """
 
 CHECKIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<html lang="__LANG__"><head><meta charset="utf-8"><title>__TITLE__</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:20px system-ui,sans-serif;margin:1.5rem;line-height:1.5}button{font-size:1.4rem;padding:1rem 2rem}</style>
 </head><body><h1>__TITLE__</h1><p>__TEXT__</p>
@@ -75,11 +78,24 @@ def tasking_page(*, alert_id: str, url_json: str) -> str:
     return PAGE.replace("__ALERT__", html.escape(alert_id)).replace("__URL__", url_json.replace("</", "<\\/"))
 
 
-def checkin_page(*, state: str) -> str:
-    """The page a check-in link opens: one big button that sends the answer (POST to the same link)."""
-    if state == "safe":
-        title, text, button = "I am safe", "Tap the button to tell us you are safe.", "Yes, I am safe"
-    else:
-        title, text, button = ("I need help", "Tap the button and we will send someone to you.",
-                               "Yes, I need help")
-    return CHECKIN_PAGE.replace("__TITLE__", title).replace("__TEXT__", text).replace("__BUTTON__", button)
+def checkin_page(*, state: str, language: str = "en", by: str = "registrant") -> str:
+    """The page a check-in link opens, in ``language``: one big button that sends the answer (POST to the same
+    link); a caregiver's link speaks of the person they look after."""
+    prefix = "cg_" if by == "caregiver" else ""
+    kind = "safe" if state == "safe" else "help"
+    return page_of(language=language, title=f"{prefix}{kind}_title", text=f"{prefix}{kind}_text",
+                   button=f"{prefix}{kind}_button")
+
+
+def confirm_page(*, language: str) -> str:
+    """The page a caregiver's confirmation link opens, in their language."""
+    return page_of(language=language, title="confirm_title", text="confirm_text", button="confirm_button")
+
+
+def page_of(*, language: str, title: str, text: str, button: str) -> str:
+    """A one-button page from three catalogue keys, in ``language`` (every text escaped)."""
+    def say(key: str) -> str:
+        return html.escape(translate(CATALOGUE, key, language))
+
+    return (CHECKIN_PAGE.replace("__LANG__", html.escape(language)).replace("__TITLE__", say(title))
+            .replace("__TEXT__", say(text)).replace("__BUTTON__", say(button)))

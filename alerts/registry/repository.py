@@ -18,8 +18,24 @@ from typing import Protocol
 
 from alerts.delivery.models import Contact, DeliveryJob, Rendered
 from alerts.registry.models import AuditItem, Outreach, Registrant
-from alerts.registry.selfservice.service import CONFIRM_PREFIX, confirm_target, confirmation_message
-from alerts.registry.service import PERSON_PREFIX, checkin_message, checkin_token, checkin_url, contact_of
+from alerts.registry.selfservice.service import CONFIRM_PREFIX as SELF_CONFIRM_PREFIX
+from alerts.registry.selfservice.service import confirm_target
+from alerts.registry.selfservice.service import confirmation_message as self_confirmation_message
+from alerts.registry.service import (
+    CAREGIVER_CHANNEL,
+    CONFIRM_PREFIX,
+    PERSON_PREFIX,
+    caregiver_message,
+    caregiver_reachable,
+    caregiver_token,
+    caregiver_url,
+    checkin_message,
+    checkin_token,
+    checkin_url,
+    confirmation_message,
+    contact_of,
+    has_number,
+)
 from alerts.subscriptions.repository import _tx
 from emergency.store.base import ts
 from emergency.store.repository import PostGISRepository, RepositorySpec, SQLiteRepository
@@ -62,8 +78,9 @@ class RegistryRepository(Protocol):
     async def for_alert(self, alert_id: str) -> list[Outreach]: ...
 
     async def answer(self, outreach_id: str, *, state: str, at: datetime, report_id: str | None,
-                     only_from: tuple[str, ...]) -> Outreach | None:
-        """Set the state (and the report) of a check-in whose state is one of ``only_from``; the row after, or None."""
+                     only_from: tuple[str, ...], by: str | None = None) -> Outreach | None:
+        """Set the state (and the report, and who answered) of a check-in whose state is one of ``only_from``; the
+        row after, or None."""
         ...
 
     async def due(self, now: datetime, limit: int = 100) -> list[Outreach]:
@@ -71,6 +88,24 @@ class RegistryRepository(Protocol):
         ...
 
     async def audit(self, item: AuditItem) -> None: ...
+
+    async def replace(self, reg: Registrant) -> None:
+        """Store the new record of an existing registrant (a caregiver confirmed, a number STOPped)."""
+        ...
+
+    async def with_number(self, number: str) -> list[Registrant]:
+        """The registrants with ``number`` (E.164) on an sms channel or as their caregiver's phone."""
+        ...
+
+    async def request_confirmation(self, registrant_id: str) -> None:
+        """Queue the caregiver's confirmation request (sent by the timer loop: a row, so no crash loses it)."""
+        ...
+
+    async def confirmations_due(self, limit: int = 100) -> list[str]:
+        """Registrant ids whose caregiver's confirmation request is still to send."""
+        ...
+
+    async def confirmation_sent(self, registrant_id: str) -> None: ...
 
     async def audit_log(self, *, limit: int) -> list[AuditItem]:
         """The newest reads first."""
@@ -112,21 +147,38 @@ class _Owner:
     async def contact(self, subscription_id: str, channel_id: str, *, pending: bool = False) -> Contact | None:
         prefix, _, rid = subscription_id.partition(":")
         reg = await self.get(rid) if prefix == PERSON_PREFIX and not pending else None
-        channel = next((c for c in reg.channels if c.channel_id == channel_id), None) if reg else None
-        return None if reg is None or channel is None else contact_of(reg, channel)
+        return None if reg is None else contact_of(reg, channel_id)
 
     async def notice(self, job: DeliveryJob) -> Rendered | None:
-        if job.alert_version.startswith(CONFIRM_PREFIX):  # a self-registration's confirmation code
+        if job.alert_version.startswith(SELF_CONFIRM_PREFIX):  # a self-registration's confirmation code
             return await self._confirmation(job)
+        key = await self.key()
+        if job.alert_version.startswith(CONFIRM_PREFIX):  # a caregiver's confirmation request
+            reg = await self.get(job.alert_version.removeprefix(CONFIRM_PREFIX))
+            cg = reg.caregiver if reg is not None else None
+            if reg is None or cg is None or cg.phone is None or cg.confirmed_at is not None or cg.stopped or \
+                    job.subscription_id != f"{PERSON_PREFIX}:{reg.id}" or job.channel_id != CAREGIVER_CHANNEL:
+                return None
+            return confirmation_message(reg=reg, url=caregiver_url(
+                base=self.public_url, token=caregiver_token(key=key, registrant_id=reg.id, phone=cg.phone)))
         oid = job.alert_version.removeprefix("checkin:")
         found = await self.outreach(oid)
         if found is None or found.state != "awaiting" or job.subscription_id != f"{PERSON_PREFIX}:{found.registrant_id}":
             return None
-        key = await self.key()
-        return checkin_message(
-            outreach=found, minutes=self.checkin_minutes,
-            safe_url=checkin_url(base=self.public_url, token=checkin_token(key=key, outreach=oid, answer="safe")),
-            help_url=checkin_url(base=self.public_url, token=checkin_token(key=key, outreach=oid, answer="help")))
+        caregiver = job.channel_id == CAREGIVER_CHANNEL
+
+        def link(answer: str) -> str:
+            return checkin_url(base=self.public_url, token=checkin_token(key=key, outreach=oid, answer=answer,
+                                                                         caregiver=caregiver))
+
+        if not caregiver:
+            return checkin_message(outreach=found, minutes=self.checkin_minutes, safe_url=link("safe"),
+                                   help_url=link("help"))
+        reg = await self.get(found.registrant_id)
+        if reg is None or not caregiver_reachable(reg):
+            return None
+        return caregiver_message(outreach=found, registrant_name=reg.name, minutes=self.checkin_minutes,
+                                 safe_url=link("safe"), help_url=link("help"))
 
 
     async def _confirmation(self, job: DeliveryJob) -> Rendered | None:
@@ -135,7 +187,7 @@ class _Owner:
         channel = next((c for c in reg.channels if c.channel_id == channel_id), None) if reg else None
         if reg is None or channel is None or channel.confirmed or not channel.code:
             return None
-        return confirmation_message(reg=reg, code=channel.code, base=self.public_url)
+        return self_confirmation_message(reg=reg, code=channel.code, base=self.public_url)
 
 
 def _counted(reg: Registrant, channel_id: str) -> tuple[Registrant, int]:
@@ -164,6 +216,7 @@ CREATE INDEX IF NOT EXISTS registry_outreach_due ON registry_outreach (state, du
 CREATE TABLE IF NOT EXISTS registry_audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_pending (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id TEXT PRIMARY KEY);
 """
 
     async def create(self, reg: Registrant) -> None:
@@ -271,7 +324,7 @@ CREATE TABLE IF NOT EXISTS registry_pending (id TEXT PRIMARY KEY);
         return [_out(r[0]) for r in rows]
 
     async def answer(self, outreach_id: str, *, state: str, at: datetime, report_id: str | None,
-                     only_from: tuple[str, ...]) -> Outreach | None:
+                     only_from: tuple[str, ...], by: str | None = None) -> Outreach | None:
         def _answer(c: sqlite3.Connection) -> Outreach | None:
             c.execute("BEGIN IMMEDIATE")
             try:
@@ -280,7 +333,7 @@ CREATE TABLE IF NOT EXISTS registry_pending (id TEXT PRIMARY KEY);
                 if found is None or found.state not in only_from:
                     c.execute("ROLLBACK")
                     return None
-                new = found.model_copy(update={"state": state, "answered_at": at,
+                new = found.model_copy(update={"state": state, "answered_at": at, "answered_by": by or found.answered_by,
                                                "report_id": report_id or found.report_id})
                 c.execute("UPDATE registry_outreach SET state = ?, record = ? WHERE id = ?",
                           (new.state, new.model_dump_json(), new.id))
@@ -302,6 +355,28 @@ CREATE TABLE IF NOT EXISTS registry_pending (id TEXT PRIMARY KEY);
     async def audit(self, item: AuditItem) -> None:
         await self.run(lambda c: c.execute("INSERT INTO registry_audit(at, record) VALUES (?, ?)",
                                            (ts(item.at), item.model_dump_json())))
+
+    async def replace(self, reg: Registrant) -> None:
+        await self.run(lambda c: c.execute("UPDATE registrants SET record = ? WHERE id = ?",
+                                           (reg.model_dump_json(), reg.id)))
+
+    async def with_number(self, number: str) -> list[Registrant]:
+        rows = await self.run(lambda c: c.execute("SELECT record FROM registrants WHERE instr(record, ?) > 0 "
+                                                  "ORDER BY id", (f'"{number}"',)).fetchall())
+        return [r for r in (_reg(row[0]) for row in rows) if has_number(r, number)]
+
+    async def request_confirmation(self, registrant_id: str) -> None:
+        await self.run(lambda c: c.execute("INSERT OR IGNORE INTO registry_caregiver_requests(registrant_id) "
+                                           "VALUES (?)", (registrant_id,)))
+
+    async def confirmations_due(self, limit: int = 100) -> list[str]:
+        rows = await self.run(lambda c: c.execute("SELECT registrant_id FROM registry_caregiver_requests ORDER BY "
+                                                  "registrant_id LIMIT ?", (limit,)).fetchall())
+        return [r[0] for r in rows]
+
+    async def confirmation_sent(self, registrant_id: str) -> None:
+        await self.run(lambda c: c.execute("DELETE FROM registry_caregiver_requests WHERE registrant_id = ?",
+                                           (registrant_id,)))
 
     async def audit_log(self, *, limit: int) -> list[AuditItem]:
         rows = await self.run(lambda c: c.execute("SELECT record FROM registry_audit ORDER BY seq DESC LIMIT ?",
@@ -330,6 +405,7 @@ CREATE INDEX IF NOT EXISTS registry_outreach_due ON registry_outreach (state, du
 CREATE TABLE IF NOT EXISTS registry_audit (seq bigserial PRIMARY KEY, at text NOT NULL, record text NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_keys (name text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_pending (id text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id text PRIMARY KEY);
 """
 
     async def create(self, reg: Registrant) -> None:
@@ -423,14 +499,15 @@ CREATE TABLE IF NOT EXISTS registry_pending (id text PRIMARY KEY);
         return [_out(r[0]) for r in rows]
 
     async def answer(self, outreach_id: str, *, state: str, at: datetime, report_id: str | None,
-                     only_from: tuple[str, ...]) -> Outreach | None:
+                     only_from: tuple[str, ...], by: str | None = None) -> Outreach | None:
         pool = await self.pool()
         async with pool.acquire() as conn, conn.transaction():
             record = await conn.fetchval("SELECT record FROM registry_outreach WHERE id = $1 FOR UPDATE", outreach_id)
             found = _out(record) if record else None
             if found is None or found.state not in only_from:
                 return None
-            new = found.model_copy(update={"state": state, "answered_at": at, "report_id": report_id or found.report_id})
+            new = found.model_copy(update={"state": state, "answered_at": at, "answered_by": by or found.answered_by,
+                                           "report_id": report_id or found.report_id})
             await conn.execute("UPDATE registry_outreach SET state = $1, record = $2 WHERE id = $3", new.state,
                                new.model_dump_json(), new.id)
             return new
@@ -444,6 +521,28 @@ CREATE TABLE IF NOT EXISTS registry_pending (id text PRIMARY KEY);
     async def audit(self, item: AuditItem) -> None:
         await (await self.pool()).execute("INSERT INTO registry_audit(at, record) VALUES ($1, $2)", ts(item.at),
                                           item.model_dump_json())
+
+    async def replace(self, reg: Registrant) -> None:
+        await (await self.pool()).execute("UPDATE registrants SET record = $1 WHERE id = $2", reg.model_dump_json(),
+                                          reg.id)
+
+    async def with_number(self, number: str) -> list[Registrant]:
+        rows = await (await self.pool()).fetch("SELECT record FROM registrants WHERE strpos(record, $1) > 0 "
+                                               "ORDER BY id", f'"{number}"')
+        return [r for r in (_reg(row[0]) for row in rows) if has_number(r, number)]
+
+    async def request_confirmation(self, registrant_id: str) -> None:
+        await (await self.pool()).execute("INSERT INTO registry_caregiver_requests(registrant_id) VALUES ($1) "
+                                          "ON CONFLICT DO NOTHING", registrant_id)
+
+    async def confirmations_due(self, limit: int = 100) -> list[str]:
+        rows = await (await self.pool()).fetch("SELECT registrant_id FROM registry_caregiver_requests ORDER BY "
+                                               "registrant_id LIMIT $1", limit)
+        return [r[0] for r in rows]
+
+    async def confirmation_sent(self, registrant_id: str) -> None:
+        await (await self.pool()).execute("DELETE FROM registry_caregiver_requests WHERE registrant_id = $1",
+                                          registrant_id)
 
     async def audit_log(self, *, limit: int) -> list[AuditItem]:
         rows = await (await self.pool()).fetch("SELECT record FROM registry_audit ORDER BY seq DESC LIMIT $1", limit)

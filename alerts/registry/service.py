@@ -12,6 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.delivery.fanout import choose_language
 from alerts.delivery.models import ChannelType, Contact, Rendered
 from alerts.registry.models import (
     NEED_PRIORITY,
@@ -26,6 +27,8 @@ from alerts.registry.models import (
     RegistrantOut,
     TaskingItem,
 )
+from alerts.registry.texts import CATALOGUE
+from alerts.service import translation_of
 from alerts.subscriptions.models import StoredChannel
 from alerts.subscriptions.service import _phone, parse_channels, parse_languages
 from emergency.categories import ReportCategory
@@ -33,12 +36,18 @@ from emergency.errors import ValidationFailed
 from emergency.events import GeoPrecision
 from emergency.geocoding import Geocoder, no_match
 from emergency.geometry import check_lat_lon
+from emergency.i18n import negotiate, translate
 from feeds.citizen.models import CitizenReportIn
 from mapping.targeting import Area, Circle, TargetIndex, geodesic_distance_m
 
 REGISTRY_CHANNELS = (ChannelType.email, ChannelType.sms)  # channels that reach a person directly
 PERSON_PREFIX = "registrant"       # the delivery jobs' subscription id: "registrant:<id>"
 CHECKIN_ANSWERS = {"safe": "safe", "help": "need_help"}
+CAREGIVER_PREFIX = "cg"            # a caregiver's answer in a token: "cgsafe", "cghelp" (acting for the registrant)
+CAREGIVER_CHANNEL = "caregiver"    # the channel id of a registrant's caregiver (their phone, sms)
+CONFIRM_PREFIX = "cgconfirm:"      # the ledger key of a caregiver's confirmation request: "cgconfirm:<registrant id>"
+CONFIRM_VALID = timedelta(days=30)  # how long a confirmation request is worth sending
+CONFIRM_PRIORITY = 4               # a confirmation request waits behind every alert but a test (priority classes 0-5)
 SOURCE_TYPE = "registry_checkin"   # the needs-help reports' source type in the picture
 PUBLIC_DECIMALS = 3                # a registrant's point in a public report: 3 decimals (about 110 m), not the door
 TASKING_ORDER = ("most urgent need first (" + ", ".join(n.value for n in NEED_PRIORITY) +
@@ -106,7 +115,8 @@ def parse_caregiver(caregiver: CaregiverIn | None) -> Caregiver | None:
     if caregiver is None:
         return None
     phone = _phone(caregiver.phone, "caregiver.phone") if caregiver.phone is not None else None
-    return Caregiver(name=caregiver.name.strip(), phone=phone, relation=caregiver.relation)
+    language = parse_languages([caregiver.language], field="caregiver.language")[0] if caregiver.language else None
+    return Caregiver(name=caregiver.name.strip(), phone=phone, relation=caregiver.relation, language=language)
 
 
 def locate(*, address: str | None, lat: float | None, lon: float | None,
@@ -188,7 +198,8 @@ def tasking(*, rows: list[tuple[Outreach, Registrant]]) -> list[TaskingItem]:
     return [TaskingItem(rank=i + 1, registrant_id=reg.id, name=reg.name, lat=reg.lat, lon=reg.lon,
                         location_label=reg.location_label, needs=reg.needs, top_need=reg.needs[0],
                         distance_m=o.distance_m, language=reg.language, contacts=contacts_of(reg),
-                        caregiver=reg.caregiver, checkin=o.state, answered_at=o.answered_at, report_id=o.report_id)
+                        caregiver=reg.caregiver, checkin=o.state, answered_at=o.answered_at,
+                        answered_by=o.answered_by, report_id=o.report_id)
             for i, (o, reg) in enumerate(ordered)]
 
 
@@ -223,21 +234,25 @@ def checkin_sig(*, key: bytes, outreach: str, answer: str) -> str:
     return hmac.new(key, f"checkin|{outreach}|{answer}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def checkin_token(*, key: bytes, outreach: str, answer: str) -> str:
-    """``<outreach>.<answer>.<sig>``: the capability in an "I am safe" / "I need help" link."""
+def checkin_token(*, key: bytes, outreach: str, answer: str, caregiver: bool = False) -> str:
+    """``<outreach>.<answer>.<sig>``: the capability in an "I am safe" / "I need help" link; a caregiver's link
+    (acting for the registrant) carries ``cgsafe`` / ``cghelp``, signed as such."""
+    answer = f"{CAREGIVER_PREFIX}{answer}" if caregiver else answer
     return f"{outreach}.{answer}.{checkin_sig(key=key, outreach=outreach, answer=answer)}"
 
 
-def read_token(*, key: bytes, token: str) -> tuple[str, str]:
-    """(outreach id, state) a check-in token stands for; ValidationFailed (malformed) / PermissionError (bad sig)."""
+def read_token(*, key: bytes, token: str) -> tuple[str, str, str]:
+    """(outreach id, state, who answers: registrant or caregiver) a check-in token stands for; ValidationFailed
+    (malformed) / PermissionError (bad signature)."""
     parts = token.split(".")
-    if len(parts) != 3 or parts[1] not in CHECKIN_ANSWERS or not parts[0].startswith("chk-"):
+    answer = parts[1].removeprefix(CAREGIVER_PREFIX) if len(parts) == 3 else ""
+    if len(parts) != 3 or answer not in CHECKIN_ANSWERS or not parts[0].startswith("chk-"):
         raise ValidationFailed("token", "not a check-in link (it looks like chk-….safe|help.<signature>)")
-    outreach, answer, sig = parts
-    expected = checkin_sig(key=key, outreach=outreach, answer=answer)
+    outreach, signed, sig = parts
+    expected = checkin_sig(key=key, outreach=outreach, answer=signed)
     if not hmac.compare_digest(expected.encode(), sig.lower().encode("utf-8", "replace")):
         raise PermissionError("token")
-    return outreach, CHECKIN_ANSWERS[answer]
+    return outreach, CHECKIN_ANSWERS[answer], "caregiver" if signed != answer else "registrant"
 
 
 def checkin_url(*, base: str, token: str) -> str:
@@ -245,22 +260,153 @@ def checkin_url(*, base: str, token: str) -> str:
     return f"{base.rstrip('/')}/api/v1/registry/checkins/{token}"
 
 
+def caregiver_sig(*, key: bytes, registrant_id: str, phone: str) -> str:
+    """HMAC-SHA256 (hex, 32 digits) of ``caregiver|<registrant>|<phone>``: a new phone voids the old link."""
+    return hmac.new(key, f"caregiver|{registrant_id}|{phone}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def caregiver_token(*, key: bytes, registrant_id: str, phone: str) -> str:
+    """``<registrant id>.<sig>``: the capability in a caregiver's confirmation link."""
+    return f"{registrant_id}.{caregiver_sig(key=key, registrant_id=registrant_id, phone=phone)}"
+
+
+def caregiver_token_registrant(token: str) -> str:
+    """The registrant id a confirmation token names; ValidationFailed ``token`` when it is not one."""
+    rid, dot, sig = token.partition(".")
+    if not dot or not rid.startswith("reg-") or not sig:
+        raise ValidationFailed("token", "not a caregiver confirmation link (it looks like reg-….<signature>)")
+    return rid
+
+
+def caregiver_token_valid(*, key: bytes, token: str, reg: Registrant) -> bool:
+    """Whether ``token`` confirms the current caregiver phone of ``reg``."""
+    cg = reg.caregiver
+    if cg is None or cg.phone is None:
+        return False
+    expected = caregiver_token(key=key, registrant_id=reg.id, phone=cg.phone)
+    return hmac.compare_digest(expected.encode(), token.lower().encode("utf-8", "replace"))
+
+
+def caregiver_url(*, base: str, token: str) -> str:
+    """The caregiver's confirmation link (GET: a page with one button; POST: the confirmation)."""
+    return f"{base.rstrip('/')}/api/v1/registry/caregivers/{token}"
+
+
+def caregiver_language(reg: Registrant) -> str:
+    """The language of the caregiver's messages and pages: their own, else the registrant's, else English."""
+    return message_language(reg.caregiver.language if reg.caregiver else None, reg.language)
+
+
+def confirmation_message(*, reg: Registrant, url: str) -> Rendered:
+    """The text asking the caregiver to confirm their phone, in their language (it names nobody: the phone may
+    be a wrong number)."""
+    lang = caregiver_language(reg)
+    long = translate(CATALOGUE, "confirm_long", lang, url=url)
+    return Rendered(headline=translate(CATALOGUE, "confirm_subject", lang), description=None, instruction=None,
+                    wea_short=long[:90], wea_long=long, cap_xml="", geojson={}, link=url)
+
+
+def message_language(*wanted: str | None) -> str:
+    """The language of a registry message or page: the first of ``wanted`` (BCP 47) the catalogue ships, else
+    English (``emergency.i18n.negotiate``)."""
+    return negotiate([w for w in wanted if w])
+
+
+def alert_headline(*, attributes: dict[str, Any], languages: list[str], wanted: list[str | None]) -> str | None:
+    """The alert's headline in the info block the fan-out would choose for someone reading ``wanted`` (the
+    alert's translation for that language, ``alerts.delivery.fanout.choose_language``), else the first block's."""
+    block = choose_language(wanted=[w for w in wanted if w], available=languages)
+    return translation_of(attributes, block).get("headline")
+
+
+def outreach_for(*, event: Any, version: str, languages: list[str], reg: Registrant, distance_m: float,
+                 now: datetime, due: datetime) -> Outreach:
+    """The check-in of ``reg`` for an issued alert version (an ``Envelope``): the message language of the
+    registrant and of their caregiver (who reads the registrant's language unless they gave their own), and the
+    alert's headline in each."""
+    a = event.attributes
+    cg_lang = (reg.caregiver.language if reg.caregiver else None) or reg.language
+    lang, caregiver_lang = message_language(reg.language), message_language(cg_lang)
+    fallback = a.get("headline") or event.text or event.id
+    headline = alert_headline(attributes=a, languages=languages, wanted=[reg.language, lang]) or fallback
+    cg_headline = alert_headline(attributes=a, languages=languages, wanted=[cg_lang, caregiver_lang]) or fallback
+    return Outreach(id=outreach_id(alert_id=event.id, registrant_id=reg.id), alert_id=event.id, alert_version=version,
+                    registrant_id=reg.id, headline=headline, distance_m=distance_m, created_at=now, due_at=due,
+                    language=lang, caregiver_language=caregiver_lang, caregiver_headline=cg_headline)
+
+
+def caregiver_reachable(reg: Registrant) -> bool:
+    """Whether the registrant's caregiver gets check-in messages: a phone that was confirmed and did not STOP."""
+    cg = reg.caregiver
+    return cg is not None and cg.phone is not None and cg.confirmed_at is not None and not cg.stopped
+
+
+def page_language(*, outreach: Outreach, by: str) -> str:
+    """The language of the page a check-in link opens: the registrant's, or their caregiver's for theirs."""
+    return outreach.caregiver_language if by == "caregiver" else outreach.language
+
+
+def _one_line(text: str, limit: int) -> str:
+    return " ".join(text.split())[:limit]
+
+
 def checkin_message(*, outreach: Outreach, safe_url: str, help_url: str, minutes: int) -> Rendered:
-    """The accessible check-in message: plain language, short sentences, the two links, what happens next."""
-    headline = " ".join(outreach.headline.split())[:80]
-    short = f"Emergency near you: {headline}. Are you safe?"[:90]
-    long = (f"Emergency near you: {headline}. Are you safe? "
-            f"I am safe: {safe_url} . I need help: {help_url} . "
-            f"No answer in {minutes} minutes? We will send someone.")
-    return Rendered(headline="Emergency near you. Are you safe?", description=None,
-                    instruction="Tap one link. If you need help, stay where you are if it is safe.",
-                    wea_short=short, wea_long=long, cap_xml="", geojson={}, link=safe_url)
+    """The accessible check-in message in the registrant's language (``outreach.language``): plain language,
+    short sentences, the two links, what happens next."""
+    lang, headline = outreach.language, _one_line(outreach.headline, 80)
+    short = translate(CATALOGUE, "short", lang, headline=headline)[:90]
+    long = translate(CATALOGUE, "long", lang, headline=headline, safe=safe_url, help=help_url, minutes=minutes)
+    return Rendered(headline=translate(CATALOGUE, "subject", lang), description=None,
+                    instruction=translate(CATALOGUE, "instruction", lang), wea_short=short, wea_long=long,
+                    cap_xml="", geojson={}, link=safe_url)
 
 
-def contact_of(reg: Registrant, channel: StoredChannel) -> Contact:
-    """The contact a channel worker needs (no unsubscribe link: a registrant leaves by asking an officer)."""
-    return Contact(subscription_id=f"{PERSON_PREFIX}:{reg.id}", channel_id=channel.channel_id, channel=channel.channel,
+def caregiver_message(*, outreach: Outreach, registrant_name: str, safe_url: str, help_url: str,
+                      minutes: int) -> Rendered:
+    """The check-in message to the registrant's caregiver, in the caregiver's language, with links that answer
+    for the registrant (the registrant is named by their first name only)."""
+    lang, headline = outreach.caregiver_language, _one_line(outreach.caregiver_headline or outreach.headline, 80)
+    name = (registrant_name.split() or ["?"])[0][:40]
+    short = translate(CATALOGUE, "cg_short", lang, name=name, headline=headline)[:90]
+    long = translate(CATALOGUE, "cg_long", lang, name=name, headline=headline, safe=safe_url, help=help_url,
+                     minutes=minutes)
+    return Rendered(headline=translate(CATALOGUE, "cg_subject", lang, name=name), description=None,
+                    instruction=translate(CATALOGUE, "cg_instruction", lang), wea_short=short, wea_long=long,
+                    cap_xml="", geojson={}, link=safe_url)
+
+
+def contact_of(reg: Registrant, channel_id: str) -> Contact | None:
+    """The contact a channel worker needs for one of the registrant's channels, or their caregiver's phone
+    (``CAREGIVER_CHANNEL``); None when gone or stopped (no unsubscribe link: a registrant leaves by asking an
+    officer)."""
+    person = f"{PERSON_PREFIX}:{reg.id}"
+    if channel_id == CAREGIVER_CHANNEL:
+        cg = reg.caregiver
+        if cg is None or cg.phone is None or cg.stopped:
+            return None
+        return Contact(subscription_id=person, channel_id=CAREGIVER_CHANNEL, channel=ChannelType.sms, number=cg.phone)
+    channel = next((c for c in reg.channels if c.channel_id == channel_id), None)
+    if channel is None or channel.stopped:
+        return None
+    return Contact(subscription_id=person, channel_id=channel.channel_id, channel=channel.channel,
                    address=channel.address, number=channel.number)
+
+
+def has_number(reg: Registrant, number: str) -> bool:
+    """Whether ``number`` (E.164) is one of the registrant's sms channels or their caregiver's phone."""
+    return any(c.channel is ChannelType.sms and c.number == number for c in reg.channels) or \
+        (reg.caregiver is not None and reg.caregiver.phone == number)
+
+
+def with_opt_out(reg: Registrant, *, number: str, stopped: bool) -> Registrant:
+    """The registrant with every sms channel on ``number``, and their caregiver's phone if it is that number,
+    STOPped (``stopped``) or started again."""
+    channels = [c.model_copy(update={"stopped": stopped}) if c.channel is ChannelType.sms and c.number == number
+                else c for c in reg.channels]
+    cg = reg.caregiver
+    if cg is not None and cg.phone == number:
+        cg = cg.model_copy(update={"stopped": stopped})
+    return reg.model_copy(update={"channels": channels, "caregiver": cg})
 
 
 def needs_help_report(*, reg: Registrant, outreach: Outreach, silent: bool) -> CitizenReportIn:

@@ -12,9 +12,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from alerts.registry import flows
-from alerts.registry.models import AuditList, CheckinOut, RegistrantIn, RegistrantList, RegistrantOut, Tasking
-from alerts.registry.page import checkin_page, tasking_page
-from alerts.registry.service import TASKING_COLUMNS, registrant_out, tasking_row
+from alerts.registry.models import (
+    AuditList,
+    CaregiverConfirmOut,
+    CheckinOut,
+    RegistrantIn,
+    RegistrantList,
+    RegistrantOut,
+    Tasking,
+)
+from alerts.registry.page import checkin_page, confirm_page, tasking_page
+from alerts.registry.service import TASKING_COLUMNS, caregiver_language, page_language, registrant_out, tasking_row
 from emergency.auth.deps import require
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import Role
@@ -24,6 +32,7 @@ OFFICER = require(Role.registry_officer)
 AUDITOR = require(Role.registry_officer, Role.admin)
 TOKEN = Path(min_length=1, max_length=200, description="the signed token of a check-in link")
 SIGNED = {403: {"description": "the link's signature is not valid"}}
+CONFIRM_SIGNED = {403: {"description": "the link's signature is not valid (or the caregiver's phone changed since)"}}
 
 
 def _runtime(request: Request):
@@ -103,14 +112,31 @@ async def alert_tasking_page(alert_id: str) -> HTMLResponse:
 
 @router.get("/api/v1/registry/checkins/{token}", response_class=HTMLResponse, responses=SIGNED)
 async def checkin_form(request: Request, token: str = TOKEN) -> HTMLResponse:
-    """The page a check-in link opens: one button sending the answer."""
-    _, state = await flows.check_token(store=_runtime(request).store, token=token)
-    return HTMLResponse(checkin_page(state=state))
+    """The page a check-in link opens, in the language of the person it was sent to (the registrant, or their
+    caregiver): one button sending the answer."""
+    found, state, by = await flows.check_token(store=_runtime(request).store, token=token)
+    return HTMLResponse(checkin_page(state=state, language=page_language(outreach=found, by=by), by=by))
 
 
 @router.post("/api/v1/registry/checkins/{token}", response_model=CheckinOut, responses=SIGNED)
 async def checkin(request: Request, token: str = TOKEN) -> CheckinOut:
-    """Answer a check-in ("I am safe" or "I need help"; idempotent): "need help" opens a needs-help report at the
-    person's place in the picture (through the citizen intake; its tracking link is answered)."""
+    """Answer a check-in ("I am safe" or "I need help"; idempotent), by the registrant or by their caregiver for
+    them (the registry audit records who): "need help" opens a needs-help report at the person's place in the
+    picture (through the citizen intake; its tracking link is answered)."""
     rt = _runtime(request)
     return await flows.check_in(store=rt.store, intake=rt, token=token, base_url=rt.settings.public_base_url())
+
+
+@router.get("/api/v1/registry/caregivers/{token}", response_class=HTMLResponse, responses=CONFIRM_SIGNED)
+async def caregiver_form(request: Request, token: str = TOKEN) -> HTMLResponse:
+    """The page a caregiver's confirmation link opens, in their language: one button confirming their phone."""
+    reg = await flows.caregiver_of_token(store=_runtime(request).store, token=token)
+    return HTMLResponse(confirm_page(language=caregiver_language(reg)))
+
+
+@router.post("/api/v1/registry/caregivers/{token}", response_model=CaregiverConfirmOut, responses=CONFIRM_SIGNED)
+async def caregiver_confirm(request: Request, token: str = TOKEN) -> CaregiverConfirmOut:
+    """The caregiver confirms their phone (idempotent): from now on they get the registrant's check-ins, with
+    links that answer for the registrant."""
+    reg = await flows.confirm_caregiver(store=_runtime(request).store, token=token)
+    return CaregiverConfirmOut(confirmed=True, confirmed_at=reg.caregiver.confirmed_at if reg.caregiver else None)

@@ -198,14 +198,3 @@ async def set_number_opt_out(*, store: Store, submit: Submit, number: str, stopp
             if target.version > before.get(target.subscription_id, 0):
                 await submit(envelope_of(target, now=now), SUBSCRIPTIONS_TOPIC, on_conflict="append")
     return changed
-
-
-class NumberOptOuts:
-    """The SMS channel's ``OptOuts`` (alerts.delivery.channels.sms): inbound STOP/START, journaled like every
-    other subscription change."""
-
-    def __init__(self, *, store: Store, submit: Submit) -> None:
-        self.store, self.submit = store, submit
-
-    async def set_number_opt_out(self, number: str, stopped: bool) -> None:
-        await set_number_opt_out(store=self.store, submit=self.submit, number=number, stopped=stopped)

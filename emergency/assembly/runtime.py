@@ -51,11 +51,11 @@ from alerts.delivery.worker import ChannelRunner
 from alerts.facilities.flows import run_timer as run_escalation_timer
 from alerts.facilities.repository import FACILITIES
 from alerts.facilities.worker import make_facilities_processor
+from alerts.optouts import SmsOptOuts
 from alerts.push import AlertPush
 from alerts.registry.flows import run_timer as run_checkin_timer
 from alerts.registry.repository import REGISTRY
 from alerts.registry.worker import make_registry_processor
-from alerts.subscriptions.flows import NumberOptOuts
 from alerts.subscriptions.repository import SUBSCRIPTIONS as SUBSCRIPTION_REPOSITORY
 from alerts.subscriptions.worker import make_applied_marker
 from emergency.collector import tune_collector
@@ -149,8 +149,8 @@ class Runtime:
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
-        self.sms_opt_outs = ReporterOptOuts(  # inbound SMS STOP/START: reporters' status messages and subscriptions
-            store=self.store, inner=NumberOptOuts(store=self.store, submit=self.submit))
+        self.sms_opt_outs = ReporterOptOuts(  # inbound SMS STOP/START: reporters' status messages, then subscriptions,
+            store=self.store, inner=SmsOptOuts(store=self.store, submit=self.submit))  # registry and facilities
         registry, facilities = self.store.repository(REGISTRY), self.store.repository(FACILITIES)
         registry.public_url = facilities.public_url = s.public_base_url()  # check-in and acknowledgement links
         registry.checkin_minutes = max(1, round(s.registry_checkin_timeout_s / 60))
@@ -301,7 +301,7 @@ class Runtime:
                                  metrics=self.metrics, outage=self.outage)
             self.workers.append(worker)
             self._spawn(worker.run(), f"worker-{group}")
-        self._spawn(run_checkin_timer(store=store, intake=self, interval_s=s.notice_timer_s,
+        self._spawn(run_checkin_timer(store=store, intake=self, settings=s, bootstrap=self.bootstrap,
                                       base_url=s.public_base_url()), "registry-timer")
         self._spawn(run_escalation_timer(store=store, settings=s, bootstrap=self.bootstrap), "facilities-timer")
         self._spawn(run_reporter_timer(store=store, settings=s, bootstrap=self.bootstrap), "reporter-updates-timer")

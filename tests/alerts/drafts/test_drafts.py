@@ -286,3 +286,48 @@ async def test_a_token_names_its_person_on_creation(system):
     r = await system.http.post("/api/v1/admin/tokens", json={"name": "x", "roles": ["alert_approver"], "person": ""},
                                headers=admin)
     assert r.status_code == 422 and r.json()["detail"].startswith("person:")
+
+
+async def test_two_processes_issuing_one_approved_draft_at_once_make_one_alert_and_one_409(broker, store_url,
+                                                                                           tmp_path):
+    """Two runtimes on one database (each its own per-process lock and connections) issue the same approved draft
+    at the same instant: the version column lets one through; the other answers 409 naming the draft and its
+    version; one alert is journaled, one issue step is on the trail."""
+    import asyncio
+
+    from alerts.journal import ALERT_JOURNAL
+
+    settings = make_settings(broker, store_url, tmp_path)
+    async with serving(settings, broker) as one, serving(settings, broker) as two:
+        assert one.runtime.store is not two.runtime.store
+        author, approver = await people(one.runtime.store)
+        did = (await one.http.post(DRAFTS, json=presidential(), headers=author)).json()["id"]
+        assert (await two.http.post(f"{DRAFTS}/{did}/approve", headers=approver)).status_code == 200
+        answers = await asyncio.gather(one.http.post(f"{DRAFTS}/{did}/issue", headers=author),
+                                       two.http.post(f"{DRAFTS}/{did}/issue", headers=approver))
+        assert sorted(r.status_code for r in answers) == [202, 409], [r.text for r in answers]
+        lost = next(r for r in answers if r.status_code == 409).json()["detail"]
+        assert lost.startswith("draft_id: ") and did in lost and "version" in lost, lost
+        alert_id = next(r for r in answers if r.status_code == 202).json()["id"]
+        versions = await one.runtime.store.repository(ALERT_JOURNAL).versions(alert_id)
+        assert len([v for v in versions if v.kind.value == "alert"]) == 1
+        trail = (await two.http.get(f"{DRAFTS}/{did}", headers=approver)).json()["trail"]
+        assert [e["action"] for e in trail] == ["create", "approve", "issue"]
+
+
+async def test_a_step_refused_after_its_claim_gives_the_version_back(system):
+    """A step that claimed the draft's version and was then refused leaves the draft open to the next step."""
+    author, approver = await people(system.runtime.store)
+    http = system.http
+    did = (await http.post(DRAFTS, json=presidential(), headers=author)).json()["id"]
+    from alerts.drafts.flows import claimed, load
+    from emergency.errors import ValidationFailed
+    draft = await load(store=system.runtime.store, draft_id=did)
+    try:
+        async with claimed(store=system.runtime.store, draft=draft, now=draft.updated_at):
+            raise ValidationFailed("expires", "refused after the claim")
+    except ValidationFailed:
+        pass
+    assert (await http.post(f"{DRAFTS}/{did}/approve", headers=approver)).status_code == 200
+    r = await http.post(f"{DRAFTS}/{did}/approve", headers=approver)
+    assert r.status_code == 200

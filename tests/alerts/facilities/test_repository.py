@@ -48,3 +48,18 @@ async def test_facility_rows_notifications_and_due_rows(store):
     message = await repo.notice(job("facility:fac-a:0", "facility:fn-1:0"))
     assert message.link.endswith("/facilities/ack/" + "d" * 64) and "Pump station" in message.headline
     assert await repo.delete("fac-a") and await repo.get("fac-a") is None
+
+
+async def test_open_notifications_and_an_opted_out_channel_on_both_stores(store):
+    """Issue 15: a facility's notifications still waiting, and no contact for a channel its number STOPped."""
+    repo = store.repository(FACILITIES)
+    now = utcnow()
+    sms = StoredChannel(channel_id="sms-0", channel=ChannelType.sms, number="+15035550188", confirmed=True, stopped=True)
+    await repo.put(Facility(id="fac-b", name="Tower", type=FacilityType.telecom, lat=45.5, lon=-122.6, radius_m=500,
+                            contacts=[Operator(name="Desk", channels=[sms])], created_at=now, updated_at=now))
+    for nid, state in (("fn-2", "notified"), ("fn-3", "acknowledged"), ("fn-4", "notified")):
+        await repo.add_notification(Notification(id=nid, facility_id="fac-b", cause="alert", cause_id=f"alert:{nid}",
+                                                 headline="Fire", priority=2, state=state, created_at=now, due_at=now))
+    assert [n.id for n in await repo.open_notifications("fac-b")] == ["fn-2", "fn-4"]
+    assert await repo.open_notifications("fac-x") == []
+    assert await repo.contact("facility:fac-b:0", "sms-0") is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from alerts.registry.repository import REGISTRY
-from alerts.registry.service import checkin_token
+from alerts.registry.service import caregiver_token, checkin_token
 from emergency.assembly.app import create_app
 from emergency.auth.tokens import Role, create_token
 from tests.alerts.delivery.peers import INSIDE
@@ -22,7 +22,8 @@ OFFICER_ONLY = {"POST /api/v1/registry/registrants", "GET /api/v1/registry/regis
                 "POST /api/v1/registry/registrants/{registrant_id}/review"}
 OFFICER_OR_ADMIN = {"GET /api/v1/registry/audit"}
 PUBLIC = {"GET /registry/alerts/{alert_id}/tasking", "GET /api/v1/registry/checkins/{token}",
-          "POST /api/v1/registry/checkins/{token}"}
+          "POST /api/v1/registry/checkins/{token}", "GET /api/v1/registry/caregivers/{token}",
+          "POST /api/v1/registry/caregivers/{token}"}
 # the public self-registration and its token-held routes: their matrix is in test_selfservice_api.py and the app's
 SELF_SERVICE = {"POST /api/v1/registry/registrations", "GET /api/v1/registry/registrations/{registration_id}",
                 "PATCH /api/v1/registry/registrations/{registration_id}",
@@ -63,12 +64,14 @@ async def test_every_role_on_every_registry_endpoint(officer):
     repo = system.runtime.store.repository(REGISTRY)
     [outreach] = await eventually(lambda: repo.for_alert(alert_id))
     token = checkin_token(key=await repo.key(), outreach=outreach.id, answer="safe")
+    cg_token = caregiver_token(key=await repo.key(), registrant_id=reg["id"], phone=reg["caregiver"]["phone"])
     who = await every_role(system)
     officer_reads = 0
     wrong = []
     for key in sorted(routes, key=lambda k: k.startswith("DELETE")):  # the erase last
         method, path = key.split(" ", 1)
-        url = path.replace("{registrant_id}", reg["id"]).replace("{alert_id}", alert_id).replace("{token}", token)
+        url = path.replace("{registrant_id}", reg["id"]).replace("{alert_id}", alert_id).replace(
+            "{token}", cg_token if "caregivers" in path else token)
         for name, headers in who.items():
             body = registrant_body("Bo Other", *INSIDE) if method == "POST" and "registrants" in path else None
             if method == "DELETE" and name == "registry_officer":
@@ -141,4 +144,5 @@ async def test_registration_echoes_the_address_it_understood(officer):
     assert made["location"]["geo_precision"] == "street"
     assert 45.4 < made["location"]["lat"] < 45.6 and made["needs"] == ["vision", "language"]
     assert made["language"] == "es" and made["channels"][0]["contact"] == "ada.lovelace@example.org"
-    assert made["caregiver"] == {"name": "Sam Carer", "phone": "+15035550142", "relation": "son"}
+    assert made["caregiver"] == {"name": "Sam Carer", "phone": "+15035550142", "relation": "son", "language": None,
+                                 "confirmed_at": None, "stopped": False}

@@ -83,3 +83,45 @@ async def test_registry_rows_checkins_timer_audit_and_notices(store):
     assert await repo.notice(job("registrant:reg-a", "checkin:chk-1")) is None  # answered: nothing to send
     assert await repo.notice(job("registrant:reg-a", "checkin:chk-2")) is None  # not this person's check-in
     assert await repo.delete("reg-a") and not await repo.delete("reg-a")
+
+
+async def test_caregivers_numbers_and_confirmation_requests_on_both_stores(store):
+    """Issue 15: the registrants with a number (an sms channel or the caregiver's phone), a record replaced, the
+    caregivers' confirmation requests as rows, who answered a check-in, and the caregiver's notices."""
+    from alerts.registry.models import Caregiver
+
+    repo = store.repository(REGISTRY)
+    sms = StoredChannel(channel_id="sms-0", channel=ChannelType.sms, number="+15035550177", confirmed=True)
+    await repo.create(registrant("reg-a").model_copy(update={"channels": [sms]}))
+    await repo.create(registrant("reg-b").model_copy(update={"caregiver": Caregiver(name="Sam", phone="+15035550177")}))
+    await repo.create(registrant("reg-c").model_copy(update={"caregiver": Caregiver(name="Al", phone="+15035550100")}))
+    assert [r.id for r in await repo.with_number("+15035550177")] == ["reg-a", "reg-b"]
+    assert await repo.with_number("+1503555017") == []  # the whole number only
+
+    await repo.request_confirmation("reg-b")
+    await repo.request_confirmation("reg-b")  # once
+    assert await repo.confirmations_due() == ["reg-b"]
+    message = await repo.notice(job("registrant:reg-b", "cgconfirm:reg-b").model_copy(update={"channel_id": "caregiver"}))
+    assert "/api/v1/registry/caregivers/reg-b." in message.wea_long and "Ada" not in message.wea_long
+    assert (await repo.contact("registrant:reg-b", "caregiver")).number == "+15035550177"
+    await repo.confirmation_sent("reg-b")
+    assert await repo.confirmations_due() == []
+
+    b = await repo.get("reg-b")
+    await repo.replace(b.model_copy(update={"caregiver": b.caregiver.model_copy(update={"confirmed_at": utcnow()})}))
+    assert (await repo.get("reg-b")).caregiver.confirmed_at is not None
+    assert await repo.notice(job("registrant:reg-b", "cgconfirm:reg-b").model_copy(
+        update={"channel_id": "caregiver"})) is None  # confirmed: no second request
+
+    await repo.add_outreach([outreach("chk-b", "reg-b", due_in_s=3600)])
+    cg = await repo.notice(job("registrant:reg-b", "checkin:chk-b").model_copy(update={"channel_id": "caregiver"}))
+    assert "chk-b.cgsafe." in cg.wea_long and "chk-b.cghelp." in cg.wea_long and "Ada" in cg.wea_long
+    done = await repo.answer("chk-b", state="safe", at=utcnow(), report_id=None, only_from=("awaiting",), by="caregiver")
+    assert done.answered_by == "caregiver" and (await repo.outreach("chk-b")).answered_by == "caregiver"
+
+    b = await repo.get("reg-b")
+    await repo.replace(b.model_copy(update={"caregiver": b.caregiver.model_copy(update={"stopped": True})}))
+    assert await repo.contact("registrant:reg-b", "caregiver") is None  # STOPped: no contact
+    a = await repo.get("reg-a")
+    await repo.replace(a.model_copy(update={"channels": [sms.model_copy(update={"stopped": True})]}))
+    assert await repo.contact("registrant:reg-a", "sms-0") is None

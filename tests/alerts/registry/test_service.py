@@ -57,7 +57,7 @@ def test_covered_is_inside_the_area_with_the_distance_from_its_centre():
 def test_checkin_tokens_are_signed_per_answer():
     key = b"k" * 32
     token = checkin_token(key=key, outreach="chk-1", answer="help")
-    assert read_token(key=key, token=token) == ("chk-1", "need_help")
+    assert read_token(key=key, token=token) == ("chk-1", "need_help", "registrant")
     forged = token.replace(".help.", ".safe.")
     with pytest.raises(PermissionError):
         read_token(key=key, token=forged)

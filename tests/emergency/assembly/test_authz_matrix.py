@@ -199,6 +199,9 @@ EXPECTED: dict[str, Access] = {
     "POST /api/v1/registry/registrations/{registration_id}/confirm": REGISTRATION_HOLDER,
     "POST /api/v1/registry/registrants/{registrant_id}/review": roles("registry_officer"),
     "GET /registry": PUBLIC,  # the self-registration page (no data in it)
+    # a caregiver's confirmation link (issue 15): the signed token is the authority, as for check-ins
+    "GET /api/v1/registry/caregivers/{token}": PUBLIC,
+    "POST /api/v1/registry/caregivers/{token}": PUBLIC,
     # critical facilities (issue 15): managed by admins and alert originators; the dashboard also for coordinators
     "POST /api/v1/facilities": roles("admin", "alert_originator"),
     "GET /api/v1/facilities": roles("admin", "alert_originator"),
