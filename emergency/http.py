@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,19 @@ from emergency.errors import RateLimited, RequestRefused, StoreError
 from emergency.metrics import Registry
 
 RETRY_AFTER_S = "5"  # seconds a client waits before sending again what got a 503 (store or broker unavailable)
+
+
+URL_LOGGERS = ("httpx", "httpcore")  # at INFO they log each request's whole URL
+
+
+def keep_urls_out_of_logs() -> None:
+    """Hold httpx's and httpcore's loggers at WARNING whatever the root level: their INFO line of every request
+    carries its full URL, and outbound URLs carry personal data and secrets (Kannel's ``sendsms`` query holds the
+    phone number, the text and the gateway password; webhook and feed URLs may hold tokens)."""
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 def client_address(request: Request) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from emergency.config import PROJECT_ROOT, Settings, get_settings
 from emergency.errors import BrokerError, EmergencyError
+from emergency.http import keep_urls_out_of_logs
 
 DEFAULT_SCENARIO = PROJECT_ROOT / "sample_data" / "scenarios" / "portland_demo.jsonl"
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    keep_urls_out_of_logs()  # -v must not log outbound URLs (phone numbers, gateway passwords)
     settings = get_settings()
     try:
         if hasattr(args, "run"):

@@ -67,6 +67,7 @@ from emergency.cop.normalise import make_normaliser
 from emergency.cop.project import make_projector
 from emergency.events import Envelope, Kind
 from emergency.geocoding import Geocoder
+from emergency.http import keep_urls_out_of_logs
 from emergency.metrics import Registry
 from emergency.ratelimit import IntakeLimits
 from emergency.store import open_store
@@ -136,6 +137,7 @@ class Runtime:
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        keep_urls_out_of_logs()  # outbound URLs carry phone numbers and gateway passwords: never logged
         if self.intake_limits is None:
             self.intake_limits = IntakeLimits.from_settings(self.settings)
 
