@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from emergency.assembly.cli import DEFAULT_SCENARIO  # noqa: E402
 from emergency.assembly.demo import store_demo_tokens  # noqa: E402
 from emergency.auth.tokens import find_token  # noqa: E402
+from emergency.collector import tune_collector  # noqa: E402
 from emergency.config import Settings  # noqa: E402
 from emergency.cop.checkpoints import CHECKPOINTS  # noqa: E402
 from emergency.cop.history import picture_answer, picture_at  # noqa: E402
@@ -54,6 +55,7 @@ class Journal:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(store_url=f"sqlite:///{tmp}/history.db", data_dir=Path(tmp))
+        thresholds = tune_collector(settings.gc_gen0_threshold)  # as the server's processes run (Runtime.start)
         store = await open_store(settings.store_url)
         try:
             region = region_info(settings.region_dir)
@@ -94,6 +96,7 @@ async def main(args: argparse.Namespace) -> None:
             counts = {k: v["returned"] for k, v in full["layers"].items() if v["returned"]}
             print(f"history: demo scenario ({demo} inputs) + {args.reports} reports = {picture.rows_read} journal "
                   f"rows -> {counts}")
+            print(f"  garbage collector thresholds {thresholds} (EMERGENCY_GC_GEN0_THRESHOLD, as the server)")
             print(f"  full replay:      {wall:.2f} s, {cpu:.2f} s of CPU (best of {args.runs})")
             # a checkpoint ``--tail`` rows before the end (the most a replay reads past one when
             # EMERGENCY_HISTORY_CHECKPOINT_EVERY is that), written by a first ask at that time

@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import h3
 
-from emergency.cop.history import picture_answer, replay
+from emergency.cop import checkpoints
+from emergency.cop.checkpoints import CHECKPOINTS, decode, drop_checkpoints, encode, fingerprint
+from emergency.cop.history import picture_answer, picture_at, replay
 from emergency.cop.incidents.correlate import EDGE_M, Correlator, _cells
-from emergency.cop.incidents.models import DEFAULT_RADIUS_M, RADIUS_M, incident_id_for
+from emergency.cop.incidents.models import DEFAULT_RADIUS_M, RADIUS_M, Status, incident_id_for
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.store.base import OutboxRow
+from emergency.store.factory import open_store
 from emergency.stream.topics import COP_ACTIONS, RAW_AGENCY, RAW_CITIZEN, RAW_FEEDS
 from tests.conftest import report_body
 from tests.emergency.assembly.test_durability import closure_body
@@ -196,3 +200,141 @@ def test_the_indexed_lookup_gives_the_same_picture_as_a_scan_of_every_nearby_inc
     statuses = {f["properties"]["status"] for f in last}
     assert {"duplicate", "verified", "corroborated"} <= statuses  # the actions took effect
     assert any(f["properties"]["report_count"] > 5 for f in last)  # reports did join incidents
+
+
+# ------------------------------------------------------------------ checkpoints of the replay
+
+VOLATILE = ("journal_rows_replayed", "from_checkpoint")  # how the answer was made, not what it says
+
+
+def same_picture(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k not in VOLATILE}
+
+
+async def journal_into(store, rows: list[OutboxRow], **received: datetime) -> list[datetime]:
+    """Journal ``rows`` in order (``received``: row index -> another ``received_at``); their ``received_at``."""
+    out = []
+    for i, row in enumerate(rows):
+        event = Envelope.from_json(row.payload)
+        if str(i) in received:
+            event = event.model_copy(update={"received_at": received[str(i)]})
+        await store.accept(event, row.topic, row.key, "append")
+        out.append(event.received_at)
+    return out
+
+
+async def full_replay(store, at: datetime) -> dict:
+    """The picture at ``at`` by replaying the whole journal, as before checkpoints (the reference)."""
+    return same_picture(picture_answer(replay(rows=await store.journal_until(at), at=at)))
+
+
+def late_row(rows: list[OutboxRow], like: int) -> OutboxRow:
+    """A citizen report received (``received_at``) with row ``like`` but journaled after everything."""
+    event = Envelope.from_json(rows[like].payload)
+    event = event.model_copy(update={"id": "citizen:late", "kind": Kind.citizen_report, "category": "smoke",
+                                     "source": Source(type="citizen_web")})
+    return OutboxRow(0, event.id, RAW_CITIZEN, event.id, event.to_json())
+
+
+async def test_a_checkpoint_and_its_tail_give_the_picture_of_a_full_replay(store_url):
+    store = await open_store(store_url)
+    try:
+        rows = dense_journal(520, seed=3)
+        rows.append(late_row(rows, 100))
+        # row 350 was received as late as row 450 (its received_at): a picture before that skips it
+        times = await journal_into(store, rows, **{"350": Envelope.from_json(rows[450].payload).received_at})
+        repo = store.repository(CHECKPOINTS)
+        assert await repo.listed() == []
+        for upto in (times[250], times[420]):  # asked there first: each writes the state of a whole journal prefix
+            first = await picture_at(store=store, at=upto, every=50, keep=10)
+            assert same_picture(picture_answer(first)) == await full_replay(store, upto)
+        old, new = sorted(await repo.listed(), key=lambda c: c.seq)
+        assert (old.seq, old.rows, old.max_received_at) == (251, 251, times[250])
+        assert (new.seq, new.rows, new.max_received_at) == (350, 350, times[349])  # stops before the skipped row
+        probes = {"before the first row": (times[0] - timedelta(seconds=1), None),
+                  "exactly at a checkpoint": (times[250], old.seq),
+                  "between checkpoints": (times[300], old.seq),
+                  "at the next one": (times[349], new.seq),
+                  "before the late-received row": (times[400], new.seq),
+                  "after the last row": (times[-2] + timedelta(hours=1), new.seq)}
+        for name, (at, expected) in probes.items():
+            picture = await picture_at(store=store, at=at)  # every=0: reads checkpoints, writes none
+            assert picture.checkpoint_seq == expected, name
+            answer = picture_answer(picture)
+            assert same_picture(answer) == await full_replay(store, at), name
+            assert answer["from_checkpoint"] == expected
+            assert answer["journal_rows_replayed"] == answer["journal_rows_read"] - (0 if expected is None else expected)
+        assert len(await repo.listed()) == 2
+        end = picture_answer(await picture_at(store=store, at=probes["after the last row"][0]))
+        assert "citizen:late" in ids(end, "reports") and end["layers"]["incidents"]["returned"] > 100
+        assert end["journal_rows_read"] == len(rows) and end["journal_rows_replayed"] == len(rows) - 350
+    finally:
+        await store.close()
+
+
+async def test_checkpoints_of_other_rules_a_changed_journal_or_beyond_the_bound_are_not_used(store_url):
+    store = await open_store(store_url)
+    try:
+        rows = dense_journal(300, seed=5)
+        times = await journal_into(store, rows)
+        repo = store.repository(CHECKPOINTS)
+        at, end = times[200], times[-1]
+        await picture_at(store=store, at=at, every=10, keep=2)
+        [made] = await repo.listed()
+        assert made.fingerprint == fingerprint(None) and made.size > 0
+        truth = await full_replay(store, end)
+
+        # a checkpoint is really used: one saying every incident is verified shows in the answer
+        found = await repo.newest_usable(fingerprint=made.fingerprint, upto=end)
+        assert found is not None and found.seq == made.seq
+        state = decode(found.state)
+        for inc in state.correlator.incidents.values():
+            inc.status = Status.verified
+        forged = encode(state)
+        assert await repo.put(seq=made.seq, rows=made.rows, fingerprint=made.fingerprint, state=forged, keep=2)
+        used = picture_answer(await picture_at(store=store, at=end))
+        assert used["from_checkpoint"] == made.seq and same_picture(used) != truth
+
+        # ... but not when it was made by other rules (another code or format fingerprint, another geocoder)
+        assert await repo.put(seq=made.seq, rows=made.rows, fingerprint="0" * 32, state=forged, keep=2)
+        ignored = picture_answer(await picture_at(store=store, at=end))
+        assert ignored["from_checkpoint"] is None and same_picture(ignored) == truth
+        assert fingerprint(None) != fingerprint(type("G", (), {"name": "region x", "coverage": "x"})())
+        assert checkpoints._code_fingerprint() == checkpoints.CODE_FINGERPRINT
+        checkpoints.FORMAT_VERSION += 1
+        try:
+            assert checkpoints._code_fingerprint() != checkpoints.CODE_FINGERPRINT
+        finally:
+            checkpoints.FORMAT_VERSION -= 1
+        await picture_at(store=store, at=at, every=10, keep=2)  # a checkpoint by these rules replaces the other's
+        assert [c.fingerprint for c in await repo.listed()] == [fingerprint(None)]
+
+        # ... nor once the journal prefix it stands for changed: a row below its seq committed after it was made
+        gone = await raw(store, "SELECT seq, event_id, topic, key, payload, received_at, created_at FROM outbox "
+                         "WHERE seq = 150", fetch=True)
+        await raw(store, "DELETE FROM history_checkpoints")
+        await raw(store, "DELETE FROM outbox WHERE seq = 150")
+        await picture_at(store=store, at=at, every=10, keep=2)  # made without row 150
+        [stale] = await repo.listed()
+        await raw(store, "INSERT INTO outbox(seq, event_id, topic, key, payload, received_at, created_at) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7)", *gone[0])
+        again = picture_answer(await picture_at(store=store, at=end))
+        assert again["from_checkpoint"] is None and same_picture(again) == truth
+        assert stale.seq not in [c.seq for c in await repo.listed()]  # deleted, never used again
+
+        # bounded: the newest ``keep`` by seq stay
+        for k in (50, 100, 150, 250):
+            await picture_at(store=store, at=times[k], every=10, keep=2)
+        kept = await repo.listed()
+        assert [c.seq for c in kept] == [251, 151]
+        assert await drop_checkpoints(store) == 2 and await repo.listed() == []
+    finally:
+        await store.close()
+
+
+async def raw(store, sql: str, *args, fetch: bool = False):
+    """Run ``sql`` (PostgreSQL placeholders) on either backend, as another writer of the database would."""
+    if store.dialect == "postgis":
+        return [tuple(r) for r in await store.pool.fetch(sql, *args)] if fetch else await store.pool.execute(sql, *args)
+    lite = re.sub(r"\$\d+", "?", sql)
+    return await store.run(lambda c: [tuple(r) for r in c.execute(lite, args).fetchall()])
