@@ -12,7 +12,7 @@ import h3
 
 from emergency.cop import checkpoints
 from emergency.cop.checkpoints import CHECKPOINTS, decode, drop_checkpoints, encode, fingerprint
-from emergency.cop.history import picture_answer, picture_at, replay
+from emergency.cop.history import ReplayState, advance, picture_answer, picture_at, replay
 from emergency.cop.incidents.correlate import EDGE_M, Correlator, _cells
 from emergency.cop.incidents.models import DEFAULT_RADIUS_M, RADIUS_M, Status, incident_id_for
 from emergency.events import Envelope, GeoPrecision, Kind, Source
@@ -236,11 +236,26 @@ def late_row(rows: list[OutboxRow], like: int) -> OutboxRow:
     return OutboxRow(0, event.id, RAW_CITIZEN, event.id, event.to_json())
 
 
+def early_action(rows: list[OutboxRow], *, at: int, opens: range) -> OutboxRow:
+    """A coordinator's verification journaled at row ``at``, of the incident a later report (one of rows ``opens``)
+    opens: a replay holds it pending until that report comes."""
+    state = ReplayState()
+    advance(state, rows=rows)
+    opener = next(e for e in (Envelope.from_json(rows[k].payload) for k in opens)
+                  if e.kind is Kind.citizen_report and incident_id_for(e.id) in state.correlator.incidents)
+    when = Envelope.from_json(rows[at].payload).received_at
+    event = Envelope(id=incident_id_for(opener.id), kind=Kind.incident, source=Source(type="coordinator"),
+                     observed_at=when, received_at=when,
+                     attributes={"action": "verify", "action_id": "action-early", "by": "ECC", "by_roles": ["coordinator"]})
+    return OutboxRow(0, event.id, COP_ACTIONS, event.id, event.to_json())
+
+
 async def test_a_checkpoint_and_its_tail_give_the_picture_of_a_full_replay(store_url):
     store = await open_store(store_url)
     try:
         rows = dense_journal(520, seed=3)
         rows.append(late_row(rows, 100))
+        rows[200] = early_action(rows, at=200, opens=range(260, 340))  # waits, in the first checkpoint, for its report
         # row 350 was received as late as row 450 (its received_at): a picture before that skips it
         times = await journal_into(store, rows, **{"350": Envelope.from_json(rows[450].payload).received_at})
         repo = store.repository(CHECKPOINTS)
@@ -249,6 +264,8 @@ async def test_a_checkpoint_and_its_tail_give_the_picture_of_a_full_replay(store
             first = await picture_at(store=store, at=upto, every=50, keep=10)
             assert same_picture(picture_answer(first)) == await full_replay(store, upto)
         old, new = sorted(await repo.listed(), key=lambda c: c.seq)
+        assert "action-early" in [a.attributes["action_id"] for a in decode((await repo.newest_usable(
+            fingerprint=old.fingerprint, upto=times[250])).state).pending]
         assert (old.seq, old.rows, old.max_received_at) == (251, 251, times[250])
         assert (new.seq, new.rows, new.max_received_at) == (350, 350, times[349])  # stops before the skipped row
         probes = {"before the first row": (times[0] - timedelta(seconds=1), None),
@@ -338,3 +355,22 @@ async def raw(store, sql: str, *args, fetch: bool = False):
         return [tuple(r) for r in await store.pool.fetch(sql, *args)] if fetch else await store.pool.execute(sql, *args)
     lite = re.sub(r"\$\d+", "?", sql)
     return await store.run(lambda c: [tuple(r) for r in c.execute(lite, args).fetchall()])
+
+
+def test_a_checkpoint_holds_the_whole_replay_state():
+    rows = dense_journal(800, seed=7)
+    for upto in (10, 400, len(rows)):
+        state = ReplayState()
+        advance(state, rows=rows[:upto])
+        back = decode(encode(state))
+        a, b = state.correlator, back.correlator
+        assert b.incidents == a.incidents and list(b.incidents) == list(a.incidents)  # summaries, members, audit
+        for name in ("owner", "_index", "_cells", "_points", "_point_of", "_wide", "_wide_of", "_box"):
+            def filled(d):  # a category left with no cell is looked up as none at all
+                return {k: v for k, v in d.items() if v} if name in ("_points", "_wide") else d
+            assert filled(getattr(b, name)) == filled(getattr(a, name)), name  # the index and the candidate lookup
+        assert (back.latest, back.reports, back.pending, back.rows, back.seq) == \
+            (state.latest, state.reports, state.pending, state.rows, state.seq)
+    dupes = [i for i in a.incidents.values() if i.status is Status.duplicate]
+    assert dupes and all(i.summary is not None and not i.members and a._cells[i.id] for i in dupes)
+    assert state.pending  # actions naming what never came
