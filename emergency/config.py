@@ -103,6 +103,9 @@ class Settings(BaseSettings):
         "write; checkpoints already stored are still used)"))
     history_checkpoint_keep: int = Field(4, ge=1, le=1000, description=(
         "history checkpoints kept (the newest by journal seq); each holds the replay state, about 0.1 kB per report"))
+    history_checkpoint_s: float = Field(60.0, gt=0, description=(
+        "how often the workers look whether EMERGENCY_HISTORY_CHECKPOINT_EVERY rows came since the newest history "
+        "checkpoint, and write one at the journal's head if so"))
 
     # workers
     run_workers: bool = Field(True, description="run the stream processors in this process")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,11 +25,13 @@ from emergency.cop.features import to_feature
 from emergency.cop.incidents.correlate import Correlator, annotated, incident_envelope
 from emergency.cop.incidents.models import family_of
 from emergency.cop.normalise import normalise
-from emergency.events import Envelope
+from emergency.events import Envelope, utcnow
 from emergency.geocoding import Geocoder
 from emergency.layers import REGISTRY, expires_at, layer_of
 from emergency.store.base import OutboxRow, Store
 from emergency.stream.topics import ALERTS_ISSUED, COP_ACTIONS, RAW_TOPICS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,14 @@ async def picture_at(*, store: Store, at: datetime, geocoder: Geocoder | None = 
     ``every`` > 0 and at least ``every`` of the rows replayed form a whole journal prefix (no row between them was
     received after ``at``), the state after them is stored as a new checkpoint (the ``keep`` newest are kept).
     """
+    picture = await _replayed(store=store, at=at, geocoder=geocoder, every=every, keep=keep, answer=True)
+    assert picture is not None
+    return picture
+
+
+async def _replayed(*, store: Store, at: datetime, geocoder: Geocoder | None, every: int, keep: int,
+                    answer: bool) -> Picture | None:
+    """``picture_at``'s work; with ``answer`` False only the checkpoint is written (None returned)."""
     repo = store.repository(CHECKPOINTS)
     fp = fingerprint(geocoder)
     found = await repo.newest_usable(fingerprint=fp, upto=at)
@@ -155,12 +166,14 @@ async def picture_at(*, store: Store, at: datetime, geocoder: Geocoder | None = 
         whole = len(rows) if later is None else bisect.bisect_left([r.seq for r in rows], later)
         whole = whole if whole >= every else 0
 
-    def rebuild() -> tuple[Picture, tuple[int, int] | None, bytes | None]:
+    def rebuild() -> tuple[Picture | None, tuple[int, int] | None, bytes | None]:
         state = decode(found.state) if found is not None else ReplayState()
         base = state.rows
         advance(state, rows=rows[:whole], geocoder=geocoder)
         snapshot = encode(state) if whole else None
         marked = (state.seq, state.rows) if whole else None
+        if not answer:
+            return None, marked, snapshot
         advance(state, rows=rows[whole:], geocoder=geocoder)
         picture = Picture(at=at, items=finish(state, at=at), rows_read=state.rows, rows_replayed=state.rows - base,
                           checkpoint_seq=found.seq if found is not None else None)
@@ -170,6 +183,30 @@ async def picture_at(*, store: Store, at: datetime, geocoder: Geocoder | None = 
     if marked is not None and snapshot is not None:
         await repo.put(seq=marked[0], rows=marked[1], fingerprint=fp, state=snapshot, keep=keep)
     return picture
+
+
+async def checkpoint_head(*, store: Store, geocoder: Geocoder | None, every: int, keep: int) -> bool:
+    """Write a checkpoint at the journal's head when ``every`` or more rows (``every`` > 0) came after the newest
+    one; whether one was written."""
+    if every <= 0:
+        return False
+    newest = await store.repository(CHECKPOINTS).newest_usable(fingerprint=fingerprint(geocoder), upto=utcnow())
+    if (await store.journal_counts()).total - (newest.rows if newest is not None else 0) < every:
+        return False
+    await _replayed(store=store, at=utcnow(), geocoder=geocoder, every=every, keep=keep, answer=False)
+    return True
+
+
+async def keep_checkpoints(*, store: Store, geocoder: Geocoder | None, every: int, keep: int,
+                           interval_s: float) -> None:
+    """Every ``interval_s`` seconds, a checkpoint at the journal's head when ``every`` rows came since the newest
+    (so the first ``GET /api/v1/cop?at=`` of a recent time replays fewer than about ``every`` rows)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await checkpoint_head(store=store, geocoder=geocoder, every=every, keep=keep)
+        except Exception as exc:  # a store hiccup: the next pass catches up
+            log.warning("history checkpoint failed: %s", exc or type(exc).__name__)
 
 
 def picture_answer(picture: Picture) -> dict[str, Any]:
