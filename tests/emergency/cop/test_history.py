@@ -6,6 +6,7 @@ import asyncio
 import math
 import random
 import re
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import h3
@@ -19,7 +20,7 @@ from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.store.base import OutboxRow
 from emergency.store.factory import open_store
 from emergency.stream.topics import COP_ACTIONS, RAW_AGENCY, RAW_CITIZEN, RAW_FEEDS
-from tests.conftest import make_settings, report_body, start_system
+from tests.conftest import report_body, running_system
 from tests.emergency.assembly.test_durability import closure_body, run_cli
 from tests.emergency.cop.test_incidents import HAWTHORNE, act, incident_of, post_report, settled
 
@@ -207,6 +208,16 @@ def test_the_indexed_lookup_gives_the_same_picture_as_a_scan_of_every_nearby_inc
 VOLATILE = ("journal_rows_replayed", "from_checkpoint")  # how the answer was made, not what it says
 
 
+@asynccontextmanager
+async def opened(store_url: str):
+    """The store at ``store_url``, closed on leaving."""
+    store = await open_store(store_url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 def same_picture(answer: dict) -> dict:
     return {k: v for k, v in answer.items() if k not in VOLATILE}
 
@@ -251,8 +262,7 @@ def early_action(rows: list[OutboxRow], *, at: int, opens: range) -> OutboxRow:
 
 
 async def test_a_checkpoint_and_its_tail_give_the_picture_of_a_full_replay(store_url):
-    store = await open_store(store_url)
-    try:
+    async with opened(store_url) as store:
         rows = dense_journal(520, seed=3)
         rows.append(late_row(rows, 100))
         rows[200] = early_action(rows, at=200, opens=range(260, 340))  # waits, in the first checkpoint, for its report
@@ -285,13 +295,10 @@ async def test_a_checkpoint_and_its_tail_give_the_picture_of_a_full_replay(store
         end = picture_answer(await picture_at(store=store, at=probes["after the last row"][0]))
         assert "citizen:late" in ids(end, "reports") and end["layers"]["incidents"]["returned"] > 100
         assert end["journal_rows_read"] == len(rows) and end["journal_rows_replayed"] == len(rows) - 350
-    finally:
-        await store.close()
 
 
 async def test_checkpoints_of_other_rules_a_changed_journal_or_beyond_the_bound_are_not_used(store_url):
-    store = await open_store(store_url)
-    try:
+    async with opened(store_url) as store:
         rows = dense_journal(300, seed=5)
         times = await journal_into(store, rows)
         repo = store.repository(CHECKPOINTS)
@@ -345,8 +352,6 @@ async def test_checkpoints_of_other_rules_a_changed_journal_or_beyond_the_bound_
         kept = await repo.listed()
         assert [c.seq for c in kept] == [251, 151]
         assert await drop_checkpoints(store) == 2 and await repo.listed() == []
-    finally:
-        await store.close()
 
 
 async def raw(store, sql: str, *args, fetch: bool = False):
@@ -377,9 +382,8 @@ def test_a_checkpoint_holds_the_whole_replay_state():
 
 
 async def test_the_api_writes_and_uses_checkpoints_and_a_rebuild_drops_them(broker, store_url, tmp_path):
-    settings = make_settings(broker, store_url, tmp_path, history_checkpoint_every=2, history_checkpoint_keep=3)
-    system, task, server = await start_system(settings, broker)
-    try:
+    async with running_system(broker, store_url, tmp_path, history_checkpoint_every=2,
+                              history_checkpoint_keep=3) as system:
         for i in range(3):
             await post_report(system, category="smoke", text=f"smoke {i}", lat=45.50 + i / 1000, lon=-122.65)
         await settled(system)
@@ -391,26 +395,18 @@ async def test_the_api_writes_and_uses_checkpoints_and_a_rebuild_drops_them(brok
         assert same_picture(second) == same_picture(first) and len(ids(second, "reports")) == 3
         [made] = await system.runtime.store.repository(CHECKPOINTS).listed()
         assert made.seq == 3 and made.fingerprint == fingerprint(system.runtime.geocoder)
-    finally:
-        await system.http.aclose()
-        server.should_exit = True
-        await task
-        await system.runtime.stop()
-    env = {"EMERGENCY_STORE_URL": store_url, "EMERGENCY_TOPIC_PREFIX": settings.topic_prefix,
+        prefix = system.runtime.settings.topic_prefix
+    env = {"EMERGENCY_STORE_URL": store_url, "EMERGENCY_TOPIC_PREFIX": prefix,
            "EMERGENCY_DATA_DIR": str(tmp_path), "EMERGENCY_KAFKA_BOOTSTRAP": broker.bootstrap}
     done = run_cli("rebuild", env=env)
     assert done.returncode == 0, done.stderr
     assert "and 1 history checkpoints" in done.stderr
-    store = await open_store(store_url)
-    try:
+    async with opened(store_url) as store:
         assert await store.repository(CHECKPOINTS).listed() == []
-    finally:
-        await store.close()
 
 
 async def test_the_workers_keep_a_checkpoint_near_the_journal_head(store_url):
-    store = await open_store(store_url)
-    try:
+    async with opened(store_url) as store:
         rows = dense_journal(160, seed=9)
         await journal_into(store, rows[:100])
         repo = store.repository(CHECKPOINTS)
@@ -426,5 +422,3 @@ async def test_the_workers_keep_a_checkpoint_near_the_journal_head(store_url):
         picture = await picture_at(store=store, at=at)
         assert picture.checkpoint_seq == 160 and picture.rows_replayed == 0
         assert same_picture(picture_answer(picture)) == await full_replay(store, at)
-    finally:
-        await store.close()
