@@ -41,7 +41,7 @@ from emergency.store.sqlite import _transaction
 if TYPE_CHECKING:
     from emergency.cop.history import ReplayState
 
-FORMAT_VERSION = 1  # bump when the encoding below changes
+FORMAT_VERSION = 2  # bump when the encoding below changes
 RULE_MODULES = (  # whatever decides what a replayed row becomes
     "emergency.cop.history", "emergency.cop.checkpoints", "emergency.cop.normalise", "emergency.cop.incidents.correlate",
     "emergency.cop.incidents.models", "emergency.events", "emergency.layers", "emergency.categories",
@@ -82,11 +82,21 @@ def _undt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def _member_row(m: Member) -> list[Any]:
+    return [m.id, m.kind, m.source_type, m.authoritative, m.reporter, m.category, m.geometry, m.road, m.text,
+            m.observed_at.isoformat(), m.received_at.isoformat()]
+
+
+def _member(r: list[Any]) -> Member:
+    return Member(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], datetime.fromisoformat(r[9]),
+                  datetime.fromisoformat(r[10]))
+
+
 def _summary_doc(s: Summary | None) -> dict[str, Any] | None:
     if s is None:
         return None
     return {"first_seen": _dt(s.first_seen), "last_seen": _dt(s.last_seen),
-            "anchor": s.anchor.to_doc() if s.anchor is not None else None, "roads": sorted(s.roads),
+            "anchor": _member_row(s.anchor) if s.anchor is not None else None, "roads": sorted(s.roads),
             "sum_lon": s.sum_lon, "sum_lat": s.sum_lat, "count": s.count, "reporters": sorted(s.reporters),
             "texts": s.texts}
 
@@ -95,24 +105,24 @@ def _summary(d: dict[str, Any] | None) -> Summary | None:
     if d is None:
         return None
     return Summary(first_seen=_undt(d["first_seen"]), last_seen=_undt(d["last_seen"]),  # type: ignore[arg-type]
-                   anchor=Member.from_doc(d["anchor"]) if d["anchor"] is not None else None, roads=set(d["roads"]),
+                   anchor=_member(d["anchor"]) if d["anchor"] is not None else None, roads=set(d["roads"]),
                    sum_lon=d["sum_lon"], sum_lat=d["sum_lat"], count=d["count"], reporters=set(d["reporters"]),
                    texts=list(d["texts"]))
 
 
-def _envelopes(events: list[Envelope]) -> list[dict[str, Any]]:
-    return [e.model_dump(mode="json", by_alias=True) for e in events]
+def _envelopes(events: list[Envelope]) -> list[str]:
+    return [e.to_json().decode() for e in events]  # each as its own JSON text: pydantic parses it in one step
 
 
-def _unenvelopes(docs: list[dict[str, Any]]) -> list[Envelope]:
-    return [Envelope.model_validate(d) for d in docs]
+def _unenvelopes(texts: list[str]) -> list[Envelope]:
+    return [Envelope.model_validate_json(t) for t in texts]
 
 
 def encode(state: ReplayState) -> bytes:
     """``state`` as compressed JSON (everything a replay continuing from it needs, the index cells included)."""
     corr = state.correlator
     incidents = [{"id": inc.id, "category": inc.category, "received_at": _dt(inc.received_at),
-                  "members": [m.to_doc() for m in inc.members.values()], "status": inc.status.value,
+                  "members": [_member_row(m) for m in inc.members.values()], "status": inc.status.value,
                   "reasons": inc.reasons, "merged_into": inc.merged_into, "claimed_by": inc.claimed_by,
                   "claim_until": _dt(inc.claim_until), "audit": inc.audit, "summary": _summary_doc(inc.summary),
                   "cells": sorted(corr._cells.get(inc.id, ()))}
@@ -133,7 +143,7 @@ def decode(blob: bytes) -> ReplayState:
     corr = Correlator()
     for d in doc["incidents"]:
         inc = Incident(id=d["id"], category=d["category"], received_at=_undt(d["received_at"]),  # type: ignore[arg-type]
-                       members={m["id"]: Member.from_doc(m) for m in d["members"]}, status=Status(d["status"]),
+                       members={r[0]: _member(r) for r in d["members"]}, status=Status(d["status"]),
                        reasons=d["reasons"], merged_into=d["merged_into"], claimed_by=d["claimed_by"],
                        claim_until=_undt(d["claim_until"]), audit=d["audit"], summary=_summary(d["summary"]))
         corr.incidents[inc.id] = inc
