@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from emergency.cop.incidents.correlate import Correlator
+from emergency.cop.incidents.correlate import Correlator, incident_envelope
 from emergency.cop.incidents.models import Incident, Member, Status, Summary
 from emergency.events import Envelope, utcnow
 from emergency.geocoding import Geocoder
@@ -41,7 +41,7 @@ from emergency.store.sqlite import _transaction
 if TYPE_CHECKING:
     from emergency.cop.history import ReplayState
 
-FORMAT_VERSION = 2  # bump when the encoding below changes
+FORMAT_VERSION = 3  # bump when the encoding below changes
 RULE_MODULES = (  # whatever decides what a replayed row becomes
     "emergency.cop.history", "emergency.cop.checkpoints", "emergency.cop.normalise", "emergency.cop.incidents.correlate",
     "emergency.cop.incidents.models", "emergency.events", "emergency.layers", "emergency.categories",
@@ -119,7 +119,8 @@ def _unenvelopes(texts: list[str]) -> list[Envelope]:
 
 
 def encode(state: ReplayState) -> bytes:
-    """``state`` as compressed JSON (everything a replay continuing from it needs, the index cells included)."""
+    """``state`` as compressed JSON (everything a replay continuing from it needs, the index cells included, and
+    each incident's finished envelope)."""
     corr = state.correlator
     incidents = [{"id": inc.id, "category": inc.category, "received_at": _dt(inc.received_at),
                   "members": [_member_row(m) for m in inc.members.values()], "status": inc.status.value,
@@ -127,7 +128,10 @@ def encode(state: ReplayState) -> bytes:
                   "claim_until": _dt(inc.claim_until), "audit": inc.audit, "summary": _summary_doc(inc.summary),
                   "cells": sorted(corr._cells.get(inc.id, ()))}
                  for inc in corr.incidents.values()]
+    finished = {inc.id: state.finished[inc.id] if inc.id in state.finished and inc.id not in state.touched
+                else incident_envelope(inc).to_json().decode() for inc in corr.incidents.values()}
     doc = {"format": FORMAT_VERSION, "rows": state.rows, "seq": state.seq, "incidents": incidents,
+           "finished": finished,
            "owner": corr.owner, "latest": _envelopes(list(state.latest.values())),
            "reports": _envelopes(list(state.reports.values())), "pending": _envelopes(state.pending)}
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
@@ -156,7 +160,7 @@ def decode(blob: bytes) -> ReplayState:
     corr.owner = dict(doc["owner"])
     return ReplayState(correlator=corr, latest={e.id: e for e in _unenvelopes(doc["latest"])},
                        reports={e.id: e for e in _unenvelopes(doc["reports"])}, pending=_unenvelopes(doc["pending"]),
-                       rows=doc["rows"], seq=doc["seq"])
+                       rows=doc["rows"], seq=doc["seq"], finished=doc["finished"])
 
 
 # ------------------------------------------------------------------ storage

@@ -23,7 +23,7 @@ from typing import Any
 from emergency.cop.checkpoints import CHECKPOINTS, decode, encode, fingerprint
 from emergency.cop.features import to_feature
 from emergency.cop.incidents.correlate import Correlator, annotated, incident_envelope
-from emergency.cop.incidents.models import family_of
+from emergency.cop.incidents.models import Incident, family_of
 from emergency.cop.normalise import normalise
 from emergency.events import Envelope, utcnow
 from emergency.geocoding import Geocoder
@@ -50,7 +50,11 @@ class Picture:
 class ReplayState:
     """Where a replay stands after some journal rows: the correlator, the projection so far (id -> latest version,
     for what the correlator does not handle), the latest version of each report the correlator handled, the actions
-    naming what has not arrived yet, and how many journal rows (``rows``, up to journal seq ``seq``) it has read."""
+    naming what has not arrived yet, and how many journal rows (``rows``, up to journal seq ``seq``) it has read.
+
+    ``finished``: each incident's envelope (JSON text) as of the checkpoint this state was decoded from, reused
+    by ``finish`` for the incidents not in ``touched`` (those the replay changed since).
+    """
 
     correlator: Correlator = field(default_factory=Correlator)
     latest: dict[str, Envelope] = field(default_factory=dict)
@@ -58,6 +62,8 @@ class ReplayState:
     pending: list[Envelope] = field(default_factory=list)
     rows: int = 0
     seq: int = 0
+    finished: dict[str, str] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
 
 
 def _project(latest: dict[str, Envelope], event: Envelope) -> None:
@@ -69,7 +75,8 @@ def _project(latest: dict[str, Envelope], event: Envelope) -> None:
 
 def advance(state: ReplayState, *, rows: list[OutboxRow], geocoder: Geocoder | None = None) -> None:
     """Replay journal ``rows`` (seq order, all after ``state.seq``) into ``state``; pure, no I/O."""
-    corr, latest, reports, pending = state.correlator, state.latest, state.reports, state.pending
+    corr, latest, reports, pending, touched = (state.correlator, state.latest, state.reports, state.pending,
+                                               state.touched)
     for row in rows:
         state.rows += 1
         state.seq = row.seq
@@ -89,10 +96,13 @@ def advance(state: ReplayState, *, rows: list[OutboxRow], geocoder: Geocoder | N
             if old is not None and event.received_at < old.received_at:
                 continue
             reports[event.id] = event
-            corr.add_report(event)
+            touched |= corr.add_report(event)
         elif row.topic == COP_ACTIONS:
-            if corr.apply_action(event) is None:
+            changed = corr.apply_action(event)
+            if changed is None:
                 pending.append(event)
+            else:
+                touched |= changed
         elif row.topic == ALERTS_ISSUED:
             _project(latest, event)
         else:
@@ -101,7 +111,9 @@ def advance(state: ReplayState, *, rows: list[OutboxRow], geocoder: Geocoder | N
         while pending and progress:
             progress = False
             for action in list(pending):
-                if corr.apply_action(action) is not None:
+                changed = corr.apply_action(action)
+                if changed is not None:
+                    touched |= changed
                     pending.remove(action)
                     progress = True
 
@@ -111,11 +123,17 @@ def finish(state: ReplayState, *, at: datetime) -> list[Envelope]:
     every incident and its annotated reports, less what has ended by ``at``."""
     latest = dict(state.latest)
     for inc in state.correlator.incidents.values():
-        _project(latest, incident_envelope(inc))
+        _project(latest, incident_state(state, inc))
         for rid in inc.members:
             if rid in state.reports:
                 _project(latest, annotated(state.reports[rid], inc))
     return [e for e in latest.values() if not _ended(e, at)]
+
+
+def incident_state(state: ReplayState, inc: Incident) -> Envelope:
+    """``inc``'s envelope: the checkpoint's when the replay has not changed it since, else built anew."""
+    text = state.finished.get(inc.id) if inc.id not in state.touched else None
+    return Envelope.model_validate_json(text) if text is not None else incident_envelope(inc)
 
 
 def replay(*, rows: list[OutboxRow], at: datetime, geocoder: Geocoder | None = None,

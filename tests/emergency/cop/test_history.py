@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import re
@@ -13,7 +14,16 @@ import h3
 
 from emergency.cop import checkpoints
 from emergency.cop.checkpoints import CHECKPOINTS, decode, drop_checkpoints, encode, fingerprint
-from emergency.cop.history import ReplayState, advance, checkpoint_head, picture_answer, picture_at, replay
+from emergency.cop.history import (
+    Picture,
+    ReplayState,
+    advance,
+    checkpoint_head,
+    finish,
+    picture_answer,
+    picture_at,
+    replay,
+)
 from emergency.cop.incidents.correlate import EDGE_M, Correlator, _cells
 from emergency.cop.incidents.models import DEFAULT_RADIUS_M, RADIUS_M, Status, incident_id_for
 from emergency.events import Envelope, GeoPrecision, Kind, Source
@@ -219,7 +229,8 @@ async def opened(store_url: str):
 
 
 def same_picture(answer: dict) -> dict:
-    return {k: v for k, v in answer.items() if k not in VOLATILE}
+    """What ``answer`` says, as a client reads it (JSON: a tuple and a list are both an array)."""
+    return json.loads(json.dumps({k: v for k, v in answer.items() if k not in VOLATILE}))
 
 
 async def journal_into(store, rows: list[OutboxRow], **received: datetime) -> list[datetime]:
@@ -376,6 +387,15 @@ def test_a_checkpoint_holds_the_whole_replay_state():
             assert {k: v for k, v in getattr(b, name).items() if v} == {k: v for k, v in getattr(a, name).items() if v}
         assert (back.latest, back.reports, back.pending, back.rows, back.seq) == \
             (state.latest, state.reports, state.pending, state.rows, state.seq)
+        at = datetime(2027, 1, 1, tzinfo=UTC)
+        assert same_picture(picture_answer(Picture(at, finish(back, at=at), 0))) == \
+            same_picture(picture_answer(Picture(at, finish(state, at=at), 0)))
+        if upto < len(rows):  # both go on: the incidents the tail changes are built anew, the others reused
+            advance(state, rows=rows[upto:])
+            advance(back, rows=rows[upto:])
+            assert back.touched and set(back.correlator.incidents) - back.touched
+            assert same_picture(picture_answer(Picture(at, finish(back, at=at), 0))) == \
+                same_picture(picture_answer(Picture(at, finish(state, at=at), 0)))
     dupes = [i for i in a.incidents.values() if i.status is Status.duplicate]
     assert dupes and all(i.summary is not None and not i.members and a._cells[i.id] for i in dupes)
     assert state.pending  # actions naming what never came
