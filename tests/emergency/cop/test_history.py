@@ -442,3 +442,32 @@ async def test_the_workers_keep_a_checkpoint_near_the_journal_head(store_url):
         picture = await picture_at(store=store, at=at)
         assert picture.checkpoint_seq == 160 and picture.rows_replayed == 0
         assert same_picture(picture_answer(picture)) == await full_replay(store, at)
+
+
+def test_an_action_waiting_across_a_checkpoint_changes_the_incidents_it_names_after_it():
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def report(rid: str, lon: float, minutes: int) -> OutboxRow:
+        at = t + timedelta(minutes=minutes)
+        e = Envelope(id=rid, kind=Kind.citizen_report, category="damage", text="fence down",
+                     geometry={"type": "Point", "coordinates": [lon, 45.51]}, geo_precision=GeoPrecision.exact,
+                     observed_at=at, received_at=at, source=Source(type="citizen_web"))
+        return OutboxRow(0, rid, RAW_CITIZEN, rid, e.to_json())
+
+    early, target = incident_id_for("citizen:x"), incident_id_for("citizen:z")
+    merge = Envelope(id=early, kind=Kind.incident, source=Source(type="coordinator"), observed_at=t + timedelta(
+        minutes=1), received_at=t + timedelta(minutes=1), attributes={
+        "action": "merge", "action_id": "m1", "target": target, "by": "ECC", "by_roles": ["coordinator"]})
+    rows = [report("citizen:x", -122.65, 0), OutboxRow(0, early, COP_ACTIONS, early, merge.to_json()),
+            report("citizen:z", -122.60, 2)]  # 4 km apart: two incidents, the first waits to be merged
+    state = ReplayState()
+    advance(state, rows=rows[:2])
+    assert state.pending and state.correlator.incidents[early].status is Status.unverified
+    back = decode(encode(state))
+    advance(back, rows=rows[2:])
+    advance(state, rows=rows[2:])
+    at = t + timedelta(hours=1)
+    picture = same_picture(picture_answer(Picture(at, finish(back, at=at), 0)))
+    assert picture == same_picture(picture_answer(Picture(at, finish(state, at=at), 0)))
+    statuses = {f["id"]: f["properties"]["status"] for f in picture["layers"]["incidents"]["features"]}
+    assert statuses == {early: "duplicate", target: "corroborated"} and not back.pending  # two reporters now
