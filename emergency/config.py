@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         "journal rows a history replay may read past the newest checkpoint before it writes a new one (0: never "
         "write; checkpoints already stored are still used)"))
     history_checkpoint_keep: int = Field(4, ge=1, le=1000, description=(
-        "history checkpoints kept (the newest by journal seq); each holds the replay state, about 0.1 kB per report"))
+        "history checkpoints kept (the newest by journal seq); each holds the replay state, about 0.2 kB per journal row"))
     history_checkpoint_s: float = Field(60.0, gt=0, description=(
         "how often the workers look whether EMERGENCY_HISTORY_CHECKPOINT_EVERY rows came since the newest history "
         "checkpoint, and write one at the journal's head if so"))
