@@ -1,7 +1,8 @@
 """Checkpoints of the history replay (``GET /api/v1/cop?at=``): the replay state after a whole journal prefix.
 
-A checkpoint is the ``ReplayState`` (correlator, projection so far, reports, pending actions) after replaying
-*every* journal row with ``seq <= seq`` in seq order, stored as zlib-compressed JSON with:
+A checkpoint is the ``ReplayState`` (correlator, projection so far, reports, pending actions, and each incident's
+finished envelope, reused for the incidents a later replay does not change) after replaying *every* journal row
+with ``seq <= seq`` in seq order, stored as zlib-compressed JSON with:
 
 - ``rows``: how many journal rows had ``seq <= seq`` when it was made. It is used only while the journal still has
   exactly that many (a PostgreSQL transaction that took a lower seq but committed later, or a removed row, makes
