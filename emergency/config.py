@@ -97,6 +97,16 @@ class Settings(BaseSettings):
         5.0, gt=0, description="how often the expiry sweeper (with the workers) records closures past their end "
         "and alerts past their expiry as ended, so open maps get a remove")
 
+    # history checkpoints (emergency/cop/checkpoints.py): GET /api/v1/cop?at= starts from the newest one that fits
+    history_checkpoint_every: int = Field(1000, ge=0, description=(
+        "journal rows a history replay may read past the newest checkpoint before it writes a new one (0: never "
+        "write; checkpoints already stored are still used)"))
+    history_checkpoint_keep: int = Field(4, ge=1, le=1000, description=(
+        "history checkpoints kept (the newest by journal seq); each holds the replay state, about 0.2 kB per journal row"))
+    history_checkpoint_s: float = Field(60.0, gt=0, description=(
+        "how often the workers look whether EMERGENCY_HISTORY_CHECKPOINT_EVERY rows came since the newest history "
+        "checkpoint, and write one at the journal's head if so"))
+
     # workers
     run_workers: bool = Field(True, description="run the stream processors in this process")
     run_relay: bool = Field(True, description="run the outbox relay in this process")

@@ -272,6 +272,7 @@ async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
 
 async def _rebuild(settings: Settings, timeout: float) -> int:
     from emergency.assembly.runtime import Runtime
+    from emergency.cop.checkpoints import drop_checkpoints
     from emergency.progress import Progress
 
     runtime = Runtime(settings)
@@ -280,8 +281,10 @@ async def _rebuild(settings: Settings, timeout: float) -> int:
         assert runtime.store is not None
         before = await runtime.store.count_events()
         await runtime.store.clear_projection()
+        dropped = await drop_checkpoints(runtime.store)  # made by the rules of before the rebuild
         total = (await runtime.store.journal_counts()).total
-        print(f"emergency: projection dropped ({before} events); replaying {total} journal rows", file=sys.stderr)
+        print(f"emergency: projection dropped ({before} events) and {dropped} history checkpoints; replaying {total} "
+              "journal rows", file=sys.stderr)
         await runtime.stop()
         runtime = await Runtime(settings).start(workers=True, gateways=False, feeds=False)  # replay, no intake
         assert runtime.store is not None
@@ -307,6 +310,7 @@ async def _rebuild(settings: Settings, timeout: float) -> int:
 
 async def _rebuild_from_topics(settings: Settings) -> int:
     """Drop the projection and give it the projector's topics again, from their first message (stop the server first)."""
+    from emergency.cop.checkpoints import drop_checkpoints
     from emergency.store import open_store
     from emergency.stream.replay import replay_topics
     from emergency.stream.topics import ALERTS_ISSUED, COP_INCIDENTS
@@ -323,6 +327,7 @@ async def _rebuild_from_topics(settings: Settings) -> int:
         # first a dry pass that only checks the topics are whole, so a refusal leaves the projection as it was
         await replay_topics(settings=settings, bootstrap=settings.kafka_bootstrap, topics=topics, apply=None)
         await store.clear_projection()
+        await drop_checkpoints(store)
         print(f"emergency: projection dropped ({before} events); replaying topics "
               f"{', '.join(settings.topic(t) for t in topics)} from {settings.kafka_bootstrap}", file=sys.stderr)
         done = await replay_topics(settings=settings, bootstrap=settings.kafka_bootstrap, topics=topics,

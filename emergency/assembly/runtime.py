@@ -61,6 +61,7 @@ from alerts.subscriptions.worker import make_applied_marker
 from emergency.collector import tune_collector
 from emergency.config import Settings
 from emergency.cop.expiry import sweep_expired
+from emergency.cop.history import keep_checkpoints
 from emergency.cop.incidents.service import make_correlator
 from emergency.cop.live import CopLive
 from emergency.cop.normalise import make_normaliser
@@ -240,6 +241,8 @@ class Runtime:
         for w in self.workers:
             self._spawn(w.run(), f"worker-{w.group}")
         self._spawn(sweep_expired(store=store, interval_s=s.expiry_sweep_s, on_ended=self._wake_live), "expiry")
+        self._spawn(keep_checkpoints(store=store, geocoder=self.geocoder, every=s.history_checkpoint_every,
+                                     keep=s.history_checkpoint_keep, interval_s=s.history_checkpoint_s), "history")
         if feeds:
             self.feed_poller = self.make_feed_poller()
             self._spawn(self.feed_poller.run(), "feed-poller")

@@ -251,10 +251,13 @@ async def cop_at(request: Request, at: QueryTime = Query(description="the time (
                  ) -> dict[str, Any]:
     """The picture as it stood at ``at``: one GeoJSON FeatureCollection (WGS 84) per layer, newest first, items
     ended by then left out; rebuilt from the journal in memory (``rebuilt_from_journal``, ``journal_rows_read``),
-    the live picture untouched. Runs in one of the read slots."""
+    starting from a checkpoint of the replay when one fits (``from_checkpoint``, its journal seq, and
+    ``journal_rows_replayed``), the live picture untouched. Runs in one of the read slots."""
     runtime = request.app.state.runtime
+    s = runtime.settings
     async with _budget(request).slot():
-        picture = await picture_at(store=runtime.store, at=at, geocoder=runtime.geocoder)
+        picture = await picture_at(store=runtime.store, at=at, geocoder=runtime.geocoder,
+                                   every=s.history_checkpoint_every, keep=s.history_checkpoint_keep)
         body = await asyncio.to_thread(lambda: _dumps(picture_answer(picture)).encode())
     return Response(body, media_type="application/json")  # type: ignore[return-value]
 

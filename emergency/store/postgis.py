@@ -191,9 +191,9 @@ class PostGISStore:
             )
         return Accepted(event.id, True)
 
-    async def journal_until(self, upto: datetime) -> list[OutboxRow]:
-        rows = await self.pool.fetch(
-            "SELECT seq, event_id, topic, key, payload FROM outbox WHERE received_at <= $1 ORDER BY seq", upto)
+    async def journal_until(self, upto: datetime, after: int = 0) -> list[OutboxRow]:
+        rows = await self.pool.fetch("SELECT seq, event_id, topic, key, payload FROM outbox WHERE received_at <= $1 "
+                                     "AND seq > $2 ORDER BY seq", upto, after)
         return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
     async def due_for_publication(self, limit: int, republish_before: datetime) -> list[OutboxRow]:

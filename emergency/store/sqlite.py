@@ -199,10 +199,10 @@ class SQLiteStore:
 
         return await self._run(_due)
 
-    async def journal_until(self, upto: datetime) -> list[OutboxRow]:
+    async def journal_until(self, upto: datetime, after: int = 0) -> list[OutboxRow]:
         def _rows(c: sqlite3.Connection) -> list[OutboxRow]:
-            rows = c.execute("SELECT seq, event_id, topic, key, payload FROM outbox WHERE received_at <= ? ORDER BY seq",
-                             (ts(upto),)).fetchall()
+            rows = c.execute("SELECT seq, event_id, topic, key, payload FROM outbox WHERE received_at <= ? AND seq > ?"
+                             " ORDER BY seq", (ts(upto), after)).fetchall()
             return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
         return await self._run(_rows)

@@ -340,3 +340,5 @@ async def test_journal_until_gives_the_rows_received_by_then_in_journal_order(st
     assert [r.event_id for r in await store.journal_until(cut + timedelta(hours=1))] == \
         ["citizen:h2", "citizen:h1", "citizen:h1"]
     assert await store.journal_until(early.received_at - timedelta(seconds=1)) == []
+    assert await store.journal_until(cut, after=rows[0].seq) == rows[1:]  # the tail after a history checkpoint
+    assert await store.journal_until(cut, after=rows[1].seq) == []
