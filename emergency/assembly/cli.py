@@ -273,6 +273,7 @@ async def _ingest_posts(settings: Settings, path: Path, source: str) -> None:
 async def _rebuild(settings: Settings, timeout: float) -> int:
     from emergency.assembly.runtime import Runtime
     from emergency.cop.checkpoints import drop_checkpoints
+    from emergency.cop.incidents.service import mark_rebuild
     from emergency.progress import Progress
 
     runtime = Runtime(settings)
@@ -282,6 +283,8 @@ async def _rebuild(settings: Settings, timeout: float) -> int:
         before = await runtime.store.count_events()
         await runtime.store.clear_projection()
         dropped = await drop_checkpoints(runtime.store)  # made by the rules of before the rebuild
+        # the incident states already on cop.incidents were made before: the correlators' tails start after them
+        await mark_rebuild(settings=settings, bootstrap=runtime.bootstrap, store=runtime.store)
         total = (await runtime.store.journal_counts()).total
         print(f"emergency: projection dropped ({before} events) and {dropped} history checkpoints; replaying {total} "
               "journal rows", file=sys.stderr)

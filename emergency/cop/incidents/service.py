@@ -12,6 +12,7 @@ to ``cop.actions`` under the incident's id: it counts as applied once the incide
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,6 +35,7 @@ from emergency.events import Envelope, Kind, Source, new_id, utcnow
 from emergency.layers import INCIDENTS
 from emergency.metrics import Registry
 from emergency.store.base import Accepted, EventQuery, Store
+from emergency.store.cursors import CURSORS
 from emergency.stream.bounded import bounded
 from emergency.stream.consumer import Incoming, Rejected, decode
 from emergency.stream.producer import publish_all
@@ -42,14 +44,17 @@ from emergency.stream.topics import COP_ACTIONS, COP_INCIDENTS
 log = logging.getLogger(__name__)
 
 LOAD_LIMIT = 10_000_000  # incidents read back at start (all of them)
+# where cop.incidents ended when the projection was last dropped for a rebuild: the states before it were made
+# from the journal before the rebuild, and a correlator replaying it must not take them for another's newer state
+REBUILT_FROM = "cop.incidents:rebuilt-from"
 
 
 class IncidentTail:
     """Every partition of ``cop.incidents``, read from the beginning without a consumer group, on demand: each
     correlator of the group learns the incidents the others made or changed (``catch_up`` before each batch)."""
 
-    def __init__(self, *, settings: Any, bootstrap: str) -> None:
-        self.settings, self.bootstrap = settings, bootstrap
+    def __init__(self, *, settings: Any, bootstrap: str, store: Store | None = None) -> None:
+        self.settings, self.bootstrap, self.store = settings, bootstrap, store
         self._consumer: AIOKafkaConsumer | None = None
         self._tps: list[TopicPartition] = []
 
@@ -68,10 +73,22 @@ class IncidentTail:
                 raise BrokerError(f"{topic} does not exist yet")
             consumer.assign(self._tps)
             await bounded(consumer.seek_to_beginning(*self._tps), timeout, "incident tail seek")
+            for tp, offset in (await self._rebuilt_from()).items():  # skip what was published before a rebuild
+                if tp in self._tps:
+                    consumer.seek(tp, offset)  # past the end (a new embedded broker): reset to the beginning
         except BaseException:
             await consumer.stop()
             raise
         return consumer
+
+    async def _rebuilt_from(self) -> dict[TopicPartition, int]:
+        if self.store is None:
+            return {}
+        saved = await self.store.repository(CURSORS).get(REBUILT_FROM)
+        if not saved:
+            return {}
+        topic = self.settings.topic(COP_INCIDENTS)
+        return {TopicPartition(topic, int(p)): int(o) for p, o in json.loads(saved).items()}
 
     async def catch_up(self) -> list[Envelope]:
         """The incident states published since the last call, up to the end the partitions had when called."""
@@ -115,6 +132,25 @@ class Journal(Protocol):
     async def submit(self, event: Envelope, topic: str, *, on_conflict: str = "keep") -> Accepted: ...
 
 
+async def mark_rebuild(*, settings: Any, bootstrap: str, store: Store) -> dict[int, int]:
+    """Before a rebuild replays the journal: save where each partition of ``cop.incidents`` ends now, so the
+    correlators' tails start there (the states before were made before the rebuild); returns the offsets."""
+    timeout = settings.broker_timeout_s
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                request_timeout_ms=int(timeout * 1000) + 1000)
+    await bounded(consumer.start(), timeout, "rebuild mark start")
+    try:
+        topic = settings.topic(COP_INCIDENTS)
+        cluster = await bounded(consumer._client.fetch_all_metadata(), timeout, "rebuild mark metadata")
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        ends = await bounded(consumer.end_offsets(tps), timeout, "rebuild mark end offsets") if tps else {}
+    finally:
+        await bounded(consumer.stop(), 5, "rebuild mark stop")
+    offsets = {tp.partition: int(o) for tp, o in ends.items()}
+    await store.repository(CURSORS).put(REBUILT_FROM, json.dumps(offsets, sort_keys=True))
+    return offsets
+
+
 def make_correlator(*, settings: Any, store: Store, metrics: Registry, bootstrap: str | None = None):
     """A batch processor for ``GroupWorker`` (group ``correlator``): correlate reports, apply actions, publish.
 
@@ -130,7 +166,7 @@ def make_correlator(*, settings: Any, store: Store, metrics: Registry, bootstrap
     published: dict[str, tuple[str, str]] = {}  # report id -> (incident id, status) last published for it
     pending: list[Envelope] = []
     loaded = False
-    tail = IncidentTail(settings=settings, bootstrap=bootstrap) if bootstrap else None
+    tail = IncidentTail(settings=settings, bootstrap=bootstrap, store=store) if bootstrap else None
 
     def take(event: Envelope) -> None:
         """Hold another correlator's newer state of an incident (an echo of our own is not newer)."""

@@ -330,3 +330,27 @@ async def test_two_correlators_in_one_group_give_the_same_incidents_as_one(syste
 async def _status(system, incident_id: str, status: str) -> bool:
     r = await system.http.get(f"/api/v1/incidents/{incident_id}")
     return r.status_code == 200 and r.json()["properties"]["status"] == status
+
+
+async def test_after_a_rebuild_mark_the_correlators_tail_skips_the_states_made_before_it(system):
+    """``emergency rebuild`` replays the journal into topics that still hold the incident states made before it;
+    a correlator that took those for another correlator's newer states gave a rebuilt picture with an incident
+    too many (seen under load). The rebuild marks where cop.incidents ended; tails start there."""
+    from emergency.cop.incidents.service import IncidentTail, mark_rebuild
+
+    rt = system.runtime
+    first = await post_report(system, category="smoke", text="smoke over the yard", lat=45.50, lon=-122.65)
+    await settled(system)
+    before = await IncidentTail(settings=rt.settings, bootstrap=rt.bootstrap, store=rt.store).catch_up()
+    assert await incident_of(system, first) in {e.id for e in before}  # the tail reads from the beginning
+    offsets = await mark_rebuild(settings=rt.settings, bootstrap=rt.bootstrap, store=rt.store)
+    assert sum(offsets.values()) >= len(before)
+    tail = IncidentTail(settings=rt.settings, bootstrap=rt.bootstrap, store=rt.store)
+    try:
+        assert await tail.catch_up() == []  # nothing made before the mark
+        second = await post_report(system, category="damage", text="roof torn off", lat=45.53, lon=-122.60)
+        await settled(system)
+        after = await tail.catch_up()
+        assert {e.id for e in after} == {await incident_of(system, second)}
+    finally:
+        await tail.close()
