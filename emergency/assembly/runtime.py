@@ -92,8 +92,9 @@ from emergency.stream.topics import (
     SUBSCRIPTIONS,
 )
 from emergency.stream.watchdog import BrokerWatchdog
-from feeds.citizen.updates.flows import ReporterOptOuts, ReporterOwner
+from feeds.citizen.updates.flows import ReporterOwner
 from feeds.citizen.updates.flows import run_timer as run_reporter_timer
+from feeds.citizen.updates.flows import set_number_opt_out as reporter_opt_out
 from feeds.citizen.updates.worker import make_updates_processor
 from feeds.messaging.mail import start_listener
 from feeds.messaging.service import MessageDesk
@@ -152,8 +153,9 @@ class Runtime:
         tune_collector(s.gc_gen0_threshold)
         self.store = await open_store(s.resolved_store_url())
         self.store.repository(SUBSCRIPTION_REPOSITORY).public_url = s.public_base_url()  # for unsubscribe links
-        self.sms_opt_outs = ReporterOptOuts(  # inbound SMS STOP/START: reporters' status messages, then subscriptions,
-            store=self.store, inner=SmsOptOuts(store=self.store, submit=self.submit))  # registry and facilities
+        self.sms_opt_outs = SmsOptOuts(  # inbound SMS STOP/START: subscriptions, registry, facilities, reporters
+            store=self.store, submit=self.submit,
+            also=(lambda number, stopped: reporter_opt_out(store=self.store, number=number, stopped=stopped),))
         registry, facilities = self.store.repository(REGISTRY), self.store.repository(FACILITIES)
         registry.public_url = facilities.public_url = s.public_base_url()  # check-in and acknowledgement links
         registry.checkin_minutes = max(1, round(s.registry_checkin_timeout_s / 60))

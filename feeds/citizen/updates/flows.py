@@ -230,17 +230,9 @@ async def unsubscribe(*, store: Store, report_id: str, sig: str) -> None:
         log.info("reporter updates: the contact of report %s unsubscribed", report_id)
 
 
-class ReporterOptOuts:
-    """The SMS channel's ``OptOuts`` with reporters' numbers too: STOP (START) from a number stops (restarts) the
-    status messages of every report from that number, then goes on to ``inner`` (the subscriptions')."""
-
-    def __init__(self, *, store: Store, inner) -> None:
-        self.store, self.inner = store, inner
-
-    async def set_number_opt_out(self, number: str, stopped: bool) -> None:
-        await repository(self.store).set_opt_out(contact_hash("sms", number), stopped, utcnow())
-        if self.inner is not None:
-            await self.inner.set_number_opt_out(number, stopped)
+async def set_number_opt_out(*, store: Store, number: str, stopped: bool) -> None:
+    """STOP (START) from an SMS number: stop (restart) the status messages of every report from that number."""
+    await repository(store).set_opt_out(contact_hash("sms", number), stopped, utcnow())
 
 
 class ReporterOwner:
