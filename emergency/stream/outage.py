@@ -7,11 +7,15 @@ place that says it: the first failure opens the outage (one warning), failures w
 open are counted and logged at DEBUG, and ``up()`` closes it with one info line saying how
 long it lasted and how much was held back. ``KafkaClientLog`` holds back the Kafka client's own
 lines while an outage is open, and outside one passes each kind of line at most once a minute
-(with a count of the ones held back), so trouble with an external cluster still shows.
+(with a count of the ones held back), so trouble with an external cluster still shows. A client
+line that would show waits ``wait_s`` first and is judged again: the client notices a killed
+broker's closed socket a moment before the process that ran it can be reaped, and such a line
+belongs to the outage that opens in that moment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
@@ -99,9 +103,15 @@ class BrokerOutage:
 
 class KafkaClientLog(logging.Filter):
     """Filter on the ``aiokafka`` loggers: nothing while an outage is open or just over (counted there);
-    otherwise each kind of line (logger, level, message template) at most once per ``every_s`` seconds."""
+    otherwise each kind of line (logger, level, message template) at most once per ``every_s`` seconds.
+
+    A line that passes is first held for ``wait_s`` seconds (when it comes from inside an event loop and
+    a broker is watched) and judged again then: a connection error seen just before its outage opens is
+    counted in that outage, not shown beside its warning."""
 
     every_s = 60.0
+    wait_s = 2.0
+    _WAITED = "_emergency_waited"
     _installed: KafkaClientLog | None = None
 
     def __init__(self) -> None:
@@ -138,14 +148,24 @@ class KafkaClientLog(logging.Filter):
                 outage.begin(cause)
                 outage.held_back += 1
                 return False
+        if getattr(record, self._WAITED, False):  # held for wait_s, and no outage opened meanwhile
+            return True
         key = (record.name, record.levelno, str(record.msg))
         at, held = self.last.get(key, (float("-inf"), 0))
         if now - at < self.every_s:
             self.last[key] = (at, held + 1)
             return False
+        if len(self.last) > 1000:
+            self.last.clear()
         self.last[key] = (now, 0)
         if held:
             record.msg = f"{record.msg} ({held} like this held back in the last {self.every_s:.0f} s)"
-        if len(self.last) > 1000:
-            self.last.clear()
+        try:
+            loop = asyncio.get_running_loop() if outages else None
+        except RuntimeError:  # logged outside the event loop: nothing can call it back, judge it now
+            loop = None
+        if loop is not None:
+            setattr(record, self._WAITED, True)
+            loop.call_later(self.wait_s, logging.getLogger(record.name).handle, record)
+            return False
         return True

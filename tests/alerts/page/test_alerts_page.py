@@ -178,12 +178,18 @@ NEAR = (45.5200, -122.6400)  # about 1.7 km north-east of HERE: outside the aler
 
 
 async def _tap(page, lat: float, lon: float) -> None:
-    """Tap the map at (lat, lon), WGS 84."""
-    await page.locator("#ap-map").scroll_into_view_if_needed()
-    box = await page.locator("#ap-map").bounding_box()
-    x, y = await page.evaluate("([lat, lon]) => { const p = window.alertsPage.map.latLngToContainerPoint([lat, lon]);"
-                               " return [p.x, p.y]; }", [lat, lon])
-    await page.mouse.click(box["x"] + x, box["y"] + y)
+    """Tap the map at (lat, lon), WGS 84: the map's middle is scrolled to the middle of the screen first, and
+    the tap fails at once, naming what is there, unless the point is on the map inside the screen."""
+    where = await page.evaluate("""([lat, lon]) => {
+        const el = document.getElementById('ap-map');
+        el.scrollIntoView({block: 'center', inline: 'center'});
+        const p = window.alertsPage.map.latLngToContainerPoint([lat, lon]), box = el.getBoundingClientRect();
+        const x = box.left + p.x, y = box.top + p.y, hit = document.elementFromPoint(x, y);
+        return {x, y, on_map: !!hit && el.contains(hit), hit: hit ? hit.tagName + '#' + hit.id : null,
+                box: [box.left, box.top, box.width, box.height], viewport: [innerWidth, innerHeight]};
+    }""", [lat, lon])
+    assert where["on_map"], where
+    await page.mouse.click(where["x"], where["y"])
 
 
 async def test_an_area_drawn_on_the_map_is_subscribed_and_its_new_alerts_notified(system):
@@ -192,8 +198,12 @@ async def test_an_area_drawn_on_the_map_is_subscribed_and_its_new_alerts_notifie
         await page.click("#ap-locate")
         await page.wait_for_function("document.getElementById('ap-status').dataset.state === 'live'")
         await page.click("#ap-notify")
-        await page.evaluate("([lat, lon]) => window.alertsPage.map.setView([lat, lon], 15, {animate: false})",
-                            list(NEAR))
+        # the view "use my location" set may still be animating (slowly, on a loaded machine), and Leaflet ends a
+        # zoom animation by moving to the animation's target: set NEAR until the map stays there
+        await page.wait_for_function("""([lat, lon]) => { const map = window.alertsPage.map;
+            if (map._animatingZoom) return false;  // Leaflet 1.9's flag: a zoom animation is running
+            if (map.getZoom() === 15 && map.getCenter().distanceTo([lat, lon]) < 1) return true;
+            map.setView([lat, lon], 15, {animate: false}); return false; }""", arg=list(NEAR), polling=100)
         await page.click("#ap-draw")
         corners = [(NEAR[0] + dy, NEAR[1] + dx) for dy, dx in ((-0.002, -0.003), (-0.002, 0.003), (0.002, 0.003),
                                                                 (0.002, -0.003))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from emergency.stream.bounded import BrokerTimeout
@@ -41,3 +42,32 @@ def test_outside_an_outage_each_kind_of_client_line_shows_once_a_minute():
     assert shown(logging.ERROR, "Failed fetch messages from %s: %s", 7, "NodeNotReadyError") == (
         "Failed fetch messages from 7: NodeNotReadyError (99 like this held back in the last 60 s)")
     assert shown(logging.INFO, "Joined group %s", "projector") == "Joined group projector"  # below WARNING: always
+
+
+async def test_a_client_line_just_before_its_outage_opens_is_counted_in_it_not_shown(caplog):
+    """The client sees a killed broker's socket close a moment before the process can be reaped: its line waits."""
+    caplog.set_level(logging.INFO)
+    held_back = KafkaClientLog()
+    held_back.wait_s = 0.2
+    dying, healthy = BrokerOutage("127.0.0.1:1"), BrokerOutage("127.0.0.1:2")
+    sender = logging.getLogger("aiokafka.test_outage_wait")
+    sender.addFilter(held_back)
+    try:
+        held_back.outages.add(dying)
+        sender.warning("Got error produce response: %s", "KafkaConnectionError: Connection at 127.0.0.1:1 closed")
+        assert not [r for r in caplog.records if r.name == sender.name]  # not at once
+        dying.begin("the embedded broker process was killed by SIGKILL")  # the reaper notices a moment later
+        await asyncio.sleep(0.5)
+        assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == ["emergency.stream.outage"]
+        assert dying.held_back == 1
+
+        caplog.clear()
+        held_back.outages.discard(dying)
+        held_back.outages.add(healthy)  # no outage follows: the line shows, once, after the wait
+        sender.warning("Unexpected error in %s", "heartbeat")
+        sender.warning("Unexpected error in %s", "heartbeat")
+        assert not caplog.records
+        await asyncio.sleep(0.5)
+        assert [r.getMessage() for r in caplog.records] == ["Unexpected error in heartbeat"]
+    finally:
+        sender.removeFilter(held_back)
