@@ -213,6 +213,10 @@ class Settings(BaseSettings):
     notice_timer_s: float = Field(5.0, gt=0, description="how often the workers look for check-ins and facility "
                                   "notifications past their due time (the due times are rows: they survive restarts)")
     # public self-registration for the vulnerable-persons registry (issue 15: alerts/registry/selfservice)
+    registry_unconfirmed_ttl_s: float = Field(
+        259200.0, ge=3600, description="how long a self-registration none of whose contacts was ever confirmed is "
+        "kept; then the registry timer erases it with its personal data (the audit trail keeps its id). Its answer "
+        "says when (unconfirmed_expires_at)")
     registry_register_rate: str = Field(
         "30/hour", description="self-registrations one client address may create in a moving window; beyond it "
         "POST /api/v1/registry/registrations gets 429 with Retry-After (the `limits` package's notation)")

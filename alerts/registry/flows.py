@@ -57,6 +57,7 @@ from feeds.citizen.service import submit_report, tracking_url
 from feeds.intake import Intake
 
 log = logging.getLogger(__name__)
+ERASE_EVERY_S = 60.0      # how often the timer looks for self-registrations left unconfirmed
 
 
 def repository(store: Store) -> RegistryRepository:
@@ -160,7 +161,7 @@ async def on_alert(*, store: Store, settings: Settings, producer: AIOKafkaProduc
         reg = regs[o.registrant_id]
         notices = [Notice(thread=f"registry:{o.alert_id}", key=notice_key(o.id), person=f"{PERSON_PREFIX}:{reg.id}",
                           channel_id=c.channel_id, channel=c.channel, priority=prio, expires=max(expires, due))
-                   for c in reg.channels if not c.stopped]
+                   for c in reg.channels if c.confirmed and not c.stopped]  # a changed contact: not yet
         if caregiver_reachable(reg):
             notices.append(Notice(thread=f"registry:{o.alert_id}", key=notice_key(o.id),
                                   person=f"{PERSON_PREFIX}:{reg.id}", channel_id=CAREGIVER_CHANNEL,
@@ -247,6 +248,20 @@ async def sweep_silent(*, store: Store, intake: Intake, base_url: str, now: date
     return n
 
 
+async def erase_unconfirmed(*, store: Store, settings: Settings, now: datetime | None = None) -> int:
+    """Self-registrations none of whose contacts was confirmed within ``EMERGENCY_REGISTRY_UNCONFIRMED_TTL_S``:
+    erased with their personal data (nobody vouched for them: they may be someone else's contacts); the trail
+    keeps each id. How many."""
+    before = (now or utcnow()) - timedelta(seconds=settings.registry_unconfirmed_ttl_s)
+    gone = await repository(store).erase_unconfirmed(created_before=before)
+    if gone:
+        await repository(store).audit(AuditItem(
+            at=utcnow(), actor="the registry timer (never confirmed in time)", actor_token="timer",
+            action="registrations.expire", entries=gone))
+        log.info("registry: %d self-registration(s) never confirmed erased: %s", len(gone), ", ".join(gone))
+    return len(gone)
+
+
 async def send_confirmations(*, store: Store, settings: Settings, producer: AIOKafkaProducer,
                              now: datetime | None = None) -> int:
     """The caregivers' confirmation requests still to send: one sms Notice each (the ledger keeps a re-run from
@@ -318,10 +333,16 @@ async def set_number_opt_out(*, store: Store, number: str, stopped: bool) -> int
 
 async def run_timer(*, store: Store, intake: Intake, settings: Settings, bootstrap: str, base_url: str) -> None:
     """The registry's timer: every ``EMERGENCY_NOTICE_TIMER_S`` seconds, the check-ins past their due time and the
-    caregivers' confirmation requests (both rows: a restart loses none)."""
+    caregivers' confirmation requests (both rows: a restart loses none); every minute, the self-registrations
+    left unconfirmed too long."""
+
+    erased_at = [float("-inf")]
 
     async def step(producer: GetProducer) -> None:
         await sweep_silent(store=store, intake=intake, base_url=base_url)
         await send_confirmations(store=store, settings=settings, producer=await producer())
+        if asyncio.get_running_loop().time() - erased_at[0] >= ERASE_EVERY_S:  # a read of every pending entry
+            await erase_unconfirmed(store=store, settings=settings)
+            erased_at[0] = asyncio.get_running_loop().time()
 
     await run_rounds(settings=settings, bootstrap=bootstrap, name="registry check-in timer", step=step)

@@ -116,6 +116,14 @@ class Registrant(BaseModel):
     updated_at: datetime | None = None
     reviewed_at: datetime | None = None  # an officer reviewed a self-registration
     reviewed_by: str | None = None       # that officer's token_id
+    activated_at: datetime | None = None  # when a self-registration first became active (every contact confirmed)
+
+    @property
+    def awaiting_first_confirmation(self) -> bool:
+        """A self-registration that was never active: out of alerts' coverage, and erased when left unconfirmed.
+        An entry that was active once and has a changed contact to confirm stays covered (its confirmed contacts
+        are used meanwhile): a person does not drop off the responders' list for changing a phone number."""
+        return self.status != "active" and self.activated_at is None
 
 
 class LocationOut(BaseModel):
@@ -147,8 +155,9 @@ class RegistrantOut(BaseModel):
     created_at: datetime
     source: Source = Field("officer", description="officer (entered by an officer), self or caregiver (the public "
                            "self-registration form)")
-    status: Status = Field("active", description="pending_confirmation: a self-registration whose contact is not "
-                           "confirmed yet (it gets no check-ins)")
+    status: Status = Field("active", description="pending_confirmation: a self-registration with a contact not "
+                           "confirmed yet (never active before: not covered, no check-ins; active before: covered, "
+                           "its confirmed contacts are used)")
     reviewed_at: datetime | None = Field(None, description="when an officer reviewed this self-registration")
 
 

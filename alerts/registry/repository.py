@@ -117,11 +117,16 @@ class RegistryRepository(Protocol):
 
     async def notice(self, job: DeliveryJob) -> Rendered | None: ...
 
-    # self-registration (alerts/registry/selfservice): an entry pending confirmation has a row in
-    # ``registry_pending`` too, and ``locations`` (who an alert covers) leaves it out
+    # self-registration (alerts/registry/selfservice): an entry never yet active (``awaiting_first_confirmation``)
+    # has a row in ``registry_pending`` too, and ``locations`` (who an alert covers) leaves it out
     async def save(self, reg: Registrant, *, expected_version: int) -> bool:
         """Write ``reg`` over the stored entry of version ``expected_version`` (its pending mark following
-        ``reg.status``); False when it changed meanwhile or is gone."""
+        ``reg.awaiting_first_confirmation``); False when it changed meanwhile or is gone."""
+        ...
+
+    async def erase_unconfirmed(self, *, created_before: datetime, limit: int = 100) -> list[str]:
+        """Erase (as ``delete`` does) up to ``limit`` entries never active and made before ``created_before``;
+        their ids."""
         ...
 
     async def count_attempt(self, registrant_id: str, channel_id: str) -> int:
@@ -198,6 +203,11 @@ def _counted(reg: Registrant, channel_id: str) -> tuple[Registrant, int]:
     return reg.model_copy(update={"channels": channels}), n
 
 
+def _unconfirmed_before(regs: list[Registrant], created_before: datetime, limit: int) -> list[str]:
+    """The ids of entries never active made before ``created_before`` (at most ``limit``)."""
+    return [r.id for r in regs if r.awaiting_first_confirmation and r.created_at < created_before][:limit]
+
+
 def _reg(record: str) -> Registrant:
     return Registrant.model_validate_json(record)
 
@@ -224,7 +234,7 @@ CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id TEXT PRIMA
             with _tx(c):
                 c.execute("INSERT INTO registrants(id, lat, lon, record) VALUES (?,?,?,?)",
                           (reg.id, reg.lat, reg.lon, reg.model_dump_json()))
-                if reg.status != "active":
+                if reg.awaiting_first_confirmation:
                     c.execute("INSERT INTO registry_pending(id) VALUES (?)", (reg.id,))
 
         await self.run(_create)
@@ -237,7 +247,7 @@ CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id TEXT PRIMA
                     return False
                 c.execute("UPDATE registrants SET lat = ?, lon = ?, record = ? WHERE id = ?",
                           (reg.lat, reg.lon, reg.model_dump_json(), reg.id))
-                if reg.status == "active":
+                if not reg.awaiting_first_confirmation:
                     c.execute("DELETE FROM registry_pending WHERE id = ?", (reg.id,))
                 else:
                     c.execute("INSERT OR IGNORE INTO registry_pending(id) VALUES (?)", (reg.id,))
@@ -284,6 +294,19 @@ CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id TEXT PRIMA
                 return c.execute("DELETE FROM registrants WHERE id = ?", (registrant_id,)).rowcount == 1
 
         return await self.run(_delete)
+
+    async def erase_unconfirmed(self, *, created_before: datetime, limit: int = 100) -> list[str]:
+        def _erase(c: sqlite3.Connection) -> list[str]:
+            with _tx(c):
+                rows = c.execute("SELECT r.record FROM registrants r JOIN registry_pending p ON p.id = r.id "
+                                 "ORDER BY r.id").fetchall()
+                gone = _unconfirmed_before([_reg(r[0]) for r in rows], created_before, limit)
+                for rid in gone:
+                    c.execute("DELETE FROM registry_pending WHERE id = ?", (rid,))
+                    c.execute("DELETE FROM registrants WHERE id = ?", (rid,))
+                return gone
+
+        return await self.run(_erase)
 
     async def locations(self) -> list[tuple[str, float, float]]:
         rows = await self.run(lambda c: c.execute(
@@ -413,7 +436,7 @@ CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id text PRIMA
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("INSERT INTO registrants(id, lat, lon, record) VALUES ($1,$2,$3,$4)",
                                reg.id, reg.lat, reg.lon, reg.model_dump_json())
-            if reg.status != "active":
+            if reg.awaiting_first_confirmation:
                 await conn.execute("INSERT INTO registry_pending(id) VALUES ($1)", reg.id)
 
     async def save(self, reg: Registrant, *, expected_version: int) -> bool:
@@ -424,7 +447,7 @@ CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id text PRIMA
                 return False
             await conn.execute("UPDATE registrants SET lat = $1, lon = $2, record = $3 WHERE id = $4",
                                reg.lat, reg.lon, reg.model_dump_json(), reg.id)
-            if reg.status == "active":
+            if not reg.awaiting_first_confirmation:
                 await conn.execute("DELETE FROM registry_pending WHERE id = $1", reg.id)
             else:
                 await conn.execute("INSERT INTO registry_pending(id) VALUES ($1) ON CONFLICT DO NOTHING", reg.id)
@@ -463,6 +486,17 @@ CREATE TABLE IF NOT EXISTS registry_caregiver_requests (registrant_id text PRIMA
             await conn.execute("DELETE FROM registry_pending WHERE id = $1", registrant_id)
             done = await conn.execute("DELETE FROM registrants WHERE id = $1", registrant_id)
         return done.endswith(" 1")
+
+    async def erase_unconfirmed(self, *, created_before: datetime, limit: int = 100) -> list[str]:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch("SELECT r.record FROM registrants r JOIN registry_pending p ON p.id = r.id "
+                                    "ORDER BY r.id FOR UPDATE OF r")
+            gone = _unconfirmed_before([_reg(r[0]) for r in rows], created_before, limit)
+            if gone:
+                await conn.execute("DELETE FROM registry_pending WHERE id = ANY($1::text[])", gone)
+                await conn.execute("DELETE FROM registrants WHERE id = ANY($1::text[])", gone)
+        return gone
 
     async def locations(self) -> list[tuple[str, float, float]]:
         rows = await (await self.pool()).fetch("SELECT id, lat, lon FROM registrants WHERE id NOT IN "

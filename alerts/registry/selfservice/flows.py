@@ -19,7 +19,14 @@ from alerts.delivery.notices import Notice, send_notices
 from alerts.registry.flows import audit, repository
 from alerts.registry.models import AuditItem, Registrant
 from alerts.registry.selfservice.models import RegistrationIn, RegistrationPatch
-from alerts.registry.selfservice.service import SELF_CREATOR, confirm_key, consent_at, source_of, status_of
+from alerts.registry.selfservice.service import (
+    SELF_CREATOR,
+    activated,
+    confirm_key,
+    consent_at,
+    source_of,
+    status_of,
+)
 from alerts.registry.service import (
     PERSON_PREFIX,
     locate,
@@ -125,7 +132,7 @@ async def patch(*, store: Store, intake: Intake, registration_id: str, token: st
         where = await asyncio.to_thread(locate, address=payload.address, lat=payload.lat, lon=payload.lon,
                                         geocoder=intake.geocoder)
         update.update(lat=where.lat, lon=where.lon, location_label=where.label, geo_precision=where.geo_precision)
-    new = await _save(store=store, old=old, new=old.model_copy(update=update))
+    new = await _save(store=store, old=old, new=old.model_copy(update=activated(old=old, update=update, now=now)))
     await _trail(store=store, action="registrations.update", registrant_id=new.id)
     return new
 
@@ -139,8 +146,9 @@ async def confirm(*, store: Store, registration_id: str, token: str | None,
     if not changed:
         return reg, done
     channels = [done if c.channel_id == done.channel_id else c for c in reg.channels]
-    new = await _save(store=store, old=reg, new=reg.model_copy(update={
-        "version": reg.version + 1, "updated_at": utcnow(), "channels": channels, "status": status_of(channels)}))
+    now = utcnow()
+    new = await _save(store=store, old=reg, new=reg.model_copy(update=activated(old=reg, now=now, update={
+        "version": reg.version + 1, "updated_at": now, "channels": channels, "status": status_of(channels)})))
     await _trail(store=store, action="registrations.confirm", registrant_id=new.id)
     log.info("registry: self-registration %s contact %s confirmed (%s)", new.id, done.channel_id, new.status)
     return new, done

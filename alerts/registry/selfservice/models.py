@@ -67,7 +67,8 @@ class RegistrationOut(BaseModel):
 
     id: str
     status: Status = Field(description="pending_confirmation until every contact is confirmed with its code; "
-                           "only an active entry is checked on in an emergency")
+                           "a new registration is checked on in an emergency once active; one that was active "
+                           "stays checked on through its confirmed contacts while a changed one waits")
     source: Source
     name: str
     location: LocationOut = Field(description="where the address was placed (what was understood)")
@@ -75,6 +76,9 @@ class RegistrationOut(BaseModel):
     language: str | None
     channels: list[ChannelOut]
     pending_confirmation: list[str] = Field(description="channel ids still to confirm with their code")
+    unconfirmed_expires_at: datetime | None = Field(
+        description="while no contact has ever been confirmed: when the registration and its personal data are "
+        "erased if still unconfirmed (EMERGENCY_REGISTRY_UNCONFIRMED_TTL_S after it was made); null once active")
     caregiver: Caregiver | None
     consent_at: datetime
     created_at: datetime

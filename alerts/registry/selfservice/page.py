@@ -34,7 +34,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "to change or delete your registration)",
         "confirm_title": "Confirm your contact", "confirm_text": "We sent a code to each contact. Type it here.",
         "code": "Code", "confirm": "Confirm", "active": "Your registration is active.",
-        "pending": "Waiting for confirmation", "delete": "Delete my registration", "deleted": "Your registration "
+        "pending": "Waiting for confirmation", "expires": "if no contact is confirmed by {at}, this registration "
+        "and its personal data are deleted", "delete": "Delete my registration", "deleted": "Your registration "
         "and its personal data are deleted.", "error": "Please check: {detail}",
     },
     "es": {
@@ -59,7 +60,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "guárdela para cambiar o borrar su registro)",
         "confirm_title": "Confirme su contacto", "confirm_text": "Enviamos un código a cada contacto. Escríbalo aquí.",
         "code": "Código", "confirm": "Confirmar", "active": "Su registro está activo.",
-        "pending": "Esperando confirmación", "delete": "Borrar mi registro",
+        "pending": "Esperando confirmación", "expires": "si ningún contacto se confirma antes del {at}, este "
+        "registro y sus datos personales se borran", "delete": "Borrar mi registro",
         "deleted": "Su registro y sus datos personales fueron borrados.", "error": "Revise: {detail}",
     },
     "ko": {
@@ -79,6 +81,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "contacts": "연락처", "token": "관리 토큰 (한 번만 표시됩니다: 등록을 변경하거나 삭제하려면 보관하세요)",
         "confirm_title": "연락처 확인", "confirm_text": "각 연락처로 코드를 보냈습니다. 여기에 입력하세요.",
         "code": "코드", "confirm": "확인", "active": "등록이 활성화되었습니다.", "pending": "확인 대기 중",
+        "expires": "{at}까지 연락처가 하나도 확인되지 않으면 이 등록과 개인 정보가 삭제됩니다",
         "delete": "내 등록 삭제", "deleted": "등록과 개인 정보가 삭제되었습니다.", "error": "확인하세요: {detail}",
     },
 }
@@ -159,7 +162,9 @@ function show(data) {
   $("matched").textContent = data.location.label;
   $("needs_taken").textContent = data.needs.map(n => S["need_" + n] || n).join(", ");
   $("contacts").textContent = data.channels.map(c => c.contact + (c.confirmed ? " ✓" : "")).join(", ");
-  $("status").textContent = data.status === "active" ? S.active : S.pending;
+  $("status").textContent = data.status === "active" ? S.active : S.pending + (data.unconfirmed_expires_at
+    ? " — " + S.expires.replace("{at}", new Date(data.unconfirmed_expires_at).toLocaleString(document.documentElement.lang))
+    : "");
   $("status").dataset.status = data.status;
   const codes = $("codes"); codes.replaceChildren();
   for (const c of data.channels.filter(c => !c.confirmed)) {

@@ -7,7 +7,8 @@ Tokens, codes and masks are the subscriptions' own (``alerts.subscriptions.servi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from alerts.delivery.models import Rendered
 from alerts.registry.models import CaregiverIn, LocationOut, Registrant, Source, Status
@@ -66,13 +67,30 @@ def unconfirmed(channels: list[StoredChannel]) -> list[str]:
     return [c.channel_id for c in channels if not c.confirmed]
 
 
-def registration_out(reg: Registrant) -> RegistrationOut:
+def unconfirmed_expiry(reg: Registrant, *, ttl_s: float) -> datetime | None:
+    """When a registration that was never active is erased if still unconfirmed; None once it was active."""
+    return reg.created_at + timedelta(seconds=ttl_s) if reg.awaiting_first_confirmation else None
+
+
+def activated(*, old: Registrant, update: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """``update`` with ``activated_at`` set the first time the entry is active (kept ever after; an entry stored
+    active before the field existed counts as active since its last change)."""
+    if old.activated_at is None and old.status == "active":
+        return {**update, "activated_at": old.updated_at or old.created_at}
+    if old.activated_at is None and update.get("status") == "active":
+        return {**update, "activated_at": now}
+    return update
+
+
+def registration_out(reg: Registrant, *, unconfirmed_ttl_s: float) -> RegistrationOut:
     """The holder's own view: everything they gave, contacts masked as subscriptions mask them."""
     return RegistrationOut(id=reg.id, status=reg.status, source=reg.source, name=reg.name,
                            location=LocationOut(label=reg.location_label, geo_precision=reg.geo_precision,
                                                 lat=reg.lat, lon=reg.lon),
                            needs=reg.needs, language=reg.language, channels=[channel_out(c) for c in reg.channels],
-                           pending_confirmation=unconfirmed(reg.channels), caregiver=reg.caregiver,
+                           pending_confirmation=unconfirmed(reg.channels),
+                           unconfirmed_expires_at=unconfirmed_expiry(reg, ttl_s=unconfirmed_ttl_s),
+                           caregiver=reg.caregiver,
                            consent_at=reg.consent_at, created_at=reg.created_at, updated_at=reg.updated_at)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse
 
 from alerts.page.service import page_language
-from alerts.registry.models import RegistrantOut
+from alerts.registry.models import Registrant, RegistrantOut
 from alerts.registry.selfservice import flows
 from alerts.registry.selfservice.models import (
     RegistrationConfirmed,
@@ -40,26 +40,31 @@ def _runtime(request: Request) -> Any:
     return request.app.state.runtime
 
 
+def _out(rt: Any, reg: Registrant) -> RegistrationOut:
+    return registration_out(reg, unconfirmed_ttl_s=rt.settings.registry_unconfirmed_ttl_s)
+
+
 @router.post("/api/v1/registry/registrations", status_code=201, response_model=RegistrationCreated)
 async def create_registration(body: RegistrationIn, request: Request) -> dict[str, Any]:
     """Register yourself, or the person you care for, with explicit consent. The answer echoes what was understood
     (the address as matched, the needs taken, the contacts masked) and carries the management token, shown once.
-    Each contact gets a confirmation code; until every one is confirmed the entry is pending and gets no check-in.
+    Each contact gets a confirmation code; until every one is confirmed the entry is pending and gets no check-in,
+    and one never confirmed is erased at ``unconfirmed_expires_at``.
     An address that is not one place (a whole street, a district) or unknown: 422 naming ``address`` with what it
     matched. Rate-limited per client address (429)."""
     rt = _runtime(request)
     await rt.intake_limits.check(field="registration", registration=client_address(request))
     reg, token = await flows.register(store=rt.store, intake=rt, payload=body)
     await flows.send_codes(store=rt.store, settings=rt.settings, producer=await rt.api_producer(), reg=reg)
-    return {**registration_out(reg).model_dump(), "token": token}
+    return {**_out(rt, reg).model_dump(), "token": token}
 
 
 @router.get("/api/v1/registry/registrations/{registration_id}", response_model=RegistrationOut, responses=HOLDER)
 async def read_registration(registration_id: str, request: Request,
                             token: str = Depends(holder_token)) -> RegistrationOut:
     """The registration as its holder reads it (contacts masked)."""
-    return registration_out(await flows.held(store=_runtime(request).store, registration_id=registration_id,
-                                             token=token))
+    rt = _runtime(request)
+    return _out(rt, await flows.held(store=rt.store, registration_id=registration_id, token=token))
 
 
 @router.patch("/api/v1/registry/registrations/{registration_id}", response_model=RegistrationOut,
@@ -71,7 +76,7 @@ async def patch_registration(registration_id: str, body: RegistrationPatch, requ
     reg = await flows.patch(store=rt.store, intake=rt, registration_id=registration_id, token=token, payload=body)
     if body.channels is not None:
         await flows.send_codes(store=rt.store, settings=rt.settings, producer=await rt.api_producer(), reg=reg)
-    return registration_out(reg)
+    return _out(rt, reg)
 
 
 @router.delete("/api/v1/registry/registrations/{registration_id}", response_model=RegistrationDeleted,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime, timedelta
 
 import pytest
 
+from alerts.registry.flows import erase_unconfirmed
 from alerts.registry.repository import REGISTRY
 from tests.alerts.delivery.peers import INSIDE
 from tests.alerts.registry.conftest import mail_text, mailed_system, read_all_topics, register, registrant_body
@@ -58,6 +60,8 @@ async def test_a_self_registration_is_pending_until_confirmed_then_checked_on_th
     assert made["location"]["lat"] == INSIDE[0] and made["location"]["geo_precision"] == "exact"
     assert [c["contact"] for c in made["channels"]] == ["r***@example.org"]  # masked, even to the holder
     assert made["pending_confirmation"] == ["email-0"]
+    made_at = datetime.fromisoformat(made["created_at"])  # never confirmed in 3 days (the default): erased then
+    assert datetime.fromisoformat(made["unconfirmed_expires_at"]) == made_at + timedelta(days=3)
 
     # the code arrives by email; the entry is pending: an alert covering it sends it no check-in
     await eventually(lambda: box.count("rosa.parks@example.org") == 1)
@@ -108,6 +112,12 @@ async def test_a_self_registration_is_pending_until_confirmed_then_checked_on_th
     assert changed.status_code == 200, changed.text
     assert changed.json()["needs"] == ["hearing"] and changed.json()["status"] == "pending_confirmation"
     assert changed.json()["pending_confirmation"] == ["sms-0"]  # the email kept its confirmation
+    assert changed.json()["unconfirmed_expires_at"] is None  # it was active: it stays, and stays covered
+    three = await system.http.post("/api/v1/alerts", json=alert_body(), headers=system.auth("alert_originator"))
+    assert three.status_code == 202, three.text
+    await eventually(lambda: box.count("rosa.parks@example.org") == 3)  # the confirmed email is checked on
+    assert "Are you safe?" in mail_text(box.by_rcpt["rosa.parks@example.org"][2])
+    assert rid in [o.registrant_id for o in await repo.for_alert(three.json()["id"])]
 
     # another token, or none, or an unknown id: the same answer
     other = await system.http.post(PATH, json=body(name="Someone Else", registered_by="self", caregiver=None,
@@ -183,3 +193,19 @@ async def test_registrations_are_rate_limited_per_address(mailed):
     assert r.status_code == 429 and r.headers["Retry-After"], r.text
     assert r.json()["detail"].startswith("registration: at most 3 per 1 hour from one address "
                                          "(EMERGENCY_REGISTRY_REGISTER_RATE)"), r.text
+
+
+async def test_a_registration_never_confirmed_is_erased_when_its_time_is_up(mailed):
+    system, _ = mailed
+    r = await system.http.post(PATH, json=body(channels=[{"type": "email", "address": "not.mine@example.org"}]))
+    assert r.status_code == 201, r.text
+    rid, token, expires = r.json()["id"], r.json()["token"], datetime.fromisoformat(r.json()["unconfirmed_expires_at"])
+    settings, store = system.runtime.settings, system.runtime.store
+    assert await erase_unconfirmed(store=store, settings=settings, now=expires - timedelta(minutes=1)) == 0
+    assert (await system.http.get(f"{PATH}/{rid}", headers=bearer(token))).status_code == 200
+    assert await erase_unconfirmed(store=store, settings=settings, now=expires + timedelta(minutes=1)) == 1
+    assert (await system.http.get(f"{PATH}/{rid}", headers=bearer(token))).status_code == 404
+    assert await store.repository(REGISTRY).get(rid) is None
+    trail = (await system.http.get("/api/v1/registry/audit", headers=system.auth("registry_officer"))).json()
+    expired = [a for a in trail["items"] if a["action"] == "registrations.expire"]
+    assert [a["entries"] for a in expired] == [[rid]] and "not.mine" not in str(trail)

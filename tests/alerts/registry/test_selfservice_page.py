@@ -41,6 +41,8 @@ async def test_register_confirm_and_delete_in_chromium(mailed):  # noqa: F811
         assert "r***@example.org" in await page.text_content("#contacts")
         assert len(await page.text_content("#token")) >= 40
         assert await page.get_attribute("#status", "data-status") == "pending_confirmation"
+        # the page says when an unconfirmed registration is erased (in Spanish: the page's language)
+        assert "si ningún contacto se confirma antes del" in await page.text_content("#status")
 
         await eventually(lambda: box.count("rosa.parks@example.org") == 1)
         text = mail_text(box.by_rcpt["rosa.parks@example.org"][0])

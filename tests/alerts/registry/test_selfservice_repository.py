@@ -52,9 +52,29 @@ async def test_pending_entries_are_kept_but_not_covered_until_active(store):  # 
     assert await repo.notice(job("registrant:reg-pending", confirm_key(registrant_id="reg-pending",
                                                                        channel_id="email-0", version=1))) is None
 
-    back = active.model_copy(update={"status": "pending_confirmation", "version": 3})
+    back = active.model_copy(update={"status": "pending_confirmation", "version": 3})  # never marked active
     assert await repo.save(back, expected_version=2)
     assert [r[0] for r in await repo.locations()] == ["reg-active"]
+    # once active, a changed contact to confirm keeps the entry covered (its confirmed contacts are used)
+    assert await repo.save(back.model_copy(update={"version": 4, "activated_at": utcnow()}), expected_version=3)
+    assert sorted(r[0] for r in await repo.locations()) == ["reg-active", "reg-pending"]
+    back = back.model_copy(update={"version": 4})
     assert await repo.delete("reg-pending")
     assert await repo.get("reg-pending") is None and await repo.count() == 1
-    assert not await repo.save(back, expected_version=3)  # gone
+    assert not await repo.save(back, expected_version=4)  # gone
+
+
+async def test_only_entries_never_active_and_older_than_the_limit_are_erased(store):  # noqa: F811
+    repo = store.repository(REGISTRY)
+    now = utcnow()
+    old, recent = now - timedelta(days=4), now - timedelta(hours=2)
+    await repo.create(pending("reg-old-unconfirmed").model_copy(update={"created_at": old}))
+    await repo.create(pending("reg-new-unconfirmed").model_copy(update={"created_at": recent}))
+    await repo.create(pending("reg-old-was-active").model_copy(update={"created_at": old, "activated_at": old}))
+    await repo.create(registrant("reg-old-officer").model_copy(update={"created_at": old}))
+    assert await repo.erase_unconfirmed(created_before=now - timedelta(days=3)) == ["reg-old-unconfirmed"]
+    assert await repo.get("reg-old-unconfirmed") is None
+    assert sorted(r.id for r in await repo.page(after=None, limit=10)) == [
+        "reg-new-unconfirmed", "reg-old-officer", "reg-old-was-active"]
+    assert await repo.erase_unconfirmed(created_before=now - timedelta(days=3)) == []
+    assert await repo.erase_unconfirmed(created_before=now, limit=1) == ["reg-new-unconfirmed"]

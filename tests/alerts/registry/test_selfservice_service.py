@@ -4,18 +4,21 @@ the confirmation notice's key, and the message in the registrant's language with
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
 from alerts.delivery.models import ChannelType
 from alerts.registry.models import CaregiverIn
 from alerts.registry.selfservice.service import (
+    activated,
     confirm_key,
     confirm_target,
     confirmation_message,
     consent_at,
     source_of,
     status_of,
+    unconfirmed_expiry,
 )
 from alerts.subscriptions.models import StoredChannel
 from emergency.errors import ValidationFailed
@@ -59,3 +62,25 @@ def test_the_message_is_in_the_registrants_language_with_the_code_once(language,
     assert word in m.wea_long and m.link == "https://alerts.example.org/registry"
     assert re.findall(r"\d{6}", m.wea_long) == ["042917"] and "042917" in m.wea_short
     assert "Ada" not in m.wea_long + m.headline + (m.instruction or "")
+
+
+def test_an_entry_is_activated_once_and_only_a_never_active_one_expires():
+    now = utcnow()
+    new = registrant("reg-new").model_copy(update={"status": "pending_confirmation", "source": "self",
+                                                     "created_at": now - timedelta(hours=1), "updated_at": None})
+    assert new.awaiting_first_confirmation
+    assert unconfirmed_expiry(new, ttl_s=7200) == now + timedelta(hours=1)
+    assert activated(old=new, update={"status": "pending_confirmation"}, now=now) == {"status": "pending_confirmation"}
+    confirmed = new.model_copy(update=activated(old=new, update={"status": "active"}, now=now))
+    assert confirmed.activated_at == now and unconfirmed_expiry(confirmed, ttl_s=7200) is None
+
+    later = now + timedelta(days=2)  # a changed contact to confirm: pending, but active once, so kept and covered
+    changed = confirmed.model_copy(update=activated(old=confirmed, update={"status": "pending_confirmation"},
+                                                    now=later))
+    assert changed.activated_at == now and not changed.awaiting_first_confirmation
+    assert unconfirmed_expiry(changed, ttl_s=7200) is None
+
+    # an entry stored active before activated_at existed counts as active since its last change
+    legacy = registrant("reg-old").model_copy(update={"status": "active", "updated_at": now - timedelta(days=9)})
+    assert activated(old=legacy, update={"status": "pending_confirmation"}, now=now)["activated_at"] == \
+        now - timedelta(days=9)
