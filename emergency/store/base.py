@@ -151,6 +151,10 @@ class Store(Protocol):
         the picture at a time)."""
         ...
     async def retry_failed(self, seqs: list[int] | None = None) -> list[int]: ...
+    async def latest_accepted(self, event_id: str, topic: str) -> Envelope | None:
+        """The version of ``event_id`` journaled last on ``topic`` (published or not, on the map or not yet), not
+        counting versions the processors gave up on (dead-lettered); None when none was accepted."""
+        ...
     async def mark_applied(self, events: list[tuple[str, datetime]], at: datetime) -> int:
         """Mark the unapplied journal rows of each ``(event_id, received_at)`` applied, up to that ``received_at``
         (for topics whose effect is not in the projection, such as ``alerts.subscriptions``); how many."""

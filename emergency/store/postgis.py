@@ -346,6 +346,12 @@ class PostGISStore:
         doc = await self.pool.fetchval("SELECT envelope::text FROM events WHERE id = $1", event_id)
         return Envelope.model_validate_json(doc) if doc else None
 
+    async def latest_accepted(self, event_id: str, topic: str) -> Envelope | None:
+        payload = await self.pool.fetchval(
+            "SELECT payload FROM outbox WHERE event_id = $1 AND topic = $2 AND failed_at IS NULL "
+            "ORDER BY seq DESC LIMIT 1", event_id, topic)
+        return Envelope.model_validate_json(bytes(payload)) if payload is not None else None
+
     async def count_events(self) -> int:
         return await self.pool.fetchval("SELECT count(*) FROM events")
 

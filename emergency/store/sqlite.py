@@ -382,6 +382,12 @@ class SQLiteStore:
         row = await self._run(lambda c: c.execute("SELECT envelope FROM events WHERE id = ?", (event_id,)).fetchone())
         return Envelope.model_validate_json(row[0]) if row else None
 
+    async def latest_accepted(self, event_id: str, topic: str) -> Envelope | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT payload FROM outbox WHERE event_id = ? AND topic = ? AND failed_at IS NULL "
+            "ORDER BY seq DESC LIMIT 1", (event_id, topic)).fetchone())
+        return Envelope.model_validate_json(row[0]) if row else None
+
     async def count_events(self) -> int:
         return (await self._run(lambda c: c.execute("SELECT count(*) FROM events").fetchone()))[0]
 

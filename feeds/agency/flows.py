@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -13,9 +14,18 @@ from pydantic import BaseModel, Field
 from emergency.auth.audit import AuditRepository, audit_entry
 from emergency.auth.models import TokenRecord
 from emergency.config import Settings
-from emergency.errors import ConfigError, Forbidden, NotFound, RequestRefused, Unavailable, ValidationFailed
+from emergency.errors import (
+    ConfigError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RequestRefused,
+    Unavailable,
+    ValidationFailed,
+)
 from emergency.events import Envelope, utcnow
 from emergency.store.base import OnConflict
+from emergency.store.leases import LeaseRepository, holder_name
 from emergency.stream.topics import RAW_AGENCY
 from emergency.timebounds import utc_text
 from feeds.agency.bulk import RowError, ignored_columns, parse_row, read_table
@@ -49,9 +59,48 @@ from mapping.regions import Region, load_region
 
 
 class EventLookup(Protocol):
-    """Where the current version of an event is read (the store's projection is one)."""
+    """Where an item's versions are read: the journal (every accepted version) and the projection (the map's);
+    the store is both."""
 
     async def get_event(self, event_id: str) -> Envelope | None: ...
+
+    async def latest_accepted(self, event_id: str, topic: str) -> Envelope | None: ...
+
+
+WRITER_TTL_S = 30.0  # longest an item's lease is held (a crashed holder's lease lapses after it)
+WRITER_WAIT_S = 5.0  # how long a change waits for another change of the same item before 409
+
+
+async def current_version(events: EventLookup, event_id: str) -> Envelope | None:
+    """The newest version of an agency item: the one accepted last on raw.agency, which may not be on the map
+    yet (a DELETE or a fulfilment right after a submission acts on it, not on the older version the map still
+    shows), or the map's when it is as new (the map's copy carries what the processors added; the expiry sweep
+    ends items there)."""
+    accepted, shown = await asyncio.gather(events.latest_accepted(event_id, RAW_AGENCY), events.get_event(event_id))
+    if accepted is None or (shown is not None and shown.received_at >= accepted.received_at):
+        return shown
+    return accepted
+
+
+@asynccontextmanager
+async def one_writer(leases: LeaseRepository | None, *, item_id: str, field: str) -> AsyncIterator[None]:
+    """Hold the item's lease (``agency-item:<id>``, across processes) while its next version is built from the
+    current one and journaled, so two changes at once (two fulfilments) never build on the same version and
+    one of them is lost. Another change holding it past ``WRITER_WAIT_S``: 409 naming ``field``."""
+    if leases is None:  # one writer only (the CLI's bulk upload, a test)
+        yield
+        return
+    name, holder = f"agency-item:{item_id}", holder_name()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WRITER_WAIT_S
+    while not await leases.acquire(name, holder, WRITER_TTL_S):
+        if loop.time() >= deadline:
+            raise Conflict(field, "another change to this item is being recorded at the same time; retry")
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        await leases.release(name, holder)
 
 
 @dataclass(frozen=True)
@@ -90,7 +139,7 @@ async def submit_road_closure(*, closure: RoadClosureIn, principal: TokenRecord,
     in ``events`` names its owner), and journal it on raw.agency; the answer echoes what was understood."""
     prepared = await asyncio.to_thread(prepare_road_closure, closure=closure, principal=principal, settings=settings)
     if closure.reference:
-        check_owner(existing=await events.get_event(prepared.event.id), principal=principal,
+        check_owner(existing=await current_version(events, prepared.event.id), principal=principal,
                     reference=closure.reference)
     accepted = await submitter.submit(prepared.event, RAW_AGENCY, on_conflict=prepared.on_conflict)
     await _audit(audit, principal=principal, action="road-closures.submit", target=accepted.event_id,
@@ -132,14 +181,26 @@ def prepare_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: Tok
 async def submit_agency_input(*, kind: InputKind, item: AgencyInputIn, principal: TokenRecord, submitter: Submitter,
                               events: EventLookup, settings: Settings,
                               audit: AuditRepository | None = None, photos: Sequence[StoredPhoto] = (),
-                              photo_repository: PhotoRepository | None = None) -> InputAccepted:
-    """Check that the reference is the agency's own (the current version in ``events`` names its owner),
-    build and check the input, and journal it on raw.agency (a resubmitted reference is a new version).
+                              photo_repository: PhotoRepository | None = None,
+                              leases: LeaseRepository | None = None) -> InputAccepted:
+    """Check that the reference is the agency's own (the current version names its owner), build and check the
+    input, and journal it on raw.agency (a resubmitted reference is a new version), holding the item's lease
+    (``one_writer``) so a fulfilment recorded meanwhile is not lost.
 
     ``photos`` (stored by ``feeds.photos``; damage reports) are attached in ``photo_repository`` before it is
     journaled and replace the item's photos; a resubmission without photos keeps the current version's."""
     event_id = input_id(agency_id=agency_id_of(principal=principal), slug=kind.slug, reference=item.reference)
-    existing = await events.get_event(event_id)
+    async with one_writer(leases, item_id=event_id, field="reference"):
+        return await _submit_input(kind=kind, item=item, principal=principal, submitter=submitter, events=events,
+                                   settings=settings, audit=audit, photos=photos, photo_repository=photo_repository,
+                                   event_id=event_id)
+
+
+async def _submit_input(*, kind: InputKind, item: AgencyInputIn, principal: TokenRecord, submitter: Submitter,
+                        events: EventLookup, settings: Settings, audit: AuditRepository | None,
+                        photos: Sequence[StoredPhoto], photo_repository: PhotoRepository | None,
+                        event_id: str) -> InputAccepted:
+    existing = await current_version(events, event_id)
     check_owner(existing=existing, principal=principal, reference=item.reference, what=kind.title)
     prepared = await asyncio.to_thread(prepare_agency_input, kind=kind, item=item, principal=principal,
                                        settings=settings, existing=existing)
@@ -160,8 +221,9 @@ async def submit_agency_input(*, kind: InputKind, item: AgencyInputIn, principal
 
 
 async def _own(*, event_id: str, reference: str, what: str, principal: TokenRecord, events: EventLookup) -> Envelope:
-    """The current version of the agency's own item; NotFound / Forbidden naming ``reference``."""
-    existing = await events.get_event(event_id)
+    """The current version of the agency's own item (accepted, on the map or not yet); NotFound / Forbidden naming
+    ``reference``."""
+    existing = await current_version(events, event_id)
     if existing is None:
         raise NotFound("reference", f"no {what} {reference} of {agency_of(principal=principal)}")
     check_owner(existing=existing, principal=principal, reference=reference, what=what)
@@ -169,21 +231,24 @@ async def _own(*, event_id: str, reference: str, what: str, principal: TokenReco
 
 
 async def end_agency_input(*, kind: InputKind | None, reference: str, principal: TokenRecord, submitter: Submitter,
-                           events: EventLookup, audit: AuditRepository | None = None) -> InputAccepted:
+                           events: EventLookup, audit: AuditRepository | None = None,
+                           leases: LeaseRepository | None = None) -> InputAccepted:
     """Record the agency's item as ended (``kind.ended_status``; a road closure when ``kind`` is None:
-    reopened), so it leaves open maps; ending an ended item again changes nothing."""
+    reopened), so it leaves open maps; ending an ended item again changes nothing. An item accepted but not
+    on the map yet is ended too (its end is journaled after it, so the map never shows it open)."""
     agency_id = agency_id_of(principal=principal)
     if kind is None:
         event_id, what, status = closure_id(agency_id=agency_id, reference=reference), "closure", "reopened"
     else:
         event_id, what, status = input_id(agency_id=agency_id, slug=kind.slug, reference=reference), kind.title, \
             kind.ended_status
-    existing = await _own(event_id=event_id, reference=reference, what=what, principal=principal, events=events)
-    if existing.attributes.get("ended"):
-        return InputAccepted(id=event_id, reference=reference, duplicate=True,
-                             item_status=str(existing.attributes.get("status") or status))
-    await submitter.submit(ended_version(existing=existing, status=status, now=utcnow()), RAW_AGENCY,
-                           on_conflict="append")
+    async with one_writer(leases, item_id=event_id, field="reference"):
+        existing = await _own(event_id=event_id, reference=reference, what=what, principal=principal, events=events)
+        if existing.attributes.get("ended"):
+            return InputAccepted(id=event_id, reference=reference, duplicate=True,
+                                 item_status=str(existing.attributes.get("status") or status))
+        await submitter.submit(ended_version(existing=existing, status=status, now=utcnow()), RAW_AGENCY,
+                               on_conflict="append")
     await _audit(audit, principal=principal, action=f"{kind.path if kind else 'road-closures'}.end", target=event_id,
                  detail={"reference": reference, "status": status})
     return InputAccepted(id=event_id, reference=reference, item_status=status)
@@ -191,13 +256,16 @@ async def end_agency_input(*, kind: InputKind | None, reference: str, principal:
 
 async def update_shelter_occupancy(*, reference: str, update: OccupancyIn, principal: TokenRecord,
                                    submitter: Submitter, events: EventLookup,
-                                   audit: AuditRepository | None = None) -> InputAccepted:
-    """The cheap, frequent update: a shelter's occupancy (at most its capacity) and status, as a new version."""
+                                   audit: AuditRepository | None = None,
+                                   leases: LeaseRepository | None = None) -> InputAccepted:
+    """The cheap, frequent update: a shelter's occupancy (at most its capacity) and status, as a new version of
+    the current one (under the item's lease: a resubmission meanwhile is not undone)."""
     event_id = input_id(agency_id=agency_id_of(principal=principal), slug=SHELTERS.slug, reference=reference)
-    existing = await _own(event_id=event_id, reference=reference, what=SHELTERS.title, principal=principal,
-                          events=events)
-    event = updated_occupancy(existing=existing, update=update, now=utcnow())
-    await submitter.submit(event, RAW_AGENCY, on_conflict="append")
+    async with one_writer(leases, item_id=event_id, field="reference"):
+        existing = await _own(event_id=event_id, reference=reference, what=SHELTERS.title, principal=principal,
+                              events=events)
+        event = updated_occupancy(existing=existing, update=update, now=utcnow())
+        await submitter.submit(event, RAW_AGENCY, on_conflict="append")
     a = event.attributes
     await _audit(audit, principal=principal, action="shelters.occupancy", target=event_id,
                  detail={"reference": reference, "occupancy": a["occupancy"], "status": a["status"]})
@@ -207,17 +275,20 @@ async def update_shelter_occupancy(*, reference: str, update: OccupancyIn, princ
 
 async def fulfil_resource_request(*, request_id: str, fulfilment: FulfilmentIn, principal: TokenRecord,
                                   submitter: Submitter, events: EventLookup,
-                                  audit: AuditRepository | None = None) -> InputAccepted:
+                                  audit: AuditRepository | None = None,
+                                  leases: LeaseRepository | None = None) -> InputAccepted:
     """Another agency fulfils (part of) a resource request, named by its id as the map shows it; the
-    request's new version records who delivered how much and its status."""
-    existing = await events.get_event(request_id)
-    if existing is None or existing.category != RESOURCE_REQUESTS.category:
-        raise NotFound("request_id", "no resource request with this id")
-    if existing.attributes.get("agency_id") == agency_id_of(principal=principal):
-        raise Forbidden("request_id", "an agency does not fulfil its own request: update or cancel it instead")
-    event = fulfilled_version(existing=existing, fulfilment=fulfilment, agency=agency_of(principal=principal),
-                              agency_id=agency_id_of(principal=principal), now=utcnow())
-    await submitter.submit(event, RAW_AGENCY, on_conflict="append")
+    request's new version records who delivered how much and its status. Built from the version accepted
+    last, under the request's lease: two fulfilments at once, or one right after another, both count."""
+    async with one_writer(leases, item_id=request_id, field="request_id"):
+        existing = await current_version(events, request_id)
+        if existing is None or existing.category != RESOURCE_REQUESTS.category:
+            raise NotFound("request_id", "no resource request with this id")
+        if existing.attributes.get("agency_id") == agency_id_of(principal=principal):
+            raise Forbidden("request_id", "an agency does not fulfil its own request: update or cancel it instead")
+        event = fulfilled_version(existing=existing, fulfilment=fulfilment, agency=agency_of(principal=principal),
+                                  agency_id=agency_id_of(principal=principal), now=utcnow())
+        await submitter.submit(event, RAW_AGENCY, on_conflict="append")
     a = event.attributes
     await _audit(audit, principal=principal, action="resource-requests.fulfil", target=request_id,
                  detail={"quantity": a["fulfilments"][-1]["quantity"], "for_agency_id": a.get("agency_id")})
@@ -329,7 +400,7 @@ async def submit_bulk(*, kind_path: str, data: bytes, principal: TokenRecord, su
     existing: dict[str, Envelope | None] = {}
     for start in range(0, len(ids), SUBMIT_CHUNK):
         chunk = ids[start:start + SUBMIT_CHUNK]
-        existing.update(zip(chunk, await asyncio.gather(*(events.get_event(i) for i in chunk)), strict=True))
+        existing.update(zip(chunk, await asyncio.gather(*(current_version(events, i) for i in chunk)), strict=True))
     prepared = await asyncio.to_thread(prepare_bulk, kind_path=kind_path, items=items, principal=principal,
                                        settings=settings, existing=existing)
     refused = [p for p in prepared if isinstance(p, BulkRow)]

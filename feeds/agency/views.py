@@ -16,6 +16,7 @@ from emergency.auth.tokens import Role
 from emergency.events import utcnow
 from emergency.layers import REGISTRY, ROAD_CLOSURES
 from emergency.store.base import EventQuery
+from emergency.store.leases import LEASES
 from feeds.agency.flows import (
     BULK_KINDS,
     BulkResult,
@@ -66,7 +67,8 @@ async def delete_road_closure(request: Request, reference: str = REFERENCE,
     """Reopen the road: the closure leaves open maps (a ``remove`` on the change feed)."""
     runtime = request.app.state.runtime
     return await end_agency_input(kind=None, reference=reference, principal=principal, submitter=runtime,
-                                  events=runtime.store, audit=runtime.store.repository(AUDIT))
+                                  events=runtime.store, audit=runtime.store.repository(AUDIT),
+                                  leases=runtime.store.repository(LEASES))
 
 
 def _post(kind: InputKind):
@@ -75,7 +77,8 @@ def _post(kind: InputKind):
         runtime = request.app.state.runtime
         return await submit_agency_input(kind=kind, item=item, principal=principal, submitter=runtime,
                                          events=runtime.store, settings=runtime.settings,
-                                     audit=runtime.store.repository(AUDIT))
+                                         audit=runtime.store.repository(AUDIT),
+                                         leases=runtime.store.repository(LEASES))
 
     post.__annotations__["item"] = kind.model
     post.__doc__ = (f"Accept a {kind.title} and echo what was understood; resubmitting the same ``reference`` "
@@ -89,7 +92,8 @@ def _delete(kind: InputKind):
                      principal: TokenRecord = Depends(require(Role.agency))) -> InputAccepted:
         runtime = request.app.state.runtime
         return await end_agency_input(kind=kind, reference=reference, principal=principal, submitter=runtime,
-                                      events=runtime.store, audit=runtime.store.repository(AUDIT))
+                                      events=runtime.store, audit=runtime.store.repository(AUDIT),
+                                      leases=runtime.store.repository(LEASES))
 
     delete.__doc__ = f"End the agency's {kind.title} (status {kind.ended_status}): it leaves open maps."
     delete.__name__ = f"delete_{kind.slug}"
@@ -102,7 +106,8 @@ def _post_with_photos(kind: InputKind):
         item, photos = await read_submission(request, model=kind.model, part="report", settings=runtime.settings)
         return await submit_agency_input(kind=kind, item=item, principal=principal, submitter=runtime,
                                          events=runtime.store, settings=runtime.settings,
-                                         audit=runtime.store.repository(AUDIT), photos=photos,
+                                         audit=runtime.store.repository(AUDIT),
+                                         leases=runtime.store.repository(LEASES), photos=photos,
                                          photo_repository=runtime.store.repository(PHOTOS))
 
     post.__doc__ = (f"Accept a {kind.title} and echo what was understood; resubmitting the same ``reference`` "
@@ -138,7 +143,8 @@ async def patch_shelter(update: OccupancyIn, request: Request, reference: str = 
     """Update a shelter's occupancy (and status): the frequent, cheap update."""
     runtime = request.app.state.runtime
     return await update_shelter_occupancy(reference=reference, update=update, principal=principal,
-                                          submitter=runtime, events=runtime.store, audit=runtime.store.repository(AUDIT))
+                                          submitter=runtime, events=runtime.store, audit=runtime.store.repository(AUDIT),
+                                          leases=runtime.store.repository(LEASES))
 
 
 @router.post("/resource-requests/{request_id}/fulfilments", status_code=202, response_model=InputAccepted,
@@ -152,7 +158,8 @@ async def post_fulfilment(fulfilment: FulfilmentIn, request: Request,
     """Another agency delivers part or all of a resource request."""
     runtime = request.app.state.runtime
     return await fulfil_resource_request(request_id=request_id, fulfilment=fulfilment, principal=principal,
-                                         submitter=runtime, events=runtime.store, audit=runtime.store.repository(AUDIT))
+                                         submitter=runtime, events=runtime.store, audit=runtime.store.repository(AUDIT),
+                                         leases=runtime.store.repository(LEASES))
 
 
 @router.post("/bulk", status_code=202, response_model=BulkResult, responses={

@@ -8,6 +8,7 @@ import pytest
 
 from emergency.events import Envelope, GeoPrecision, Kind, Source
 from emergency.store import EventQuery, open_store
+from emergency.store.base import JournalFailure
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -342,3 +343,20 @@ async def test_journal_until_gives_the_rows_received_by_then_in_journal_order(st
     assert await store.journal_until(early.received_at - timedelta(seconds=1)) == []
     assert await store.journal_until(cut, after=rows[0].seq) == rows[1:]  # the tail after a history checkpoint
     assert await store.journal_until(cut, after=rows[1].seq) == []
+
+
+async def test_latest_accepted_is_the_last_version_journaled_on_the_topic_not_dead_lettered(store):
+    """What a change to an item builds on before the map has it: the newest accepted version (issue 14)."""
+    assert await store.latest_accepted("req", "raw.agency") is None
+    v1 = ev("req", received=T0, text="first")
+    v2 = ev("req", received=T0 + timedelta(minutes=1), text="second")
+    await store.accept(v1, "raw.agency", "req", "append")
+    await store.accept(v2, "raw.agency", "req", "append")
+    await store.accept(ev("req", received=T0 + timedelta(minutes=2), text="elsewhere"), "raw.citizen", "req", "append")
+    assert (await store.latest_accepted("req", "raw.agency")).text == "second"  # not on the map: still found
+    assert await store.count_events() == 0
+    await store.upsert_events([v2])  # on the map now (its journal rows applied)
+    await store.accept(ev("req", received=T0 + timedelta(minutes=3), text="refused"), "raw.agency", "req", "append")
+    assert await store.mark_failed([JournalFailure("req", T0 + timedelta(minutes=3), "bad geometry")], T0) >= 1
+    latest = await store.latest_accepted("req", "raw.agency")
+    assert latest.text == "second" and latest.received_at == v2.received_at  # a dead-lettered version is skipped

@@ -4,6 +4,7 @@ jurisdiction refusals (403 naming ``geometry``), bad input (422 naming the field
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from emergency.auth.tokens import Role, create_token
@@ -184,6 +185,39 @@ async def test_resource_request_fulfilments_by_other_agencies(system):
     r = await system.http.post(f"{AGENCY}/resource-requests/agency:x:resource:none/fulfilments", json={"quantity": 1},
                                headers=helper)
     assert r.status_code == 404
+
+
+async def test_fulfilments_at_once_or_right_after_the_request_all_count(system):
+    """Each change builds on the version accepted last, one writer at a time: nothing waits for the map, and no
+    fulfilment overwrites another (before: 404 until the request was on the map, and the later of two at once
+    replaced the earlier)."""
+    helpers = []
+    for name in ("Multnomah County", "Clackamas County"):
+        token, _ = await create_token(system.runtime.store, name=name, roles=[Role.agency], agency=name,
+                                      jurisdiction=SEATTLE)
+        helpers.append({"Authorization": f"Bearer {token}"})
+    r = await system.http.post(f"{AGENCY}/resource-requests", json=resource("R5"), headers=system.auth("agency"))
+    assert r.status_code == 202, r.text
+    rid = r.json()["id"]
+    url = f"{AGENCY}/resource-requests/{rid}/fulfilments"
+    answers = await asyncio.gather(*(system.http.post(url, json={"quantity": 100}, headers=helpers[i % 2])
+                                     for i in range(6)),  # at once, and before the request reached the map
+                                   system.http.post(f"{AGENCY}/resource-requests", headers=system.auth("agency"),
+                                                    json=resource("R5", priority="critical")))
+    assert [a.status_code for a in answers] == [202] * 7, [a.text for a in answers]
+    assert sorted(a.json()["understood"]["fulfilled_quantity"] for a in answers[:6]) == [100, 200, 300, 400, 500,
+                                                                                          600]
+    props = (await features(system, LAYERS["resource-requests"]))[rid]["properties"]
+    assert props["priority"] == "critical"  # the owner's resubmission meanwhile is kept too
+    assert props["fulfilled_quantity"] == 600 and props["remaining_quantity"] == 400
+    assert sorted(f["agency"] for f in props["fulfilments"]) == ["Clackamas County"] * 3 + ["Multnomah County"] * 3
+
+    # an item ended right after it was submitted: ended (not 404), and never left open on the map
+    r = await system.http.post(f"{AGENCY}/shelters", json=shelter("S7"), headers=system.auth("agency"))
+    assert r.status_code == 202, r.text
+    gone = await system.http.delete(f"{AGENCY}/shelters/S7", headers=system.auth("agency"))
+    assert gone.status_code == 200 and gone.json()["item_status"] == "closed", gone.text
+    assert r.json()["id"] not in await features(system, LAYERS["shelters"])
 
 
 async def test_evacuation_order_by_zone_codes_suggests_an_alert(system):
