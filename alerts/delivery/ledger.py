@@ -22,7 +22,7 @@ from typing import Protocol
 from emergency.store.base import parse_ts, ts
 from emergency.store.repository import PostGISRepository, RepositorySpec, SQLiteRepository
 
-DONE = ("sent", "delivered", "acknowledged", "failed")  # a row in one of these states is never sent again
+DONE = ("sent", "delivered", "acknowledged", "failed", "skipped")  # a row in one of these states is never sent again
 STATES = ("queued", "sending", *DONE)
 
 

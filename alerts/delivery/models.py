@@ -73,7 +73,9 @@ class DeliveryJob(BaseModel):
     created_at: datetime
 
 
-ReceiptState = Literal["queued", "sent", "delivered", "failed", "acknowledged"]
+ReceiptState = Literal["queued", "sent", "delivered", "failed", "acknowledged", "skipped"]
+"""``skipped``: a ``Notice`` job with nothing left to send when its turn came (the check-in was answered, the
+facility notification acknowledged, the reporter's status moved on): done, not a failure, not dead-lettered."""
 
 
 class Receipt(BaseModel):
@@ -130,6 +132,13 @@ class SendFailed(Exception):
         self.reason = reason
         self.retry = retry
         self.retry_after_s = retry_after_s
+
+
+class NothingToSend(SendFailed):
+    """A ``Notice`` job whose owner has nothing to send any more (answered, acknowledged, superseded, gone)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retry=False)
 
 
 class Channel(Protocol):

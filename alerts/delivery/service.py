@@ -74,11 +74,13 @@ def curve(*, elapsed: list[float]) -> list[list[float]]:
 def summarise(*, rows: list[Progress], issued: dict[str, datetime]) -> dict[str, Any]:
     """Counts per state and the delivery curve of some deliveries; times from each one's version's issue."""
     targeted = len(rows)
-    counts = {"targeted": targeted, "queued": 0, "sent": 0, "delivered": 0, "failed": 0, "acknowledged": 0}
+    counts = {"targeted": targeted, "queued": 0, "sent": 0, "delivered": 0, "failed": 0, "acknowledged": 0,
+              "skipped": 0}
     elapsed: list[float] = []
     for p in rows:
         counts["queued"] += p.state in ("queued", "sending")
         counts["failed"] += p.state == "failed"
+        counts["skipped"] += p.state == "skipped"  # a notice answered before its turn: not a failure
         counts["sent"] += p.sent_at is not None
         counts["delivered"] += p.delivered_at is not None
         counts["acknowledged"] += p.acknowledged_at is not None

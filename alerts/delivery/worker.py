@@ -10,8 +10,10 @@ redelivery dedupe; its receipt is published again, so receipts are at least once
 rendered, the contact read from the directory (gone → failed for good), and the channel sends. A send that
 may succeed later (``SendFailed(retry=True)``, or any unexpected error of the channel) is tried again after
 an exponential back-off with full jitter until the job's ``expires``, then failed and dead-lettered with the
-reason; ``retry=False`` fails it at once (dead-lettered too). Offsets are committed up to the lowest record
-not finished, so a crash re-reads only unfinished jobs.
+reason; ``retry=False`` fails it at once (dead-lettered too). A ``Notice`` job whose owner has nothing to send
+any more (an answered check-in, an acknowledged facility notification) is ``skipped``: done, with its reason
+in the ledger and on its receipt, neither a failure nor a dead letter. Offsets are committed up to the lowest
+record not finished, so a crash re-reads only unfinished jobs.
 
 What remains in the crash window: a process that dies after the channel's peer accepted a message and before
 the ledger says ``sent`` leaves the row ``sending``; the job is read again and sent again with the same
@@ -35,7 +37,16 @@ from pydantic import ValidationError
 
 from alerts.delivery.fanout import broadcast_contact
 from alerts.delivery.ledger import DELIVERIES, Delivery
-from alerts.delivery.models import DELIVERY_TOPICS, Channel, DeliveryJob, Directory, Receipt, Rendered, SendFailed
+from alerts.delivery.models import (
+    DELIVERY_TOPICS,
+    Channel,
+    DeliveryJob,
+    Directory,
+    NothingToSend,
+    Receipt,
+    Rendered,
+    SendFailed,
+)
 from alerts.delivery.render import ack_url, render
 from emergency.config import Settings
 from emergency.events import utcnow
@@ -282,6 +293,8 @@ class ChannelRunner:
             if contact is None:
                 raise SendFailed(GONE, retry=False)
             receipt = await self.channel.send(job, contact, message)
+        except NothingToSend as nothing:
+            return await self._skipped(job, row, nothing.reason, producer, acks)
         except Exception as exc:
             if is_transient(exc) and not isinstance(exc, SendFailed):
                 raise
@@ -314,8 +327,16 @@ class ChannelRunner:
         notice = getattr(self.directory, "notice", None)
         message = await notice(job) if notice is not None else None
         if message is None:
-            raise SendFailed("nothing to send: the notice is answered or gone", retry=False)
+            raise NothingToSend("nothing to send: the notice is answered or gone")
         return message
+
+    async def _skipped(self, job: DeliveryJob, row: Delivery, reason: str, producer: AIOKafkaProducer,
+                       acks: list[asyncio.Future]) -> None:
+        """A notice with nothing left to send: ``skipped`` in the ledger and on its receipt (no dead letter)."""
+        now = utcnow()
+        marked = await self.ledger.mark(job.delivery_id, "skipped", now, failure=reason)
+        acks.append(await self._receipt(producer, receipt_of(marked or row, "skipped", now, reason=reason)))
+        log.info("%s: delivery %s skipped: %s", self.group, job.delivery_id[:12], reason)
 
     async def _failed(self, job: DeliveryJob, row: Delivery, failure: SendFailed, producer: AIOKafkaProducer,
                       rec: ConsumerRecord, acks: list[asyncio.Future]) -> float | None:

@@ -6,14 +6,22 @@ need first; every read is audited; and no name, contact or need is on any public
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime, timedelta
 
 from alerts.delivery.ledger import DELIVERIES
+from alerts.delivery.models import ChannelType
+from alerts.delivery.notices import Notice, send_notices
 from alerts.registry.repository import REGISTRY
+from alerts.registry.service import notice_key
+from emergency.stream.producer import start_producer, stop_producer
+from emergency.stream.topics import ALERTS_RECEIPTS, DEAD_LETTER
 from tests.alerts.delivery.peers import INSIDE, OUTSIDE
 from tests.alerts.registry.conftest import links_in, mail_text, read_all_topics, register, registrant_body
 from tests.conftest import eventually
 from tests.emergency.assembly.test_durability import alert_body
+from tests.emergency.stream.test_stream import consume_all
 
 PEER_LOGGERS = {"mail.log"}  # the test's SMTP server (aiosmtpd) logs what it receives: it is the recipient's side
 PRIVATE = ("Ada Lovelace", "ada.lovelace@example.org", "Bea Brown", "bea.brown@example.org", "Cy Outside",
@@ -110,6 +118,33 @@ async def test_need_help_opens_a_report_in_the_picture_and_nothing_private_leaks
     ledger = system.runtime.store.repository(DELIVERIES)
     sent = [p for p in await ledger.progress(f"registry:{alert_id}") if p.state == "sent"]
     assert len(sent) == 2
+
+    # a check-in message whose turn comes after the check-in was answered (Bea: safe) is skipped: done, with its
+    # reason, not a failure and not a dead letter
+    [bea_check] = [o for o in await system.runtime.store.repository(REGISTRY).for_alert(alert_id)
+                   if o.registrant_id == bea["id"]]
+    late = Notice(thread=f"registry:{alert_id}", key=notice_key(bea_check.id), person=f"registrant:{bea['id']}",
+                  channel_id="email-1", channel=ChannelType.email, priority=1,
+                  expires=datetime.now(UTC) + timedelta(hours=1))
+    producer = await start_producer(system.settings, system.runtime.bootstrap)
+    try:
+        assert await send_notices(store=system.runtime.store, settings=system.settings, producer=producer,
+                                  notices=[late], now=datetime.now(UTC)) == [late.delivery_id]
+    finally:
+        await stop_producer(producer)
+
+    async def skipped():
+        row = await ledger.get(late.delivery_id)
+        return row if row is not None and row.state == "skipped" else None
+
+    row = await eventually(skipped)
+    assert row.failure == "nothing to send: the notice is answered or gone" and row.sent_at is None
+    receipts = [json.loads(r.value) for r in await consume_all(system.runtime.bootstrap,
+                                                              system.settings.topic(ALERTS_RECEIPTS), 10**6, 3)]
+    assert [r["state"] for r in receipts if r["delivery_id"] == late.delivery_id][-1] == "skipped"
+    letters = await consume_all(system.runtime.bootstrap, system.settings.topic(DEAD_LETTER), 10**6, 3)
+    assert not [d for d in letters if late.delivery_id.encode() in d.value]
+    assert box.count("bea.brown@example.org") == 1
 
     # nothing private on any public answer, topic or log line
     public = await public_texts(system, report_id)
