@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -18,19 +19,29 @@ from alerts.delivery.fanout import alert_languages, alert_version
 from alerts.delivery.models import ChannelType, priority
 from alerts.delivery.notices import GetProducer, Notice, run_rounds, send_notices
 from alerts.push import delivery_area, is_active
-from alerts.registry.models import AuditItem, CheckinOut, Outreach, Registrant, RegistrantIn, Tasking
+from alerts.registry.models import (
+    AuditItem,
+    CheckinOut,
+    Outreach,
+    Registrant,
+    RegistrantIn,
+    RegistrantPatch,
+    Tasking,
+)
 from alerts.registry.repository import REGISTRY, RegistryRepository
+from alerts.registry.selfservice.service import activated, status_of
 from alerts.registry.service import (
     CAREGIVER_CHANNEL,
-    CONFIRM_PREFIX,
     CONFIRM_PRIORITY,
     CONFIRM_VALID,
     PERSON_PREFIX,
     SOURCE_TYPE,
     TASKING_ORDER,
+    caregiver_confirm_key,
     caregiver_reachable,
     caregiver_token_registrant,
     caregiver_token_valid,
+    carried_caregiver,
     covered,
     locate,
     needs_help_report,
@@ -50,7 +61,7 @@ from alerts.registry.service import (
 from emergency.auth.models import TokenRecord
 from emergency.auth.tokens import token_id
 from emergency.config import Settings
-from emergency.errors import Forbidden, NotFound
+from emergency.errors import Conflict, Forbidden, NotFound
 from emergency.events import Envelope, Kind, utcnow
 from emergency.store.base import Store
 from feeds.citizen.service import submit_report, tracking_url
@@ -85,6 +96,48 @@ async def register(*, store: Store, intake: Intake, payload: RegistrantIn, princ
     await audit(store=store, principal=principal, action="registrants.create", entries=[reg.id])
     log.info("registry: registrant %s created", reg.id)
     return reg
+
+
+async def update(*, store: Store, intake: Intake, registrant_id: str, payload: RegistrantPatch,
+                 principal: TokenRecord) -> Registrant:
+    """An officer corrects an entry: each field given replaced (validated as a new entry's), ``version`` checked
+    (409 naming ``version``), audited as ``registrants.update``. A new caregiver phone is asked to confirm."""
+    repo = repository(store)
+    old = await repo.get(registrant_id)
+    if old is None:
+        raise NotFound("registrant_id", "no such registrant")
+    if payload.version is not None and payload.version != old.version:
+        raise Conflict("version", f"the entry is at version {old.version} now: read it again, then change it")
+    now = utcnow()
+    given = payload.model_fields_set
+    changes: dict[str, Any] = {"version": old.version + 1, "updated_at": now}
+    if payload.name is not None:
+        changes["name"] = payload.name.strip()
+    needs = parse_needs(payload.needs) if payload.needs is not None else old.needs
+    changes["needs"] = needs
+    if "language" in given or payload.needs is not None:
+        changes["language"] = parse_language(language=payload.language if "language" in given else old.language,
+                                             needs=needs)
+    if payload.channels is not None:  # an officer's contacts are confirmed; one given again keeps its STOP
+        channels = parse_channels_for_registry(payload.channels, now=now, existing=old.channels)
+        changes["channels"], changes["status"] = channels, status_of(channels)
+    ask = False
+    if "caregiver" in given:
+        changes["caregiver"], ask = carried_caregiver(old=old.caregiver, new=parse_caregiver(payload.caregiver))
+    if payload.consent is not None:
+        changes["consent_at"] = parse_consent(payload.consent, now=now)
+    if payload.address is not None or payload.lat is not None or payload.lon is not None:
+        where = await asyncio.to_thread(locate, address=payload.address, lat=payload.lat, lon=payload.lon,
+                                        geocoder=intake.geocoder)
+        changes.update(lat=where.lat, lon=where.lon, location_label=where.label, geo_precision=where.geo_precision)
+    new = old.model_copy(update=activated(old=old, update=changes, now=now))
+    if not await repo.save(new, expected_version=old.version):
+        raise Conflict("version", "the entry was changed at the same time: read it again, then change it")
+    if ask:  # the timer loop texts the new phone its confirmation link
+        await repo.request_confirmation(new.id)
+    await audit(store=store, principal=principal, action="registrants.update", entries=[new.id])
+    log.info("registry: registrant %s updated (version %d)", new.id, new.version)
+    return new
 
 
 async def audit(*, store: Store, principal: TokenRecord, action: str, entries: list[str],
@@ -274,7 +327,8 @@ async def send_confirmations(*, store: Store, settings: Settings, producer: AIOK
         cg = reg.caregiver if reg is not None else None
         if cg is not None and cg.phone is not None and cg.confirmed_at is None and not cg.stopped:
             await send_notices(store=store, settings=settings, producer=producer, now=now, notices=[
-                Notice(thread=f"registry-caregiver:{rid}", key=f"{CONFIRM_PREFIX}{rid}", person=f"{PERSON_PREFIX}:{rid}",
+                Notice(thread=f"registry-caregiver:{rid}", key=caregiver_confirm_key(registrant_id=rid, version=reg.version),
+                       person=f"{PERSON_PREFIX}:{rid}",
                        channel_id=CAREGIVER_CHANNEL, channel=ChannelType.sms, priority=CONFIRM_PRIORITY,
                        expires=now + CONFIRM_VALID)])
             n += 1

@@ -79,6 +79,29 @@ class RegistrantIn(BaseModel):
     consent: ConsentIn
 
 
+class RegistrantPatch(BaseModel):
+    """``PATCH /api/v1/registry/registrants/{id}`` (an officer corrects an entry: a new phone, a new need, a move):
+    each field given replaces that field whole; ``"caregiver": null`` removes the caregiver."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(None, ge=1, description="the version read (`version` of the entry): another is "
+                                "409, so a change made meanwhile (by the registrant or another officer) is not "
+                                "overwritten unseen")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    address: str | None = Field(None, max_length=500, description="as for a new entry (the answer echoes what was "
+                                "understood)")
+    lat: float | None = None
+    lon: float | None = None
+    needs: list[str] | None = Field(None, min_length=1, max_length=len(NEED_PRIORITY))
+    language: str | None = Field(None, max_length=35)
+    channels: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=4, description=CHANNEL_HELP +
+                                                  "; entered by an officer, so taken as confirmed; a contact given "
+                                                  "again keeps its id and its STOP")
+    caregiver: CaregiverIn | None = Field(None, description="the same phone keeps its confirmation; a new phone is "
+                                          "texted a new confirmation link, and gets check-ins once it confirms")
+    consent: ConsentIn | None = Field(None, description="consent given again (dated)")
+
+
 Source = Literal["officer", "self", "caregiver"]  # who entered the registration
 Status = Literal["active", "pending_confirmation"]
 
@@ -159,6 +182,7 @@ class RegistrantOut(BaseModel):
                            "confirmed yet (never active before: not covered, no check-ins; active before: covered, "
                            "its confirmed contacts are used)")
     reviewed_at: datetime | None = Field(None, description="when an officer reviewed this self-registration")
+    version: int = Field(1, description="rises with every change; give it back in a PATCH")
 
 
 class RegistrantList(BaseModel):

@@ -25,6 +25,7 @@ from alerts.registry.service import (
     CAREGIVER_CHANNEL,
     CONFIRM_PREFIX,
     PERSON_PREFIX,
+    caregiver_confirm_registrant,
     caregiver_message,
     caregiver_reachable,
     caregiver_token,
@@ -159,7 +160,7 @@ class _Owner:
             return await self._confirmation(job)
         key = await self.key()
         if job.alert_version.startswith(CONFIRM_PREFIX):  # a caregiver's confirmation request
-            reg = await self.get(job.alert_version.removeprefix(CONFIRM_PREFIX))
+            reg = await self.get(caregiver_confirm_registrant(job.alert_version))
             cg = reg.caregiver if reg is not None else None
             if reg is None or cg is None or cg.phone is None or cg.confirmed_at is not None or cg.stopped or \
                     job.subscription_id != f"{PERSON_PREFIX}:{reg.id}" or job.channel_id != CAREGIVER_CHANNEL:

@@ -45,7 +45,7 @@ PERSON_PREFIX = "registrant"       # the delivery jobs' subscription id: "regist
 CHECKIN_ANSWERS = {"safe": "safe", "help": "need_help"}
 CAREGIVER_PREFIX = "cg"            # a caregiver's answer in a token: "cgsafe", "cghelp" (acting for the registrant)
 CAREGIVER_CHANNEL = "caregiver"    # the channel id of a registrant's caregiver (their phone, sms)
-CONFIRM_PREFIX = "cgconfirm:"      # the ledger key of a caregiver's confirmation request: "cgconfirm:<registrant id>"
+CONFIRM_PREFIX = "cgconfirm:"      # a caregiver's confirmation request's ledger key: "cgconfirm:<registrant>:<version>"
 CONFIRM_VALID = timedelta(days=30)  # how long a confirmation request is worth sending
 CONFIRM_PRIORITY = 4               # a confirmation request waits behind every alert but a test (priority classes 0-5)
 SOURCE_TYPE = "registry_checkin"   # the needs-help reports' source type in the picture
@@ -119,6 +119,28 @@ def parse_caregiver(caregiver: CaregiverIn | None) -> Caregiver | None:
     return Caregiver(name=caregiver.name.strip(), phone=phone, relation=caregiver.relation, language=language)
 
 
+def caregiver_confirm_key(*, registrant_id: str, version: int) -> str:
+    """The ledger key of a caregiver's confirmation request: one per entry version, so a new caregiver phone
+    (a new version) gets its own request instead of being taken for the one already sent to the old phone."""
+    return f"{CONFIRM_PREFIX}{registrant_id}:{version}"
+
+
+def caregiver_confirm_registrant(key: str) -> str:
+    """The registrant id of a confirmation request's key (``cgconfirm:<id>`` before the version was added)."""
+    return key.removeprefix(CONFIRM_PREFIX).partition(":")[0]
+
+
+def carried_caregiver(*, old: Caregiver | None, new: Caregiver | None) -> tuple[Caregiver | None, bool]:
+    """The caregiver to store after a change, and whether their phone is to be asked to confirm: the same phone
+    keeps its confirmation and its STOP (a changed name or relation asks nothing again); a new phone starts
+    unconfirmed (the link sent to the old one no longer confirms it: it is bound to the phone)."""
+    if new is None:
+        return None, False
+    if old is not None and old.phone == new.phone:
+        return new.model_copy(update={"confirmed_at": old.confirmed_at, "stopped": old.stopped}), False
+    return new, new.phone is not None
+
+
 def locate(*, address: str | None, lat: float | None, lon: float | None,
            geocoder: Geocoder | None) -> LocationOut:
     """Where the registrant lives: lat/lon as given, else the address geocoded against the region to one point at
@@ -163,7 +185,7 @@ def registrant_out(reg: Registrant) -> RegistrantOut:
                                               lon=reg.lon),
                          needs=reg.needs, language=reg.language, channels=contacts_of(reg), caregiver=reg.caregiver,
                          consent_at=reg.consent_at, created_at=reg.created_at, source=reg.source, status=reg.status,
-                         reviewed_at=reg.reviewed_at)
+                         reviewed_at=reg.reviewed_at, version=reg.version)
 
 
 # --- who an alert covers, and the tasking order --------------------------------------------------

@@ -19,6 +19,7 @@ from alerts.registry.models import (
     RegistrantIn,
     RegistrantList,
     RegistrantOut,
+    RegistrantPatch,
     Tasking,
 )
 from alerts.registry.page import checkin_page, confirm_page, tasking_page
@@ -65,6 +66,20 @@ async def read_registrant(registrant_id: str, request: Request,
     """One registrant (audited)."""
     return registrant_out(await flows.read(store=_runtime(request).store, registrant_id=registrant_id,
                                            principal=principal))
+
+
+@router.patch("/api/v1/registry/registrants/{registrant_id}", response_model=RegistrantOut, responses={
+    404: {"description": "no such registrant"},
+    409: {"description": "`version` is not the entry's (it was changed meanwhile): read it again"},
+    422: {"description": "a field is invalid: `detail` names it (an ambiguous address with what it matched)"}})
+async def patch_registrant(registrant_id: str, body: RegistrantPatch, request: Request,
+                           principal: TokenRecord = Depends(OFFICER)) -> RegistrantOut:
+    """Correct an entry (a new phone, a new need, a move): each field given replaces that field whole; give back
+    the ``version`` read so a change made meanwhile is not overwritten. Audited. The answer echoes where a new
+    address was placed."""
+    rt = _runtime(request)
+    return registrant_out(await flows.update(store=rt.store, intake=rt, registrant_id=registrant_id, payload=body,
+                                             principal=principal))
 
 
 @router.delete("/api/v1/registry/registrants/{registrant_id}")

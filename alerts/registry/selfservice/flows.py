@@ -29,6 +29,7 @@ from alerts.registry.selfservice.service import (
 )
 from alerts.registry.service import (
     PERSON_PREFIX,
+    carried_caregiver,
     locate,
     new_registrant_id,
     parse_caregiver,
@@ -126,13 +127,16 @@ async def patch(*, store: Store, intake: Intake, registration_id: str, token: st
         channels: list[StoredChannel] = parse_channels_for_registry(payload.channels, now=now, confirmed=False,
                                                                     existing=old.channels)
         update["channels"], update["status"] = channels, status_of(channels)
-    if "caregiver" in given:
-        update["caregiver"] = parse_caregiver(payload.caregiver)
+    ask = False
+    if "caregiver" in given:  # the same phone keeps its confirmation; a new one is asked (below)
+        update["caregiver"], ask = carried_caregiver(old=old.caregiver, new=parse_caregiver(payload.caregiver))
     if payload.address is not None or payload.lat is not None or payload.lon is not None:
         where = await asyncio.to_thread(locate, address=payload.address, lat=payload.lat, lon=payload.lon,
                                         geocoder=intake.geocoder)
         update.update(lat=where.lat, lon=where.lon, location_label=where.label, geo_precision=where.geo_precision)
     new = await _save(store=store, old=old, new=old.model_copy(update=activated(old=old, update=update, now=now)))
+    if ask:  # the registry timer texts the new caregiver phone its confirmation link
+        await repository(store).request_confirmation(new.id)
     await _trail(store=store, action="registrations.update", registrant_id=new.id)
     return new
 

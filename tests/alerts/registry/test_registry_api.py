@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from alerts.delivery.ledger import DELIVERIES, delivery_id
 from alerts.registry.repository import REGISTRY
-from alerts.registry.service import caregiver_token, checkin_token
+from alerts.registry.service import caregiver_confirm_key, caregiver_token, checkin_token
 from emergency.assembly.app import create_app
 from emergency.auth.tokens import Role, create_token
 from tests.alerts.delivery.peers import INSIDE
@@ -18,6 +19,7 @@ from tests.emergency.assembly.test_durability import alert_body
 
 OFFICER_ONLY = {"POST /api/v1/registry/registrants", "GET /api/v1/registry/registrants",
                 "GET /api/v1/registry/registrants/{registrant_id}", "DELETE /api/v1/registry/registrants/{registrant_id}",
+                "PATCH /api/v1/registry/registrants/{registrant_id}",
                 "GET /api/v1/registry/alerts/{alert_id}/tasking", "GET /api/v1/registry/alerts/{alert_id}/tasking.csv",
                 "POST /api/v1/registry/registrants/{registrant_id}/review"}
 OFFICER_OR_ADMIN = {"GET /api/v1/registry/audit"}
@@ -73,7 +75,8 @@ async def test_every_role_on_every_registry_endpoint(officer):
         url = path.replace("{registrant_id}", reg["id"]).replace("{alert_id}", alert_id).replace(
             "{token}", cg_token if "caregivers" in path else token)
         for name, headers in who.items():
-            body = registrant_body("Bo Other", *INSIDE) if method == "POST" and "registrants" in path else None
+            body = registrant_body("Bo Other", *INSIDE) if method == "POST" and "registrants" in path else \
+                {"needs": ["oxygen"]} if method == "PATCH" else None
             if method == "DELETE" and name == "registry_officer":
                 continue  # asked once, after every other principal
             r = await system.http.request(method, url, headers=headers, json=body)
@@ -146,3 +149,56 @@ async def test_registration_echoes_the_address_it_understood(officer):
     assert made["language"] == "es" and made["channels"][0]["contact"] == "ada.lovelace@example.org"
     assert made["caregiver"] == {"name": "Sam Carer", "phone": "+15035550142", "relation": "son", "language": None,
                                  "confirmed_at": None, "stopped": False}
+
+
+async def test_an_officer_corrects_an_entry_without_losing_what_was_confirmed(officer):
+    system = officer
+    reg = await register(system, registrant_body("Ada Lovelace", *INSIDE, needs=["mobility"]))
+    rid, url, repo = reg["id"], f"/api/v1/registry/registrants/{reg['id']}", system.runtime.store.repository(REGISTRY)
+    assert reg["version"] == 1
+    old_link = caregiver_token(key=await repo.key(), registrant_id=rid, phone="+15035550142")
+    assert (await system.http.post(f"/api/v1/registry/caregivers/{old_link}")).status_code == 200  # confirmed
+
+    # a new need and the caregiver's relation: the caregiver stays confirmed
+    r = await system.http.patch(url, headers=system.auth("registry_officer"), json={
+        "version": 1, "needs": ["oxygen", "mobility"],
+        "caregiver": {"name": "Sam Carer", "phone": "+15035550142", "relation": "grandson"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2 and r.json()["needs"] == ["oxygen", "mobility"]
+    assert r.json()["caregiver"]["relation"] == "grandson" and r.json()["caregiver"]["confirmed_at"]
+
+    # a stale version is refused, naming it: the change made meanwhile is not overwritten unseen
+    r = await system.http.patch(url, headers=system.auth("registry_officer"), json={"version": 1, "needs": ["vision"]})
+    assert r.status_code == 409 and r.json()["detail"].startswith("version: the entry is at version 2"), r.text
+    assert (await repo.get(rid)).needs == ["oxygen", "mobility"]
+
+    # a new caregiver phone: unconfirmed, the old link no longer confirms it, a new request is queued
+    r = await system.http.patch(url, headers=system.auth("registry_officer"), json={
+        "caregiver": {"name": "Sam Carer", "phone": "+15035550143", "relation": "grandson"}})
+    assert r.status_code == 200 and r.json()["caregiver"]["confirmed_at"] is None, r.text
+    assert (await system.http.post(f"/api/v1/registry/caregivers/{old_link}")).status_code == 403
+    new_link = caregiver_token(key=await repo.key(), registrant_id=rid, phone="+15035550143")
+    assert (await system.http.get(f"/api/v1/registry/caregivers/{new_link}")).status_code == 200
+    asked = caregiver_confirm_key(registrant_id=rid, version=3)  # its own request, not the first phone's
+
+    async def requested() -> bool:  # queued, or the timer sent it already (the ledger row is written first)
+        return rid in await repo.confirmations_due() or await system.runtime.store.repository(DELIVERIES).get(
+            delivery_id(asked, f"registrant:{rid}", "caregiver")) is not None
+
+    assert await eventually(requested)
+
+    # bad input names the field; an ambiguous address says what it matched; nothing unknown is created
+    for change, field in (({"channels": [{"type": "sms", "number": "5035550100"}]}, "channels[0].number"),
+                          ({"needs": ["wings"]}, "needs[0]"), ({"lat": 45.5}, "lon"), ({"colour": "red"}, "colour")):
+        r = await system.http.patch(url, headers=system.auth("registry_officer"), json=change)
+        assert r.status_code == 422 and field in r.json()["detail"], (change, r.text)
+    r = await system.http.patch(url, headers=system.auth("registry_officer"), json={"address": "SE Hawthorne Blvd"})
+    assert r.status_code == 422 and r.json()["candidates"] == ["SE Hawthorne Blvd, Portland"], r.text
+    r = await system.http.patch(url, headers=system.auth("registry_officer"),
+                                json={"address": "SE Division St & SE 12th Ave"})
+    assert r.status_code == 200 and r.json()["location"]["label"] == "SE Division St & SE 12th Ave, Portland"
+    r = await system.http.patch("/api/v1/registry/registrants/reg-none", headers=system.auth("registry_officer"),
+                                json={"needs": ["oxygen"]})
+    assert r.status_code == 404
+    audit = (await system.http.get("/api/v1/registry/audit", headers=system.auth("registry_officer"))).json()
+    assert [a["action"] for a in audit["items"] if a["action"] == "registrants.update"] == ["registrants.update"] * 3

@@ -3,12 +3,15 @@ centre), the tasking order, the signed check-in tokens, and the public report th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.registry.models import NEED_PRIORITY, Need, Outreach, Registrant
+from alerts.registry.models import NEED_PRIORITY, Caregiver, Need, Outreach, Registrant
 from alerts.registry.service import (
+    caregiver_confirm_key,
+    caregiver_confirm_registrant,
+    carried_caregiver,
     checkin_token,
     covered,
     needs_help_report,
@@ -72,3 +75,18 @@ def test_the_public_report_carries_the_category_and_a_rounded_point_only():
     report = needs_help_report(reg=r, outreach=out("a", 1.0), silent=True)
     assert (report.category.value, report.lat, report.lon) == ("needs_help", 45.512, -122.654)
     assert "Name" not in report.text and "oxygen" not in report.text and report.contact is None
+
+
+def test_a_changed_caregiver_keeps_its_confirmation_only_with_the_same_phone():
+    at = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    old = Caregiver(name="Sam", phone="+15035550142", relation="son", confirmed_at=at, stopped=True)
+    same, ask = carried_caregiver(old=old, new=Caregiver(name="Sam Carer", phone="+15035550142", relation="grandson"))
+    assert (same.name, same.relation, same.confirmed_at, same.stopped, ask) == ("Sam Carer", "grandson", at, True,
+                                                                               False)
+    moved, ask = carried_caregiver(old=old, new=Caregiver(name="Sam", phone="+15035550143"))
+    assert (moved.confirmed_at, moved.stopped, ask) == (None, False, True)  # a new phone confirms itself
+    assert carried_caregiver(old=None, new=Caregiver(name="Al", phone=None)) == (Caregiver(name="Al"), False)
+    assert carried_caregiver(old=old, new=None) == (None, False)
+    assert caregiver_confirm_key(registrant_id="reg-a", version=3) == "cgconfirm:reg-a:3"
+    assert caregiver_confirm_registrant("cgconfirm:reg-a:3") == caregiver_confirm_registrant("cgconfirm:reg-a") == \
+        "reg-a"
