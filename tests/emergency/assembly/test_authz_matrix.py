@@ -184,6 +184,7 @@ EXPECTED: dict[str, Access] = {
     "GET /api/v1/registry/registrants": roles("registry_officer"),
     "GET /api/v1/registry/registrants/{registrant_id}": roles("registry_officer"),
     "DELETE /api/v1/registry/registrants/{registrant_id}": roles("registry_officer"),
+    "PATCH /api/v1/registry/registrants/{registrant_id}": roles("registry_officer"),
     "GET /api/v1/registry/alerts/{alert_id}/tasking": roles("registry_officer"),
     "GET /api/v1/registry/alerts/{alert_id}/tasking.csv": roles("registry_officer"),
     "GET /api/v1/registry/audit": roles("registry_officer", "admin"),
