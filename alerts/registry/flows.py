@@ -29,6 +29,7 @@ from alerts.registry.models import (
     Tasking,
 )
 from alerts.registry.repository import REGISTRY, RegistryRepository
+from alerts.registry.selfservice.models import RegistrationPatch
 from alerts.registry.selfservice.service import activated, status_of
 from alerts.registry.service import (
     CAREGIVER_CHANNEL,
@@ -98,6 +99,33 @@ async def register(*, store: Store, intake: Intake, payload: RegistrantIn, princ
     return reg
 
 
+async def patched(*, old: Registrant, payload: RegistrantPatch | RegistrationPatch, intake: Intake, now: datetime,
+                  confirmed: bool) -> tuple[dict[str, Any], bool]:
+    """The changes a PATCH makes to an entry — each field given replaced, validated as a new entry's (contacts
+    given again keep their id, confirmation and STOP; new ones confirmed when an officer gives them, else each
+    with its code) — and whether a new caregiver phone is to be asked to confirm."""
+    given = payload.model_fields_set
+    changes: dict[str, Any] = {"version": old.version + 1, "updated_at": now}
+    if payload.name is not None:
+        changes["name"] = payload.name.strip()
+    needs = parse_needs(payload.needs) if payload.needs is not None else old.needs
+    changes["needs"] = needs
+    if "language" in given or payload.needs is not None:
+        changes["language"] = parse_language(language=payload.language if "language" in given else old.language,
+                                             needs=needs)
+    if payload.channels is not None:
+        channels = parse_channels_for_registry(payload.channels, now=now, confirmed=confirmed, existing=old.channels)
+        changes["channels"], changes["status"] = channels, status_of(channels)
+    ask = False
+    if "caregiver" in given:
+        changes["caregiver"], ask = carried_caregiver(old=old.caregiver, new=parse_caregiver(payload.caregiver))
+    if payload.address is not None or payload.lat is not None or payload.lon is not None:
+        where = await asyncio.to_thread(locate, address=payload.address, lat=payload.lat, lon=payload.lon,
+                                        geocoder=intake.geocoder)
+        changes.update(lat=where.lat, lon=where.lon, location_label=where.label, geo_precision=where.geo_precision)
+    return changes, ask
+
+
 async def update(*, store: Store, intake: Intake, registrant_id: str, payload: RegistrantPatch,
                  principal: TokenRecord) -> Registrant:
     """An officer corrects an entry: each field given replaced (validated as a new entry's), ``version`` checked
@@ -109,27 +137,9 @@ async def update(*, store: Store, intake: Intake, registrant_id: str, payload: R
     if payload.version is not None and payload.version != old.version:
         raise Conflict("version", f"the entry is at version {old.version} now: read it again, then change it")
     now = utcnow()
-    given = payload.model_fields_set
-    changes: dict[str, Any] = {"version": old.version + 1, "updated_at": now}
-    if payload.name is not None:
-        changes["name"] = payload.name.strip()
-    needs = parse_needs(payload.needs) if payload.needs is not None else old.needs
-    changes["needs"] = needs
-    if "language" in given or payload.needs is not None:
-        changes["language"] = parse_language(language=payload.language if "language" in given else old.language,
-                                             needs=needs)
-    if payload.channels is not None:  # an officer's contacts are confirmed; one given again keeps its STOP
-        channels = parse_channels_for_registry(payload.channels, now=now, existing=old.channels)
-        changes["channels"], changes["status"] = channels, status_of(channels)
-    ask = False
-    if "caregiver" in given:
-        changes["caregiver"], ask = carried_caregiver(old=old.caregiver, new=parse_caregiver(payload.caregiver))
+    changes, ask = await patched(old=old, payload=payload, intake=intake, now=now, confirmed=True)
     if payload.consent is not None:
         changes["consent_at"] = parse_consent(payload.consent, now=now)
-    if payload.address is not None or payload.lat is not None or payload.lon is not None:
-        where = await asyncio.to_thread(locate, address=payload.address, lat=payload.lat, lon=payload.lon,
-                                        geocoder=intake.geocoder)
-        changes.update(lat=where.lat, lon=where.lon, location_label=where.label, geo_precision=where.geo_precision)
     new = old.model_copy(update=activated(old=old, update=changes, now=now))
     if not await repo.save(new, expected_version=old.version):
         raise Conflict("version", "the entry was changed at the same time: read it again, then change it")

@@ -16,7 +16,7 @@ from typing import Any
 
 from alerts.delivery.fanout import CONFIRMATION_PRIORITY
 from alerts.delivery.notices import Notice, send_notices
-from alerts.registry.flows import audit, repository
+from alerts.registry.flows import audit, patched, repository
 from alerts.registry.models import AuditItem, Registrant
 from alerts.registry.selfservice.models import RegistrationIn, RegistrationPatch
 from alerts.registry.selfservice.service import (
@@ -29,7 +29,6 @@ from alerts.registry.selfservice.service import (
 )
 from alerts.registry.service import (
     PERSON_PREFIX,
-    carried_caregiver,
     locate,
     new_registrant_id,
     parse_caregiver,
@@ -114,26 +113,7 @@ async def patch(*, store: Store, intake: Intake, registration_id: str, token: st
     """Replace the fields given; a changed contact gets a new code and the entry is pending until it is confirmed."""
     old = await held(store=store, registration_id=registration_id, token=token)
     now = utcnow()
-    update: dict[str, Any] = {"version": old.version + 1, "updated_at": now}
-    given = payload.model_fields_set
-    if payload.name is not None:
-        update["name"] = payload.name.strip()
-    needs = parse_needs(payload.needs) if payload.needs is not None else old.needs
-    update["needs"] = needs
-    if "language" in given or payload.needs is not None:
-        update["language"] = parse_language(language=payload.language if "language" in given else old.language,
-                                            needs=needs)
-    if payload.channels is not None:
-        channels: list[StoredChannel] = parse_channels_for_registry(payload.channels, now=now, confirmed=False,
-                                                                    existing=old.channels)
-        update["channels"], update["status"] = channels, status_of(channels)
-    ask = False
-    if "caregiver" in given:  # the same phone keeps its confirmation; a new one is asked (below)
-        update["caregiver"], ask = carried_caregiver(old=old.caregiver, new=parse_caregiver(payload.caregiver))
-    if payload.address is not None or payload.lat is not None or payload.lon is not None:
-        where = await asyncio.to_thread(locate, address=payload.address, lat=payload.lat, lon=payload.lon,
-                                        geocoder=intake.geocoder)
-        update.update(lat=where.lat, lon=where.lon, location_label=where.label, geo_precision=where.geo_precision)
+    update, ask = await patched(old=old, payload=payload, intake=intake, now=now, confirmed=False)
     new = await _save(store=store, old=old, new=old.model_copy(update=activated(old=old, update=update, now=now)))
     if ask:  # the registry timer texts the new caregiver phone its confirmation link
         await repository(store).request_confirmation(new.id)
