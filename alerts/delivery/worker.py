@@ -190,7 +190,7 @@ class ChannelRunner:
                 if committed.get(tp) != offset:
                     offsets[tp] = offset
             if offsets:
-                await bounded(consumer.commit(offsets), timeout, "offset commit")
+                await bounded(consumer.commit(offsets), timeout, "offset commit", finish_on_cancel=True)
                 committed.update(offsets)
 
         def finished(tp: TopicPartition, offset: int, task: asyncio.Task) -> None:

@@ -9,6 +9,7 @@ background.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,12 +25,20 @@ class BrokerTimeout(TimeoutError):
     """A broker call did not finish in time."""
 
 
-async def bounded(call: Awaitable[T], timeout_s: float, what: str) -> T:
-    """Result of ``call``, or BrokerTimeout naming ``what`` after ``timeout_s`` seconds."""
+async def bounded(call: Awaitable[T], timeout_s: float, what: str, *, finish_on_cancel: bool = False) -> T:
+    """Result of ``call``, or BrokerTimeout naming ``what`` after ``timeout_s`` seconds.
+
+    ``finish_on_cancel`` (an offset commit): when the caller is cancelled, the call is let finish first (within
+    ``timeout_s``), then the cancellation goes on. aiokafka sends a commit as a shielded inner task; cancelling
+    the commit leaves that request alone, and when its connection closes at shutdown its failure is never
+    retrieved ("Task exception was never retrieved"). A commit let finish also saves the offsets."""
     task = asyncio.ensure_future(call)
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout_s)
     except asyncio.CancelledError:
+        if finish_on_cancel and not task.done():
+            with contextlib.suppress(asyncio.CancelledError):  # cancelled again meanwhile: give up on it
+                await asyncio.wait({task}, timeout=timeout_s)
         task.cancel()
         task.add_done_callback(_consume)  # nobody awaits it now: retrieve its outcome, or asyncio logs it at exit
         raise

@@ -197,7 +197,7 @@ class GroupWorker:
                     continue
                 await self._handle(consumer, producer, batches)
                 await bounded(consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()}),
-                              timeout, "offset commit")
+                              timeout, "offset commit", finish_on_cancel=True)
                 for tp in batches:
                     high = consumer.highwater(tp)
                     pos = await bounded(consumer.position(tp), timeout, "position")

@@ -132,7 +132,10 @@ async def test_two_workers_and_two_api_processes_share_the_work_and_give_each_de
                    "EMERGENCY_PORT": str(port), "EMERGENCY_RUN_WORKERS": "false",
                    "EMERGENCY_PUBLIC_URL": f"http://127.0.0.1:{port}"}
             procs.append((spawn("serve", env, log), log))
-        https = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports]
+        # idle connections are dropped after 1 s, well before uvicorn's 5 s keep-alive ends them from its side: a
+        # request never goes out on a connection the server is closing at that moment (httpx.ReadError)
+        https = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=30,
+                                   limits=httpx.Limits(keepalive_expiry=1.0)) for p in ports]
 
         async def all_up() -> bool:
             for proc, log in procs:
@@ -180,7 +183,11 @@ async def test_two_workers_and_two_api_processes_share_the_work_and_give_each_de
         accepted: set[str] = set()
 
         async def send(i: int) -> None:
-            r = await https[i % 2].post("/api/v1/reports", json=body(i))
+            try:
+                r = await https[i % 2].post("/api/v1/reports", json=body(i))
+            except httpx.TransportError as exc:  # say what the API process said, not only that it hung up
+                proc, log = procs[i % 2]
+                raise AssertionError(f"API {i % 2} (exit {proc.poll()}): {exc!r}\n{log.read_text()[-3000:]}") from exc
             assert r.status_code == 202, r.text
             accepted.add(r.json()["id"])
         for start in range(0, 200, 20):
