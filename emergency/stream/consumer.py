@@ -141,6 +141,15 @@ def dead_letter_message(settings: Settings, rec: ConsumerRecord, *, group: str,
     return settings.topic(DEAD_LETTER), rec.key, value, [("reason", reason.encode("utf-8")[:1000])]
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topics: list[str], timeout_s: float,
+                           ) -> dict[str, list[TopicPartition]]:
+    """The partitions of each of ``topics`` (broker names), in order; an empty list for a topic the broker does
+    not hold. The cluster's metadata is fetched now: Apache Kafka sends a client with no subscription no topics
+    at all in its own metadata, so ``consumer.partitions_for_topic`` would stay None there."""
+    cluster = await bounded(consumer._client.fetch_all_metadata(), timeout_s, "metadata")
+    return {t: [TopicPartition(t, p) for p in sorted(cluster.partitions_for_topic(t) or ())] for t in topics}
+
+
 def group_consumer(settings: Settings, bootstrap: str, *, group: str, topics: list[str],
                    **options: object) -> AIOKafkaConsumer:
     """A consumer of ``topics`` (broker names) in group ``group``: manual commits, from the earliest offset

@@ -16,7 +16,7 @@ from emergency.config import Settings
 from emergency.errors import BrokerError
 from emergency.events import Envelope
 from emergency.stream.bounded import bounded
-from emergency.stream.consumer import decode
+from emergency.stream.consumer import decode, topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,15 @@ async def replay_topics(*, settings: Settings, bootstrap: str, topics: list[str]
                                 auto_offset_reset="earliest", request_timeout_ms=int(timeout * 1000) + 1000)
     await bounded(consumer.start(), timeout, "start")
     try:
-        cluster = await bounded(consumer._client.fetch_all_metadata(), timeout, "metadata")
+        names = [settings.topic(logical) for logical in topics]
+        held = await topic_partitions(consumer, names, timeout)
         tps: list[TopicPartition] = []
-        for logical in topics:
-            name = settings.topic(logical)
-            parts = cluster.partitions_for_topic(name)
-            if not parts:
+        for name in names:
+            if not held[name]:
                 raise BrokerError(f"the broker at {bootstrap} does not hold topic {name}: nothing to replay "
                                   "(the embedded broker keeps topics in memory only); `emergency rebuild` "
                                   "replays the journal instead")
-            tps += [TopicPartition(name, p) for p in sorted(parts)]
+            tps += held[name]
         starts = await bounded(consumer.beginning_offsets(tps), timeout, "beginning_offsets")
         trimmed = [f"{tp.topic}[{tp.partition}] starts at {starts[tp]}" for tp in tps if starts[tp] > 0]
         if trimmed:

@@ -11,13 +11,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from emergency.config import Settings
 from emergency.errors import BrokerError
 from emergency.events import Envelope
 from emergency.stream.bounded import bounded, keep_running
-from emergency.stream.consumer import decode
+from emergency.stream.consumer import decode, topic_partitions
 from emergency.stream.outage import BrokerOutage
 
 log = logging.getLogger(__name__)
@@ -57,10 +57,8 @@ class Tail:
         )
         try:
             await bounded(consumer.start(), timeout, "start")
-            # the metadata of every topic, fetched now: Apache Kafka sends a client that has no subscription
-            # no topics at all in its own metadata, so ``consumer.partitions_for_topic`` would stay None there
-            cluster = await bounded(consumer._client.fetch_all_metadata(), timeout, "metadata")
-            tps = [TopicPartition(t, p) for t in self._logical for p in sorted(cluster.partitions_for_topic(t) or ())]
+            held = await topic_partitions(consumer, list(self._logical), timeout)
+            tps = [tp for t in self._logical for tp in held[t]]
             if not tps:
                 raise BrokerError("topics do not exist yet")
             consumer.assign(tps)

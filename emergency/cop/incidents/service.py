@@ -37,7 +37,7 @@ from emergency.metrics import Registry
 from emergency.store.base import Accepted, EventQuery, Store
 from emergency.store.cursors import CURSORS
 from emergency.stream.bounded import bounded
-from emergency.stream.consumer import Incoming, Rejected, decode
+from emergency.stream.consumer import Incoming, Rejected, decode, topic_partitions
 from emergency.stream.producer import publish_all
 from emergency.stream.topics import COP_ACTIONS, COP_INCIDENTS
 
@@ -66,9 +66,8 @@ class IncidentTail:
                                     request_timeout_ms=int(timeout * 1000) + 1000, metadata_max_age_ms=5000)
         try:
             await bounded(consumer.start(), timeout, "incident tail start")
-            cluster = await bounded(consumer._client.fetch_all_metadata(), timeout, "incident tail metadata")
             topic = s.topic(COP_INCIDENTS)
-            self._tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+            self._tps = (await topic_partitions(consumer, [topic], timeout))[topic]
             if not self._tps:
                 raise BrokerError(f"{topic} does not exist yet")
             consumer.assign(self._tps)
@@ -141,8 +140,7 @@ async def mark_rebuild(*, settings: Any, bootstrap: str, store: Store) -> dict[i
     await bounded(consumer.start(), timeout, "rebuild mark start")
     try:
         topic = settings.topic(COP_INCIDENTS)
-        cluster = await bounded(consumer._client.fetch_all_metadata(), timeout, "rebuild mark metadata")
-        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        tps = (await topic_partitions(consumer, [topic], timeout))[topic]
         ends = await bounded(consumer.end_offsets(tps), timeout, "rebuild mark end offsets") if tps else {}
     finally:
         await bounded(consumer.stop(), 5, "rebuild mark stop")
