@@ -8,10 +8,13 @@ the work and releases after; a lease not released (the holder died) expires afte
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Protocol
 
@@ -86,3 +89,22 @@ CREATE TABLE IF NOT EXISTS leases (
 
 
 LEASES = RepositorySpec[LeaseRepository]("leases", sqlite=SQLiteLeases, postgis=PostGISLeases)
+
+
+@asynccontextmanager
+async def leased(leases: LeaseRepository, name: str, holder: str, *, ttl_s: float, wait_s: float = 0.0,
+                 poll_s: float = 0.05) -> AsyncIterator[bool]:
+    """Hold ``name`` for the block: yields True once ``holder`` has it (trying every ``poll_s`` for up to
+    ``wait_s`` seconds while another holder's lease runs), False when it could not be had (nothing to release);
+    a lease had is released when the block ends, however it ends."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while not await leases.acquire(name, holder, ttl_s):
+        if loop.time() >= deadline:
+            yield False
+            return
+        await asyncio.sleep(poll_s)
+    try:
+        yield True
+    finally:
+        await leases.release(name, holder)

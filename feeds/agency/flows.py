@@ -25,7 +25,7 @@ from emergency.errors import (
 )
 from emergency.events import Envelope, utcnow
 from emergency.store.base import OnConflict
-from emergency.store.leases import LeaseRepository, holder_name
+from emergency.store.leases import LeaseRepository, holder_name, leased
 from emergency.stream.topics import RAW_AGENCY
 from emergency.timebounds import utc_text
 from feeds.agency.bulk import RowError, ignored_columns, parse_row, read_table
@@ -90,17 +90,11 @@ async def one_writer(leases: LeaseRepository | None, *, item_id: str, field: str
     if leases is None:  # one writer only (the CLI's bulk upload, a test)
         yield
         return
-    name, holder = f"agency-item:{item_id}", holder_name()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WRITER_WAIT_S
-    while not await leases.acquire(name, holder, WRITER_TTL_S):
-        if loop.time() >= deadline:
+    async with leased(leases, f"agency-item:{item_id}", holder_name(), ttl_s=WRITER_TTL_S,
+                      wait_s=WRITER_WAIT_S) as held:
+        if not held:
             raise Conflict(field, "another change to this item is being recorded at the same time; retry")
-        await asyncio.sleep(0.05)
-    try:
         yield
-    finally:
-        await leases.release(name, holder)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from emergency.metrics import Registry
 from emergency.netguard import check_outbound_url, parse_allow_hosts
 from emergency.store.base import Store
 from emergency.store.cursors import CURSORS
-from emergency.store.leases import LEASES, holder_name
+from emergency.store.leases import LEASES, holder_name, leased
 from emergency.stream.topics import RAW_FEEDS
 from feeds.external import service
 from feeds.external.formats import UnknownFormat, ZoneResolver, parse
@@ -157,14 +157,12 @@ class FeedPoller:
         the loop's calls) another worker polled it since and its next poll is not due yet."""
         lock = self._locks.setdefault(feed.name, asyncio.Lock())
         async with lock:
-            leases, lease = self.store.repository(LEASES), f"feed:{feed.name}"
-            if not await leases.acquire(lease, self.holder, self.lease_ttl_s()):
-                self._due[feed.name] = utcnow() + timedelta(seconds=min(feed.interval_s, LEASE_BUSY_RETRY_S))
-                return None
-            try:
+            async with leased(self.store.repository(LEASES), f"feed:{feed.name}", self.holder,
+                              ttl_s=self.lease_ttl_s()) as held:
+                if not held:
+                    self._due[feed.name] = utcnow() + timedelta(seconds=min(feed.interval_s, LEASE_BUSY_RETRY_S))
+                    return None
                 return await self._poll_leased(feed, if_due=if_due)
-            finally:
-                await leases.release(lease, self.holder)
 
     async def _poll_leased(self, feed: FeedConfig, *, if_due: bool) -> FeedState | None:
         if await self._removed(feed):
