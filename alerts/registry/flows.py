@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -29,8 +29,6 @@ from alerts.registry.models import (
     Tasking,
 )
 from alerts.registry.repository import REGISTRY, RegistryRepository
-from alerts.registry.selfservice.models import RegistrationPatch
-from alerts.registry.selfservice.service import activated, status_of
 from alerts.registry.service import (
     CAREGIVER_CHANNEL,
     CONFIRM_PRIORITY,
@@ -38,6 +36,7 @@ from alerts.registry.service import (
     PERSON_PREFIX,
     SOURCE_TYPE,
     TASKING_ORDER,
+    activated,
     caregiver_confirm_key,
     caregiver_reachable,
     caregiver_token_registrant,
@@ -56,6 +55,7 @@ from alerts.registry.service import (
     parse_needs,
     read_token,
     report_event_id,
+    status_of,
     tasking,
     with_opt_out,
 )
@@ -67,6 +67,9 @@ from emergency.events import Envelope, Kind, utcnow
 from emergency.store.base import Store
 from feeds.citizen.service import submit_report, tracking_url
 from feeds.intake import Intake
+
+if TYPE_CHECKING:  # the self-service PATCH, applied by ``patched`` too
+    from alerts.registry.selfservice.models import RegistrationPatch
 
 log = logging.getLogger(__name__)
 ERASE_EVERY_S = 60.0      # how often the timer looks for self-registrations left unconfirmed

@@ -25,6 +25,7 @@ from alerts.registry.models import (
     Outreach,
     Registrant,
     RegistrantOut,
+    Status,
     TaskingItem,
 )
 from alerts.registry.texts import CATALOGUE
@@ -128,6 +129,21 @@ def caregiver_confirm_key(*, registrant_id: str, version: int) -> str:
 def caregiver_confirm_registrant(key: str) -> str:
     """The registrant id of a confirmation request's key (``cgconfirm:<id>`` before the version was added)."""
     return key.removeprefix(CONFIRM_PREFIX).partition(":")[0]
+
+
+def status_of(channels: list[StoredChannel]) -> Status:
+    """``active`` once every contact is confirmed (an officer's are at once, a self-registration's with their codes), ``pending_confirmation`` before."""
+    return "active" if channels and all(c.confirmed for c in channels) else "pending_confirmation"
+
+
+def activated(*, old: Registrant, update: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """``update`` with ``activated_at`` set the first time the entry is active (kept ever after; an entry stored
+    active before the field existed counts as active since its last change)."""
+    if old.activated_at is None and old.status == "active":
+        return {**update, "activated_at": old.updated_at or old.created_at}
+    if old.activated_at is None and update.get("status") == "active":
+        return {**update, "activated_at": now}
+    return update
 
 
 def carried_caregiver(*, old: Caregiver | None, new: Caregiver | None) -> tuple[Caregiver | None, bool]:

@@ -21,20 +21,20 @@ from alerts.registry.models import AuditItem, Registrant
 from alerts.registry.selfservice.models import RegistrationIn, RegistrationPatch
 from alerts.registry.selfservice.service import (
     SELF_CREATOR,
-    activated,
     confirm_key,
     consent_at,
     source_of,
-    status_of,
 )
 from alerts.registry.service import (
     PERSON_PREFIX,
+    activated,
     locate,
     new_registrant_id,
     parse_caregiver,
     parse_channels_for_registry,
     parse_language,
     parse_needs,
+    status_of,
 )
 from alerts.subscriptions.flows import code_checked
 from alerts.subscriptions.models import ConfirmIn, StoredChannel

@@ -8,10 +8,9 @@ Tokens, codes and masks are the subscriptions' own (``alerts.subscriptions.servi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from alerts.delivery.models import Rendered
-from alerts.registry.models import CaregiverIn, LocationOut, Registrant, Source, Status
+from alerts.registry.models import CaregiverIn, LocationOut, Registrant, Source
 from alerts.registry.selfservice.models import RegistrationOut
 from alerts.subscriptions.models import StoredChannel
 from alerts.subscriptions.service import channel_out
@@ -57,11 +56,6 @@ def consent_at(*, consent: bool, now: datetime) -> datetime:
     return now
 
 
-def status_of(channels: list[StoredChannel]) -> Status:
-    """``active`` once every contact is confirmed with its code, ``pending_confirmation`` before."""
-    return "active" if channels and all(c.confirmed for c in channels) else "pending_confirmation"
-
-
 def unconfirmed(channels: list[StoredChannel]) -> list[str]:
     """The channel ids still waiting for their code."""
     return [c.channel_id for c in channels if not c.confirmed]
@@ -70,16 +64,6 @@ def unconfirmed(channels: list[StoredChannel]) -> list[str]:
 def unconfirmed_expiry(reg: Registrant, *, ttl_s: float) -> datetime | None:
     """When a registration that was never active is erased if still unconfirmed; None once it was active."""
     return reg.created_at + timedelta(seconds=ttl_s) if reg.awaiting_first_confirmation else None
-
-
-def activated(*, old: Registrant, update: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """``update`` with ``activated_at`` set the first time the entry is active (kept ever after; an entry stored
-    active before the field existed counts as active since its last change)."""
-    if old.activated_at is None and old.status == "active":
-        return {**update, "activated_at": old.updated_at or old.created_at}
-    if old.activated_at is None and update.get("status") == "active":
-        return {**update, "activated_at": now}
-    return update
 
 
 def registration_out(reg: Registrant, *, unconfirmed_ttl_s: float) -> RegistrationOut:

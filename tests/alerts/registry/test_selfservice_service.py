@@ -11,15 +11,14 @@ import pytest
 from alerts.delivery.models import ChannelType
 from alerts.registry.models import CaregiverIn
 from alerts.registry.selfservice.service import (
-    activated,
     confirm_key,
     confirm_target,
     confirmation_message,
     consent_at,
     source_of,
-    status_of,
     unconfirmed_expiry,
 )
+from alerts.registry.service import activated, status_of
 from alerts.subscriptions.models import StoredChannel
 from emergency.errors import ValidationFailed
 from emergency.events import utcnow
