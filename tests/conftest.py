@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -255,6 +256,16 @@ async def eventually(check, timeout: float = 20.0, interval: float = 0.05):
 
 
 PORTLAND_POINT = {"lat": 45.5122, "lon": -122.6587}  # SE Hawthorne Blvd near the river
+
+
+def phone_leaks(text: str, number: str) -> list[str]:
+    """The forms of phone ``number`` found in ``text``: its last seven digits bare, spaced or dashed.
+
+    Never a bare fragment such as "555": event ids are random hex and hold such runs by chance.
+    """
+    digits = re.sub(r"\D", "", number)[-7:]
+    forms = (digits, f"{digits[:3]} {digits[3:]}", f"{digits[:3]}-{digits[3:]}")
+    return [form for form in forms if form in text]
 
 
 def report_body(**over) -> dict:

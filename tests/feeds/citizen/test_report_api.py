@@ -9,7 +9,7 @@ import pytest
 from emergency.store import open_store
 from feeds.citizen.contacts import CONTACTS, ReporterContact, parse_contact
 from feeds.citizen.service import reporter_ref
-from tests.conftest import eventually, report_body
+from tests.conftest import eventually, phone_leaks, report_body
 from tests.emergency.cop.test_incidents import HAWTHORNE, act, incident_of, post_report, settled
 
 
@@ -69,7 +69,7 @@ async def test_a_contact_is_kept_privately_and_never_on_a_public_surface(system)
                  f"/r/{rid}", "/report"):
         for headers in ({}, system.auth("coordinator")):
             body = (await system.http.get(path, headers=headers)).text
-            assert "jane.reporter" not in body and "555" not in body and "5035550142" not in body, path
+            assert "jane.reporter" not in body and not phone_leaks(body, "+15035550142"), path
 
 
 async def test_the_same_contact_counts_as_one_reporter(system):
@@ -201,3 +201,10 @@ async def test_validation_messages_follow_accept_language_and_english_stays_as_i
                                      headers={"Accept-Language": "es"})
     assert contact.json()["detail"].startswith("contact: indique un correo electrónico o un teléfono")
     assert (await system.runtime.store.journal_counts()).total == 0
+
+
+def test_the_leak_check_finds_a_number_in_any_written_form_and_not_in_a_random_id():
+    """The privacy assertions' helper: the number spaced, dashed or bare is found; a hex id holding "555" is not."""
+    for text in ("call +1 503 555 0142", "tel:+15035550142", "(503) 555-0142"):
+        assert phone_leaks(text, "+15035550142"), text
+    assert phone_leaks('{"id":"citizen:01a234b635f6-e7659a31f9c3d555"}', "+15035550142") == []
