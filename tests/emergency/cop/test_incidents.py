@@ -191,7 +191,23 @@ async def test_report_status_leaks_nothing_private(system):
     body = r.json()
     assert set(body) == {"id", "status", "incident_id", "reason", "updated_at", "replies"}
     assert body["status"] == "received" and body["incident_id"].startswith("incident:")
-    assert "jane" not in r.text and "trapped" not in r.text and "45.51" not in r.text
+    assert "jane" not in r.text and "trapped" not in r.text
+    # no coordinate anywhere in the answer: no number at all, and no key naming a place
+    # (a text search for "45.51" would also hit a timestamp's "…:45.51…" seconds)
+    def leaves(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield key
+                yield from leaves(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from leaves(value)
+        else:
+            yield node
+
+    found = list(leaves(body))
+    assert not [v for v in found if isinstance(v, int | float) and not isinstance(v, bool)], body
+    assert not {"lat", "lon", "geometry", "coordinates", "location"} & {v for v in found if isinstance(v, str)}, body
     assert (await system.http.get("/api/v1/reports/citizen:nope/status")).status_code == 404
     inc = body["incident_id"]
     assert (await act(system, inc, "claim")).status_code == 202
